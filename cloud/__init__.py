@@ -1,0 +1,1 @@
+"""firedetect's cloud side: training, evaluation, the signed model artifact."""

@@ -1,0 +1,106 @@
+"""One TOML file, parsed once into typed, validated sections and passed down.
+
+``load_config(path)`` raises ``ConfigError`` whose message names every bad key by its path,
+what was given and what is allowed — never a traceback.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError
+from pydantic_core import ErrorDetails
+
+from edge.config.alarm import AlarmConfig
+from edge.config.base import Section
+from edge.config.device import DeviceConfig
+from edge.config.model import ModelConfig
+from edge.config.mqtt import MqttConfig, TlsConfig
+from edge.config.sensors import LeptonConfig, Scd41Config, SensorsConfig
+from edge.errors import ConfigError
+
+__all__ = [
+    "AlarmConfig",
+    "Config",
+    "DeviceConfig",
+    "LeptonConfig",
+    "ModelConfig",
+    "MqttConfig",
+    "Scd41Config",
+    "SensorsConfig",
+    "TlsConfig",
+    "format_validation_error",
+    "load_config",
+    "parse_config",
+]
+
+
+class Config(Section):
+    """The whole configuration."""
+
+    device: DeviceConfig = Field(default_factory=DeviceConfig)
+    sensors: SensorsConfig = SensorsConfig()
+    model: ModelConfig = ModelConfig()
+    alarm: AlarmConfig = AlarmConfig()
+    mqtt: MqttConfig = MqttConfig()
+
+
+def _allowed(err: ErrorDetails) -> str:
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "no such key here"
+    if kind == "literal_error":
+        return f"one of {ctx.get('expected', '?')}"
+    bounds = {
+        "greater_than": "> {gt}",
+        "greater_than_equal": "≥ {ge}",
+        "less_than": "< {lt}",
+        "less_than_equal": "≤ {le}",
+    }
+    if kind in bounds:
+        return bounds[kind].format(**ctx)
+    if kind == "string_pattern_mismatch":
+        return f"a string matching {ctx.get('pattern')}"
+    return str(err["msg"])
+
+
+def format_validation_error(exc: ValidationError, source: str) -> str:
+    """One line per problem: ``source: key.path: given X; allowed: Y``."""
+    lines = []
+    for err in exc.errors():
+        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        given = "nothing" if err["type"] == "missing" else repr(err.get("input"))
+        if err["type"] == "extra_forbidden":
+            lines.append(f"{source}: unknown key '{path}' (given {given}); check the spelling")
+        else:
+            lines.append(f"{source}: {path}: given {given}; allowed: {_allowed(err)}")
+    return "\n".join(lines)
+
+
+def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
+    """Validate an already-parsed TOML document."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, source)) from None
+
+
+def load_config(path: Path | str | None) -> Config:
+    """Load and validate the TOML file at ``path``; all defaults when ``path`` is None."""
+    if path is None:
+        return Config()
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read the config file: {exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_config(data, str(p))

@@ -1,0 +1,32 @@
+"""Where the model comes from and how it is trusted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class ModelConfig(Section):
+    """The scoring model: a local artifact, optionally kept up to date from S3."""
+
+    path: Path | None = Field(
+        None, description="a model folder or .tar.gz to use at start-up; cache used if unset"
+    )
+    public_key: Path | None = Field(
+        None, description="Ed25519 public key (PEM) that model manifests must be signed with"
+    )
+    allow_unsigned: bool = Field(
+        False, description="accept unsigned models (development only; refused by default)"
+    )
+    s3_url: str | None = Field(
+        None, pattern=r"^s3://[a-z0-9.\-]{3,63}(/.*)?$", description="s3://bucket/prefix/"
+    )
+    s3_endpoint_url: str | None = Field(
+        None, description="endpoint of an S3-compatible store; AWS when unset"
+    )
+    poll_interval_s: float = Field(
+        300.0, ge=10.0, le=86400.0, description="how often to check S3 for a new model, s"
+    )

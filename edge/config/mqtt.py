@@ -1,0 +1,41 @@
+"""The MQTT link."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class TlsConfig(Section):
+    """TLS to the broker. Secrets never live in this file."""
+
+    enabled: bool = Field(False, description="use TLS")
+    ca_file: Path | None = Field(None, description="CA bundle (PEM); system store when unset")
+    cert_file: Path | None = Field(None, description="client certificate (PEM)")
+    key_file: Path | None = Field(None, description="client private key (PEM)")
+    insecure: bool = Field(False, description="skip hostname verification (testing only)")
+
+
+class MqttConfig(Section):
+    """Broker, identity and topics."""
+
+    url: str = Field(
+        "mqtt://localhost:1883",
+        pattern=r"^mqtts?://[^/:]+(:\d{1,5})?/?$",
+        description="broker as mqtt://host:port or mqtts://host:port",
+    )
+    username: str | None = Field(None, description="user name, if the broker wants one")
+    password_env: str = Field(
+        "FIREDETECT_MQTT_PASSWORD",
+        description="environment variable holding the password (or systemd credential name)",
+    )
+    base_topic: str | None = Field(
+        None, description="topic prefix; firedetect/<device id> when unset"
+    )
+    discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, s")
+    telemetry_interval_s: float = Field(10.0, ge=1.0, le=3600.0, description="telemetry period")
+    tls: TlsConfig = TlsConfig()

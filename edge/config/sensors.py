@@ -1,0 +1,65 @@
+"""Sensor configuration: which SCD41 and Lepton, on which bus, in which mode."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class Scd41Config(Section):
+    """The SCD41 CO2/temperature/humidity sensor."""
+
+    kind: Literal["i2c", "simulated"] = Field(
+        "i2c", description="'i2c' for the real chip, 'simulated' for the byte-level simulator"
+    )
+    bus: str = Field("/dev/i2c-1", description="I2C device node")
+    address: int = Field(0x62, ge=0x03, le=0x77, description="7-bit I2C address")
+    mode: Literal["periodic", "low_power", "single_shot"] = Field(
+        "periodic", description="measurement mode: every 5 s, every 30 s, or on demand"
+    )
+    temperature_offset_c: float = Field(
+        4.0, ge=0.0, le=20.0, description="self-heating offset subtracted by the chip, °C"
+    )
+    altitude_m: int = Field(0, ge=0, le=3000, description="installation altitude, m")
+    ambient_pressure_hpa: int | None = Field(
+        None, ge=700, le=1200, description="ambient pressure, hPa; overrides altitude when set"
+    )
+    asc_enabled: bool = Field(
+        True, description="automatic self-calibration (assumes weekly exposure to fresh air)"
+    )
+    stale_after_s: float = Field(
+        30.0, gt=0, le=600, description="no reading for this long marks the sensor faulted"
+    )
+
+
+class LeptonConfig(Section):
+    """The FLIR Lepton thermal camera."""
+
+    kind: Literal["spi", "usb", "simulated"] = Field(
+        "spi", description="'spi' (VoSPI + CCI), 'usb' (PureThermal via flirpy), 'simulated'"
+    )
+    model: Literal["3.5", "3.1R", "2.5", "2.0"] = Field(
+        "3.5", description="camera model: 3.x is 160×120, 2.x is 80×60"
+    )
+    spi_bus: int = Field(0, ge=0, le=6, description="SPI bus number (/dev/spidevB.D)")
+    spi_device: int = Field(0, ge=0, le=3, description="SPI chip select (/dev/spidevB.D)")
+    spi_speed_hz: int = Field(
+        18_000_000, ge=2_000_000, le=20_000_000, description="SPI clock, Hz (datasheet ≤ 20 MHz)"
+    )
+    cci_bus: int = Field(1, ge=0, le=20, description="I2C bus number of the CCI (/dev/i2c-N)")
+    gain: Literal["high", "low", "auto"] = Field(
+        "low", description="gain mode: high clips near 140 °C, low reaches ~400 °C"
+    )
+    stale_after_s: float = Field(
+        5.0, gt=0, le=60, description="no frame for this long marks the camera faulted"
+    )
+
+
+class SensorsConfig(Section):
+    """Both sensors."""
+
+    scd41: Scd41Config = Scd41Config()
+    lepton: LeptonConfig = LeptonConfig()

@@ -1,0 +1,1 @@
+"""Sensor drivers. Each owns its byte protocol; the transport is passed in."""
