@@ -1,0 +1,195 @@
+"""Recordings: what one device's sensors saw, as a ``.npz`` file (../shared/specs/recording.md).
+
+``load_recording`` checks every rule of the spec and refuses a broken file with one
+``RecordingError`` naming the array and the rule. ``save_recording`` never overwrites.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import RecordingError
+
+FRAME_SHAPES = {(120, 160): "Lepton 3.x", (60, 80): "Lepton 2.x"}
+RESOLUTIONS_K = (0.01, 0.1)
+_REQUIRED = ("frame_t", "frames", "gas_t", "co2_ppm", "temperature_c", "humidity_pct")
+_OPTIONAL = ("frame_resolution_k", "meta")
+
+
+@dataclass
+class Recording:
+    """One recording, in memory. Arrays follow the spec's dtypes and shapes."""
+
+    frame_t: npt.NDArray[np.float64]
+    frames: npt.NDArray[np.uint16]
+    gas_t: npt.NDArray[np.float64]
+    co2_ppm: npt.NDArray[np.float32]
+    temperature_c: npt.NDArray[np.float32]
+    humidity_pct: npt.NDArray[np.float32]
+    frame_resolution_k: float = 0.01
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fire_start_s(self) -> float | None:
+        v = self.meta.get("fire_start_s")
+        return None if v is None else float(v)
+
+    @property
+    def duration_s(self) -> float:
+        ends = [a[-1] for a in (self.frame_t, self.gas_t) if a.size]
+        return float(max(ends)) if ends else 0.0
+
+    def validate(self, source: str = "recording") -> None:
+        """Raise ``RecordingError`` if any rule of the spec is broken."""
+        _check_arrays(
+            {
+                "frame_t": self.frame_t,
+                "frames": self.frames,
+                "gas_t": self.gas_t,
+                "co2_ppm": self.co2_ppm,
+                "temperature_c": self.temperature_c,
+                "humidity_pct": self.humidity_pct,
+            },
+            self.frame_resolution_k,
+            source,
+        )
+
+
+def _fail(source: str, array: str, rule: str) -> RecordingError:
+    return RecordingError(f"{source}: array '{array}': {rule}")
+
+
+def _check_time(source: str, name: str, a: np.ndarray) -> None:
+    if a.dtype != np.float64 or a.ndim != 1:
+        raise _fail(source, name, f"must be float64 of shape (N,), is {a.dtype} {a.shape}")
+    if a.size and not np.all(np.isfinite(a)):
+        raise _fail(source, name, "must hold finite seconds (found NaN or inf)")
+    if a.size > 1 and np.any(np.diff(a) < 0):
+        i = int(np.argmax(np.diff(a) < 0))
+        raise _fail(source, name, f"must be non-decreasing (index {i + 1} goes back in time)")
+
+
+def _check_arrays(arrays: dict[str, np.ndarray], resolution_k: float, source: str) -> None:
+    _check_time(source, "frame_t", arrays["frame_t"])
+    _check_time(source, "gas_t", arrays["gas_t"])
+    frames = arrays["frames"]
+    if frames.dtype != np.uint16 or frames.ndim != 3:
+        raise _fail(source, "frames", f"must be uint16 of shape (N, H, W), is {frames.dtype} "
+                    f"{frames.shape}")
+    if tuple(frames.shape[1:]) not in FRAME_SHAPES:
+        raise _fail(source, "frames", f"frame size must be 120×160 or 60×80, is "
+                    f"{frames.shape[1]}×{frames.shape[2]}")
+    if frames.shape[0] != arrays["frame_t"].shape[0]:
+        raise _fail(source, "frames", f"has {frames.shape[0]} frames but frame_t has "
+                    f"{arrays['frame_t'].shape[0]} times")
+    m = arrays["gas_t"].shape[0]
+    for name in ("co2_ppm", "temperature_c", "humidity_pct"):
+        a = arrays[name]
+        if a.dtype != np.float32 or a.shape != (m,):
+            raise _fail(source, name, f"must be float32 of shape ({m},) like gas_t, is "
+                        f"{a.dtype} {a.shape}")
+    if not any(math.isclose(resolution_k, r) for r in RESOLUTIONS_K):
+        raise _fail(source, "frame_resolution_k", f"must be 0.01 or 0.1, is {resolution_k}")
+
+
+def load_recording(path: str | os.PathLike[str]) -> Recording:
+    """Load and check a recording; ``RecordingError`` names the array and the broken rule."""
+    source = str(path)
+    try:
+        npz = np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise RecordingError(f"{source}: no such recording") from None
+    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
+        raise RecordingError(f"{source}: not a readable .npz recording ({exc})") from None
+    with npz:
+        names = set(npz.files)
+        missing = [n for n in _REQUIRED if n not in names]
+        if missing:
+            raise _fail(source, missing[0], "is missing (required by the recording spec)")
+        extra = sorted(names - set(_REQUIRED) - set(_OPTIONAL))
+        if extra:
+            raise _fail(source, extra[0], "is not part of the recording spec")
+        try:
+            arrays = {n: npz[n] for n in _REQUIRED}
+            res = npz["frame_resolution_k"] if "frame_resolution_k" in names else None
+            meta_arr = npz["meta"] if "meta" in names else None
+        except ValueError as exc:  # object arrays need pickle, which we refuse
+            raise RecordingError(f"{source}: holds a pickled object array ({exc})") from None
+        except (OSError, zipfile.BadZipFile, EOFError) as exc:
+            raise RecordingError(f"{source}: truncated or corrupt ({exc})") from None
+    resolution = 0.01
+    if res is not None:
+        if res.shape != () or res.dtype != np.float64:
+            raise _fail(source, "frame_resolution_k", f"must be a float64 scalar, is "
+                        f"{res.dtype} {res.shape}")
+        resolution = float(res)
+    _check_arrays(arrays, resolution, source)
+    meta: dict[str, Any] = {}
+    if meta_arr is not None:
+        if meta_arr.shape != () or meta_arr.dtype.kind != "U":
+            raise _fail(source, "meta", f"must be a 0-d string array, is {meta_arr.dtype} "
+                        f"{meta_arr.shape}")
+        try:
+            meta = json.loads(str(meta_arr))
+        except json.JSONDecodeError as exc:
+            raise _fail(source, "meta", f"must hold a JSON object ({exc})") from None
+        if not isinstance(meta, dict):
+            raise _fail(source, "meta", "must hold a JSON object, not "
+                        f"{type(meta).__name__}")
+        fs = meta.get("fire_start_s")
+        if fs is not None and (not isinstance(fs, int | float) or not math.isfinite(fs)):
+            raise _fail(source, "meta", f"fire_start_s must be a number or null, is {fs!r}")
+    return Recording(
+        frame_t=arrays["frame_t"],
+        frames=arrays["frames"],
+        gas_t=arrays["gas_t"],
+        co2_ppm=arrays["co2_ppm"],
+        temperature_c=arrays["temperature_c"],
+        humidity_pct=arrays["humidity_pct"],
+        frame_resolution_k=resolution,
+        meta=meta,
+    )
+
+
+def save_recording(rec: Recording, path: str | os.PathLike[str], overwrite: bool = False) -> Path:
+    """Write ``rec`` atomically; refuse to overwrite an existing file unless told to."""
+    dest = Path(path)
+    if dest.suffix != ".npz":
+        raise ValueError(f"a recording file must end in .npz, not {dest.name!r}")
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest}: exists; refusing to overwrite a recording")
+    rec.validate(str(dest))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=".npz")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(
+                fh,
+                frame_t=rec.frame_t,
+                frames=rec.frames,
+                frame_resolution_k=np.float64(rec.frame_resolution_k),
+                gas_t=rec.gas_t,
+                co2_ppm=rec.co2_ppm,
+                temperature_c=rec.temperature_c,
+                humidity_pct=rec.humidity_pct,
+                meta=np.array(json.dumps(rec.meta)),
+            )
+            fh.flush()
+            os.fsync(fh.fileno())
+        if not overwrite and dest.exists():
+            raise FileExistsError(f"{dest}: appeared while writing; refusing to overwrite")
+        os.replace(tmp, dest)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return dest
