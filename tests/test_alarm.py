@@ -1,0 +1,191 @@
+"""The alarm state machine, driven by score sequences."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import pytest
+
+from edge.alarm import AlarmEvent, AlarmStateMachine
+from edge.config import AlarmConfig
+
+
+def _cfg(**kw: float) -> AlarmConfig:
+    base: dict[str, float] = {
+        "pre_alarm_s": 3.0, "clear_s": 30.0, "min_alarm_s": 60.0, "fast_path_score": 0.98,
+    }
+    base.update(kw)
+    return AlarmConfig.model_validate(base)
+
+
+def _run(sm: AlarmStateMachine, samples: Iterable[tuple[float, float]]) -> list[AlarmEvent]:
+    events: list[AlarmEvent] = []
+    for t, s in samples:
+        events.extend(sm.update(t, s))
+    return events
+
+
+def _series(start: float, stop: float, step: float, score: float) -> list[tuple[float, float]]:
+    n = round((stop - start) / step)
+    return [(start + i * step, score) for i in range(n)]
+
+
+class TestAlarmStateMachine:
+    def test_clean_fire_alarms_after_pre_alarm_and_clears(self) -> None:
+        """A fire held above threshold alarms after pre_alarm_s and clears once it is out."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        quiet = _series(0, 10, 1, 0.05)
+        fire = _series(10, 100, 1, 0.8)
+        out = _series(100, 200, 1, 0.1)
+        events = _run(sm, quiet + fire + out)
+        assert [e.kind for e in events] == ["alarm", "clear"]
+        alarm, clear = events
+        assert alarm.t == 13.0 and alarm.state == "alarm" and alarm.reason == "persistent"
+        assert alarm.score == 0.8 and alarm.since == 13.0
+        assert clear.t == 130.0 and clear.state == "idle" and clear.reason == "cleared"
+        assert sm.state == "idle"
+
+    def test_states_visible_through_properties(self) -> None:
+        """state, since and last_score follow the transitions."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.1)
+        assert (sm.state, sm.since, sm.last_score) == ("idle", 0.0, 0.1)
+        sm.update(1.0, 0.7)
+        assert (sm.state, sm.since) == ("pre_alarm", 1.0)
+        sm.update(4.0, 0.7)
+        assert (sm.state, sm.since) == ("alarm", 4.0)
+
+    def test_flicker_around_threshold_gives_one_alarm(self) -> None:
+        """Scores alternating just above and below the threshold alarm once and never clear."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        flicker = [(float(t), 0.52 if t % 2 else 0.47) for t in range(0, 600)]
+        events = _run(sm, flicker)
+        assert [e.kind for e in events] == ["alarm"]
+        assert sm.state == "alarm"
+
+    def test_flicker_around_clear_threshold_does_not_storm(self) -> None:
+        """After an alarm, scores flickering around the clear threshold do not clear it."""
+        sm = AlarmStateMachine(_cfg(clear_s=10.0), model_threshold=0.5)
+        _run(sm, _series(0, 5, 1, 0.9))
+        flicker = [(float(t), 0.38 if t % 5 else 0.42) for t in range(5, 500)]
+        events = _run(sm, flicker)
+        assert events == []
+        assert sm.state == "alarm"
+
+    def test_fast_path_skips_pre_alarm(self) -> None:
+        """A single overwhelming score alarms at once."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        events = _run(sm, [(0.0, 0.1), (1.0, 0.99)])
+        assert len(events) == 1
+        assert events[0].kind == "alarm" and events[0].t == 1.0
+        assert events[0].reason == "fast_path"
+
+    def test_fast_path_from_pre_alarm(self) -> None:
+        """An overwhelming score during the pre-alarm alarms before pre_alarm_s is up."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=30.0), model_threshold=0.5)
+        events = _run(sm, [(0.0, 0.6), (1.0, 0.6), (2.0, 0.985)])
+        assert [(e.kind, e.t, e.reason) for e in events] == [("alarm", 2.0, "fast_path")]
+
+    def test_min_alarm_duration_holds_a_short_alarm(self) -> None:
+        """An alarm lasts min_alarm_s even when the score drops at once."""
+        sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=60.0), model_threshold=0.5)
+        events = _run(sm, [(0.0, 0.99)] + _series(1, 120, 1, 0.0))
+        assert [(e.kind, e.t) for e in events] == [("alarm", 0.0), ("clear", 60.0)]
+
+    def test_hysteresis_band_keeps_the_alarm(self) -> None:
+        """Scores between clear_threshold and threshold keep an alarm on indefinitely."""
+        sm = AlarmStateMachine(_cfg(clear_threshold=0.3, clear_s=5.0), model_threshold=0.5)
+        events = _run(sm, _series(0, 10, 1, 0.9) + _series(10, 300, 1, 0.35))
+        assert [e.kind for e in events] == ["alarm"]
+        events = _run(sm, _series(300, 320, 1, 0.29))
+        assert [(e.kind, e.t) for e in events] == [("clear", 305.0)]
+
+    def test_default_clear_threshold_is_below_threshold(self) -> None:
+        """Without a configured clear threshold it is a little below the threshold."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        assert sm.threshold == 0.5
+        assert 0.3 < sm.clear_threshold < 0.5
+
+    def test_config_threshold_overrides_model(self) -> None:
+        """alarm.threshold in the config wins over the model's threshold."""
+        sm = AlarmStateMachine(_cfg(threshold=0.7), model_threshold=0.5)
+        assert _run(sm, _series(0, 20, 1, 0.6)) == []
+        assert sm.threshold == 0.7
+
+    def test_pre_alarm_falls_back_to_idle(self) -> None:
+        """A short excursion above threshold returns to idle without any event."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=5.0), model_threshold=0.5)
+        events = _run(sm, [(0.0, 0.6), (1.0, 0.6), (2.0, 0.1)])
+        assert events == []
+        assert sm.state == "idle"
+        # A new excursion starts its own pre-alarm timer.
+        assert _run(sm, [(3.0, 0.6), (7.0, 0.6)]) == []
+        assert [e.t for e in _run(sm, [(8.0, 0.6)])] == [8.0]
+
+    def test_nan_does_not_raise_an_alarm(self) -> None:
+        """NaN scores alone never alarm, even over a long time."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        assert _run(sm, _series(0, 100, 1, math.nan)) == []
+        assert sm.state == "idle"
+
+    def test_nan_does_not_complete_a_pre_alarm(self) -> None:
+        """The pre-alarm needs a real score above threshold to turn into an alarm."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=3.0), model_threshold=0.5)
+        assert _run(sm, [(0.0, 0.6)] + _series(1, 10, 1, math.nan)) == []
+        assert sm.state == "pre_alarm"
+        assert [e.t for e in _run(sm, [(10.0, 0.6)])] == [10.0]
+
+    def test_nan_does_not_clear_an_alarm(self) -> None:
+        """A blind sensor (NaN) keeps the alarm on and restarts the clear timer."""
+        sm = AlarmStateMachine(_cfg(clear_s=10.0, min_alarm_s=0.0), model_threshold=0.5)
+        _run(sm, [(0.0, 0.99)])
+        events = _run(sm, _series(1, 6, 1, 0.0) + _series(6, 500, 1, math.nan))
+        assert events == [] and sm.state == "alarm"
+        events = _run(sm, _series(500, 520, 1, 0.0))
+        assert [(e.kind, e.t) for e in events] == [("clear", 510.0)]
+
+    def test_equal_timestamps(self) -> None:
+        """Several scores at the same time do not advance the timers."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=1.0), model_threshold=0.5)
+        assert _run(sm, [(5.0, 0.6)] * 50) == []
+        assert sm.state == "pre_alarm"
+        assert len(_run(sm, [(6.0, 0.6)])) == 1
+
+    def test_time_going_backwards_is_clamped(self, caplog: pytest.LogCaptureFixture) -> None:
+        """An earlier timestamp counts as the last one: no early alarm, a warning logged."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=10.0), model_threshold=0.5)
+        events = _run(sm, [(100.0, 0.6), (50.0, 0.6), (105.0, 0.6)])
+        assert events == []
+        assert "time went backwards" in caplog.text
+        assert [e.t for e in _run(sm, [(110.0, 0.6)])] == [110.0]
+
+    @pytest.mark.parametrize("score", [-0.1, 1.5, math.inf])
+    def test_bad_score_raises(self, score: float) -> None:
+        """A score outside [0, 1] is a ValueError naming the value."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        with pytest.raises(ValueError, match="fire score"):
+            sm.update(0.0, score)
+
+    def test_bad_time_raises(self) -> None:
+        """A non-finite time is a ValueError."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        with pytest.raises(ValueError, match="time must be finite"):
+            sm.update(math.nan, 0.1)
+
+    def test_clear_threshold_above_model_threshold_rejected(self) -> None:
+        """A configured clear threshold above the model's threshold is refused."""
+        with pytest.raises(ValueError, match="clear_threshold"):
+            AlarmStateMachine(_cfg(clear_threshold=0.6), model_threshold=0.5)
+
+    def test_zero_pre_alarm_alarms_immediately(self) -> None:
+        """With pre_alarm_s = 0 the first score above threshold alarms."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=0.0), model_threshold=0.5)
+        events = _run(sm, [(0.0, 0.1), (1.0, 0.55)])
+        assert [(e.kind, e.t, e.reason) for e in events] == [("alarm", 1.0, "persistent")]
+
+    def test_realarm_after_clear(self) -> None:
+        """After a clear, a new fire raises a new alarm."""
+        sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=0.0), model_threshold=0.5)
+        samples = _series(0, 10, 1, 0.9) + _series(10, 20, 1, 0.0) + _series(20, 30, 1, 0.9)
+        assert [e.kind for e in _run(sm, samples)] == ["alarm", "clear", "alarm"]
