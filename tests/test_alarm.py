@@ -90,7 +90,7 @@ class TestAlarmStateMachine:
     def test_min_alarm_duration_holds_a_short_alarm(self) -> None:
         """An alarm lasts min_alarm_s even when the score drops at once."""
         sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=60.0), model_threshold=0.5)
-        events = _run(sm, [(0.0, 0.99)] + _series(1, 120, 1, 0.0))
+        events = _run(sm, [(0.0, 0.99), *_series(1, 120, 1, 0.0)])
         assert [(e.kind, e.t) for e in events] == [("alarm", 0.0), ("clear", 60.0)]
 
     def test_hysteresis_band_keeps_the_alarm(self) -> None:
@@ -132,7 +132,7 @@ class TestAlarmStateMachine:
     def test_nan_does_not_complete_a_pre_alarm(self) -> None:
         """The pre-alarm needs a real score above threshold to turn into an alarm."""
         sm = AlarmStateMachine(_cfg(pre_alarm_s=3.0), model_threshold=0.5)
-        assert _run(sm, [(0.0, 0.6)] + _series(1, 10, 1, math.nan)) == []
+        assert _run(sm, [(0.0, 0.6), *_series(1, 10, 1, math.nan)]) == []
         assert sm.state == "pre_alarm"
         assert [e.t for e in _run(sm, [(10.0, 0.6)])] == [10.0]
 
