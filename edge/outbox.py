@@ -1,0 +1,250 @@
+"""The crash-safe event outbox: every alarm event is on disk before anyone is told it exists.
+
+SQLite in WAL mode with ``synchronous=FULL``: :meth:`Outbox.append` returns only after the
+event is committed and synced, so a crash or a power cut after it returns loses nothing. An
+event leaves the outbox only when :meth:`Outbox.ack` is called (the MQTT link does so on the
+broker's PUBACK).
+
+``seq`` numbers events: it increases by one for every event ever appended, is stored in the
+database (so it survives restarts) and is never reused, even after the rows are deleted.
+
+Any SQLite failure — a corrupt file, a read-only directory, a full disk — raises
+:class:`edge.errors.OutboxError` naming the file; the caller keeps the event in memory (it
+can take a seq that is never reused from :meth:`Outbox.reserve_seq`) and reports a fault.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.errors import OutboxError
+
+log = logging.getLogger(__name__)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    seq     INTEGER PRIMARY KEY,
+    topic   TEXT    NOT NULL,
+    payload BLOB    NOT NULL,
+    qos     INTEGER NOT NULL,
+    retain  INTEGER NOT NULL,
+    created REAL    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """One stored event, waiting for the broker's acknowledgement."""
+
+    seq: int
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+
+
+def _as_bytes(payload: bytes | str) -> bytes:
+    if isinstance(payload, str):
+        return payload.encode("utf-8")
+    if isinstance(payload, bytes):
+        return payload
+    raise TypeError(f"outbox payload must be bytes or str, got {type(payload).__name__}")
+
+
+def _check(topic: str, qos: int) -> None:
+    if not topic or any(c in topic for c in "+#\0"):
+        raise ValueError(f"outbox topic must be a non-empty MQTT topic name, got {topic!r}")
+    if qos not in (0, 1):
+        raise ValueError(f"outbox qos must be 0 or 1, got {qos!r}")
+
+
+class Outbox:
+    """A disk-backed FIFO of events with persistent sequence numbers. Thread-safe."""
+
+    def __init__(self, path: Path | str) -> None:
+        """Open (or create) the outbox database at ``path``.
+
+        :raises OutboxError: the file cannot be opened, is not an outbox, or is corrupt.
+        """
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        self._next_volatile = 0
+        try:
+            self._conn = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+        except sqlite3.Error as exc:
+            raise OutboxError(f"{self.path}: cannot open the event outbox: {exc}") from exc
+        try:
+            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if str(mode).lower() != "wal":
+                raise OutboxError(f"{self.path}: cannot switch the outbox to WAL (got {mode})")
+            self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.executescript(_SCHEMA)
+            check = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise OutboxError(f"{self.path}: the event outbox is corrupt: {check}")
+            self._conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1)"
+            )
+        except sqlite3.Error as exc:
+            self._conn.close()
+            raise OutboxError(
+                f"{self.path}: not a usable event outbox (corrupt or unwritable): {exc}"
+            ) from exc
+        except OutboxError:
+            self._conn.close()
+            raise
+        log.debug("outbox %s opened, %d pending", self.path, self.depth())
+
+    def append(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> int:
+        """Store one event; return its seq once it is committed and synced to disk.
+
+        :raises OutboxError: the event could not be stored (nothing was written).
+        :raises ValueError: a bad topic or qos.
+        """
+        data = _as_bytes(payload)
+        return self.append_event(topic, lambda _seq: data, qos, retain)
+
+    def append_event(
+        self,
+        topic: str,
+        make_payload: Callable[[int], bytes | str],
+        qos: int = 1,
+        retain: bool = False,
+    ) -> int:
+        """Like :meth:`append`, but the payload is built from the seq this event gets.
+
+        ``make_payload(seq)`` runs inside the write transaction; if it raises, nothing is
+        stored and the exception propagates.
+
+        :raises OutboxError: the event could not be stored (nothing was written).
+        """
+        _check(topic, qos)
+        with self._lock:
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise self._error("cannot start a write", exc) from exc
+            try:
+                row = self._conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+                seq = max(int(row[0]) if row else 1, self._next_volatile + 1)
+                payload = _as_bytes(make_payload(seq))
+                self._conn.execute(
+                    "INSERT INTO events (seq, topic, payload, qos, retain, created) "
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    (seq, topic, payload, qos, int(retain), time.time()),
+                )
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)", (seq + 1,)
+                )
+                self._conn.execute("COMMIT")
+            except BaseException as exc:
+                self._rollback()
+                if isinstance(exc, sqlite3.Error):
+                    raise self._error("cannot store an event", exc) from exc
+                raise
+            self._next_volatile = max(self._next_volatile, seq)
+        return seq
+
+    def reserve_seq(self) -> int:
+        """A seq for an event that could not be stored: never handed out again by this object.
+
+        Tries to record it on disk too, so a restart also skips it; ignores failures to do so.
+        """
+        with self._lock:
+            try:
+                row = self._conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+                stored = int(row[0]) if row else 1
+            except sqlite3.Error:
+                stored = 1
+            seq = max(stored, self._next_volatile + 1)
+            self._next_volatile = seq
+            try:
+                self._conn.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)", (seq + 1,)
+                )
+            except sqlite3.Error as exc:
+                log.debug("outbox %s: could not record reserved seq %d: %s", self.path, seq, exc)
+        return seq
+
+    def pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
+        """Up to ``limit`` stored events with seq > ``after``, oldest first.
+
+        :raises OutboxError: the database cannot be read.
+        """
+        if limit < 1:
+            raise ValueError(f"pending limit must be ≥ 1, got {limit!r}")
+        with self._lock:
+            try:
+                rows = self._conn.execute(
+                    "SELECT seq, topic, payload, qos, retain FROM events WHERE seq > ? "
+                    "ORDER BY seq LIMIT ?",
+                    (after, limit),
+                ).fetchall()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read pending events", exc) from exc
+        return [OutboxItem(int(s), str(t), bytes(p), int(q), bool(r)) for s, t, p, q, r in rows]
+
+    def ack(self, seq: int) -> None:
+        """Delete the event ``seq`` (the broker has it). Unknown seqs are ignored.
+
+        :raises OutboxError: the deletion could not be written.
+        """
+        with self._lock:
+            try:
+                self._conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
+            except sqlite3.Error as exc:
+                raise self._error(f"cannot acknowledge event {seq}", exc) from exc
+
+    def depth(self) -> int:
+        """How many events wait for acknowledgement.
+
+        :raises OutboxError: the database cannot be read.
+        """
+        with self._lock:
+            try:
+                return int(self._conn.execute("SELECT COUNT(*) FROM events").fetchone()[0])
+            except sqlite3.Error as exc:
+                raise self._error("cannot count events", exc) from exc
+
+    def next_seq(self) -> int:
+        """The seq the next stored event will get."""
+        with self._lock:
+            try:
+                row = self._conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+            except sqlite3.Error as exc:
+                raise self._error("cannot read the sequence counter", exc) from exc
+            return max(int(row[0]) if row else 1, self._next_volatile + 1)
+
+    def close(self) -> None:
+        """Close the database (idempotent)."""
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _rollback(self) -> None:
+        # No transaction open, or the connection is gone: nothing to undo either way.
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute("ROLLBACK")
+
+    def _error(self, what: str, exc: sqlite3.Error) -> OutboxError:
+        log.error("outbox %s: %s: %s", self.path, what, exc)
+        return OutboxError(f"{self.path}: {what}: {exc}")
