@@ -9,4 +9,5 @@ from __future__ import annotations
 
 COMMANDS: tuple[str, ...] = (
     "edge.commands.validate_config",
+    "edge.commands.features",
 )

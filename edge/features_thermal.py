@@ -1,0 +1,175 @@
+"""Thermal features 1–12 of ``seed-v1`` (../shared/specs/features.md), over a stack of frames.
+
+One frame is a stack of one: the streaming extractor and the batch path over a recording
+run this same code, so they agree to the bit on the thermal features.
+
+Arithmetic: statistics of the pixel values (mean, std, max, 95th percentile, hot pixels)
+are taken on the raw ``uint16`` values and converted exactly (``value × resolution_k −
+273.15``); gradients and changes are taken on the raw values as float32 (integers, so the
+central differences are exact) and scaled by ``resolution_k`` into kelvin.
+
+- Gradient: central differences inside the frame, one-sided differences on its border
+  (what ``numpy.gradient`` does), magnitude ``√(gx² + gy²)`` in K per pixel.
+- ``t_diff_std`` is the standard deviation of the *absolute* change ``|ΔT|`` (the same
+  quantity whose mean is ``t_diff_mean``), as ``t_grad_std`` is that of the gradient
+  magnitude.
+- ``t_p95`` interpolates linearly between the two nearest ranks (``numpy.percentile``'s
+  default method).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import numpy.typing as npt
+from scipy import ndimage
+
+KELVIN_OFFSET = 273.15
+N_THERMAL = 12
+_BLOB_STRUCTURE = np.ones((3, 3), dtype=bool)
+_UINT16_MAX = 65535
+
+RawStack = npt.NDArray[np.uint16]
+F32Stack = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+def hot_raw_threshold(resolution_k: float, hot_threshold_c: float) -> int:
+    """The smallest raw value ``v`` with ``v × resolution_k − 273.15 > hot_threshold_c``."""
+    v = max(0, math.floor((hot_threshold_c + KELVIN_OFFSET) / resolution_k) - 2)
+    while v * resolution_k - KELVIN_OFFSET <= hot_threshold_c:
+        v += 1
+    return v
+
+
+def gradient_magnitude(f: F32Stack, resolution_k: float) -> F32Stack:
+    """|∇T| in K/pixel of each frame of ``f`` (C, H, W) raw values, as ``numpy.gradient``."""
+    gx = np.empty_like(f)
+    gy = np.empty_like(f)
+    np.subtract(f[:, :, 2:], f[:, :, :-2], out=gx[:, :, 1:-1])
+    gx[:, :, 1:-1] *= 0.5
+    np.subtract(f[:, :, 1], f[:, :, 0], out=gx[:, :, 0])
+    np.subtract(f[:, :, -1], f[:, :, -2], out=gx[:, :, -1])
+    np.subtract(f[:, 2:, :], f[:, :-2, :], out=gy[:, 1:-1, :])
+    gy[:, 1:-1, :] *= 0.5
+    np.subtract(f[:, 1, :], f[:, 0, :], out=gy[:, 0, :])
+    np.subtract(f[:, -1, :], f[:, -2, :], out=gy[:, -1, :])
+    np.multiply(gx, gx, out=gx)
+    np.multiply(gy, gy, out=gy)
+    gx += gy
+    np.sqrt(gx, out=gx)
+    gx *= np.float32(resolution_k)
+    return gx
+
+
+def largest_blob_pixels(hot: npt.NDArray[np.bool_]) -> int:
+    """Pixels in the largest 8-connected region of ``hot`` (H, W).
+
+    Labels only the bounding box of the hot pixels: a small hot spot costs little.
+    """
+    rows = np.flatnonzero(hot.any(axis=1))
+    if rows.size == 0:
+        return 0
+    cols = np.flatnonzero(hot.any(axis=0))
+    box = hot[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    labels, n = ndimage.label(box, structure=_BLOB_STRUCTURE)
+    if n == 1:
+        return int(np.count_nonzero(box))
+    return int(np.bincount(labels.ravel())[1:].max())
+
+
+def _mean_std_rows(x: npt.NDArray[np.float32]) -> tuple[F64, F64]:
+    """Mean and (population) standard deviation of each row, two-pass in float64."""
+    x64 = x.astype(np.float64)
+    mean = x64.mean(axis=1)
+    x64 -= mean[:, None]
+    var = np.einsum("ij,ij->i", x64, x64) / x.shape[1]
+    return mean, np.sqrt(var)
+
+
+def _raw_mean_std(flat: RawStack) -> tuple[F64, F64]:
+    """Exact mean and standard deviation of each row of raw values (integer sums)."""
+    n = flat.shape[1]
+    x = flat.astype(np.int64)
+    s1 = x.sum(axis=1)
+    s2 = np.einsum("ij,ij->i", x, x)
+    mean = s1 / n
+    # n·Σx² − (Σx)² is exact in Python integers; int64 could overflow on huge frames.
+    var = np.array([(n * int(b) - int(a) * int(a)) / (n * n) for a, b in zip(s1, s2, strict=True)])
+    return mean, np.sqrt(var)
+
+
+def _percentile95(flat: RawStack) -> npt.NDArray[np.float64]:
+    n = flat.shape[1]
+    k = 0.95 * (n - 1)
+    lo = math.floor(k)
+    frac = k - lo
+    if lo + 1 >= n:
+        return np.partition(flat, lo, axis=1)[:, lo].astype(np.float64)
+    part = np.partition(flat, (lo, lo + 1), axis=1)
+    a: F64 = part[:, lo].astype(np.float64)
+    b: F64 = part[:, lo + 1].astype(np.float64)
+    out: F64 = a + frac * (b - a)
+    return out
+
+
+def thermal_features(
+    raw: RawStack,
+    f: F32Stack,
+    ref: F32Stack | None,
+    dt: F64,
+    resolution_k: float,
+    hot_threshold_c: float,
+    min_grad_k: float,
+    min_diff_k: float,
+) -> F64:
+    """Features 1–12 for each frame of a stack.
+
+    :param raw: the frames (C, H, W) uint16.
+    :param f: the same values as float32.
+    :param ref: each frame's reference frame, float32 in the same raw units, or ``None``.
+    :param dt: seconds from each reference to its frame; a row with ``dt ≤ 0`` (or NaN) has
+        no reference, and its features 9–12 are 0.
+    :returns: (C, 12) float64.
+    """
+    c, h, w = raw.shape
+    n = h * w
+    out = np.zeros((c, N_THERMAL), dtype=np.float64)
+    flat = raw.reshape(c, n)
+    res = resolution_k
+    raw_mean, raw_std = _raw_mean_std(flat)
+    out[:, 0] = raw_mean * res - KELVIN_OFFSET
+    out[:, 1] = raw_std * res
+    out[:, 2] = flat.max(axis=1).astype(np.float64) * res - KELVIN_OFFSET
+    out[:, 3] = _percentile95(flat) * res - KELVIN_OFFSET
+
+    v_hot = hot_raw_threshold(res, hot_threshold_c)
+    if v_hot <= _UINT16_MAX:
+        hot_count = np.count_nonzero(flat >= v_hot, axis=1)
+        out[:, 4] = hot_count * (100.0 / n)
+        for i in np.flatnonzero(hot_count):
+            out[i, 5] = largest_blob_pixels(raw[i] >= v_hot) * (100.0 / n)
+
+    gm = gradient_magnitude(f, res)
+    gflat = gm.reshape(c, n)
+    out[:, 6], out[:, 7] = _mean_std_rows(gflat)
+
+    if ref is None:
+        return out
+    has_ref = np.flatnonzero(dt > 0)
+    if has_ref.size == 0:
+        return out
+    ad = np.subtract(f, ref)
+    np.abs(ad, out=ad)
+    ad *= np.float32(res)
+    aflat = ad.reshape(c, n)
+    out[has_ref, 8], out[has_ref, 9] = _mean_std_rows(aflat[has_ref])
+    moving = (gflat >= np.float32(min_grad_k)) & (aflat >= np.float32(min_diff_k))
+    n_moving = np.count_nonzero(moving, axis=1)
+    for i in has_ref[n_moving[has_ref] > 0]:
+        m = moving[i]
+        flow = aflat[i][m].astype(np.float64) / gflat[i][m] / dt[i]
+        out[i, 10] = flow.mean()
+        out[i, 11] = flow.std()
+    return out
