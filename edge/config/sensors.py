@@ -56,6 +56,12 @@ class LeptonConfig(Section):
     stale_after_s: float = Field(
         5.0, gt=0, le=60, description="no frame for this long marks the camera faulted"
     )
+    reboot_after_failures: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        description="consecutive VoSPI failures (lost sync, CRC, timeouts) before a CCI reboot",
+    )
 
 
 class SensorsConfig(Section):
