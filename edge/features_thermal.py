@@ -36,11 +36,12 @@ F64 = npt.NDArray[np.float64]
 
 
 def hot_raw_threshold(resolution_k: float, hot_threshold_c: float) -> int:
-    """The smallest raw value ``v`` with ``v × resolution_k − 273.15 > hot_threshold_c``."""
-    v = max(0, math.floor((hot_threshold_c + KELVIN_OFFSET) / resolution_k) - 2)
-    while v * resolution_k - KELVIN_OFFSET <= hot_threshold_c:
-        v += 1
-    return v
+    """The smallest raw value ``v`` with ``v × resolution_k − 273.15 > hot_threshold_c``.
+
+    Compared in raw steps, rounded to 10⁻⁶ of a step, so that float rounding cannot make a
+    pixel at exactly the threshold (60.00 °C = 33315 cK) count as hotter than it.
+    """
+    return math.floor(round((hot_threshold_c + KELVIN_OFFSET) / resolution_k, 6)) + 1
 
 
 def gradient_magnitude(f: F32Stack, resolution_k: float) -> F32Stack:
