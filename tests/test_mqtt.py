@@ -1,0 +1,511 @@
+"""The MQTT link against a real Mosquitto, its HA discovery and its secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import paho.mqtt.client as paho
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from edge.config import MqttConfig, TlsConfig
+from edge.credentials import read_secret
+from edge.discovery import DiscoveryInfo, discovery_message, discovery_payload
+from edge.errors import MqttError
+from edge.mqtt import MqttLink, broker_address
+from edge.outbox import Outbox
+from tests.broker import BROKER_PASSWORD, BROKER_USER, Broker, TlsFiles
+
+REPO = Path(__file__).resolve().parents[1]
+
+_CHILD = """
+import sys, time
+from edge.config import MqttConfig
+from edge.mqtt import MqttLink
+from edge.outbox import Outbox
+url, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+link = MqttLink(MqttConfig(url=url, keepalive_s=5), "kid", Outbox(path),
+                reconnect_min_s=1, reconnect_max_s=1)
+link.start()
+if n == 0:
+    print("connected" if link.wait_connected(10) else "failed", flush=True)
+else:
+    for _ in range(n):
+        link.publish_event(lambda s: '{"event": "test", "seq": %d}' % s)
+    print("queued", flush=True)
+time.sleep(60)
+"""
+
+
+class Sub:
+    """A real subscriber: a paho client in the test that records what it receives."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        topics: list[str],
+        *,
+        client_id: str = "",
+        clean: bool = True,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        self.messages: list[paho.MQTTMessage] = []
+        self.cond = threading.Condition()
+        self.subscribed = threading.Event()
+        self.topics = topics
+        self.client = paho.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=clean
+        )
+        if tls is not None:
+            self.client.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert),
+                                keyfile=str(tls.client_key))
+        self.client.reconnect_delay_set(1, 1)
+        self.client.on_connect = self._on_connect
+        self.client.on_subscribe = lambda *a: self.subscribed.set()
+        self.client.on_message = self._on_message
+        self.client.connect(broker.host, broker.port, keepalive=5)
+        self.client.loop_start()
+        assert self.subscribed.wait(5), "test subscriber could not subscribe"
+
+    def _on_connect(self, client: paho.Client, *args: object) -> None:
+        client.subscribe([(t, 1) for t in self.topics])
+
+    def _on_message(self, client: paho.Client, userdata: object, msg: paho.MQTTMessage) -> None:
+        with self.cond:
+            self.messages.append(msg)
+            self.cond.notify_all()
+
+    def on(self, topic: str) -> list[paho.MQTTMessage]:
+        with self.cond:
+            return [m for m in self.messages if paho.topic_matches_sub(topic, m.topic)]
+
+    def wait(self, pred: Callable[[Sub], bool], timeout: float = 10.0) -> bool:
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while not pred(self):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self.cond.wait(min(left, 0.1))
+            return True
+
+    def seqs(self, topic: str) -> list[int]:
+        return [int(json.loads(m.payload)["seq"]) for m in self.on(topic)]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _first_seen(seqs: list[int]) -> list[int]:
+    seen: dict[int, None] = {}
+    for s in seqs:
+        seen.setdefault(s, None)
+    return list(seen)
+
+
+@pytest.fixture
+def make_link(tmp_path: Path) -> Iterator[Callable[..., MqttLink]]:
+    """Builds started links with short reconnect delays; stops them all afterwards."""
+    links: list[MqttLink] = []
+
+    def make(url: str, device: str = "dev1", outbox: Outbox | None = None,
+             start: bool = True, **kw: object) -> MqttLink:
+        cfg_kw = {k: kw.pop(k) for k in ("username", "tls") if k in kw}
+        cfg = MqttConfig(url=url, keepalive_s=5, **cfg_kw)  # type: ignore[arg-type]
+        box = outbox or Outbox(tmp_path / f"{device}-{len(links)}.db")
+        kw.setdefault("reconnect_min_s", 1)
+        kw.setdefault("reconnect_max_s", 2)
+        link = MqttLink(cfg, device, box, **kw)  # type: ignore[arg-type]
+        links.append(link)
+        if start:
+            link.start()
+        return link
+
+    yield make
+    for link in links:
+        link.stop(timeout=2)
+
+
+def _event(kind: str = "alarm") -> Callable[[int], str]:
+    return lambda seq: json.dumps({"event": kind, "seq": seq})
+
+
+class TestMqttLink:
+    def test_events_arrive_in_order_with_seq(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """Events published through the outbox reach a subscriber in seq order."""
+        sub = Sub(broker, ["firedetect/dev1/alarm"])
+        link = make_link(broker.url)
+        for _ in range(25):
+            link.publish_event(_event())
+        assert sub.wait(lambda s: len(s.on("firedetect/dev1/alarm")) >= 25)
+        assert sub.seqs("firedetect/dev1/alarm") == list(range(1, 26))
+        assert all(m.qos == 1 and not m.retain for m in sub.on("firedetect/dev1/alarm"))
+        assert link.drain(5)
+        assert link.status().outbox_depth == 0
+        sub.close()
+
+    def test_broker_outage_loses_nothing(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """Events sent while the broker is down all arrive, in order, after it returns."""
+        sub = Sub(broker, ["firedetect/dev1/alarm"], client_id="outage-sub", clean=False)
+        link = make_link(broker.url)
+        for _ in range(5):
+            link.publish_event(_event())
+        assert sub.wait(lambda s: len(s.on("firedetect/dev1/alarm")) >= 5)
+        broker.stop()
+        for _ in range(10):
+            link.publish_event(_event())  # returns at once: the outbox holds them
+        assert link.status().outbox_depth >= 10
+        assert not link.wait_connected(0.5)
+        broker.start()
+        assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= set(range(1, 16)),
+                        timeout=20)
+        assert _first_seen(sub.seqs("firedetect/dev1/alarm")) == list(range(1, 16))
+        assert link.drain(5)
+        assert link.status().connects >= 2
+        sub.close()
+
+    def test_unacknowledged_events_resent_after_broker_crash(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """Events written to the socket but never PUBACKed (broker frozen, then killed) are
+        kept and resent in order once a broker is back."""
+        link = make_link(broker.url)
+        assert link.wait_connected(5)
+        assert broker.proc is not None
+        broker.proc.send_signal(signal.SIGSTOP)
+        for _ in range(6):
+            link.publish_event(_event())
+        time.sleep(0.3)  # the publisher hands them to paho, which writes them out
+        assert link.status().outbox_depth == 6
+        broker.proc.send_signal(signal.SIGKILL)
+        broker.proc.wait()
+        broker.proc = None
+        broker.start()
+        sub = Sub(broker, ["firedetect/dev1/alarm"])
+        assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= set(range(1, 7)),
+                        timeout=15)
+        assert _first_seen(sub.seqs("firedetect/dev1/alarm")) == list(range(1, 7))
+        assert link.drain(5)
+        sub.close()
+
+    def test_availability_online_retained(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """A connected link leaves a retained 'online' that a late subscriber sees."""
+        link = make_link(broker.url)
+        assert link.wait_connected(5)
+        sub = Sub(broker, ["firedetect/dev1/availability"])
+        assert sub.wait(lambda s: bool(s.on("firedetect/dev1/availability")))
+        msg = sub.on("firedetect/dev1/availability")[-1]
+        assert msg.payload == b"online" and msg.retain
+        sub.close()
+
+    def test_clean_stop_says_offline(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """Stopping the link publishes a retained 'offline' before disconnecting."""
+        link = make_link(broker.url)
+        assert link.wait_connected(5)
+        link.stop()
+        sub = Sub(broker, ["firedetect/dev1/availability"])
+        assert sub.wait(lambda s: bool(s.on("firedetect/dev1/availability")))
+        assert sub.on("firedetect/dev1/availability")[-1].payload == b"offline"
+        sub.close()
+
+    def test_reconnect_republishes_retained_and_resubscribes(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """After a broker restart that forgot everything, the link restores its retained
+        topics and its cmd/test subscription."""
+        got: list[bytes] = []
+        link = make_link(broker.url, on_test_command=got.append)
+        link.set_state({"state": "idle", "since": "x", "score": 0.1})
+        link.set_health({"sensors": {"scd41": {"status": "ok", "reason": None}}})
+        assert link.wait_connected(5)
+        broker.restart(wipe=True)
+        deadline = time.monotonic() + 15
+        while link.status().connects < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert link.status().connects >= 2
+        sub = Sub(broker, ["firedetect/dev1/#", "homeassistant/device/+/config"])
+        topics = {"firedetect/dev1/availability", "firedetect/dev1/state",
+                  "firedetect/dev1/health", "homeassistant/device/firedetect_dev1/config"}
+        assert sub.wait(lambda s: topics <= {m.topic for m in s.messages})
+        assert all(m.retain for m in sub.messages if m.topic in topics)
+        assert json.loads(sub.on("firedetect/dev1/state")[-1].payload)["state"] == "idle"
+        sub.client.publish("firedetect/dev1/cmd/test", b"test", qos=1)
+        deadline = time.monotonic() + 5
+        while not got and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert got == [b"test"]
+        sub.close()
+
+    def test_state_update_replaces_retained(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """set_state while connected updates the retained state at once."""
+        link = make_link(broker.url)
+        assert link.wait_connected(5)
+        sub = Sub(broker, ["firedetect/dev1/state"])
+        link.set_state({"state": "alarm"})
+        assert sub.wait(lambda s: bool(s.on("firedetect/dev1/state")))
+        assert json.loads(sub.on("firedetect/dev1/state")[-1].payload) == {"state": "alarm"}
+        sub.close()
+
+    def test_ha_status_online_reannounces_discovery(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """When Home Assistant says 'online', discovery is published again."""
+        sub = Sub(broker, ["homeassistant/device/+/config"])
+        link = make_link(broker.url)
+        assert sub.wait(lambda s: len(s.messages) >= 1)
+        sub.client.publish("homeassistant/status", b"online", qos=1)
+        assert sub.wait(lambda s: len(s.messages) >= 2)
+        assert link.connected
+        sub.close()
+
+    def test_telemetry_qos0_and_dropped_offline(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """Telemetry is sent QoS 0 unretained when online and refused (False) when offline."""
+        link = make_link(broker.url, start=False)
+        assert link.telemetry({"co2_ppm": 400}) is False
+        link.start()
+        assert link.wait_connected(5)
+        sub = Sub(broker, ["firedetect/dev1/telemetry"])
+        assert link.telemetry({"co2_ppm": 401}) is True
+        assert sub.wait(lambda s: bool(s.messages))
+        msg = sub.messages[0]
+        assert json.loads(msg.payload) == {"co2_ppm": 401} and not msg.retain
+        assert link.status().outbox_depth == 0
+        sub.close()
+
+    def test_outbox_failure_still_delivers(
+        self, broker: Broker, make_link: Callable[..., MqttLink], tmp_path: Path
+    ) -> None:
+        """If the outbox cannot store an event, it is kept in memory, sent, and flagged."""
+        box = Outbox(tmp_path / "full.db")
+        link = make_link(broker.url, outbox=box)
+        assert link.wait_connected(5)
+        sub = Sub(broker, ["firedetect/dev1/alarm"])
+        link.publish_event(_event())
+        pages = box._conn.execute("PRAGMA page_count").fetchone()[0]
+        box._conn.execute(f"PRAGMA max_page_count={pages}")
+        big = "x" * 20000
+        seqs = [link.publish_event(lambda s: json.dumps({"seq": s, "pad": big}))
+                for _ in range(3)]
+        assert seqs == [2, 3, 4]
+        assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= {1, 2, 3, 4})
+        st = link.status()
+        assert st.outbox_fault is not None and str(box.path) in st.outbox_fault
+        assert link.drain(5)
+
+    def test_last_will_when_process_killed(self, broker: Broker, tmp_path: Path) -> None:
+        """A SIGKILLed link process leaves 'offline' on its availability topic."""
+        sub = Sub(broker, ["firedetect/kid/availability"])
+        proc = _child(broker.url, tmp_path / "kid.db", 0)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "connected"
+            assert sub.wait(lambda s: any(m.payload == b"online" for m in s.messages))
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        assert sub.wait(lambda s: s.messages[-1].payload == b"offline")
+        sub.close()
+        late = Sub(broker, ["firedetect/kid/availability"])
+        assert late.wait(lambda s: bool(s.messages))
+        assert late.messages[-1].payload == b"offline" and late.messages[-1].retain
+        late.close()
+
+    def test_events_survive_process_kill(
+        self, broker: Broker, make_link: Callable[..., MqttLink], tmp_path: Path
+    ) -> None:
+        """Events queued by a process killed before it could send them arrive after restart."""
+        broker.stop()
+        path = tmp_path / "kid.db"
+        proc = _child(broker.url, path, 12)
+        try:
+            assert proc.stdout is not None
+            assert proc.stdout.readline().strip() == "queued"
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            proc.wait()
+        broker.start()
+        sub = Sub(broker, ["firedetect/kid/alarm"])
+        link = make_link(broker.url, device="kid", outbox=Outbox(path))
+        assert sub.wait(lambda s: set(s.seqs("firedetect/kid/alarm")) >= set(range(1, 13)))
+        assert _first_seen(sub.seqs("firedetect/kid/alarm")) == list(range(1, 13))
+        assert link.drain(5)
+        assert link.publish_event(_event()) == 13
+        sub.close()
+
+    def test_tls_with_client_certificate(
+        self, tls_broker: Broker, tls_files: TlsFiles, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """The link connects over TLS with a client certificate and delivers events."""
+        tls = TlsConfig(enabled=True, ca_file=tls_files.ca, cert_file=tls_files.client_cert,
+                        key_file=tls_files.client_key)
+        sub = Sub(tls_broker, ["firedetect/dev1/alarm"], tls=tls_files)
+        link = make_link(tls_broker.url, tls=tls)
+        assert link.wait_connected(5)
+        link.publish_event(_event())
+        assert sub.wait(lambda s: s.seqs("firedetect/dev1/alarm") == [1])
+        sub.close()
+
+    def test_tls_missing_file_is_clear_error(
+        self, tmp_path: Path, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """A TLS file that does not exist is an MqttError naming the key and the path."""
+        tls = TlsConfig(enabled=True, ca_file=tmp_path / "nope.pem")
+        with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .*nope\.pem"):
+            make_link("mqtts://127.0.0.1:8883", tls=tls, start=False)
+
+    def test_wrong_password_reports_and_retries(
+        self, password_broker: Broker, make_link: Callable[..., MqttLink],
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        """A refused CONNACK is one clear ERROR, a readable status, and retries with backoff."""
+        caplog.set_level(logging.DEBUG, logger="edge.mqtt")
+        secret = "wrong-password-xyz"
+        link = make_link(password_broker.url, username=BROKER_USER,
+                         environ={"FIREDETECT_MQTT_PASSWORD": secret})
+        deadline = time.monotonic() + 10
+        while link.status().refusals < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        st = link.status()
+        assert st.refusals >= 2
+        assert st.state == "refused" and not link.connected
+        assert st.last_error is not None and "refused" in st.last_error
+        errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+        assert len(errors) == 1
+        assert "refused" in errors[0].getMessage()
+        assert secret not in caplog.text and secret not in st.last_error
+
+    def test_password_from_credentials_directory(
+        self, password_broker: Broker, make_link: Callable[..., MqttLink], tmp_path: Path
+    ) -> None:
+        """The password is read from $CREDENTIALS_DIRECTORY/<password_env> and works."""
+        creds = tmp_path / "creds"
+        creds.mkdir()
+        (creds / "FIREDETECT_MQTT_PASSWORD").write_text(BROKER_PASSWORD + "\n")
+        link = make_link(password_broker.url, username=BROKER_USER,
+                         environ={"CREDENTIALS_DIRECTORY": str(creds)})
+        assert link.wait_connected(5)
+        assert link.status().last_error is None
+
+
+def _child(url: str, outbox: Path, n: int) -> subprocess.Popen[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    return subprocess.Popen([sys.executable, "-c", _CHILD, url, str(outbox), str(n)],
+                            stdout=subprocess.PIPE, text=True, env=env)
+
+
+class TestDiscovery:
+    def _payload(self) -> dict[str, object]:
+        info = DiscoveryInfo(device_id="k1", base_topic="firedetect/k1", sw_version="0.1.0",
+                             model_version="m7", telemetry_interval_s=10.0)
+        return discovery_payload(info)
+
+    def test_device_and_origin(self) -> None:
+        """The device block identifies one device; the origin names firedetect and the model."""
+        p = self._payload()
+        dev = p["dev"]
+        assert isinstance(dev, dict)
+        assert dev["identifiers"] == ["firedetect_k1"]
+        for key in ("name", "manufacturer", "model", "sw_version"):
+            assert dev[key]
+        origin = p["o"]
+        assert isinstance(origin, dict)
+        assert origin["name"] == "firedetect" and "m7" in origin["sw_version"]
+
+    def test_every_component_has_required_keys(self) -> None:
+        """Each component has a platform, a unique id and availability settings."""
+        cmps = self._payload()["cmps"]
+        assert isinstance(cmps, dict)
+        ids = [c["unique_id"] for c in cmps.values()]
+        assert len(ids) == len(set(ids))
+        for c in cmps.values():
+            assert c["p"] in ("sensor", "binary_sensor", "button")
+            assert c["availability_topic"] == "firedetect/k1/availability"
+            assert (c["payload_available"], c["payload_not_available"]) == ("online", "offline")
+            assert ("state_topic" in c and "value_template" in c) or "command_topic" in c
+
+    def test_entities_for_fire_gas_and_problems(self) -> None:
+        """Fire (smoke), CO2 (ppm), temperature, humidity, score and problem entities exist."""
+        cmps = self._payload()["cmps"]
+        assert isinstance(cmps, dict)
+        assert cmps["fire"]["device_class"] == "smoke"
+        assert cmps["fire"]["state_topic"] == "firedetect/k1/state"
+        assert (cmps["co2"]["device_class"], cmps["co2"]["unit_of_measurement"]) == (
+            "carbon_dioxide", "ppm")
+        assert cmps["temperature"]["device_class"] == "temperature"
+        assert cmps["humidity"]["device_class"] == "humidity"
+        assert cmps["score"]["value_template"] == "{{ value_json.score }}"
+        for key in ("co2", "temperature", "humidity", "score"):
+            assert cmps[key]["expire_after"] == 30
+        for sensor in ("scd41", "lepton"):
+            c = cmps[f"{sensor}_problem"]
+            assert c["device_class"] == "problem" and c["state_topic"] == "firedetect/k1/health"
+            assert f"sensors.{sensor}.status" in c["value_template"]
+        assert cmps["test"]["command_topic"] == "firedetect/k1/cmd/test"
+
+    def test_message_topic_and_json(self) -> None:
+        """The message goes to <prefix>/device/<node>/config as JSON."""
+        info = DiscoveryInfo(device_id="k1", base_topic="fd/k1", discovery_prefix="ha")
+        topic, body = discovery_message(info)
+        assert topic == "ha/device/firedetect_k1/config"
+        assert json.loads(body)["cmps"]["fire"]["p"] == "binary_sensor"
+
+
+class TestCredentials:
+    def test_environment_first(self, tmp_path: Path) -> None:
+        """The environment variable wins over the credential file."""
+        (tmp_path / "PW").write_text("file")
+        env = {"PW": "env", "CREDENTIALS_DIRECTORY": str(tmp_path)}
+        assert read_secret("PW", env) == "env"
+
+    def test_credentials_directory(self, tmp_path: Path) -> None:
+        """Without the variable, $CREDENTIALS_DIRECTORY/<name> is read, newline stripped."""
+        (tmp_path / "PW").write_text("s3cret\n")
+        assert read_secret("PW", {"CREDENTIALS_DIRECTORY": str(tmp_path)}) == "s3cret"
+
+    def test_missing_is_none(self, tmp_path: Path) -> None:
+        """No variable and no file gives None."""
+        assert read_secret("PW", {"CREDENTIALS_DIRECTORY": str(tmp_path)}) is None
+        assert read_secret("PW", {}) is None
+
+    def test_bad_name_is_value_error(self) -> None:
+        """A name that could escape the credentials directory is refused."""
+        with pytest.raises(ValueError, match="secret name"):
+            read_secret("../etc/passwd", {})
+
+
+class TestBrokerAddress:
+    @pytest.mark.parametrize(("url", "expected"), [
+        ("mqtt://h", ("h", 1883, False)),
+        ("mqtts://h", ("h", 8883, True)),
+        ("mqtt://10.0.0.2:1884", ("10.0.0.2", 1884, False)),
+    ])
+    def test_parses(self, url: str, expected: tuple[str, int, bool]) -> None:
+        """Scheme picks TLS and the default port."""
+        assert broker_address(url) == expected
+
+    def test_rejects_other_schemes(self) -> None:
+        """An http:// URL is a ValueError naming mqtt.url."""
+        with pytest.raises(ValueError, match=r"mqtt\.url"):
+            broker_address("http://h")
