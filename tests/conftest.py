@@ -54,3 +54,8 @@ def scd41_rig(request: pytest.FixtureRequest) -> Iterator[Scd41Rig]:
         clock = ManualClock()
         sim = SimulatedSCD41(StaticRoom(seed=1), clock)
         yield Scd41Rig(sim, clock, sim)
+
+
+# ------------------------------------------------------------------------------ MQTT broker
+
+from tests.broker import broker, password_broker, tls_broker, tls_files  # noqa: E402, F401
