@@ -129,6 +129,15 @@ class TestFaults:
         assert (h.status, h.crc_errors, h.faults) == ("ok", 1, 0)
         assert "CRC" in caplog.text
 
+    def test_crc_error_in_single_shot_retakes_the_shot(self) -> None:
+        """In single-shot mode a corrupted reading is followed by a new shot, not a timeout."""
+        reader, sim, clock = make("single_shot")
+        first = collect(reader, clock, 1)[0]
+        sim.corrupt_crc(1)
+        second = collect(reader, clock, 1)[0]
+        assert second.t - first.t < 11.0
+        assert (reader.health().timeouts, reader.health().faults) == (0, 0)
+
     def test_crc_errors_twice_is_a_fault(self) -> None:
         """Two corrupted replies in a row trigger a restart and then recover."""
         reader, sim, clock = make()

@@ -242,6 +242,7 @@ class Scd41Reader:
         if isinstance(err, CrcError):
             self._counts["crc"] += 1
             self._consec_crc += 1
+            self._shot_pending = False  # a corrupted single shot is retaken, not waited for
             if self._consec_crc < 2:
                 log.warning("SCD41: %s; retrying once", err)
                 return
