@@ -122,7 +122,7 @@ class TestFaults:
         """A corrupted reply loses at most that sample: a WARNING, no fault, readings go on."""
         reader, sim, clock = make()
         collect(reader, clock, 1)
-        sim.corrupt_crc(1)
+        sim.corrupt_crc(1, only="read_measurement")
         with caplog.at_level(logging.WARNING, LOGGER):
             assert len(collect(reader, clock, 2)) == 2
         h = reader.health()
@@ -133,7 +133,7 @@ class TestFaults:
         """In single-shot mode a corrupted reading is followed by a new shot, not a timeout."""
         reader, sim, clock = make("single_shot")
         first = collect(reader, clock, 1)[0]
-        sim.corrupt_crc(1)
+        sim.corrupt_crc(1, only="read_measurement")
         second = collect(reader, clock, 1)[0]
         assert second.t - first.t < 11.0
         assert (reader.health().timeouts, reader.health().faults) == (0, 0)

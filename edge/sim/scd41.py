@@ -117,6 +117,7 @@ class SimulatedSCD41:
         self._nack_left = 0
         self._nack_forever = False
         self._corrupt_left = 0
+        self._corrupt_only: str | None = None
         self._stalled = False
         self._stall_clears_on_reinit = True
         self._gone = False
@@ -136,6 +137,7 @@ class SimulatedSCD41:
         self._rht_only = False
         self._buffer: tuple[int, int, int] | None = None
         self._reply: tuple[tuple[int, ...], float] | None = None
+        self._reply_to = ""
         self._measured = False
         self._last_co2 = 0.0
 
@@ -153,10 +155,14 @@ class SimulatedSCD41:
             else:
                 self._nack_left += n
 
-    def corrupt_crc(self, n: int = 1) -> None:
-        """Send a wrong CRC byte on the first word of the next ``n`` replies."""
+    def corrupt_crc(self, n: int = 1, only: str | None = None) -> None:
+        """Send a wrong CRC byte on the first word of the next ``n`` replies.
+
+        :param only: corrupt only replies to this command (e.g. "read_measurement").
+        """
         with self._lock:
             self._corrupt_left += n
+            self._corrupt_only = only
 
     def stall_data_ready(self, clears_on_reinit: bool = True) -> None:
         """Stop producing data while measuring (esphome #2832) until reinit or power cycle.
@@ -247,7 +253,7 @@ class SimulatedSCD41:
         self._busy_until = now + command.wait_s
         reply = self._execute(command, words, now)
         if reply is not None:
-            self._reply = (reply, now + command.wait_s)
+            self._reply, self._reply_to = (reply, now + command.wait_s), command.name
         return None
 
     def _read(self, rx_length: int) -> Result:
@@ -257,7 +263,7 @@ class SimulatedSCD41:
             return _read_nack()
         data = bytearray(proto.pack_words(self._reply[0]))
         self._reply = None
-        if self._corrupt_left > 0:
+        if self._corrupt_left > 0 and self._corrupt_only in (None, self._reply_to):
             self._corrupt_left -= 1
             data[2] ^= 0xFF
         data += b"\xff" * max(0, rx_length - len(data))  # an idle bus reads high
