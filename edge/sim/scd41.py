@@ -201,7 +201,10 @@ class SimulatedSCD41:
         read_delay: float,
         timeout: float,
     ) -> Result:
-        """Write ``tx_data`` (if any), spend ``read_delay`` on the clock, read ``rx_length``."""
+        """Write ``tx_data`` (if any), spend ``read_delay`` on the clock, read ``rx_length``.
+
+        ``timeout`` (the clock-stretching limit) is accepted and not modelled.
+        """
         with self._lock:
             self.transactions += 1
             result = self._write(slave_address, tx_data)
