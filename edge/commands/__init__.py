@@ -10,4 +10,6 @@ from __future__ import annotations
 COMMANDS: tuple[str, ...] = (
     "edge.commands.validate_config",
     "edge.commands.features",
+    "edge.commands.replay",
+    "edge.commands.run",
 )

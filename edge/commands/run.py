@@ -1,0 +1,214 @@
+"""``firedetect run``: the device daemon, on real sensors or a simulated scenario.
+
+    firedetect run [--config FILE] [--model PATH] [--broker mqtt://host:port]
+    firedetect run --simulate SCENARIO [--seed N] [--speed X] [--duration S]
+
+Order: parse → validate the config (file, then the command-line overrides, which win) →
+configure logging → read secrets → run. A bad config exits 2 naming the key, no traceback.
+SIGTERM/SIGINT stop cleanly (``offline`` published, unsent events kept on disk, sd_notify
+``STOPPING=1``); SIGHUP reloads the config file (validated first; a bad file is logged and
+the running config kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+from edge import __version__
+from edge.clock import Clock
+from edge.config import Config, load_config, parse_config
+from edge.errors import ConfigError, FiredetectError, MqttError, OutboxError
+from edge.notify import Notifier
+
+if TYPE_CHECKING:
+    from edge.daemon import Daemon, DaemonOptions
+    from edge.model_delivery import ModelUpdater
+    from edge.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("run", help="run the detector daemon (real sensors, or --simulate)")
+    p.add_argument("--config", type=Path, help="the TOML config file")
+    p.add_argument("--model", type=Path, help="a model folder or .tar.gz (overrides config)")
+    p.add_argument("--broker", help="mqtt://host:port (overrides config)")
+    p.add_argument("--state-dir", type=Path, help="outbox and model cache (overrides config)")
+    p.add_argument("--device-id", help="device id for the MQTT topics (overrides config)")
+    p.add_argument("--simulate", metavar="SCENARIO",
+                   help="simulated sensors seeing SCENARIO (a scenario family, or 'static')")
+    p.add_argument("--seed", type=int, default=0, help="scenario seed (default 0)")
+    p.add_argument("--speed", type=float, default=1.0,
+                   help="simulation speed: 10 = ten simulated seconds per second (default 1)")
+    p.add_argument("--duration", type=float,
+                   help="stop after this many (simulated) seconds; default: run until stopped")
+    p.set_defaults(func=run)
+
+
+def overrides(args: argparse.Namespace) -> dict[str, dict[str, Any]]:
+    """The command-line options as config sections (they beat the file)."""
+    out: dict[str, dict[str, Any]] = {}
+    if args.model is not None:
+        out.setdefault("model", {})["path"] = str(args.model)
+    if args.broker is not None:
+        out.setdefault("mqtt", {})["url"] = args.broker
+    if args.state_dir is not None:
+        out.setdefault("device", {})["state_dir"] = str(args.state_dir)
+    if args.device_id is not None:
+        out.setdefault("device", {})["id"] = args.device_id
+    return out
+
+
+def build_config(path: Path | None, extra: dict[str, dict[str, Any]]) -> Config:
+    """Load ``path`` (defaults when None), apply ``extra`` and validate the result.
+
+    :raises ConfigError: naming the bad key (``--broker`` shows as ``mqtt.url``).
+    """
+    base = load_config(path)
+    data = base.model_dump(mode="json", exclude_unset=True)
+    for section, values in extra.items():
+        data.setdefault(section, {}).update(values)
+    if not extra:
+        return base
+    where = f"{path or '<defaults>'} + command line"
+    return parse_config(data, where)
+
+
+@dataclass
+class Runtime:
+    """A wired daemon and the parts its owner closes after it."""
+
+    daemon: Daemon
+    outbox: Outbox
+    updater: ModelUpdater | None = None
+
+    def close(self) -> None:
+        if self.updater is not None:
+            self.updater.stop()
+        self.outbox.close()
+
+
+def build_daemon(
+    config: Config,
+    *,
+    simulate: str | None = None,
+    seed: int = 0,
+    clock: Clock | None = None,
+    duration_s: float | None = None,
+    notifier: Notifier | None = None,
+    environ: dict[str, str] | None = None,
+    options: DaemonOptions | None = None,
+) -> Runtime:
+    """Everything wired: sources, model holder, outbox, MQTT link, daemon (not started).
+
+    :raises FiredetectError: the outbox or the MQTT TLS files cannot be used.
+    :raises ValueError: an unknown scenario.
+    """
+    from edge.daemon import Daemon, DaemonOptions
+    from edge.model import ModelHolder
+    from edge.mqtt import MqttLink
+    from edge.outbox import Outbox
+    from edge.sim.clock import ScaledClock
+    from edge.sources import hardware_sources, make_scene, simulated_sources
+
+    state_dir = Path(config.device.state_dir)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutboxError(f"{state_dir}: cannot create the state directory: {exc}") from None
+    if simulate is not None:
+        clock = clock or ScaledClock(1.0)
+        scene, truth = make_scene(simulate, seed, duration_s or 3600.0)
+        sources = simulated_sources(config, scene, clock, truth)
+        log.info("simulation: %s (seed %d), truth %s", simulate, seed, truth)
+    else:
+        sources = hardware_sources(config, clock)
+    holder = ModelHolder(config.model, state_dir)
+    holder.load_initial()
+    outbox = Outbox(state_dir / "outbox.sqlite")
+    model = holder.model
+    box: dict[str, Any] = {}
+    link = MqttLink(
+        config.mqtt, config.device.id, outbox,
+        on_test_command=lambda payload: box["daemon"].request_test(payload),
+        sw_version=__version__, model_version=None if model is None else model.version,
+        environ=environ,
+    )
+    opts = options or DaemonOptions(duration_s=duration_s)
+    daemon = Daemon(config, sources, holder, link, notifier=notifier, options=opts)
+    box["daemon"] = daemon
+    updater = None
+    if config.model.s3_url:
+        from edge.model_delivery import ModelUpdater
+
+        updater = ModelUpdater(config.model, holder, state_dir)
+    return Runtime(daemon, outbox, updater)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = build_config(args.config, overrides(args))
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.speed <= 0:
+        print(f"--speed must be > 0, got {args.speed}", file=sys.stderr)
+        return 2
+    if args.verbose == 0:
+        logging.getLogger().setLevel(config.device.log_level)
+    clock: Clock | None = None
+    if args.simulate:
+        from edge.sim.clock import ScaledClock
+
+        clock = ScaledClock(args.speed)
+    try:
+        rt = build_daemon(config, simulate=args.simulate, seed=args.seed, clock=clock,
+                              duration_s=args.duration)
+    except ValueError as exc:  # an unknown scenario
+        print(exc, file=sys.stderr)
+        return 2
+    except (FiredetectError, MqttError) as exc:
+        print(f"firedetect: cannot start: {exc}", file=sys.stderr)
+        return 1
+    daemon = rt.daemon
+    stop_signals = (signal.SIGTERM, signal.SIGINT)
+
+    def on_stop(signum: int, frame: FrameType | None) -> None:
+        log.info("received %s: stopping", signal.Signals(signum).name)
+        daemon.request_stop()
+
+    def on_hup(signum: int, frame: FrameType | None) -> None:
+        threading.Thread(target=_reload, args=(daemon, args), daemon=True).start()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in stop_signals:
+            signal.signal(sig, on_stop)
+        signal.signal(signal.SIGHUP, on_hup)
+    if rt.updater is not None:
+        rt.updater.start()
+    try:
+        daemon.run()
+    finally:
+        rt.close()
+    return 0
+
+
+def _reload(daemon: Daemon, args: argparse.Namespace) -> None:
+    """SIGHUP: validate the file again; keep the running config if it is bad."""
+    daemon.notifier.reloading()
+    try:
+        config = build_config(args.config, overrides(args))
+    except ConfigError as exc:
+        log.error("reload refused, keeping the running config:\n%s", exc)
+        daemon.notifier.ready(daemon.status_line())
+        return
+    log.info("reload: %s validated", args.config or "<defaults>")
+    daemon.request_reload(config)

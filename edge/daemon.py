@@ -1,0 +1,400 @@
+"""The daemon: sensor threads → one processing thread (features → score → alarm) → outbox → MQTT.
+
+Threads:
+
+- one :class:`edge.daemon_sensors.SensorLoop` per sensor (Lepton frames as they come, SCD41
+  every 5 s), each with its own recovery, putting typed readings on a bounded queue;
+- the processing thread (:meth:`Daemon.run`'s caller): the shared :class:`edge.pipeline.Pipeline`
+  on every reading, events appended to the crash-safe outbox (``MqttLink.publish_event``:
+  synced to disk, never blocking on the network), retained state/health, telemetry, the
+  ``cmd/test`` answer, sd_notify ``STATUS=`` lines and the watchdog;
+- the MQTT link's own threads (paho's network loop and the outbox publisher).
+
+The systemd watchdog is pinged only while every component makes progress (each sensor loop,
+this processing loop, the outbox): a wedged thread stops the pings and systemd restarts us. A
+sensor that *faults* (its read raises or returns nothing) still makes progress — the device
+runs degraded on the other sensor and says so in the alarm payload and the retained health.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from edge.alarm import AlarmStateMachine
+from edge.config import Config
+from edge.daemon_sensors import Reading, SensorLoop
+from edge.features import FEATURE_NAMES
+from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
+from edge.payloads import (
+    dumps,
+    event_payload,
+    health_payload,
+    iso_utc,
+    state_payload,
+    telemetry_payload,
+    test_payload,
+)
+from edge.pipeline import DetectionEvent, ModelSource, Pipeline, build_pipeline, model_threshold
+from edge.sources import Sources
+from edge.types import ThermalFrame
+
+log = logging.getLogger(__name__)
+
+T_MAX = FEATURE_NAMES.index("t_max")
+
+
+class Link(Protocol):
+    """What the daemon needs of :class:`edge.mqtt.MqttLink`."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 5.0) -> None: ...
+
+    def publish_event(self, make_payload: Callable[[int], bytes | str]) -> int: ...
+
+    def set_state(self, payload: bytes) -> None: ...
+
+    def set_health(self, payload: bytes) -> None: ...
+
+    def telemetry(self, payload: bytes) -> bool: ...
+
+    def drain(self, timeout: float) -> bool: ...
+
+    def status(self) -> Any: ...
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    """Timings of the supervision, in wall seconds unless said otherwise."""
+
+    sensor_stall_s: float = 25.0  # a sensor read may block this long before we stop pinging
+    scorer_stall_s: float = 15.0
+    outbox_stall_s: float = 120.0  # connected, events pending, none acknowledged for this long
+    health_interval_s: float = 30.0  # device-clock seconds
+    status_interval_s: float = 5.0
+    startup_timeout_s: float = 60.0  # READY=1 at the latest after this, even if a sensor is mute
+    drain_timeout_s: float = 3.0  # at SIGTERM: how long to wait for the broker to take events
+    duration_s: float | None = None  # device-clock seconds to run (simulation); None = forever
+    watchdog_s: float | None = None  # None: from $WATCHDOG_USEC
+
+
+class Daemon:
+    """One running device. Build it, then call :meth:`run` from the thread that should process.
+
+    :param config: the validated config (``reload`` swaps the parts that can change live).
+    :param sources: both sensors and the clock they run on.
+    :param holder: the model holder (rule fallback when it has no model).
+    :param link: the MQTT link, already built on the outbox (its test-command callback should
+        call :meth:`request_test`).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        sources: Sources,
+        holder: ModelSource,
+        link: Link,
+        *,
+        notifier: Notifier | None = None,
+        options: DaemonOptions | None = None,
+        wall: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.config = config
+        self.sources = sources
+        self.clock = sources.clock
+        self.holder = holder
+        self.link = link
+        self.notifier = notifier or Notifier()
+        self.options = options or DaemonOptions()
+        self.wall = wall
+        self.stop_event = threading.Event()
+        self.queue: queue.Queue[Reading] = queue.Queue(maxsize=256)
+        opt = self.options
+        self.monitor = ProgressMonitor(
+            {"lepton": opt.sensor_stall_s, "scd41": opt.sensor_stall_s,
+             "scorer": opt.scorer_stall_s, "outbox": opt.outbox_stall_s},
+            now=wall,
+        )
+        self.loops = [
+            SensorLoop(sources.lepton, self.queue, self.monitor, self.stop_event),
+            SensorLoop(sources.scd41, self.queue, self.monitor, self.stop_event),
+        ]
+        self.start_t = self.clock.monotonic()
+        self.pipeline: Pipeline = build_pipeline(config, holder, start_t=self.start_t)
+        self.events_published = 0
+        self.ready = False
+        self._test_requested = threading.Event()
+        self._pending_config: Config | None = None
+        self._config_lock = threading.Lock()
+        self._last_state: str | None = None
+        self._last_health_key: Any = None
+        self._next_health = -math.inf
+        self._next_telemetry = -math.inf
+        self._next_status = -math.inf
+        self._last_status = ""
+        self._next_ping = -math.inf
+        self._next_outbox_check = -math.inf
+        self._outbox_head: int | None = None
+        self._stall_logged: frozenset[str] = frozenset()
+        self._wall_start = wall()
+        self.watchdog_s = opt.watchdog_s if opt.watchdog_s is not None else watchdog_interval_s()
+
+    # ------------------------------------------------------------------ control (any thread)
+
+    def request_stop(self) -> None:
+        """Ask :meth:`run` to shut down (SIGTERM)."""
+        self.stop_event.set()
+
+    def request_test(self, payload: bytes = b"") -> None:
+        """``<base>/cmd/test`` arrived: the processing thread will publish a ``test`` event."""
+        self._test_requested.set()
+
+    def request_reload(self, config: Config) -> None:
+        """Apply a new, already validated config at the next loop pass (SIGHUP)."""
+        with self._config_lock:
+            self._pending_config = config
+
+    # ------------------------------------------------------------------------------ run
+
+    def run(self) -> None:
+        """Start everything, process until stopped, then shut down in reverse order."""
+        self.link.start()
+        for loop in self.loops:
+            loop.start()
+        log.info("daemon: running (device %s)", self.config.device.id)
+        try:
+            while not self.stop_event.is_set():
+                self.step(timeout=0.1)
+                if self.options.duration_s is not None and (
+                    self.clock.monotonic() - self.start_t >= self.options.duration_s
+                ):
+                    log.info("daemon: --duration reached")
+                    break
+        finally:
+            self.shutdown()
+
+    def step(self, timeout: float = 0.1) -> None:
+        """One pass of the processing loop: at most one reading, then the periodic duties."""
+        try:
+            reading: Reading | None = self.queue.get(timeout=timeout)
+        except queue.Empty:
+            reading = None
+        events: list[DetectionEvent] = []
+        if reading is not None:
+            try:
+                step = (self.pipeline.frame(reading) if isinstance(reading, ThermalFrame)
+                        else self.pipeline.gas(reading))
+                events += step.events
+            except Exception:  # one bad reading (a malformed frame, a model bug the holder
+                # could not roll back) must not end processing: log it fully and go on.
+                log.exception("daemon: could not process a %s reading", type(reading).__name__)
+        now = self.clock.monotonic()
+        for loop in self.loops:
+            self.pipeline.driver_status(loop.name, loop.status())
+        events += self.pipeline.check(now)
+        for ev in events:
+            self.publish(ev)
+        self.monitor.beat("scorer")
+        self._apply_pending_config()
+        if self._test_requested.is_set():
+            self._test_requested.clear()
+            self._publish_test()
+        self._periodic(now)
+
+    def shutdown(self) -> None:
+        """Stop sensors, tell systemd, flush what the broker will take, say offline, close."""
+        self.notifier.stopping()
+        self.stop_event.set()
+        log.info("daemon: stopping")
+        for loop in self.loops:
+            if not loop.join(timeout=5.0):
+                log.warning("daemon: %s loop did not stop in time", loop.name)
+        # Anything still queued is processed, so an alarm decided on it is not lost.
+        while True:
+            try:
+                self.step(timeout=0.0)
+            except Exception:  # shutting down must finish even if processing fails
+                log.exception("daemon: processing during shutdown failed")
+            if self.queue.empty():
+                break
+        if not self.link.drain(self.options.drain_timeout_s):
+            log.warning("daemon: unsent events stay in the outbox for the next start")
+        self.link.stop()
+        self.sources.close()
+        log.info("daemon: stopped")
+
+    # -------------------------------------------------------------------------- publishing
+
+    def publish(self, ev: DetectionEvent) -> int:
+        """Append one event to the outbox (synced) and wake the publisher; return its seq."""
+        body = event_payload(
+            ev, 0, iso_utc(), self.pipeline.sensors(), self.pipeline.degraded,
+            self._model_version(), self.pipeline.reasons(),
+        )
+        dumps(body)  # fails here, before a seq is used, if the payload is not valid JSON
+
+        def make(seq: int) -> bytes:
+            return dumps({**body, "seq": seq})
+
+        seq = self.link.publish_event(make)
+        self.events_published += 1
+        log.info("daemon: event %s seq=%d t=%.2f score=%s", ev.kind, seq, ev.t, body["score"])
+        return seq
+
+    def _publish_test(self) -> None:
+        last = self.pipeline.last_score
+        body = test_payload(
+            0, iso_utc(), self.pipeline.sensors(), self.pipeline.degraded, self._model_version(),
+            None if last is None else last.probability, self.clock.monotonic() - self.start_t,
+        )
+        seq = self.link.publish_event(lambda s: dumps({**body, "seq": s}))
+        log.info("daemon: test event seq=%d", seq)
+
+    def _model_version(self) -> str:
+        from edge.rules import RULES_VERSION
+
+        model = self.holder.model
+        return str(model.version) if model is not None else RULES_VERSION
+
+    # ----------------------------------------------------------------------- periodic duties
+
+    def _periodic(self, now: float) -> None:
+        alarm = self.pipeline.alarm
+        last = self.pipeline.last_score
+        score = None if last is None else float(last.probability)
+        if alarm.state != self._last_state:
+            self._last_state = alarm.state
+            since = alarm.since
+            self.link.set_state(state_payload(alarm.state, iso_utc(), since, score))
+        key = (tuple(self.pipeline.reasons().items()), self._model_version())
+        if key != self._last_health_key or now >= self._next_health:
+            self._last_health_key = key
+            self._next_health = now + self.options.health_interval_s
+            self.link.set_health(self._health())
+        if now >= self._next_telemetry:
+            self._next_telemetry = now + self.config.mqtt.telemetry_interval_s
+            self._telemetry(score)
+        wall = self.wall()
+        if wall >= self._next_outbox_check:
+            self._next_outbox_check = wall + 1.0
+            self._check_outbox()
+        if not self.ready and self._started(wall):
+            self.ready = True
+            self.notifier.ready(self.status_line())
+            log.info("daemon: ready (%s)", self.status_line())
+        if wall >= self._next_status:
+            self._next_status = wall + self.options.status_interval_s
+            line = self.status_line()
+            if line != self._last_status:
+                self._last_status = line
+                self.notifier.status(line)
+        self._watchdog(wall)
+
+    def _started(self, wall: float) -> bool:
+        """Start-up is over once each sensor delivered or faulted, or after the timeout."""
+        if wall - self._wall_start >= self.options.startup_timeout_s:
+            return True
+        return all(
+            loop.readings > 0 or loop.status().startswith("fault") for loop in self.loops
+        )
+
+    def _watchdog(self, wall: float) -> None:
+        if self.watchdog_s is None or wall < self._next_ping:
+            return
+        stalled = self.monitor.stalled()
+        names = frozenset(stalled)
+        if names != self._stall_logged:
+            if names:
+                log.error("daemon: no progress from %s; withholding the watchdog ping so "
+                          "systemd restarts us", ", ".join(f"{k} ({v:.0f} s)"
+                                                          for k, v in sorted(stalled.items())))
+            else:
+                log.info("daemon: every component makes progress again")
+            self._stall_logged = names
+        if names:
+            return
+        self._next_ping = wall + self.watchdog_s / 3.0
+        self.notifier.watchdog()
+
+    def _check_outbox(self) -> None:
+        """Outbox progress: nothing pending, the broker away (not our stall), or the head moved."""
+        st = self.link.status()
+        depth = getattr(st, "outbox_depth", 0)
+        connected = getattr(st, "state", "connected") == "connected"
+        head: int | None = None
+        if depth > 0 and connected:
+            outbox = getattr(self.link, "outbox", None)
+            items = outbox.pending(1) if outbox is not None else []
+            head = items[0].seq if items else None
+        if depth <= 0 or not connected or head != self._outbox_head:
+            self.monitor.beat("outbox")
+        self._outbox_head = head
+
+    def status_line(self) -> str:
+        """``state=idle score=0.02 lepton=ok scd41=ok outbox=0 mqtt=connected``."""
+        last = self.pipeline.last_score
+        score = "-" if last is None or not math.isfinite(last.probability) else (
+            f"{last.probability:.2f}")
+        st = self.link.status()
+        sensors = " ".join(f"{k}={v}" for k, v in sorted(self.pipeline.sensors().items()))
+        return (f"state={self.pipeline.alarm.state} score={score} {sensors} "
+                f"outbox={getattr(st, 'outbox_depth', '?')} mqtt={getattr(st, 'state', '?')}")
+
+    def _health(self) -> bytes:
+        st = self.link.status()
+        status = getattr(self.holder, "status", None)
+        model_degraded = self.holder.model is None
+        extra: dict[str, Any] = {
+            "mqtt": {"state": getattr(st, "state", None),
+                     "last_error": getattr(st, "last_error", None)},
+            "alarm_state": self.pipeline.alarm.state,
+            "drivers": {k: v or "ok" for k, v in self.pipeline.driver_reasons().items()},
+        }
+        if callable(status):
+            extra["model_error"] = getattr(status(), "last_error", None)
+        return health_payload(
+            self.pipeline.sensors(), self.pipeline.reasons(), self._model_version(),
+            model_degraded, self.wall() - self._wall_start, getattr(st, "outbox_depth", None),
+            iso_utc(), extra,
+        )
+
+    def _telemetry(self, score: float | None) -> None:
+        gas = self.pipeline.last_gas
+        vec = self.pipeline.last_vector
+        self.link.telemetry(telemetry_payload(
+            None if gas is None else gas.co2_ppm,
+            None if gas is None else gas.temperature_c,
+            None if gas is None else gas.humidity_pct,
+            None if vec is None else float(vec[T_MAX]),
+            score, iso_utc(),
+        ))
+
+    # --------------------------------------------------------------------------- reload
+
+    def _apply_pending_config(self) -> None:
+        with self._config_lock:
+            new, self._pending_config = self._pending_config, None
+        if new is None:
+            return
+        old = self.config
+        for section in ("sensors", "mqtt", "device", "model"):
+            if getattr(new, section) != getattr(old, section):
+                log.warning("reload: [%s] changed; it takes effect at the next restart "
+                            "(systemctl restart firedetect)", section)
+        if new.alarm != old.alarm:
+            if self.pipeline.alarm.state == "idle":
+                self.pipeline.alarm = AlarmStateMachine(new.alarm, model_threshold(self.holder))
+                log.info("reload: new alarm settings in use")
+            else:
+                log.warning("reload: alarm settings not changed during a %s; reload again "
+                            "once idle", self.pipeline.alarm.state)
+                new = new.model_copy(update={"alarm": old.alarm})
+        self.config = new
+        self.notifier.ready(self.status_line())
