@@ -24,6 +24,7 @@ FRAME_SHAPES = {(120, 160): "Lepton 3.x", (60, 80): "Lepton 2.x"}
 RESOLUTIONS_K = (0.01, 0.1)
 _REQUIRED = ("frame_t", "frames", "gas_t", "co2_ppm", "temperature_c", "humidity_pct")
 _OPTIONAL = ("frame_resolution_k", "meta")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
 
 
 @dataclass
@@ -63,6 +64,7 @@ class Recording:
             self.frame_resolution_k,
             source,
         )
+        _check_meta(self.meta, source)
 
 
 def _fail(source: str, array: str, rule: str) -> RecordingError:
@@ -79,7 +81,10 @@ def _check_time(source: str, name: str, a: np.ndarray) -> None:
         raise _fail(source, name, f"must be non-decreasing (index {i + 1} goes back in time)")
 
 
-def _check_arrays(arrays: dict[str, np.ndarray], resolution_k: float, source: str) -> None:
+def _check_arrays(arrays: dict[str, Any], resolution_k: Any, source: str) -> None:
+    for name, a in arrays.items():
+        if not isinstance(a, np.ndarray):
+            raise _fail(source, name, f"must be a numpy array, is {type(a).__name__}")
     _check_time(source, "frame_t", arrays["frame_t"])
     _check_time(source, "gas_t", arrays["gas_t"])
     frames = arrays["frames"]
@@ -98,35 +103,82 @@ def _check_arrays(arrays: dict[str, np.ndarray], resolution_k: float, source: st
         if a.dtype != np.float32 or a.shape != (m,):
             raise _fail(source, name, f"must be float32 of shape ({m},) like gas_t, is "
                         f"{a.dtype} {a.shape}")
-    if not any(math.isclose(resolution_k, r) for r in RESOLUTIONS_K):
-        raise _fail(source, "frame_resolution_k", f"must be 0.01 or 0.1, is {resolution_k}")
+    if (
+        not isinstance(resolution_k, int | float)
+        or isinstance(resolution_k, bool)
+        or not any(math.isclose(resolution_k, r) for r in RESOLUTIONS_K)
+    ):
+        raise _fail(source, "frame_resolution_k", f"must be 0.01 or 0.1, is {resolution_k!r}")
+
+
+def _check_meta(meta: Any, source: str) -> None:
+    if not isinstance(meta, dict):
+        raise _fail(source, "meta", f"must hold a JSON object, not {type(meta).__name__}")
+    fs = meta.get("fire_start_s")
+    if fs is not None and (
+        isinstance(fs, bool) or not isinstance(fs, int | float) or not math.isfinite(fs)
+    ):
+        raise _fail(source, "meta", f"fire_start_s must be a number or null, is {fs!r}")
+
+
+def _read_member(zf: zipfile.ZipFile, member: str, name: str, source: str) -> np.ndarray:
+    """One array, read to the end of its zip entry so that its CRC-32 is checked."""
+    try:
+        with zf.open(member) as fp:
+            a = np.lib.format.read_array(fp, allow_pickle=False)
+            trailing = fp.read(1)  # reaching the end makes zipfile check the CRC-32
+    except ValueError as exc:
+        if "allow_pickle" in str(exc):  # object arrays need pickle, which we refuse
+            raise _fail(source, name, "holds pickled Python objects (refused: a recording "
+                        "holds plain arrays only)") from None
+        raise _fail(source, name, f"is not a readable .npy array ({exc})") from None
+    except Exception as exc:  # a corrupt archive makes zipfile/zlib/numpy raise many types
+        raise _fail(source, name, f"is truncated or corrupt ({type(exc).__name__}: "
+                    f"{exc})") from None
+    if trailing:
+        raise _fail(source, name, "has data after its array (corrupt .npy)")
+    return a
+
+
+def _read_npz(path: str | os.PathLike[str], source: str) -> dict[str, np.ndarray]:
+    """The arrays of a ``.npz`` (what ``numpy.load`` would give, but every CRC checked)."""
+    try:
+        with open(path, "rb") as fh:
+            magic = fh.read(4)
+    except FileNotFoundError:
+        raise RecordingError(f"{source}: no such recording") from None
+    except OSError as exc:
+        raise RecordingError(f"{source}: cannot be read ({exc.strerror})") from None
+    if magic not in _ZIP_MAGIC:
+        raise RecordingError(f"{source}: not a .npz recording (a .npz file is a zip archive; "
+                             "this file does not start like one)")
+    try:
+        zf = zipfile.ZipFile(path)
+    except Exception as exc:  # a corrupt archive makes zipfile raise many types
+        raise RecordingError(f"{source}: not a readable .npz recording, truncated or corrupt "
+                             f"({type(exc).__name__}: {exc})") from None
+    with zf:
+        members: dict[str, str] = {}
+        for member in zf.namelist():
+            name = member.removesuffix(".npy")
+            if name in members:
+                raise _fail(source, name, "appears twice in the archive")
+            members[name] = member
+        missing = [n for n in _REQUIRED if n not in members]
+        if missing:
+            raise _fail(source, missing[0], "is missing (required by the recording spec)")
+        extra = sorted(set(members) - set(_REQUIRED) - set(_OPTIONAL))
+        if extra:
+            raise _fail(source, extra[0], "is not part of the recording spec")
+        return {name: _read_member(zf, member, name, source) for name, member in members.items()}
 
 
 def load_recording(path: str | os.PathLike[str]) -> Recording:
     """Load and check a recording; ``RecordingError`` names the array and the broken rule."""
     source = str(path)
-    try:
-        npz = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise RecordingError(f"{source}: no such recording") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as exc:
-        raise RecordingError(f"{source}: not a readable .npz recording ({exc})") from None
-    with npz:
-        names = set(npz.files)
-        missing = [n for n in _REQUIRED if n not in names]
-        if missing:
-            raise _fail(source, missing[0], "is missing (required by the recording spec)")
-        extra = sorted(names - set(_REQUIRED) - set(_OPTIONAL))
-        if extra:
-            raise _fail(source, extra[0], "is not part of the recording spec")
-        try:
-            arrays = {n: npz[n] for n in _REQUIRED}
-            res = npz["frame_resolution_k"] if "frame_resolution_k" in names else None
-            meta_arr = npz["meta"] if "meta" in names else None
-        except ValueError as exc:  # object arrays need pickle, which we refuse
-            raise RecordingError(f"{source}: holds a pickled object array ({exc})") from None
-        except (OSError, zipfile.BadZipFile, EOFError) as exc:
-            raise RecordingError(f"{source}: truncated or corrupt ({exc})") from None
+    arrays = _read_npz(path, source)
+    res = arrays.pop("frame_resolution_k", None)
+    meta_arr = arrays.pop("meta", None)
     resolution = 0.01
     if res is not None:
         if res.shape != () or res.dtype != np.float64:
@@ -141,14 +193,9 @@ def load_recording(path: str | os.PathLike[str]) -> Recording:
                         f"{meta_arr.shape}")
         try:
             meta = json.loads(str(meta_arr))
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, RecursionError) as exc:
             raise _fail(source, "meta", f"must hold a JSON object ({exc})") from None
-        if not isinstance(meta, dict):
-            raise _fail(source, "meta", "must hold a JSON object, not "
-                        f"{type(meta).__name__}")
-        fs = meta.get("fire_start_s")
-        if fs is not None and (not isinstance(fs, int | float) or not math.isfinite(fs)):
-            raise _fail(source, "meta", f"fire_start_s must be a number or null, is {fs!r}")
+        _check_meta(meta, source)
     return Recording(
         frame_t=arrays["frame_t"],
         frames=arrays["frames"],
@@ -169,6 +216,10 @@ def save_recording(rec: Recording, path: str | os.PathLike[str], overwrite: bool
     if dest.exists() and not overwrite:
         raise FileExistsError(f"{dest}: exists; refusing to overwrite a recording")
     rec.validate(str(dest))
+    try:
+        meta_json = json.dumps(rec.meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise _fail(str(dest), "meta", f"must be plain JSON ({exc})") from None
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.stem}.", suffix=".npz")
     try:
@@ -182,14 +233,42 @@ def save_recording(rec: Recording, path: str | os.PathLike[str], overwrite: bool
                 co2_ppm=rec.co2_ppm,
                 temperature_c=rec.temperature_c,
                 humidity_pct=rec.humidity_pct,
-                meta=np.array(json.dumps(rec.meta)),
+                meta=np.array(meta_json),
             )
             fh.flush()
             os.fsync(fh.fileno())
-        if not overwrite and dest.exists():
-            raise FileExistsError(f"{dest}: appeared while writing; refusing to overwrite")
-        os.replace(tmp, dest)
-    except BaseException:
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            _link_no_overwrite(tmp, dest)
+        _fsync_dir(dest.parent)
+    finally:
         Path(tmp).unlink(missing_ok=True)
-        raise
     return dest
+
+
+def _link_no_overwrite(tmp: str, dest: Path) -> None:
+    """Give ``tmp`` the name ``dest`` unless ``dest`` exists, atomically where possible."""
+    try:
+        os.link(tmp, dest)  # fails if dest exists, even if it appeared a moment ago
+    except FileExistsError:
+        raise FileExistsError(f"{dest}: appeared while writing; refusing to overwrite") from None
+    except OSError:  # no hard links on this file system (e.g. FAT): check, then rename
+        if dest.exists():
+            raise FileExistsError(
+                f"{dest}: appeared while writing; refusing to overwrite"
+            ) from None
+        os.replace(tmp, dest)
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems cannot sync a directory; the file itself is synced
+    finally:
+        os.close(fd)
