@@ -17,60 +17,25 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
 
 from __future__ import annotations
 
-import json
 import logging
-import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
-from urllib.parse import urlsplit
+from typing import Any
 
 import paho.mqtt.client as paho
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.config.mqtt import MqttConfig
-from edge.credentials import read_secret
 from edge.discovery import AVAILABLE, NOT_AVAILABLE, DiscoveryInfo, discovery_message
-from edge.errors import MqttError, OutboxError
+from edge.errors import OutboxError
+from edge.mqtt_client import LinkState, LinkStatus, Payload, broker_address, encode, make_client
 from edge.outbox import Outbox, OutboxItem
 
+__all__ = ["LinkStatus", "MqttLink", "broker_address"]
+
 log = logging.getLogger(__name__)
-
-Payload = bytes | str | Mapping[str, Any]
-LinkState = Literal["stopped", "connecting", "connected", "refused", "disconnected"]
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A snapshot of the link for the daemon's health report."""
-
-    state: LinkState
-    last_error: str | None
-    connects: int
-    refusals: int
-    outbox_depth: int
-    outbox_fault: str | None
-    memory_events: int
-
-
-def _encode(payload: Payload) -> bytes:
-    if isinstance(payload, bytes):
-        return payload
-    if isinstance(payload, str):
-        return payload.encode("utf-8")
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-
-
-def broker_address(url: str) -> tuple[str, int, bool]:
-    """``(host, port, tls)`` of an ``mqtt://`` or ``mqtts://`` URL."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"mqtt.url must be mqtt://host:port or mqtts://host:port, got {url!r}")
-    tls = parts.scheme == "mqtts"
-    return parts.hostname, parts.port or (8883 if tls else 1883), tls
 
 
 class MqttLink:
@@ -132,7 +97,15 @@ class MqttLink:
         self._acked_unsaved: set[int] = set()
         self._retained: dict[str, bytes] = {}
         self._thread: threading.Thread | None = None
-        self._client = self._make_client(url_tls or config.tls.enabled, environ)
+        self._client = make_client(
+            config, f"firedetect-{device_id}", self.availability_topic,
+            tls=url_tls or config.tls.enabled, environ=environ,
+        )
+        self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_publish = self._on_publish
+        self._client.on_message = self._on_message
         self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
 
     # -- topics ---------------------------------------------------------------------------
@@ -154,46 +127,6 @@ class MqttLink:
         return f"{self.config.discovery_prefix}/status"
 
     # -- lifecycle --------------------------------------------------------------------------
-
-    def _make_client(self, tls: bool, environ: Mapping[str, str] | None) -> paho.Client:
-        client = paho.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"firedetect-{self.device_id}",
-            protocol=paho.MQTTv311,
-            clean_session=True,
-        )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
-        client.will_set(self.availability_topic, NOT_AVAILABLE, qos=1, retain=True)
-        if self.config.username:
-            password = read_secret(self.config.password_env, environ)
-            if password is None:
-                log.warning(
-                    "mqtt: user %s has no password (set $%s or the systemd credential %s)",
-                    self.config.username, self.config.password_env, self.config.password_env,
-                )
-            client.username_pw_set(self.config.username, password)
-        if tls:
-            t = self.config.tls
-            for label, path in (("ca_file", t.ca_file), ("cert_file", t.cert_file),
-                                ("key_file", t.key_file)):
-                if path is not None and not path.is_file():
-                    raise MqttError(f"mqtt.tls.{label}: {path}: no such file")
-            try:
-                client.tls_set(
-                    ca_certs=str(t.ca_file) if t.ca_file else None,
-                    certfile=str(t.cert_file) if t.cert_file else None,
-                    keyfile=str(t.key_file) if t.key_file else None,
-                    cert_reqs=ssl.CERT_REQUIRED,
-                )
-            except (ssl.SSLError, OSError, ValueError) as exc:
-                raise MqttError(f"mqtt.tls: cannot load the TLS files: {exc}") from exc
-            client.tls_insecure_set(t.insecure)
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
-        return client
 
     def start(self) -> None:
         """Connect in the background and start publishing. Returns at once."""
@@ -238,7 +171,7 @@ class MqttLink:
             seq = self.outbox.append_event(self.alarm_topic, make_payload, qos=1)
         except OutboxError as exc:
             seq = self.outbox.reserve_seq()
-            item = OutboxItem(seq, self.alarm_topic, _encode(make_payload(seq)), 1, False)
+            item = OutboxItem(seq, self.alarm_topic, encode(make_payload(seq)), 1, False)
             with self._lock:
                 self._memory[seq] = item
                 self._outbox_fault = str(exc)
@@ -248,17 +181,17 @@ class MqttLink:
 
     def set_state(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/state``."""
-        self._set_retained(f"{self.base}/state", _encode(payload))
+        self._set_retained(f"{self.base}/state", encode(payload))
 
     def set_health(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/health``."""
-        self._set_retained(f"{self.base}/health", _encode(payload))
+        self._set_retained(f"{self.base}/health", encode(payload))
 
     def telemetry(self, payload: Payload) -> bool:
         """Send one telemetry reading (QoS 0); dropped, returning False, while offline."""
         if not self.connected:
             return False
-        info = self._client.publish(f"{self.base}/telemetry", _encode(payload), qos=0)
+        info = self._client.publish(f"{self.base}/telemetry", encode(payload), qos=0)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
     @property
