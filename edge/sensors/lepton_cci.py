@@ -172,10 +172,10 @@ class LeptonCci:
 
     def command(self, cmd: CciCommand, kind: CciType, data: list[int] | None = None) -> list[int]:
         """Run one command; the data words a GET returns (empty otherwise)."""
+        if kind is CciType.SET and (data is None or len(data) != cmd.words):
+            raise ValueError(f"{cmd.name} SET takes {cmd.words} words, got {data}")
         self.wait_idle()
-        if kind is CciType.SET:
-            if data is None or len(data) != cmd.words:
-                raise ValueError(f"{cmd.name} SET takes {cmd.words} words, got {data}")
+        if kind is CciType.SET and data is not None:
             self.write_registers(REG_DATA0, data)
         self.write_registers(REG_DATA_LENGTH, [cmd.words])
         self.write_registers(REG_COMMAND, [cmd.word(kind)])
