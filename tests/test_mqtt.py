@@ -16,6 +16,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
+from pydantic import ValidationError
 
 from edge.config import MqttConfig, TlsConfig
 from edge.credentials import read_secret
@@ -254,6 +255,29 @@ class TestMqttLink:
         assert got == [b"test"]
         sub.close()
 
+    def test_failing_test_handler_does_not_break_the_link(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """A cmd/test handler that raises is logged; the link stays up and takes the next one."""
+        calls: list[bytes] = []
+
+        def handler(payload: bytes) -> None:
+            calls.append(payload)
+            if len(calls) == 1:
+                raise RuntimeError("handler bug")
+
+        link = make_link(broker.url, on_test_command=handler)
+        assert link.wait_connected(5)
+        sub = Sub(broker, ["firedetect/dev1/availability"])
+        for body in (b"one", b"two"):
+            sub.client.publish("firedetect/dev1/cmd/test", body, qos=1)
+        deadline = time.monotonic() + 5
+        while len(calls) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert calls == [b"one", b"two"]
+        assert link.connected and link.status().connects == 1
+        sub.close()
+
     def test_state_update_replaces_retained(
         self, broker: Broker, make_link: Callable[..., MqttLink]
     ) -> None:
@@ -488,6 +512,11 @@ class TestCredentials:
         """No variable and no file gives None."""
         assert read_secret("PW", {"CREDENTIALS_DIRECTORY": str(tmp_path)}) is None
         assert read_secret("PW", {}) is None
+
+    def test_config_rejects_bad_password_env(self) -> None:
+        """mqtt.password_env that is not a variable/credential name fails validation."""
+        with pytest.raises(ValidationError, match="password_env"):
+            MqttConfig(password_env="../etc/shadow")
 
     def test_bad_name_is_value_error(self) -> None:
         """A name that could escape the credentials directory is refused."""

@@ -30,6 +30,7 @@ class MqttConfig(Section):
     username: str | None = Field(None, description="user name, if the broker wants one")
     password_env: str = Field(
         "FIREDETECT_MQTT_PASSWORD",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$",
         description="environment variable holding the password (or systemd credential name)",
     )
     base_topic: str | None = Field(
