@@ -29,7 +29,8 @@ def slope_per_min(t: F64, y: F64) -> float:
     den = float(np.sum(tc * tc))
     if den <= 0.0:
         return 0.0
-    return float(np.sum(tc * (y - y.mean()))) / den * 60.0
+    # Centring y on its last value (any constant works) makes constant readings exactly 0.
+    return float(np.sum(tc * (y - y[-1]))) / den * 60.0
 
 
 def gas_features(t: F64, co2: F64, temp: F64, earlier: int, start: int) -> F64:

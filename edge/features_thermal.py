@@ -148,9 +148,9 @@ def thermal_features(
     v_hot = hot_raw_threshold(res, hot_threshold_c)
     if v_hot <= _UINT16_MAX:
         hot_count = np.count_nonzero(flat >= v_hot, axis=1)
-        out[:, 4] = hot_count * (100.0 / n)
+        out[:, 4] = hot_count * 100.0 / n
         for i in np.flatnonzero(hot_count):
-            out[i, 5] = largest_blob_pixels(raw[i] >= v_hot) * (100.0 / n)
+            out[i, 5] = largest_blob_pixels(raw[i] >= v_hot) * 100.0 / n
 
     gm = gradient_magnitude(f, res)
     gflat = gm.reshape(c, n)
