@@ -92,7 +92,7 @@ class MqttLink:
         self._connects = 0
         self._refusals = 0
         self._generation = 0
-        self._outbox_fault: str | None = None
+        self._outbox_fault: str | None = outbox.fault
         self._memory: dict[int, OutboxItem] = {}
         self._acked_unsaved: set[int] = set()
         self._retained: dict[str, bytes] = {}

@@ -11,6 +11,8 @@ database (so it survives restarts) and is never reused, even after the rows are 
 Any SQLite failure — a corrupt file, a read-only directory, a full disk — raises
 :class:`edge.errors.OutboxError` naming the file; the caller keeps the event in memory (it
 can take a seq that is never reused from :meth:`Outbox.reserve_seq`) and reports a fault.
+:func:`open_outbox` never leaves the daemon without an outbox: if the file is unusable it
+returns an in-memory stand-in (:meth:`Outbox.volatile`) whose ``fault`` says why.
 """
 
 from __future__ import annotations
@@ -73,31 +75,39 @@ def _check(topic: str, qos: int) -> None:
 class Outbox:
     """A disk-backed FIFO of events with persistent sequence numbers. Thread-safe."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, *, _volatile_first_seq: int | None = None) -> None:
         """Open (or create) the outbox database at ``path``.
 
         :raises OutboxError: the file cannot be opened, is not an outbox, or is corrupt.
         """
         self.path = Path(path)
+        #: Why this outbox is not crash-safe (None for a normal, on-disk outbox).
+        self.fault: str | None = None
         self._lock = threading.Lock()
         self._next_volatile = 0
+        volatile = _volatile_first_seq is not None
         try:
             self._conn = sqlite3.connect(
-                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+                ":memory:" if volatile else self.path,
+                isolation_level=None, check_same_thread=False, timeout=10.0,
             )
         except sqlite3.Error as exc:
             raise OutboxError(f"{self.path}: cannot open the event outbox: {exc}") from exc
         try:
-            mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise OutboxError(f"{self.path}: cannot switch the outbox to WAL (got {mode})")
-            self._conn.execute("PRAGMA synchronous=FULL")
+            if not volatile:
+                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise OutboxError(
+                        f"{self.path}: cannot switch the outbox to WAL (got {mode})"
+                    )
+                self._conn.execute("PRAGMA synchronous=FULL")
             self._conn.executescript(_SCHEMA)
             check = self._conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise OutboxError(f"{self.path}: the event outbox is corrupt: {check}")
             self._conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1)"
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', ?)",
+                (_volatile_first_seq or 1,),
             )
         except sqlite3.Error as exc:
             self._conn.close()
@@ -108,6 +118,19 @@ class Outbox:
             self._conn.close()
             raise
         log.debug("outbox %s opened, %d pending", self.path, self.depth())
+
+    @classmethod
+    def volatile(cls, path: Path | str, reason: str, first_seq: int) -> Outbox:
+        """An in-memory outbox standing in for the unusable one at ``path``.
+
+        Same API, but events do not survive a restart; ``fault`` says why. Its seqs start at
+        ``first_seq`` so they do not repeat the (unreadable) on-disk ones.
+        """
+        if first_seq < 1:
+            raise ValueError(f"first_seq must be ≥ 1, got {first_seq}")
+        box = cls(path, _volatile_first_seq=first_seq)
+        box.fault = reason
+        return box
 
     def append(self, topic: str, payload: bytes | str, qos: int = 1, retain: bool = False) -> int:
         """Store one event; return its seq once it is committed and synced to disk.
@@ -248,3 +271,18 @@ class Outbox:
     def _error(self, what: str, exc: sqlite3.Error) -> OutboxError:
         log.error("outbox %s: %s: %s", self.path, what, exc)
         return OutboxError(f"{self.path}: {what}: {exc}")
+
+
+def open_outbox(path: Path | str) -> Outbox:
+    """The outbox at ``path``; if it is unusable, a volatile one — never no outbox at all.
+
+    A corrupt or unwritable file is logged at ERROR and left untouched (for inspection);
+    detection and alarms carry on through the in-memory stand-in, whose ``fault`` the daemon
+    reports in its health. Its seqs start at the current Unix time in milliseconds, above any
+    seq the broken file can hold and increasing across restarts.
+    """
+    try:
+        return Outbox(path)
+    except OutboxError as exc:
+        log.error("outbox: %s; events are kept in memory only until this is fixed", exc)
+        return Outbox.volatile(path, str(exc), first_seq=int(time.time() * 1000))

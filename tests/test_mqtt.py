@@ -399,6 +399,15 @@ class TestMqttLink:
         with pytest.raises(MqttError, match=r"mqtt\.tls\.ca_file: .*nope\.pem"):
             make_link("mqtts://127.0.0.1:8883", tls=tls, start=False)
 
+    def test_volatile_outbox_is_reported(
+        self, tmp_path: Path, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """A link on an in-memory stand-in outbox reports its fault from the start."""
+        box = Outbox.volatile(tmp_path / "bad.db", "bad.db: corrupt", first_seq=100)
+        link = make_link("mqtt://127.0.0.1:1", outbox=box, start=False)
+        assert link.status().outbox_fault == "bad.db: corrupt"
+        assert link.publish_event(_event()) == 100
+
     def test_wrong_password_reports_and_retries(
         self, password_broker: Broker, make_link: Callable[..., MqttLink],
         caplog: pytest.LogCaptureFixture,

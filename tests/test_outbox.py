@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from edge.errors import OutboxError
-from edge.outbox import Outbox
+from edge.outbox import Outbox, open_outbox
 
 _CHILD = """
 import sys
-from edge.outbox import Outbox
+from edge.outbox import Outbox, open_outbox
 box = Outbox(sys.argv[1])
 i = 0
 while True:
@@ -212,3 +212,22 @@ class TestOutbox:
         """A wildcard or empty topic, or QoS 2, is misuse."""
         with Outbox(tmp_path / "o.db") as box, pytest.raises(ValueError, match="outbox"):
             box.append(topic, "x", qos=qos)
+
+    def test_open_outbox_falls_back_to_memory(self, tmp_path: Path) -> None:
+        """An unusable file gives a working in-memory outbox with a fault; the file is kept."""
+        path = tmp_path / "o.db"
+        path.write_bytes(b"garbage" * 500)
+        box = open_outbox(path)
+        assert box.fault is not None and str(path) in box.fault
+        first = box.append("fd/a", "x")
+        assert first > 1_000_000_000_000  # Unix ms: above any seq the broken file held
+        assert box.append("fd/a", "y") == first + 1
+        assert [i.seq for i in box.pending()] == [first, first + 1]
+        box.close()
+        assert path.read_bytes() == b"garbage" * 500
+
+    def test_open_outbox_normal_file_has_no_fault(self, tmp_path: Path) -> None:
+        """A healthy path opens the on-disk outbox, without a fault."""
+        with open_outbox(tmp_path / "o.db") as box:
+            assert box.fault is None
+            assert box.append("fd/a", "x") == 1
