@@ -15,7 +15,7 @@ from edge.errors import SensorError, SensorSetupError, SensorTimeout, SyncError
 from edge.sensors import vospi
 from edge.sensors.flir_lepton import LeptonSpi, open_lepton, open_spidev
 from edge.sensors.lepton_cci import LeptonCci
-from edge.sim.clock import ManualClock
+from edge.sim.clock import ManualClock, ScaledClock
 from edge.sim.lepton import SimulatedLepton, SimulatedVoSpi, quantise, saturation_k
 from edge.sim.lepton_cci import LeptonState
 from edge.sim.scene import ZERO_C_K, AirSample, KelvinArray, Scene, StaticRoom
@@ -360,3 +360,15 @@ class TestOnRig:
         cam.reboot()
         frame, _ = read_until_frame(cam)
         assert frame.telemetry["ffc_state"] in vospi.FFC_STATES
+
+
+class TestScaledClock:
+    def test_simulated_kind_on_a_scaled_clock(self) -> None:
+        """On a real (scaled) clock the simulated camera still delivers whole, exact frames."""
+        clock = ScaledClock(speed=5.0)
+        scene = StaticRoom(seed=8, ffc_period_s=0)
+        cam = open_lepton(LeptonConfig(kind="simulated", gain="high"), clock, scene=scene)
+        frames = [cam.read_frame() for _ in range(4)]
+        assert all(f.pixels.shape == (120, 160) for f in frames)
+        assert len({f.telemetry["frame_counter"] for f in frames}) == 4
+        assert cam.health().status == "ok"

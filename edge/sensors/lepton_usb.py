@@ -23,7 +23,7 @@ import numpy as np
 from edge.clock import Clock
 from edge.errors import SensorError, SensorSetupError, SensorTimeout
 from edge.sensors import vospi
-from edge.sensors.flir_lepton import LeptonHealth, _Counters
+from edge.sensors.lepton_health import FailureCounters, LeptonHealth
 from edge.types import FrameArray, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class LeptonUsb:
         self.camera = camera
         self.clock = clock
         self.resolution_k = 0.01
-        self._n = _Counters()
+        self._n = FailureCounters()
         self._frame_id = 0
         self._prev: FrameArray | None = None
 

@@ -14,8 +14,10 @@ a ``ManualClock`` by their duration at the configured SPI clock, so a test runs 
 seconds in milliseconds.
 
 Timing is strict on a ``ManualClock``: missing a segment slot loses sync (the stream shifts
-by a few bytes, every packet is garbage) until the host idles ≥ 185 ms. On other clocks a
-slow host just skips slots.
+by a few bytes, every packet is garbage) until the host idles ≥ 185 ms. On other clocks
+(``ScaledClock`` for ``--simulate``) the camera is patient: a slow host gets the segments in
+sequence, restarting at the current frame when it falls a whole frame behind, and a read
+between segments sleeps until the next one instead of spinning.
 
 Faults: ``bit_errors`` (CRC failures in the next N packets of valid segments), ``lose_sync()``,
 ``reboot_camera()`` (discards while it boots, settings back to defaults), ``hang()`` (discards
@@ -125,6 +127,10 @@ class SimulatedVoSpi:
         byte_s = 8.0 / speed
         self.bytes_read += n
         if n == vospi.PACKET_BYTES and self._idle(now):
+            if self._advance is None:
+                # A real clock: this read "takes" until the next segment, so a simulated
+                # camera does not spin a CPU core on discard packets.
+                self.clock.sleep(self.t0 + (self._slot(now) + 1) * self.slot_s - now)
             return self._finish(now, n * byte_s, self._discard_list[:])  # the common case
         out = bytearray()
         while len(out) < n:
@@ -185,6 +191,10 @@ class SimulatedVoSpi:
             self.lose_sync()
             self._fifo += self._discard
             return
+        if not self.strict and slot - self._last_slot <= self.slots_per_frame:
+            slot = self._last_slot + 1  # a patient camera: the next segment in sequence
+        elif not self.strict:
+            slot -= slot % self.slots_per_frame  # over a frame behind: restart at this frame
         self._last_slot = slot
         frame, pos = divmod(slot, self.slots_per_frame)
         packets = self._frame_packets(frame)
