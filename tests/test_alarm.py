@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import AlarmConfig
@@ -189,3 +192,46 @@ class TestAlarmStateMachine:
         sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=0.0), model_threshold=0.5)
         samples = _series(0, 10, 1, 0.9) + _series(10, 20, 1, 0.0) + _series(20, 30, 1, 0.9)
         assert [e.kind for e in _run(sm, samples)] == ["alarm", "clear", "alarm"]
+
+
+_scores = st.one_of(st.floats(0.0, 1.0), st.just(math.nan))
+_steps = st.lists(st.tuples(st.floats(-1.0, 20.0), _scores), max_size=200)
+
+
+class TestAlarmInvariants:
+    @settings(max_examples=100, deadline=None)
+    @given(steps=_steps, pre=st.floats(0.0, 10.0), clear_s=st.floats(0.0, 30.0),
+           min_s=st.floats(0.0, 60.0))
+    def test_events_alternate_and_respect_durations(
+        self, steps: list[tuple[float, float]], pre: float, clear_s: float, min_s: float
+    ) -> None:
+        """For any score stream: alarm/clear alternate starting with alarm, times never go
+        back, a clear comes min_alarm_s after its alarm, and the state matches the events."""
+        sm = AlarmStateMachine(
+            _cfg(pre_alarm_s=pre, clear_s=clear_s, min_alarm_s=min_s), model_threshold=0.5
+        )
+        t = 0.0
+        events: list[AlarmEvent] = []
+        for dt, score in steps:
+            t += dt  # dt < 0 exercises time going backwards
+            events.extend(sm.update(t, score))
+        kinds = [e.kind for e in events]
+        assert kinds == ["alarm", "clear"] * (len(kinds) // 2) + ["alarm"] * (len(kinds) % 2)
+        assert all(a.t <= b.t for a, b in itertools.pairwise(events))
+        for alarm, clear in zip(events[::2], events[1::2], strict=False):
+            assert clear.t - alarm.t >= min_s
+            assert clear.score < sm.clear_threshold
+        if events:
+            assert (sm.state == "alarm") == (events[-1].kind == "alarm")
+        else:
+            assert sm.state in ("idle", "pre_alarm")
+
+    @settings(max_examples=100, deadline=None)
+    @given(steps=st.lists(st.tuples(st.floats(0.0, 5.0), st.floats(0.0, 0.4999)), max_size=100))
+    def test_never_alarms_below_threshold(self, steps: list[tuple[float, float]]) -> None:
+        """Scores that all stay below the threshold never raise an alarm."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        t = 0.0
+        for dt, score in steps:
+            t += dt
+            assert sm.update(t, score) == []
