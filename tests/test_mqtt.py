@@ -13,11 +13,13 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import jinja2
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
+from edge import payloads
 from edge.config import MqttConfig, TlsConfig
 from edge.credentials import read_secret
 from edge.discovery import DiscoveryInfo, discovery_message, discovery_payload
@@ -503,6 +505,41 @@ class TestDiscovery:
         topic, body = discovery_message(info)
         assert topic == "ha/device/firedetect_k1/config"
         assert json.loads(body)["cmps"]["fire"]["p"] == "binary_sensor"
+
+
+class TestDiscoveryTemplates:
+    """The discovery value_templates rendered with Jinja2 against edge.payloads' real JSON."""
+
+    def _render(self, key: str, body: bytes) -> str:
+        info = DiscoveryInfo(device_id="k1", base_topic="fd/k1")
+        template = discovery_payload(info)["cmps"][key]["value_template"]
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (plain text, as HA renders)
+        return str(env.from_string(template).render(value_json=json.loads(body))).strip()
+
+    @pytest.mark.parametrize(("state", "on"), [("idle", "OFF"), ("pre_alarm", "OFF"),
+                                               ("alarm", "ON")])
+    def test_fire_from_state(self, state: str, on: str) -> None:
+        """The fire binary_sensor is ON exactly in the alarm state."""
+        body = payloads.state_payload(state, "2026-11-28T00:00:00.000Z", 1.0, 0.9)
+        assert self._render("fire", body) == on
+        assert self._render("alarm_state", body) == state
+
+    def test_readings_from_telemetry(self) -> None:
+        """CO2, temperature, humidity, hotspot and score read their telemetry fields."""
+        body = payloads.telemetry_payload(612.0, 21.5, 40.25, 88.5, 0.125, "ts")
+        got = {k: self._render(k, body) for k in
+               ("co2", "temperature", "humidity", "hotspot", "score")}
+        assert got == {"co2": "612.0", "temperature": "21.5", "humidity": "40.25",
+                       "hotspot": "88.5", "score": "0.125"}
+
+    def test_problems_from_health(self) -> None:
+        """A sensor's problem entity is ON when its health status is not ok."""
+        body = payloads.health_payload(
+            {"scd41": "ok", "lepton": "fault"}, {"lepton": "lost sync"}, "m1", False, 5.0, 0,
+            "ts",
+        )
+        assert self._render("scd41_problem", body) == "OFF"
+        assert self._render("lepton_problem", body) == "ON"
 
 
 class TestCredentials:
