@@ -166,6 +166,7 @@ class MqttLink:
         Never blocks on the network: the event is written to the outbox (synced) and the
         publisher is woken. If the outbox cannot take it, the event is kept in memory with a
         seq that is never reused, sent all the same, and the fault shows in :meth:`status`.
+        ``make_payload`` must be pure: after a failed write it is called again with the new seq.
         """
         try:
             seq = self.outbox.append_event(self.alarm_topic, make_payload, qos=1)
