@@ -168,7 +168,8 @@ class Model:
             raise ValueError(f"x: shape {v.shape}; allowed: ({N_FEATURES},)")
         total, per = self.score_batch(v[None, :])
         p = float(total[0])
-        members = {name: float(arr[0]) for name, arr in per.items()}
+        # float32 ONNX outputs may overshoot [0, 1] by ~1e-7: report clean probabilities
+        members = {name: min(max(float(arr[0]), 0.0), 1.0) for name, arr in per.items()}
         if not (math.isfinite(p) and -1e-9 <= p <= 1.0 + 1e-9):
             raise ModelError(f"model {self.version}: score {p} is not a probability")
         return Score(

@@ -109,3 +109,7 @@ def lepton_rig(request: pytest.FixtureRequest) -> Iterator[LeptonRig]:
 # ------------------------------------------------------------------------------ MQTT broker
 
 from tests.broker import broker, password_broker, tls_broker, tls_files  # noqa: E402, F401
+
+# ------------------------------------------------------------------------------ S3 (moto server)
+
+from tests.s3server import s3_bucket, s3_server  # noqa: E402, F401

@@ -1,0 +1,465 @@
+"""On-device model loading, verification, scoring, the holder and the rule fallback."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import pickle
+import shutil
+import sys
+import tarfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cloud.signing import public_key_pem
+from edge.config import ModelConfig
+from edge.errors import (
+    ModelCompatibilityError,
+    ModelError,
+    ModelIntegrityError,
+    ModelSelfTestError,
+)
+from edge.features import FEATURE_NAMES, FeatureParams
+from edge.model import Model, ModelHolder, load_model
+from edge.model_runtime import JoblibMember
+from edge.rules import RULES_VERSION, rule_score
+from tests.modelkit import IDX, Kit, build, copy_artifact, kit, resign, synthetic_features
+
+__all__ = ["kit"]
+
+
+def _load(path: Path, kit: Kit, **kw: object) -> Model:
+    return load_model(path, public_key=kit.key.public_key(), **kw)  # type: ignore[arg-type]
+
+
+def _clean_row(seed: int = 11) -> np.ndarray:
+    X, _ = synthetic_features(100, seed)
+    return X[~np.isnan(X).any(axis=1)][0]
+
+
+def _rows(n: int = 300, seed: int = 11) -> np.ndarray:
+    X, _ = synthetic_features(n, seed)
+    X[:20, :12] = np.nan
+    X[20:40, 12:] = np.nan
+    return X
+
+
+class _Marker:
+    """Unpickling this creates a file: proof that a pickle was (not) loaded."""
+
+    path = ""
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        return (Path.write_text, (Path(self.path), "unpickled"))  # type: ignore[return-value]
+
+
+class TestVerification:
+    def test_good_model_loads_from_folder_and_tarball(self, kit: Kit) -> None:
+        """A signed, intact artifact loads from its folder and from its .tar.gz alike."""
+        a, b = _load(kit.a.path, kit), _load(kit.a.tarball, kit)
+        assert a.version == b.version == "model-a" and a.threshold == 0.5
+        X = _rows()
+        assert np.array_equal(a.score_batch(X)[0], b.score_batch(X)[0])
+
+    def test_changed_file_is_refused_by_name(self, kit: Kit, tmp_path: Path) -> None:
+        """One changed byte in a member file refuses the model, naming the file."""
+        folder = copy_artifact(kit.a, tmp_path)
+        data = bytearray((folder / "members/gb.onnx").read_bytes())
+        data[-1] ^= 0x01
+        (folder / "members/gb.onnx").write_bytes(bytes(data))
+        with pytest.raises(ModelIntegrityError, match=r"members/gb\.onnx.*SHA-256"):
+            _load(folder, kit)
+
+    def test_malicious_pickle_is_never_unpickled(self, kit: Kit, tmp_path: Path) -> None:
+        """A swapped joblib file is refused by its hash before anything is deserialised."""
+        folder = copy_artifact(kit.a, tmp_path)
+        marker = tmp_path / "pwned"
+        _Marker.path = str(marker)
+        (folder / "members/rf.joblib").write_bytes(pickle.dumps(_Marker()))
+        for backend in ("joblib", "onnx"):
+            with pytest.raises(ModelIntegrityError, match=r"rf.joblib"):
+                _load(folder, kit, backend=backend)
+        assert not marker.exists()
+
+    def test_missing_file_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A listed file that is absent refuses the model."""
+        folder = copy_artifact(kit.a, tmp_path)
+        (folder / "golden.json").unlink()
+        with pytest.raises(ModelIntegrityError, match=r"'golden.json' is missing"):
+            _load(folder, kit)
+
+    def test_unlisted_file_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A file the manifest does not list refuses the model."""
+        folder = copy_artifact(kit.a, tmp_path)
+        (folder / "members/extra.joblib").write_bytes(b"x")
+        with pytest.raises(ModelIntegrityError, match="not listed"):
+            _load(folder, kit)
+
+    def test_edited_manifest_fails_the_signature(self, kit: Kit, tmp_path: Path) -> None:
+        """Changing the manifest (here a weight) breaks its signature."""
+        folder = copy_artifact(kit.a, tmp_path)
+        m = json.loads((folder / "manifest.json").read_bytes())
+        m["members"]["lr"]["weight"], m["members"]["rf"]["weight"] = 0.5, 0.2
+        (folder / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+        with pytest.raises(ModelIntegrityError, match="does not verify"):
+            _load(folder, kit)
+
+    def test_other_signer_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A model signed with another key does not verify against the device's key."""
+        folder = copy_artifact(kit.a, tmp_path)
+        resign(folder, Ed25519PrivateKey.generate())
+        with pytest.raises(ModelIntegrityError, match="does not verify"):
+            _load(folder, kit)
+
+    def test_unsigned_refused_unless_allowed(self, kit: Kit, tmp_path: Path) -> None:
+        """Without a signature the model is refused; allow_unsigned lets it through."""
+        folder = copy_artifact(kit.a, tmp_path)
+        (folder / "manifest.json.sig").unlink()
+        with pytest.raises(ModelIntegrityError, match="unsigned models are refused"):
+            _load(folder, kit)
+        assert _load(folder, kit, allow_unsigned=True).version == "model-a"
+
+    def test_no_public_key_refuses(self, kit: Kit) -> None:
+        """A signed model cannot be accepted when the device has no key to check it with."""
+        with pytest.raises(ModelIntegrityError, match=r"no model.public_key"):
+            load_model(kit.a.path, public_key=None)
+
+    def test_other_feature_set_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A model trained on another feature set is incompatible."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="seed-v2")
+        with pytest.raises(ModelCompatibilityError, match="'seed-v2'"):
+            _load(info.path, kit)
+
+    def test_other_feature_params_are_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A different hot threshold is a different feature set: refused, naming the param."""
+        params = {**FeatureParams().as_dict(), "hot_threshold_c": 40.0}
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fp", feature_params=params)
+        with pytest.raises(ModelCompatibilityError, match="hot_threshold_c"):
+            _load(info.path, kit)
+
+    def test_reordered_feature_names_are_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """Same names in another order is incompatible."""
+        folder = copy_artifact(kit.a, tmp_path)
+        names = list(FEATURE_NAMES)
+        names[0], names[1] = names[1], names[0]
+        fs = {"name": "seed-v1", "names": names, "params": FeatureParams().as_dict()}
+        resign(folder, kit.key, feature_set=fs)
+        with pytest.raises(ModelCompatibilityError, match="names or order"):
+            _load(folder, kit)
+
+    def test_failing_golden_is_a_self_test_error(self, kit: Kit, tmp_path: Path) -> None:
+        """A validly signed model whose golden scores are off by 1e-4 fails its self-test."""
+        folder = copy_artifact(kit.a, tmp_path)
+        golden = json.loads((folder / "golden.json").read_bytes())
+        golden["members"]["gb"][3] += 1e-4
+        (folder / "golden.json").write_text(json.dumps(golden))
+        resign(folder, kit.key)
+        with pytest.raises(ModelSelfTestError, match=r"gb scores .* golden row 3"):
+            _load(folder, kit)
+
+
+def _tar_with(path: Path, entries: list[tarfile.TarInfo], data: bytes = b"x") -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        for info in entries:
+            if info.isfile():
+                info.size = len(data)
+                tar.addfile(info, io.BytesIO(data))
+            else:
+                tar.addfile(info)
+    return path
+
+
+class TestTarballExtraction:
+    @pytest.mark.parametrize(
+        ("name", "kind", "match"),
+        [
+            ("v/../../evil", tarfile.REGTYPE, "unsafe path"),
+            ("/etc/evil", tarfile.REGTYPE, "unsafe path"),
+            ("v/link", tarfile.SYMTYPE, "link or special"),
+            ("v/hard", tarfile.LNKTYPE, "link or special"),
+        ],
+    )
+    def test_unsafe_entries_are_refused(
+        self, kit: Kit, tmp_path: Path, name: str, kind: bytes, match: str
+    ) -> None:
+        """Archives with escaping paths or links are refused before anything is used."""
+        info = tarfile.TarInfo(name)
+        info.type = kind
+        info.linkname = "/etc/passwd"
+        bad = _tar_with(tmp_path / "bad.tar.gz", [tarfile.TarInfo("v/manifest.json"), info])
+        with pytest.raises(ModelIntegrityError, match=match):
+            _load(bad, kit)
+        assert not (tmp_path.parent / "evil").exists()
+
+    def test_truncated_tarball_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """A cut-off .tar.gz is an integrity error, not a crash."""
+        cut = tmp_path / "cut.tar.gz"
+        cut.write_bytes(kit.a.tarball.read_bytes()[:2000])
+        with pytest.raises(ModelIntegrityError, match="not a readable"):
+            _load(cut, kit)
+
+
+class TestBackends:
+    def test_onnx_and_joblib_agree(self, kit: Kit) -> None:
+        """Both scoring paths give the same ensemble and member scores to 1e-5, NaN included."""
+        onnx, jl = _load(kit.a.path, kit, backend="onnx"), _load(kit.a.path, kit, backend="joblib")
+        assert onnx.backend == "onnx" and jl.backend == "joblib"
+        X = _rows()
+        (p1, m1), (p2, m2) = onnx.score_batch(X), jl.score_batch(X)
+        assert np.max(np.abs(p1 - p2)) <= 1e-5
+        for name in m1:
+            assert np.max(np.abs(m1[name] - m2[name])) <= 1e-5
+
+    def test_falls_back_to_joblib_without_onnxruntime(
+        self, kit: Kit, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """When onnxruntime cannot be imported the joblib members score, with a warning."""
+        monkeypatch.setitem(sys.modules, "onnxruntime", None)
+        with caplog.at_level(logging.WARNING, logger="edge.model_runtime"):
+            model = _load(kit.a.path, kit)
+        assert model.backend == "joblib"
+        assert "onnxruntime is not installed" in caplog.text
+
+    def test_joblib_forest_runs_single_threaded(self, kit: Kit) -> None:
+        """The RF, trained with n_jobs=-1, scores with n_jobs=1 on the device."""
+        model = _load(kit.a.path, kit, backend="joblib")
+        rf = model.members["rf"]
+        assert isinstance(rf, JoblibMember)
+        assert rf.model.steps[-1][1].n_jobs == 1
+
+
+class TestScore:
+    def test_score_fields(self, kit: Kit) -> None:
+        """A score carries the ensemble, every member, version, threshold and top features."""
+        model = _load(kit.a.path, kit)
+        s = model.score(_clean_row())
+        assert set(s.members) == {"rf", "gb", "lr"}
+        expect = 0.5 * s.members["rf"] + 0.3 * s.members["gb"] + 0.2 * s.members["lr"]
+        assert s.probability == pytest.approx(expect, abs=1e-6)
+        assert all(0.0 <= p <= 1.0 for p in s.members.values())
+        assert s.model_version == "model-a" and s.threshold == 0.5 and not s.degraded
+        assert len(s.top_features) == 3
+        assert all(name in FEATURE_NAMES for name, _ in s.top_features)
+        mags = [abs(c) for _, c in s.top_features]
+        assert mags == sorted(mags, reverse=True) and mags[0] > 0
+
+    def test_fire_scores_high_and_names_the_hot_spot(self, kit: Kit) -> None:
+        """A clear fire row scores above threshold and a fire feature pushes it up."""
+        model = _load(kit.a.path, kit)
+        x = np.nanmedian(synthetic_features(400, 4)[0], axis=0)
+        x[IDX["t_max"]], x[IDX["gas_vel"]], x[IDX["t_hot_area_pct"]] = 450.0, 700.0, 2.0
+        s = model.score(x)
+        assert s.probability > 0.5
+        assert s.top_features[0][1] > 0
+
+    def test_nan_inputs_are_degraded_not_errors(self, kit: Kit) -> None:
+        """A vector with a missing sensor scores, marked degraded; missing features add 0."""
+        model = _load(kit.a.path, kit)
+        x = _rows()[5]
+        assert np.isnan(x[:12]).all()
+        s = model.score(x)
+        assert s.degraded and math.isfinite(s.probability)
+        assert all(FEATURE_NAMES.index(n) >= 12 for n, c in s.top_features if c != 0)
+
+    def test_wrong_shape_is_a_value_error(self, kit: Kit) -> None:
+        """A vector that is not 18 numbers is refused by name."""
+        model = _load(kit.a.path, kit)
+        with pytest.raises(ValueError, match="shape"):
+            model.score(np.zeros(17))
+
+
+class TestRules:
+    def _x(self, **values: float) -> np.ndarray:
+        x = np.zeros(len(FEATURE_NAMES))
+        x[IDX["t_max"]] = 25.0
+        for k, v in values.items():
+            x[IDX[k]] = v
+        return x
+
+    def test_quiet_room_is_low(self) -> None:
+        """A quiet room scores 0 and is degraded, under the rules version."""
+        s = rule_score(self._x(gas_vel=10.0))
+        assert s.probability == 0.0 and s.degraded and s.model_version == RULES_VERSION
+
+    def test_hot_region_alarms(self) -> None:
+        """A 400 °C region of ≥ 10 px (0.05 % of the frame) scores 1."""
+        assert rule_score(self._x(t_max=400.0, t_hot_largest_blob_pct=0.1)).probability == 1.0
+
+    def test_single_hot_pixel_alarms_above_270(self) -> None:
+        """One hot pixel crosses 0.5 near 270 °C, not at a 120 °C kettle."""
+        assert rule_score(self._x(t_max=280.0, t_hot_largest_blob_pct=0.005)).probability > 0.5
+        assert rule_score(self._x(t_max=120.0, t_hot_largest_blob_pct=0.005)).probability == 0.0
+
+    def test_fast_co2_rise_alarms_alone(self) -> None:
+        """With the camera missing, CO2 rising 600 ppm/min is enough."""
+        x = self._x(gas_vel=600.0)
+        x[:12] = np.nan
+        s = rule_score(x)
+        assert s.probability == 1.0 and s.top_features[0] == ("gas_vel", 1.0)
+
+    def test_gas_hob_rate_does_not_alarm(self) -> None:
+        """150 ppm/min (a gas hob) is below the CO2 rule's onset."""
+        assert rule_score(self._x(gas_vel=150.0)).probability == 0.0
+
+    def test_all_missing_is_zero(self) -> None:
+        """With every feature missing the rules score 0 (nothing to go on)."""
+        assert rule_score(np.full(18, np.nan)).probability == 0.0
+
+
+class TestModelHolder:
+    def _holder(self, kit: Kit, state: Path, **cfg: object) -> ModelHolder:
+        config = ModelConfig(public_key=kit.public_key, **cfg)  # type: ignore[arg-type]
+        return ModelHolder(config, state)
+
+    def test_no_model_uses_rules(self, kit: Kit, tmp_path: Path) -> None:
+        """With no model anywhere the rules score, degraded."""
+        holder = self._holder(kit, tmp_path)
+        assert holder.load_initial() is None
+        s = holder.score(np.zeros(18))
+        assert s.model_version == RULES_VERSION and s.degraded
+        assert holder.status().degraded
+
+    def test_install_persists_and_restarts_offline(self, kit: Kit, tmp_path: Path) -> None:
+        """An installed model is the one a fresh holder starts with, from the cache alone."""
+        holder = self._holder(kit, tmp_path)
+        holder.install(kit.a.tarball)
+        holder.install(kit.b.tarball)
+        state = json.loads((tmp_path / "models/state.json").read_text())
+        assert state["current"] == "model-b" and state["previous"] == "model-a"
+        restarted = self._holder(kit, tmp_path)
+        assert restarted.load_initial() is not None
+        assert restarted.score(_rows()[60]).model_version == "model-b"
+
+    def test_cache_prunes_to_current_and_previous(self, kit: Kit, tmp_path: Path) -> None:
+        """Only the current and previous versions stay on disk."""
+        holder = self._holder(kit, tmp_path)
+        c = build(tmp_path / "out", kit.pipelines_a, kit.key, version="model-c")
+        for info in (kit.a, kit.b, c):
+            holder.install(info.tarball)
+        kept = {p.name for p in (tmp_path / "models").iterdir() if p.is_dir()}
+        assert kept == {"model-b", "model-c"}
+
+    def test_tampered_cache_falls_back_to_previous(self, kit: Kit, tmp_path: Path) -> None:
+        """A cached current model that no longer verifies is skipped for the previous one."""
+        holder = self._holder(kit, tmp_path)
+        holder.install(kit.a.tarball)
+        holder.install(kit.b.tarball)
+        (tmp_path / "models/model-b/golden.json").write_text("{}")
+        restarted = self._holder(kit, tmp_path)
+        model = restarted.load_initial()
+        assert model is not None and model.version == "model-a"
+        assert "model-b" in (restarted.last_error or "")
+
+    def test_configured_path_is_installed_when_newer(self, kit: Kit, tmp_path: Path) -> None:
+        """config.path with a newer model than the cache is used and cached."""
+        self._holder(kit, tmp_path).install(kit.a.tarball)
+        newer = build(tmp_path / "out", kit.pipelines_b, kit.key, version="model-z")
+        holder = self._holder(kit, tmp_path, path=newer.tarball)
+        model = holder.load_initial()
+        assert model is not None and model.version == "model-z"
+        assert json.loads((tmp_path / "models/state.json").read_text())["current"] == "model-z"
+
+    def test_failed_install_keeps_running_model(self, kit: Kit, tmp_path: Path) -> None:
+        """A model refused on install leaves the running one in place, with the reason."""
+        holder = self._holder(kit, tmp_path)
+        holder.install(kit.a.tarball)
+        folder = copy_artifact(kit.b, tmp_path / "bad")
+        (folder / "members/lr.onnx").write_bytes(b"junk")
+        with pytest.raises(ModelIntegrityError):
+            holder.install(folder)
+        assert holder.model is not None and holder.model.version == "model-a"
+        assert "lr.onnx" in (holder.last_error or "")
+        assert json.loads((tmp_path / "models/state.json").read_text())["current"] == "model-a"
+
+    def test_swap_is_atomic_under_concurrent_scoring(self, kit: Kit, tmp_path: Path) -> None:
+        """While models swap back and forth, every score comes whole from A or from B."""
+        holder = self._holder(kit, tmp_path)
+        a, b = _load(kit.a.path, kit), _load(kit.b.path, kit)
+        x = _rows()[70]
+        expect = {m.version: m.score(x).members for m in (a, b)}
+        holder.swap(a)
+        stop, errors, seen, count = threading.Event(), [], set(), [0]
+
+        def scorer() -> None:
+            try:
+                while not stop.is_set():
+                    s = holder.score(x)
+                    assert s.members == expect[s.model_version]
+                    seen.add(s.model_version)
+                    count[0] += 1
+            except Exception as exc:  # reported to the main thread below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=scorer) for _ in range(2)]
+        for t in threads:
+            t.start()
+        deadline, i = time.monotonic() + 10.0, 0
+        while time.monotonic() < deadline and (len(seen) < 2 or count[0] < 400) and not errors:
+            holder.swap(b if i % 2 == 0 else a)
+            i += 1
+            time.sleep(0.0005)
+        stop.set()
+        for t in threads:
+            t.join()
+        assert errors == [] and seen == {"model-a", "model-b"}
+
+    def test_model_failing_at_runtime_rolls_back(
+        self, kit: Kit, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A model that raises while scoring is replaced by the previous one, reported."""
+        holder = self._holder(kit, tmp_path)
+        holder.install(kit.a.tarball)
+        holder.install(kit.b.tarball)
+        broken = holder.model
+        assert broken is not None
+
+        class Boom:
+            def proba(self, X: np.ndarray) -> np.ndarray:
+                raise RuntimeError("onnxruntime exploded")
+
+        broken.members["gb"] = Boom()
+        with caplog.at_level(logging.ERROR, logger="edge.model"):
+            s = holder.score(_clean_row())
+        assert s.model_version == "model-a" and not s.degraded
+        assert holder.is_rejected("model-b")
+        assert "onnxruntime exploded" in (holder.last_error or "")
+        assert "rolled back to model-a" in caplog.text
+        state = json.loads((tmp_path / "models/state.json").read_text())
+        assert state["current"] == "model-a" and "model-b" in state["rejected"]
+
+    def test_rollback_with_nothing_left_uses_rules(self, kit: Kit, tmp_path: Path) -> None:
+        """A failing only model falls back to the rules rather than raising."""
+        holder = self._holder(kit, tmp_path)
+        model = holder.install(kit.a.tarball)
+
+        class NaNMember:
+            def proba(self, X: np.ndarray) -> np.ndarray:
+                return np.full(X.shape[0], np.nan)
+
+        model.members["rf"] = NaNMember()
+        s = holder.score(np.zeros(18))
+        assert s.model_version == RULES_VERSION and holder.model is None
+
+    def test_unreadable_public_key_is_reported(self, kit: Kit, tmp_path: Path) -> None:
+        """A missing key file refuses models with the file named, and rules keep scoring."""
+        holder = ModelHolder(ModelConfig(public_key=tmp_path / "nope.pem"), tmp_path)
+        with pytest.raises(ModelError, match=r"nope.pem"):
+            holder.install(kit.a.tarball)
+        assert holder.score(np.zeros(18)).model_version == RULES_VERSION
+
+
+def test_public_key_helper_roundtrip(tmp_path: Path) -> None:
+    """The public key PEM written by cloud.signing is what edge.model_verify reads."""
+    from edge.model_verify import load_public_key
+
+    key = Ed25519PrivateKey.generate()
+    (tmp_path / "k.pem").write_bytes(public_key_pem(key))
+    assert load_public_key(tmp_path / "k.pem") == key.public_key()
+    shutil.rmtree(tmp_path)
