@@ -71,6 +71,7 @@ class MqttLink:
         self.device_id = device_id
         self.base = config.base_topic or f"firedetect/{device_id}"
         self.host, self.port, url_tls = broker_address(config.url)
+        self.tls = url_tls or config.tls.enabled
         self.outbox = outbox
         self.on_test_command = on_test_command
         self.window = window
@@ -99,7 +100,7 @@ class MqttLink:
         self._thread: threading.Thread | None = None
         self._client = make_client(
             config, f"firedetect-{device_id}", self.availability_topic,
-            tls=url_tls or config.tls.enabled, environ=environ,
+            tls=self.tls, environ=environ,
         )
         self._client.on_connect = self._on_connect
         self._client.on_connect_fail = self._on_connect_fail
@@ -268,7 +269,11 @@ class MqttLink:
         with self._lock:
             if self._state != "refused":
                 self._state = "connecting"
-        self._report_error(f"cannot reach the broker at {self.host}:{self.port}; retrying")
+        hint = (" (network, or the TLS handshake: check mqtt.tls.ca_file, the client "
+                "certificate and the broker's certificate)" if self.tls else "")
+        self._report_error(
+            f"cannot connect to the broker at {self.host}:{self.port}{hint}; retrying"
+        )
 
     def _on_disconnect(self, client: paho.Client, userdata: Any,
                        flags: paho.DisconnectFlags, reason_code: ReasonCode,

@@ -26,7 +26,7 @@ from edge.discovery import DiscoveryInfo, discovery_message, discovery_payload
 from edge.errors import MqttError
 from edge.mqtt import MqttLink, broker_address
 from edge.outbox import Outbox
-from tests.broker import BROKER_PASSWORD, BROKER_USER, Broker, TlsFiles
+from tests.broker import BROKER_PASSWORD, BROKER_USER, Broker, TlsFiles, make_tls_files
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -392,6 +392,23 @@ class TestMqttLink:
         link.publish_event(_event())
         assert sub.wait(lambda s: s.seqs("firedetect/dev1/alarm") == [1])
         sub.close()
+
+    def test_tls_untrusted_broker_is_reported(
+        self, tls_broker: Broker, tls_files: TlsFiles, make_link: Callable[..., MqttLink],
+        tmp_path: Path,
+    ) -> None:
+        """A broker certificate from another CA is never trusted; the error points at TLS."""
+        other = make_tls_files(tmp_path / "other")
+        tls = TlsConfig(enabled=True, ca_file=other.ca, cert_file=tls_files.client_cert,
+                        key_file=tls_files.client_key)
+        link = make_link(tls_broker.url, tls=tls)
+        deadline = time.monotonic() + 5
+        while link.status().last_error is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not link.wait_connected(1.0)
+        st = link.status()
+        assert st.state == "connecting" and st.connects == 0
+        assert st.last_error is not None and "TLS" in st.last_error
 
     def test_tls_missing_file_is_clear_error(
         self, tmp_path: Path, make_link: Callable[..., MqttLink]
