@@ -12,4 +12,6 @@ COMMANDS: tuple[str, ...] = (
     "edge.commands.features",
     "edge.commands.replay",
     "edge.commands.run",
+    "edge.commands.simulate",
+    "edge.commands.plot",
 )
