@@ -98,6 +98,7 @@ class LeptonSpi:
         self.boot_wait_s = boot_wait_s
         self.geo = vospi.geometry(model, telemetry)
         self._chunk_packets = max_transfer_bytes // vospi.PACKET_BYTES
+        self._scan_packets = min(self._chunk_packets, 16)
         self._assembler = vospi.FrameAssembler(self.geo)
         self._numbers = np.arange(self.geo.packets_per_segment)
         self.resolution_k = 0.01
@@ -249,17 +250,21 @@ class LeptonSpi:
                 raise SensorTimeout(
                     SENSOR, f"no valid segment within {self.frame_timeout_s} s (discards only)"
                 )
-            first = self._read(vospi.PACKET_BYTES)
-            pid = (first[0] << 8) | first[1]
-            if vospi.is_discard(pid):
+            # Scan several packets per transfer: the stream is packet-aligned, so the
+            # segment starts at the first packet that is not a discard.
+            scan = np.frombuffer(self._read(self._scan_packets * vospi.PACKET_BYTES), np.uint8)
+            scan = scan.reshape(-1, vospi.PACKET_BYTES)
+            ids = vospi.packet_ids(scan)
+            live = (ids & vospi.DISCARD_MASK) != vospi.DISCARD_MASK
+            if not live.any():
                 continue
-            if vospi.packet_number(pid) != 0:
-                raise SyncError(
-                    SENSOR, f"packet {vospi.packet_number(pid)} where packet 0 was expected"
-                )
+            start = int(np.argmax(live))
+            if vospi.packet_number(int(ids[start])) != 0:
+                number = vospi.packet_number(int(ids[start]))
+                raise SyncError(SENSOR, f"packet {number} where packet 0 was expected")
             break
-        chunks = [first]
-        left = self.geo.packets_per_segment - 1
+        chunks = [scan[start:].tobytes()]
+        left = self.geo.packets_per_segment - (len(scan) - start)
         while left > 0:
             take = min(left, self._chunk_packets)
             chunks.append(self._read(take * vospi.PACKET_BYTES))

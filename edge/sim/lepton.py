@@ -95,6 +95,7 @@ class SimulatedVoSpi:
         self.miso_stuck: int | None = None
         self.desynced = False
         self.bytes_read = 0
+        self.transfers = 0
         self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=512)
         self._fifo = bytearray()
         self._last_slot = -1
@@ -126,6 +127,9 @@ class SimulatedVoSpi:
         speed = max(1, min(self.max_speed_hz, 2 * MAX_SPI_HZ))
         byte_s = 8.0 / speed
         self.bytes_read += n
+        self.transfers += 1
+        if self.miso_stuck is not None:
+            return self._finish(now, n * byte_s, [self.miso_stuck] * n)
         if n == vospi.PACKET_BYTES and self._idle(now):
             if self._advance is None:
                 # A real clock: this read "takes" until the next segment, so a simulated
@@ -135,13 +139,11 @@ class SimulatedVoSpi:
         out = bytearray()
         while len(out) < n:
             if not self._fifo:
-                self._generate(now + len(out) * byte_s)
+                self._generate(now + len(out) * byte_s, n - len(out), byte_s)
             take = min(n - len(out), len(self._fifo))
             out += self._fifo[:take]
             del self._fifo[:take]
-        if self.miso_stuck is not None:
-            out = bytearray([self.miso_stuck]) * n
-        elif self.mode != 3 or self.max_speed_hz > MAX_SPI_HZ:
+        if self.mode != 3 or self.max_speed_hz > MAX_SPI_HZ:
             out = bytearray(b ^ 0x5A for b in out)  # wrong clock phase or too fast: garbage
         return self._finish(now, n * byte_s, list(out))
 
@@ -149,7 +151,6 @@ class SimulatedVoSpi:
         # Between segments with a healthy bus: the next packet is a discard.
         return (
             not self._fifo
-            and self.miso_stuck is None
             and self.mode == 3
             and self.max_speed_hz <= MAX_SPI_HZ
             and (self._slot(now) <= self._last_slot or now < self.state.boot_until)
@@ -180,11 +181,18 @@ class SimulatedVoSpi:
         self.desynced = False
         self._last_slot = self._slot(now)
 
-    def _generate(self, t: float) -> None:
+    def _generate(self, t: float, want: int, byte_s: float) -> None:
+        """Queue the packet(s) the camera sends from time ``t``; ``want`` bytes are asked for."""
         slot = self._slot(t)
         booting = t < self.state.boot_until or self.state.hung
         if booting or slot <= self._last_slot:
-            self._fifo += self._discard
+            # Discards until the next segment slot (or the end of the boot), in one go.
+            until = self.t0 + (slot + 1) * self.slot_s
+            if booting:
+                until = t + 1.0 if self.state.hung else self.state.boot_until
+            packet_s = vospi.PACKET_BYTES * byte_s
+            count = min(-(-want // vospi.PACKET_BYTES), max(1, int((until - t) / packet_s)))
+            self._fifo += self._discard * count
             return
         if self.strict and not self.desynced and slot > self._last_slot + 1:
             self._last_slot = slot  # the host missed a segment slot: the camera loses sync
