@@ -65,7 +65,7 @@ class TestRegistry:
 
     def test_unknown_scenario_lists_names(self) -> None:
         """An unknown family is refused with the list of known ones."""
-        with pytest.raises(ValueError, match="flaming_upholstery.*gas_cooking"):
+        with pytest.raises(ValueError, match=r"flaming_upholstery.*gas_cooking"):
             make_scene("bonfire", 1, 60.0)
 
     def test_unknown_override_refused(self) -> None:
@@ -77,7 +77,7 @@ class TestRegistry:
         """A non-positive duration or an unknown Lepton is refused."""
         with pytest.raises(ValueError, match="duration"):
             make_scene("occupancy", 1, 0.0)
-        with pytest.raises(ValueError, match="3.5"):
+        with pytest.raises(ValueError, match=r"3\.5"):
             render_recording("occupancy", 1, 10.0, lepton="9")
 
 
@@ -138,7 +138,7 @@ class TestEveryFamily:
         scene: Scene = make_scene(name, 5, 60.0)
         frame = scene.thermal_k(30.0, 60, 80)
         assert frame.shape == (60, 80) and frame.dtype == np.float64
-        assert 250.0 < float(frame.min()) and float(np.median(frame)) < 320.0
+        assert float(frame.min()) > 250.0 and float(np.median(frame)) < 320.0
         sample = scene.air(30.0)
         assert 0.0 <= sample.co2_ppm <= 40000.0 and 0.0 <= sample.humidity_pct <= 100.0
         assert isinstance(scene.ffc_active(30.0), bool)
