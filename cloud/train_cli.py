@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sm-s3", default=None, metavar="S3_URL",
                    help="s3://bucket/prefix/ for the job's code and output")
     s.add_argument("--instance-type", default="ml.m5.large")
+    s.add_argument("--image-uri", default=None,
+                   help="training image (default: the prebuilt scikit-learn one for the region)")
     s.add_argument("--region", default=None)
     s.add_argument("--job-name", default=None)
     return p
@@ -134,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
 def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     """Parse, and fill container defaults (the train channel when no data was named)."""
     args = build_parser().parse_args(argv)
+    # The SageMaker container passes one value per option: several --param items as a;b.
+    args.param = [item for p in args.param for item in p.split(";") if item.strip()]
     channel = os.environ.get("SM_CHANNEL_TRAIN")
     if channel and not args.data and not args.simulate:
         args.data = [channel]

@@ -1,0 +1,163 @@
+"""
+Train the firedetect ensemble
+=============================
+
+Simulated recordings (or recorded ones, or the seed's JSON samples) are turned into the 18
+features by the very code the device runs, split by recording into train / validation /
+test, and used to fit the seed's ensemble (random forest + gradient boosting + logistic
+regression). The members are weighted by their validation score, the alarm threshold is set
+for a target false-alarm rate, and the result is scored per frame and per fire event,
+written as a signed artifact with its report, and optionally uploaded to S3.
+
+::
+
+    python cloud/train.py --keygen keys/                 # once: a signing key pair
+    python cloud/train.py --simulate 400 --signing-key keys/model-signing.pem --out models/
+
+Run ``python cloud/train.py --help`` for every option; ``--sagemaker`` runs the same script
+as a SageMaker training job (cloud/sagemaker.py).
+"""
+
+# %%
+# Setup
+# -----
+# The script runs from a checkout (``python cloud/train.py``) and inside the SageMaker
+# container, where the source folder is unpacked and this file is started by path.
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from cloud import train_cli
+from cloud.data import Dataset, Skipped, load_paths, sim_jobs, simulate, skip_summary
+from cloud.evaluate import evaluate, fit_on_split, holdout_families
+from cloud.report import feature_importances, write_report
+from cloud.splits import split_groups, strata
+from edge.errors import TrainingDataError
+from edge.features import FEATURE_NAMES, FeatureParams
+
+log = logging.getLogger("cloud.train")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # %%
+    # Options, and the signing key — checked before any work starts
+    # ------------------------------------------------------------
+    args = train_cli.parse(argv)
+    train_cli.configure_logging(args.verbose)
+    if args.keygen is not None:
+        return train_cli.keygen(args.keygen)
+    if args.sagemaker:
+        from cloud.sagemaker import launch_from_args
+
+        return launch_from_args(args)
+    try:
+        key = train_cli.signing_key(args)
+        cfg = train_cli.ensemble_config(args)
+    except ValueError as exc:
+        return train_cli.fail(str(exc))
+    params = FeatureParams()
+
+    # %%
+    # Data: simulated recordings and/or files, featurised with edge.features
+    # -----------------------------------------------------------------------
+    parts: list[Dataset] = []
+    skipped: list[Skipped] = []
+    try:
+        if args.simulate:
+            jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
+                            args.lag, params)
+            parts.append(simulate(jobs, workers=args.workers))
+        if args.data:
+            loaded, skipped = load_paths(args.data, params=params, strict=args.strict,
+                                         endpoint_url=args.s3_endpoint_url, lag_s=args.lag)
+            parts.append(loaded)
+    except (TrainingDataError, ValueError) as exc:
+        return train_cli.fail(str(exc))
+    if args.data:
+        print(skip_summary(skipped), file=sys.stderr)
+    ds = Dataset.concat(parts)
+    if len(ds) == 0:
+        return train_cli.fail("no training data: give --simulate N and/or --data PATH with "
+                              "usable files")
+    log.info("%d rows from %d recordings/files", len(ds), len(ds.groups))
+
+    # %%
+    # Split by recording (never by row), stratified by family
+    # --------------------------------------------------------
+    has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
+    split = split_groups(strata(ds.families, has_fire), seed=args.seed)
+
+    # %%
+    # Fit the members, weight them, choose the threshold on validation recordings
+    # ---------------------------------------------------------------------------
+    try:
+        ens = fit_on_split(ds, split, cfg, progress=True)
+    except ValueError as exc:
+        return train_cli.fail(str(exc))
+
+    # %%
+    # Score the held-out test recordings: frames and events per family
+    # -----------------------------------------------------------------
+    ev = evaluate(ds, ens, split.test)
+    holdout = ({} if not args.holdout_families
+               else holdout_families(ds, split, cfg, progress=True))
+    metrics = train_cli.metrics_doc(args, ds, split, ens, ev, holdout)
+    train_cli.print_summary(metrics)
+
+    # %%
+    # The signed artifact (ONNX + joblib members, golden scores, manifest)
+    # --------------------------------------------------------------------
+    from cloud.artifact import write_artifact
+
+    test_rows = ds.rows_of(list(split.test))
+    rng = np.random.default_rng(args.seed)
+    check = ds.X[np.sort(rng.choice(test_rows, min(2000, test_rows.size), replace=False))]
+    golden = ds.X[np.sort(rng.choice(test_rows, min(32, test_rows.size), replace=False))]
+    info = write_artifact(
+        args.out,
+        pipelines=ens.pipelines,
+        weights=ens.weights,
+        threshold=ens.threshold,
+        feature_params=params.as_dict(),
+        metrics=train_cli.manifest_metrics(metrics),
+        training_data={"id": ds.fingerprint(), "n_samples": len(ds),
+                       "n_groups": len(ds.groups), "sources": train_cli.sources(args)},
+        golden_inputs=golden.astype(np.float64),
+        X_check=check.astype(np.float64),
+        private_key=key,
+        unsigned=key is None,
+    )
+    print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
+
+    # %%
+    # The report: metrics.json and report.html with the plots
+    # --------------------------------------------------------
+    report_dir = args.report_dir or info.path.parent / f"{info.version}-report"
+    metrics["version"] = info.version
+    write_report(Path(report_dir), metrics, y_test=ev.y.astype(np.float64),
+                 test_probs=ev.probs, importance=feature_importances(ens.pipelines,
+                                                                     FEATURE_NAMES))
+    print(f"report: {report_dir}/report.html", file=sys.stderr)
+
+    # %%
+    # Publish to S3 (versions/<version>.tar.gz, then latest.json)
+    # ------------------------------------------------------------
+    if args.upload:
+        from cloud.s3 import upload_artifact
+
+        key_name = upload_artifact(info.tarball, args.upload, endpoint_url=args.s3_endpoint_url)
+        print(f"uploaded: {key_name} under {args.upload}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
