@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 import types
 from typing import Any
@@ -183,12 +184,16 @@ class TestSimulatedStream:
 
 @pytest.mark.parametrize("model", MODELS)
 class TestFaults:
-    def test_bit_error(self, model: str) -> None:
-        """A CRC failure is counted, the stream resyncs, and the next frame is exact."""
+    def test_bit_error(self, model: str, caplog: pytest.LogCaptureFixture) -> None:
+        """A CRC failure is counted and logged, the stream resyncs, and the next frame is exact."""
         cam, sim, _, scene = make(model)
         cam.read_frame()
         sim.spi.bit_errors = 1
-        frame = cam.read_frame()
+        with caplog.at_level(logging.INFO, logger="edge.sensors.lepton_spi"):
+            frame = cam.read_frame()
+        assert [r.levelname for r in caplog.records] == ["WARNING", "INFO"]
+        assert "CRC" in caplog.records[0].getMessage()
+        assert "recovered after 1 failure" in caplog.records[1].getMessage()
         health = cam.health()
         assert health.crc_errors == 1 and health.resyncs == 1
         assert np.array_equal(frame.pixels, expected(sim, scene, frame, "low"))
@@ -372,3 +377,48 @@ class TestScaledClock:
         assert all(f.pixels.shape == (120, 160) for f in frames)
         assert len({f.telemetry["frame_counter"] for f in frames}) == 4
         assert cam.health().status == "ok"
+
+
+class ScriptedSpi:
+    """An SpiDevice that plays back a fixed byte stream, then discard packets."""
+
+    mode, max_speed_hz, bits_per_word = 3, 18_000_000, 8
+
+    def __init__(self, stream: bytes, clock: ManualClock) -> None:
+        self.stream = bytearray(stream)
+        self.clock = clock
+
+    def readbytes(self, n: int) -> list[int]:
+        self.clock.advance(n * 8 / self.max_speed_hz)
+        while len(self.stream) < n:
+            self.stream += bytes([0x0F, 0x00]) + bytes(162)
+        out, self.stream = self.stream[:n], self.stream[n:]
+        return list(out)
+
+    def xfer2(self, values: list[int], speed_hz: int = 0, delay_usecs: int = 0) -> list[int]:
+        return self.readbytes(len(values))
+
+    def open(self, bus: int, device: int) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class TestSegmentNumbers:
+    def test_ttt_read_from_packet_20_only(self) -> None:
+        """Segment bits set in other packets are ignored; TTT = 0 in packet 20 drops a segment."""
+        geo = vospi.geometry("3.5", False)
+        rows, cols = np.indices((120, 160))
+        words = ((rows * 160 + cols) % 65536).astype(np.uint16)
+        packets = vospi.frame_to_packets(words, geo)
+        packets[:, 0, 0] |= 0x70  # TTT = 7 in packet 0 of every segment: not covered by CRC
+        packets[:, 59, 0] |= 0x20
+        invalid = packets[1].copy()
+        invalid[20, 0] &= 0x8F  # a TTT = 0 copy of segment 2
+        discard = bytes([0x0F, 0x00]) + bytes(162)
+        parts = [packets[0], invalid, discard, packets[1], packets[2], discard * 2, packets[3]]
+        stream = discard * 3 + b"".join(p if isinstance(p, bytes) else p.tobytes() for p in parts)
+        clock = ManualClock()
+        cam = LeptonSpi(ScriptedSpi(stream, clock), clock, None, telemetry=False)
+        frame = cam.read_frame()
+        assert frame.pixels.tobytes() == words.tobytes()
+        assert cam.health().sync_errors == 0 and cam.health().crc_errors == 0

@@ -157,7 +157,7 @@ class LeptonSpi:
     # -- frames ---------------------------------------------------------------------------
 
     def read_frame(self) -> ThermalFrame:
-        """The next frame (possibly ``frozen``); see the module docstring for the errors."""
+        """The next frame (possibly ``frozen``); errors as in ``edge.sensors.flir_lepton``."""
         deadline = self.clock.monotonic() + self.frame_timeout_s
         self._budget = self._packet_budget()
         rebooted = False
@@ -169,7 +169,10 @@ class LeptonSpi:
                 last = err
                 self._n.failure(err)
                 self._assembler.reset()
-                log.debug("VoSPI: %s; resyncing", err)
+                if self._n.consecutive == 1:
+                    log.warning("Lepton VoSPI: %s; resyncing", err)
+                else:
+                    log.debug("Lepton VoSPI: %s; resyncing", err)
                 if self._should_reboot(rebooted):
                     self._reboot_or_fault()
                     rebooted = True
@@ -199,6 +202,8 @@ class LeptonSpi:
                 continue
             frame = self._make_frame(words)
             if frame is not None:
+                if self._n.consecutive:
+                    log.info("Lepton stream recovered after %d failure(s)", self._n.consecutive)
                 self._n.good(frame)
                 return frame
 

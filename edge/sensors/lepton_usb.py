@@ -139,11 +139,15 @@ class LeptonUsb:
             frozen=frozen,
             telemetry=telemetry,
         )
+        if self._n.consecutive:
+            log.info("Lepton USB recovered after %d failure(s)", self._n.consecutive)
         self._n.good(frame)
         return frame
 
     def _fail(self, err: SensorError) -> SensorError:
         self._n.failure(err)
+        if self._n.consecutive == 1:
+            log.warning("Lepton USB: %s", err)
         self._n.faulted = True
         return err
 
