@@ -6,7 +6,9 @@ run this same code, so they agree to the bit on the thermal features.
 Arithmetic: statistics of the pixel values (mean, std, max, 95th percentile, hot pixels)
 are taken on the raw ``uint16`` values and converted exactly (``value × resolution_k −
 273.15``); gradients and changes are taken on the raw values as float32 (integers, so the
-central differences are exact) and scaled by ``resolution_k`` into kelvin.
+differences are exact) and their statistics scaled by ``resolution_k`` into kelvin. The
+thresholds (hot pixel, moving pixel) are compared in raw steps, so a pixel exactly at a
+threshold is decided as the decimal definition says, not by float rounding.
 
 - Gradient: central differences inside the frame, one-sided differences on its border
   (what ``numpy.gradient`` does), magnitude ``√(gx² + gy²)`` in K per pixel.
@@ -44,24 +46,34 @@ def hot_raw_threshold(resolution_k: float, hot_threshold_c: float) -> int:
     return math.floor(round((hot_threshold_c + KELVIN_OFFSET) / resolution_k, 6)) + 1
 
 
-def gradient_magnitude(f: F32Stack, resolution_k: float) -> F32Stack:
-    """|∇T| in K/pixel of each frame of ``f`` (C, H, W) raw values, as ``numpy.gradient``."""
+def doubled_gradient(f: F32Stack) -> F32Stack:
+    """``2·|∇f|`` of each frame of ``f`` (C, H, W), in f's units per pixel.
+
+    ``numpy.gradient``'s differences, doubled: ``f[x+1] − f[x−1]`` inside the frame,
+    ``2·(f[1] − f[0])`` and ``2·(f[−1] − f[−2])`` on its border; integers stay exact.
+    """
     gx = np.empty_like(f)
     gy = np.empty_like(f)
     np.subtract(f[:, :, 2:], f[:, :, :-2], out=gx[:, :, 1:-1])
-    gx[:, :, 1:-1] *= 0.5
     np.subtract(f[:, :, 1], f[:, :, 0], out=gx[:, :, 0])
     np.subtract(f[:, :, -1], f[:, :, -2], out=gx[:, :, -1])
+    gx[:, :, 0] *= 2.0
+    gx[:, :, -1] *= 2.0
     np.subtract(f[:, 2:, :], f[:, :-2, :], out=gy[:, 1:-1, :])
-    gy[:, 1:-1, :] *= 0.5
     np.subtract(f[:, 1, :], f[:, 0, :], out=gy[:, 0, :])
     np.subtract(f[:, -1, :], f[:, -2, :], out=gy[:, -1, :])
+    gy[:, 0, :] *= 2.0
+    gy[:, -1, :] *= 2.0
     np.multiply(gx, gx, out=gx)
     np.multiply(gy, gy, out=gy)
     gx += gy
     np.sqrt(gx, out=gx)
-    gx *= np.float32(resolution_k)
     return gx
+
+
+def _raw_steps(value: float, resolution_k: float) -> float:
+    """``value`` (K) in raw steps, rounded to 10⁻⁶ of a step (0.5 K at 0.01 → 50.0)."""
+    return round(value / resolution_k, 6)
 
 
 def largest_blob_pixels(hot: npt.NDArray[np.bool_]) -> int:
@@ -83,7 +95,7 @@ def largest_blob_pixels(hot: npt.NDArray[np.bool_]) -> int:
 def _mean_std_rows(x: npt.NDArray[np.float32]) -> tuple[F64, F64]:
     """Mean and (population) standard deviation of each row, two-pass in float64."""
     x64 = x.astype(np.float64)
-    mean = x64.mean(axis=1)
+    mean = np.add.reduce(x64, axis=1) / x.shape[1]
     x64 -= mean[:, None]
     var = np.einsum("ij,ij->i", x64, x64) / x.shape[1]
     return mean, np.sqrt(var)
@@ -152,25 +164,32 @@ def thermal_features(
         for i in np.flatnonzero(hot_count):
             out[i, 5] = largest_blob_pixels(raw[i] >= v_hot) * 100.0 / n
 
-    gm = gradient_magnitude(f, res)
-    gflat = gm.reshape(c, n)
-    out[:, 6], out[:, 7] = _mean_std_rows(gflat)
+    g2 = doubled_gradient(f).reshape(c, n)  # 2·|∇T| in raw steps per pixel
+    g_mean, g_std = _mean_std_rows(g2)
+    out[:, 6] = g_mean * (res / 2.0)
+    out[:, 7] = g_std * (res / 2.0)
 
     if ref is None:
         return out
-    has_ref = np.flatnonzero(dt > 0)
-    if has_ref.size == 0:
+    rows = np.flatnonzero(dt > 0)
+    if rows.size == 0:
         return out
-    ad = np.subtract(f, ref)
-    np.abs(ad, out=ad)
-    ad *= np.float32(res)
-    aflat = ad.reshape(c, n)
-    out[has_ref, 8], out[has_ref, 9] = _mean_std_rows(aflat[has_ref])
-    moving = (gflat >= np.float32(min_grad_k)) & (aflat >= np.float32(min_diff_k))
-    n_moving = np.count_nonzero(moving, axis=1)
-    for i in has_ref[n_moving[has_ref] > 0]:
-        m = moving[i]
-        flow = aflat[i][m].astype(np.float64) / gflat[i][m] / dt[i]
-        out[i, 10] = flow.mean()
-        out[i, 11] = flow.std()
+    every = rows.size == c
+    ad = np.subtract(f, ref) if every else np.subtract(f[rows], ref[rows])
+    np.abs(ad, out=ad)  # |ΔT| in raw steps
+    ad = ad.reshape(rows.size, n)
+    g2r = g2 if every else g2[rows]
+    d_mean, d_std = _mean_std_rows(ad)
+    out[rows, 8] = d_mean * res
+    out[rows, 9] = d_std * res
+    moving = g2r >= np.float32(2.0 * _raw_steps(min_grad_k, res))
+    moving &= ad >= np.float32(_raw_steps(min_diff_k, res))
+    for k in np.flatnonzero(moving.any(axis=1)):
+        idx = np.flatnonzero(moving[k])
+        # |ΔT/Δt| / |∇T| = (|Δraw|·res/dt) / (g2·res/2) = 2·|Δraw| / (g2·dt)
+        flow = 2.0 * ad[k, idx].astype(np.float64) / g2r[k, idx] / dt[rows[k]]
+        mean = float(np.add.reduce(flow)) / idx.size
+        flow -= mean
+        out[rows[k], 10] = mean
+        out[rows[k], 11] = math.sqrt(float(np.einsum("i,i->", flow, flow)) / idx.size)
     return out

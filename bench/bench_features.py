@@ -1,0 +1,119 @@
+"""How fast the 18 features are: one frame through the streaming path, and a whole recording.
+
+1. ``FeatureExtractor.add_frame`` on 160×120 frames at 8.7 Hz with a reading every 5 s,
+   timed frame by frame after a warm-up: a quiet room (no hot pixel, so no blob labelling)
+   and a room with a moving hot spot (hot pixels in every frame). Target: median ≤ 0.5 ms.
+2. ``featurize_recording`` over a 10-minute 8.7 Hz recording (5220 frames) of the hot-spot
+   room. Target: ≤ 5 s.
+
+The scenes are synthetic (a warm room, a radiator, sensor noise, a hot spot that moves and
+grows), built here so the figures do not depend on the scenario engine.
+
+Run: .venv/bin/python bench/bench_features.py [--frames N] [--minutes M]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.features import FeatureExtractor, featurize_recording
+from edge.recording import Recording
+from edge.types import GasReading, ThermalFrame
+
+RATE_HZ = 8.7
+H, W = 120, 160
+
+
+def room(n: int, hot_spot: bool, seed: int = 0) -> npt.NDArray[np.uint16]:
+    """``n`` frames (cK) of a 22 °C room with a 40 °C radiator, and maybe a moving hot spot."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:H, 0:W].astype(np.float32)
+    base = 22.0 + 0.02 * xx
+    base[80:100, 10:40] = 40.0
+    out = np.empty((n, H, W), dtype=np.uint16)
+    for i in range(n):
+        t = i / RATE_HZ
+        temp = base + rng.normal(0.0, 0.08, (H, W)).astype(np.float32)
+        if hot_spot:
+            cx = 30.0 + (0.8 * t) % 100.0
+            cy = 50.0 + 10.0 * np.sin(t / 7.0)
+            peak = 120.0 + 0.3 * (t % 600.0)
+            temp += peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / 30.0)
+        out[i] = np.rint((temp + 273.15) / 0.01).astype(np.uint16)
+    return out
+
+
+def _summary(values: list[float]) -> str:
+    v = sorted(values)
+    return (f"median {statistics.median(v) * 1e3:.3f} ms, p90 {v[int(0.9 * len(v))] * 1e3:.3f} "
+            f"ms, min {v[0] * 1e3:.3f} ms")
+
+
+def bench_streaming(n: int, hot_spot: bool) -> None:
+    frames = room(n, hot_spot)
+    ex = FeatureExtractor()
+    wall: list[float] = []
+    cpu: list[float] = []
+    next_gas = 0.0
+    for i in range(n):
+        t = i / RATE_HZ
+        if t >= next_gas:
+            ex.add_gas(GasReading(t=t, co2_ppm=450.0 + t, temperature_c=22.0, humidity_pct=40.0))
+            next_gas += 5.0
+        frame = ThermalFrame(t=t, pixels=frames[i])
+        w0, c0 = time.perf_counter(), time.thread_time()
+        ex.add_frame(frame)
+        c1, w1 = time.thread_time(), time.perf_counter()
+        if i >= 20:  # after the warm-up (a reference frame exists from 1 s on)
+            wall.append(w1 - w0)
+            cpu.append(c1 - c0)
+    label = "moving hot spot" if hot_spot else "quiet room"
+    print(f"streaming add_frame, {label} ({len(cpu)} frames of {W}×{H}):")
+    print(f"  CPU  {_summary(cpu)}")
+    print(f"  wall {_summary(wall)}")
+
+
+def bench_batch(minutes: float) -> None:
+    n = int(minutes * 60 * RATE_HZ)
+    ft = np.arange(n) / RATE_HZ
+    gt = np.arange(0.0, minutes * 60, 5.0)
+    rec = Recording(
+        frame_t=ft,
+        frames=room(n, hot_spot=True),
+        gas_t=gt,
+        co2_ppm=(450.0 + gt).astype(np.float32),
+        temperature_c=np.full(gt.size, 22.0, dtype=np.float32),
+        humidity_pct=np.full(gt.size, 40.0, dtype=np.float32),
+    )
+    wall: list[float] = []
+    cpu: list[float] = []
+    vectors = 0
+    for _ in range(3):
+        w0, c0 = time.perf_counter(), time.process_time()
+        _, x = featurize_recording(rec)
+        cpu.append(time.process_time() - c0)
+        wall.append(time.perf_counter() - w0)
+        vectors = x.shape[0]
+    print(f"featurize_recording, {minutes:g} min at {RATE_HZ} Hz ({n} frames, {vectors} vectors), "
+          "best of 3:")
+    print(f"  CPU  {min(cpu):.2f} s ({min(cpu) / n * 1e3:.3f} ms/frame)")
+    print(f"  wall {min(wall):.2f} s (runs " + ", ".join(f"{r:.2f}" for r in wall) + ")")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=600, help="frames per streaming run")
+    parser.add_argument("--minutes", type=float, default=10.0, help="length of the recording")
+    args = parser.parse_args()
+    bench_streaming(args.frames, hot_spot=False)
+    bench_streaming(args.frames, hot_spot=True)
+    bench_batch(args.minutes)
+
+
+if __name__ == "__main__":
+    main()
