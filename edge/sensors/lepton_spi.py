@@ -65,7 +65,14 @@ def open_spidev(bus: int, device: int, speed_hz: int) -> SpiDevice:
 
 
 class LeptonSpi:
-    """A Lepton 3.x/2.x over VoSPI (frames) and, optionally, CCI (settings, reboot)."""
+    """A Lepton 3.x/2.x over VoSPI (frames) and, optionally, CCI (settings, reboot).
+
+    ``spi`` is an opened ``SpiDevice`` (``open_spidev`` or ``SimulatedLepton.spi``); ``cci``
+    configures the camera on ``start()`` (without it the camera's own settings must match
+    ``telemetry`` and the default 0.01 K). ``max_transfer_bytes`` is the kernel's
+    ``spidev.bufsiz``; ``frame_timeout_s`` bounds each ``read_frame`` on ``clock``;
+    ``boot_wait_s`` is slept after an OEM reboot before reconfiguring.
+    """
 
     def __init__(
         self,
