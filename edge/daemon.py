@@ -186,15 +186,7 @@ class Daemon:
             reading: Reading | None = self.queue.get(timeout=timeout)
         except queue.Empty:
             reading = None
-        events: list[DetectionEvent] = []
-        if reading is not None:
-            try:
-                step = (self.pipeline.frame(reading) if isinstance(reading, ThermalFrame)
-                        else self.pipeline.gas(reading))
-                events += step.events
-            except Exception:  # one bad reading (a malformed frame, a model bug the holder
-                # could not roll back) must not end processing: log it fully and go on.
-                log.exception("daemon: could not process a %s reading", type(reading).__name__)
+        events = self._process(reading) if reading is not None else []
         now = self.clock.monotonic()
         for loop in self.loops:
             self.pipeline.driver_status(loop.name, loop.status())
@@ -208,6 +200,16 @@ class Daemon:
             self._publish_test()
         self._periodic(now)
 
+    def _process(self, reading: Reading) -> list[DetectionEvent]:
+        try:
+            if isinstance(reading, ThermalFrame):
+                return self.pipeline.frame(reading).events
+            return self.pipeline.gas(reading).events
+        except Exception:  # one bad reading (a malformed frame, a model bug the holder
+            # could not roll back) must not end processing: log it fully and go on.
+            log.exception("daemon: could not process a %s reading", type(reading).__name__)
+            return []
+
     def shutdown(self) -> None:
         """Stop sensors, tell systemd, flush what the broker will take, say offline, close."""
         self.notifier.stopping()
@@ -216,14 +218,18 @@ class Daemon:
         for loop in self.loops:
             if not loop.join(timeout=5.0):
                 log.warning("daemon: %s loop did not stop in time", loop.name)
-        # Anything still queued is processed, so an alarm decided on it is not lost.
+        # Anything still queued is processed, so an alarm decided on it is not lost (no
+        # staleness checks now: the sensors were stopped on purpose, that is no fault).
         while True:
             try:
-                self.step(timeout=0.0)
-            except Exception:  # shutting down must finish even if processing fails
-                log.exception("daemon: processing during shutdown failed")
-            if self.queue.empty():
+                reading = self.queue.get_nowait()
+            except queue.Empty:
                 break
+            for ev in self._process(reading):
+                try:
+                    self.publish(ev)
+                except Exception:  # shutting down must finish even if one publish fails
+                    log.exception("daemon: could not store an event during shutdown")
         if not self.link.drain(self.options.drain_timeout_s):
             log.warning("daemon: unsent events stay in the outbox for the next start")
         self.link.stop()

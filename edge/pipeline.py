@@ -98,6 +98,7 @@ class SensorState:
     """
 
     stale_after_s: float
+    startup_grace_s: float = 0.0  # extra time for the first reading (warm-up, first sample)
     last_t: float | None = None
     driver_reason: str | None = None
     stale_reason: str | None = None
@@ -134,7 +135,9 @@ class Pipeline:
     :param alarm: the alarm state machine.
     :param stale_after_s: per sensor, how old its newest data may be before it is faulted.
     :param start_t: the time the pipeline starts at (a sensor that never reports is stale
-        ``stale_after_s`` after it).
+        ``stale_after_s`` + its ``startup_grace_s`` after it).
+    :param startup_grace_s: per sensor, how much longer its first reading may take (the
+        SCD41 drops its first sample: its first reading comes two intervals after start).
     """
 
     def __init__(
@@ -144,6 +147,7 @@ class Pipeline:
         alarm: AlarmStateMachine,
         stale_after_s: Mapping[str, float],
         start_t: float = 0.0,
+        startup_grace_s: Mapping[str, float] | None = None,
     ) -> None:
         missing = [s for s in SENSORS if s not in stale_after_s]
         if missing:
@@ -152,7 +156,10 @@ class Pipeline:
         self.scorer = scorer
         self.alarm = alarm
         self.start_t = start_t
-        self.sensors_state = {s: SensorState(stale_after_s[s]) for s in SENSORS}
+        grace = startup_grace_s or {}
+        self.sensors_state = {
+            s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
+        }
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
@@ -180,7 +187,8 @@ class Pipeline:
         for name, st in self.sensors_state.items():
             last = st.last_t if st.last_t is not None else self.start_t
             age = now - last
-            if age > st.stale_after_s and st.stale_reason is None:
+            limit = st.stale_after_s + (st.startup_grace_s if st.last_t is None else 0.0)
+            if age > limit and st.stale_reason is None:
                 st.stale_reason = (
                     f"no data for {age:.1f} s (limit {st.stale_after_s:g} s)"
                     if st.last_t is not None
@@ -278,6 +286,7 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
     """The pipeline the daemon and ``replay`` both run: seed-v1 features, ``holder``'s model,
     the configured alarm logic and the sensors' staleness limits."""
     from edge.features import FeatureExtractor
+    from edge.sensors.scd41_reader import INTERVAL_S
 
     return Pipeline(
         FeatureExtractor(),
@@ -288,4 +297,9 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
             "lepton": config.sensors.lepton.stale_after_s,
         },
         start_t=start_t,
+        startup_grace_s={
+            # power-up, clean start, the dropped first sample, then the first reading
+            "scd41": 2.0 * INTERVAL_S[config.sensors.scd41.mode] + 5.0,
+            "lepton": 5.0,  # camera boot and the first FFC
+        },
     )

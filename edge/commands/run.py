@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from edge.daemon import Daemon, DaemonOptions
     from edge.model_delivery import ModelUpdater
     from edge.outbox import Outbox
+    from edge.sim.scene import Scene
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +101,7 @@ def build_daemon(
     config: Config,
     *,
     simulate: str | None = None,
+    scene: Scene | None = None,
     seed: int = 0,
     clock: Clock | None = None,
     duration_s: float | None = None,
@@ -108,6 +110,9 @@ def build_daemon(
     options: DaemonOptions | None = None,
 ) -> Runtime:
     """Everything wired: sources, model holder, outbox, MQTT link, daemon (not started).
+
+    Sensors: real hardware; or simulated chips seeing the scenario ``simulate`` (seeded) or
+    the given ``scene``, on ``clock`` (a ``ScaledClock`` by default).
 
     :raises FiredetectError: the outbox or the MQTT TLS files cannot be used.
     :raises ValueError: an unknown scenario.
@@ -124,11 +129,13 @@ def build_daemon(
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutboxError(f"{state_dir}: cannot create the state directory: {exc}") from None
-    if simulate is not None:
+    if simulate is not None or scene is not None:
         clock = clock or ScaledClock(1.0)
-        scene, truth = make_scene(simulate, seed, duration_s or 3600.0)
+        truth: dict[str, Any] = {}
+        if scene is None:
+            scene, truth = make_scene(str(simulate), seed, duration_s or 3600.0)
+            log.info("simulation: %s (seed %d), truth %s", simulate, seed, truth)
         sources = simulated_sources(config, scene, clock, truth)
-        log.info("simulation: %s (seed %d), truth %s", simulate, seed, truth)
     else:
         sources = hardware_sources(config, clock)
     holder = ModelHolder(config.model, state_dir)

@@ -1,0 +1,265 @@
+"""The daemon in-process: real drivers on simulated chips, a real Mosquitto, a real notify socket.
+
+Each class runs one daemon (on a ``ScaledClock``) through a story and its tests check what a
+real subscriber and the notify socket saw.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.commands.run import Runtime, build_daemon
+from edge.config import Config, parse_config
+from edge.daemon import DaemonOptions
+from edge.notify import Notifier
+from edge.sim.clock import ScaledClock
+from tests.broker import Broker
+from tests.daemon_helpers import ControlledRoom, NotifySocket, Subscriber, events
+
+BASE = "firedetect/t1"
+TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+SPEED = 2.0
+
+
+def daemon_config(broker: Broker, state_dir: Path, **alarm: float) -> Config:
+    return parse_config({
+        "device": {"id": "t1", "state_dir": str(state_dir)},
+        "mqtt": {"url": broker.url, "keepalive_s": 5, "telemetry_interval_s": 2.0},
+        "sensors": {"scd41": {"stale_after_s": 8.0},
+                    "lepton": {"model": "2.5", "stale_after_s": 2.0}},
+        "alarm": {"pre_alarm_s": 1.0, "clear_s": 1.0, "min_alarm_s": 0.0, **alarm},
+    })
+
+
+@dataclass
+class Run:
+    """A daemon running in a thread, and everything watching it."""
+
+    rt: Runtime
+    thread: threading.Thread
+    scene: ControlledRoom
+    clock: ScaledClock
+    sub: Subscriber
+    notify: NotifySocket
+    broker: Broker
+
+    def stop(self) -> None:
+        self.rt.daemon.request_stop()
+        self.thread.join(20)
+        self.rt.close()
+
+    def now(self) -> float:
+        return self.clock.monotonic()
+
+
+@pytest.fixture(scope="class")
+def run_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    started: list[Run] = []
+
+    def start(speed: float = SPEED, **options: Any) -> Run:
+        workdir = tmp_path_factory.mktemp("daemon")
+        broker = Broker(workdir / "broker")
+        broker.start()
+        sub = Subscriber(broker.host, broker.port, [f"{BASE}/#"])
+        notify = NotifySocket()
+        scene = ControlledRoom()
+        clock = ScaledClock(speed)
+        rt = build_daemon(
+            daemon_config(broker, workdir / "state"), scene=scene, clock=clock,
+            notifier=Notifier(notify.path),
+            options=DaemonOptions(watchdog_s=0.6, status_interval_s=0.2, **options),
+        )
+        thread = threading.Thread(target=rt.daemon.run, name="daemon-under-test")
+        thread.start()
+        r = Run(rt, thread, scene, clock, sub, notify, broker)
+        started.append(r)
+        return r
+
+    yield start
+    for r in started:
+        if r.thread.is_alive():
+            r.stop()
+        r.sub.close()
+        r.notify.close()
+        r.broker.stop()
+
+
+@pytest.fixture(scope="class")
+def fire_story(run_factory: Any) -> Run:
+    """Start, READY, a fire in view → alarm, cmd/test → test event, SIGTERM-like stop."""
+    r: Run = run_factory()
+    r.notify.wait_for("READY=1", 30)
+    r.scene.fire_from = r.now() + 2.0
+    r.sub.wait_for(lambda m: m.topic == f"{BASE}/alarm" and m.json()["event"] == "alarm", 20)
+    r.sub.publish(f"{BASE}/cmd/test", b"{}")
+    r.sub.wait_for(lambda m: m.topic == f"{BASE}/alarm" and m.json()["event"] == "test", 10)
+    r.sub.wait_for(lambda m: m.topic == f"{BASE}/telemetry", 10)
+    r.stop()
+    r.sub.wait_for(lambda m: m.topic == f"{BASE}/availability" and m.payload == b"offline", 10)
+    return r
+
+
+class TestDaemonLifecycle:
+    def test_ready_status_watchdog(self, fire_story: Run) -> None:
+        """READY=1 once sensors are up, then STATUS lines and WATCHDOG pings until STOPPING."""
+        n = fire_story.notify
+        ready = n.lines("READY=1")[0][0]
+        statuses = [ln for _, ln in n.lines("STATUS=")]
+        assert any(re.match(r"STATUS=state=\w+ score=\S+ lepton=ok scd41=ok outbox=\d+ mqtt=",
+                            s) for s in statuses), statuses
+        stopping = n.lines("STOPPING=1")[0][0]
+        assert ready < stopping
+        pings = [t for t, _ in n.lines("WATCHDOG=1") if t < stopping]
+        assert len(pings) >= 5
+        # Asked for every 0.2 s (a third of the 0.6 s watchdog); allow for a loaded machine.
+        assert max(b - a for a, b in itertools.pairwise(pings)) < 1.5
+
+    def test_alarm_payload_per_spec(self, fire_story: Run) -> None:
+        """The alarm event has every mqtt.md field, plus t and top_features."""
+        ev = next(e for e in events(fire_story.sub, BASE) if e["event"] == "alarm")
+        assert {"event", "seq", "ts", "score", "model", "degraded", "members", "sensors",
+                "t", "top_features"} <= set(ev)
+        assert TS.match(ev["ts"]), ev["ts"]
+        assert 0.5 <= ev["score"] <= 1.0
+        assert ev["sensors"] == {"scd41": "ok", "lepton": "ok"}
+        assert ev["model"] == "rules-v1" and ev["degraded"] is True  # no model: rule fallback
+        assert isinstance(ev["seq"], int)
+        assert ev["top_features"] and {"name", "contribution"} <= set(ev["top_features"][0])
+
+    def test_retained_state_follows_alarm(self, fire_story: Run) -> None:
+        """Retained state goes idle → alarm with since and last score."""
+        states = [m.json() for m in fire_story.sub.on(f"{BASE}/state")]
+        assert states[0]["state"] == "idle"
+        assert any(s["state"] == "alarm" and s["score"] >= 0.5 and TS.match(s["since"])
+                   for s in states)
+
+    def test_test_command_and_seq(self, fire_story: Run) -> None:
+        """cmd/test gives a test event; seq increases by one per event."""
+        evs = events(fire_story.sub, BASE)
+        assert [e["event"] for e in evs][-1] == "test"
+        seqs = [e["seq"] for e in evs]
+        assert seqs == list(range(seqs[0], seqs[0] + len(seqs)))
+
+    def test_health_and_telemetry(self, fire_story: Run) -> None:
+        """Retained health names each sensor's status, model, uptime, outbox; telemetry flows."""
+        health = fire_story.sub.on(f"{BASE}/health")[-1].json()
+        assert health["sensors"]["lepton"]["status"] == "ok"
+        assert health["model"]["version"] == "rules-v1"
+        assert health["uptime_s"] > 0 and isinstance(health["outbox_depth"], int)
+        tele = fire_story.sub.on(f"{BASE}/telemetry")[-1].json()
+        assert {"co2_ppm", "temperature_c", "humidity_pct", "t_max_c", "score"} <= set(tele)
+
+    def test_clean_stop_publishes_offline(self, fire_story: Run) -> None:
+        """After the stop the last availability is offline and nothing is left unsent."""
+        avail = fire_story.sub.on(f"{BASE}/availability")
+        assert avail[0].payload == b"online" and avail[-1].payload == b"offline"
+        assert not fire_story.thread.is_alive()
+        assert not [e for e in events(fire_story.sub, BASE) if e["event"] == "fault"]
+
+
+class GatedRead:
+    """Wraps a source's read so a test can make it hang (a wedged driver)."""
+
+    def __init__(self, read: Any) -> None:
+        self.read = read
+        self.open = threading.Event()
+        self.open.set()
+
+    def __call__(self) -> Any:
+        self.open.wait()
+        return self.read()
+
+
+class TestWatchdogStall:
+    def test_pings_stop_while_a_sensor_hangs(self, run_factory: Any) -> None:
+        """A hung Lepton read stops the WATCHDOG pings; they resume when it returns."""
+        r: Run = run_factory(sensor_stall_s=1.0, startup_timeout_s=1.0)
+        gate = GatedRead(r.rt.daemon.sources.lepton.read)
+        r.rt.daemon.sources.lepton.read = gate  # type: ignore[method-assign]
+        r.notify.wait_for("WATCHDOG=1", 20)
+        time.sleep(1.0)
+        gate.open.clear()
+        time.sleep(3.0)
+        blocked_at = time.monotonic() - 3.0
+        pings = [t for t, _ in r.notify.lines("WATCHDOG=1")]
+        during = [t for t in pings if blocked_at + 1.6 < t]
+        assert pings and not during, "pings went on while the Lepton read hung"
+        gate.open.set()
+        time.sleep(2.0)
+        after = [t for t, _ in r.notify.lines("WATCHDOG=1") if t > blocked_at + 3.0]
+        assert after, "pings did not resume after the read returned"
+        r.stop()
+
+
+@pytest.fixture(scope="class")
+def degraded_story(run_factory: Any) -> Run:
+    """Lepton dead → CO2 alone alarms; Lepton back; SCD41 gone → the camera alone alarms."""
+    r: Run = run_factory(speed=3.0)
+    sims = r.rt.daemon.sources
+    assert sims.sim_lepton is not None and sims.sim_scd41 is not None
+
+    mark = [time.monotonic()]
+
+    def event(kind: str, **match: Any) -> Any:
+        """The next event of ``kind`` after the previous one waited for."""
+        m = r.sub.wait_for(
+            lambda m: m.topic == f"{BASE}/alarm" and m.at >= mark[0]
+            and m.json()["event"] == kind
+            and all(m.json().get(k) == v for k, v in match.items()), 40)
+        mark[0] = m.at
+        return m.json()
+
+    r.notify.wait_for("READY=1", 30)
+    sims.sim_lepton.spi.miso_stuck = 0xFF
+    event("fault", sensor="lepton")
+    r.scene.co2_from = r.now()
+    event("alarm")
+    r.scene.co2_from = float("inf")
+    event("clear")
+    sims.sim_lepton.spi.miso_stuck = None
+    r.sub.wait_for(lambda m: m.topic == f"{BASE}/health"
+                   and m.json()["sensors"]["lepton"]["status"] == "ok"
+                   and m.at > time.monotonic() - 1.0, 30)
+    sims.sim_scd41.disappear()
+    event("fault", sensor="scd41")
+    r.scene.fire_from = r.now()
+    event("alarm")
+    r.stop()
+    return r
+
+
+class TestDegradedMode:
+    def test_gas_alone_alarms_with_camera_dead(self, degraded_story: Run) -> None:
+        """With the Lepton faulted, SCD41 readings are scored and raise the alarm."""
+        evs = events(degraded_story.sub, BASE)
+        fault = next(e for e in evs if e["event"] == "fault")
+        assert fault["sensor"] == "lepton" and fault["reason"]
+        alarm = next(e for e in evs if e["event"] == "alarm")
+        assert alarm["sensors"] == {"scd41": "ok", "lepton": "fault"}
+        assert alarm["degraded"] is True
+        assert alarm["seq"] > fault["seq"]
+
+    def test_recovery_shows_in_health(self, degraded_story: Run) -> None:
+        """The retained health goes lepton fault (with reason) → ok again."""
+        lep = [m.json()["sensors"]["lepton"] for m in degraded_story.sub.on(f"{BASE}/health")]
+        faulted = [h for h in lep if h["status"] == "fault"]
+        assert faulted and faulted[0]["reason"]
+        assert lep.index(faulted[0]) < max(i for i, h in enumerate(lep) if h["status"] == "ok")
+
+    def test_camera_alone_alarms_with_scd41_gone(self, degraded_story: Run) -> None:
+        """With the SCD41 gone (a fault event first), the fire in view still alarms."""
+        evs = events(degraded_story.sub, BASE)
+        i = next(i for i, e in enumerate(evs) if e["event"] == "fault" and e["sensor"] == "scd41")
+        later = [e for e in evs[i:] if e["event"] == "alarm"]
+        assert later and later[0]["sensors"] == {"scd41": "fault", "lepton": "ok"}
+        assert later[0]["degraded"] is True
+        assert "scd41" in later[0]["faults"]
