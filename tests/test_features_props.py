@@ -130,7 +130,7 @@ class TestGasProperties:
 
 
 class TestBatchProperties:
-    @settings(max_examples=80, deadline=None)
+    @settings(max_examples=50, deadline=None)
     @given(rec=recordings())
     def test_batch_equals_streaming(self, rec: Recording) -> None:
         """On random recordings with gaps, the batch and streaming paths agree, NaNs included."""
@@ -139,7 +139,7 @@ class TestBatchProperties:
         np.testing.assert_array_equal(t_b, t_s)
         np.testing.assert_allclose(x_b, x_s, rtol=1e-9, atol=1e-9, equal_nan=True)
 
-    @settings(max_examples=40, deadline=None)
+    @settings(max_examples=30, deadline=None)
     @given(rec=recordings(), shift=st.integers(-1000, 10**6))
     def test_time_shift_invariance(self, rec: Recording, shift: int) -> None:
         """Shifting every timestamp by a constant changes no feature."""
