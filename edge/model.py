@@ -108,6 +108,7 @@ class ModelHolder:
         self.backend: Backend = backend
         self.cache = ModelCache(Path(state_dir) / "models") if state_dir is not None else None
         self._lock = threading.Lock()
+        self._install_lock = threading.Lock()  # one install (cache + state file) at a time
         self._model: Model | None = None
         self._previous: Model | None = None
         self._last_error: str | None = None
@@ -157,7 +158,10 @@ class ModelHolder:
 
         On failure the running model is kept, ``last_error`` set, and the error raised.
         """
-        path = Path(path)
+        with self._install_lock:
+            return self._install(Path(path))
+
+    def _install(self, path: Path) -> Model:
         staging: Path | None = None
         try:
             try:

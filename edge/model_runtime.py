@@ -107,6 +107,14 @@ def open_members(
         backend = "onnx" if _onnxruntime_available() else "joblib"
         if backend == "joblib":
             log.warning("onnxruntime is not installed: scoring with the joblib members")
+    if backend == "joblib":
+        from importlib import metadata
+
+        trained = manifest.get("libraries", {}).get("scikit-learn")
+        here = metadata.version("scikit-learn")
+        if trained != here:
+            log.warning("model trained with scikit-learn %s, running %s: the joblib members may "
+                        "score differently (the self-test will tell)", trained, here)
     members: dict[str, Member] = {}
     for name in sorted(manifest["members"]):
         entry = manifest["members"][name]
@@ -137,8 +145,10 @@ class Model:
     _coef: FloatArray | None = field(default=None, repr=False)
     _center: FloatArray | None = field(default=None, repr=False)
     _scale: FloatArray | None = field(default=None, repr=False)
+    _order: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
+        self._order = tuple(sorted(self.members))
         att = self.manifest.get("attribution")
         if isinstance(att, dict) and att.get("method") == "linear":
             self._coef = np.asarray(att["coef"], dtype=np.float64)
@@ -166,11 +176,15 @@ class Model:
         v = np.asarray(x, dtype=np.float64)
         if v.shape != (N_FEATURES,):
             raise ValueError(f"x: shape {v.shape}; allowed: ({N_FEATURES},)")
-        total, per = self.score_batch(v[None, :])
-        p = float(total[0])
-        # float32 ONNX outputs may overshoot [0, 1] by ~1e-7: report clean probabilities
-        members = {name: min(max(float(arr[0]), 0.0), 1.0) for name, arr in per.items()}
-        if not (math.isfinite(p) and -1e-9 <= p <= 1.0 + 1e-9):
+        x32 = v.astype(np.float32).reshape(1, N_FEATURES)
+        members: dict[str, float] = {}
+        p = 0.0
+        for name in self._order:
+            pm = float(self.members[name].proba(x32)[0])
+            p += self.weights[name] * pm
+            # float32 ONNX outputs may overshoot [0, 1] by ~1e-7: report clean probabilities
+            members[name] = min(max(pm, 0.0), 1.0)
+        if not (math.isfinite(p) and -1e-6 <= p <= 1.0 + 1e-6):
             raise ModelError(f"model {self.version}: score {p} is not a probability")
         return Score(
             probability=min(max(p, 0.0), 1.0),
@@ -185,9 +199,10 @@ class Model:
         """The ``k`` largest linear contributions (see the module docstring)."""
         if self._coef is None or self._center is None or self._scale is None:
             return []
-        contrib = np.nan_to_num(self._coef * (v - self._center) / self._scale, nan=0.0)
-        order = np.argsort(-np.abs(contrib), kind="stable")[:k]
-        return [(FEATURE_NAMES[i], round(float(contrib[i]), 4)) for i in order]
+        contrib = (self._coef * (v - self._center) / self._scale).tolist()
+        vals = [0.0 if math.isnan(c) else c for c in contrib]
+        order = sorted(range(len(vals)), key=lambda i: -abs(vals[i]))[:k]
+        return [(FEATURE_NAMES[i], round(vals[i], 4)) for i in order]
 
     def self_test(self, golden: Mapping[str, Any]) -> None:
         """Score the golden inputs; every member and the ensemble within 1e-5.
