@@ -22,7 +22,7 @@ import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.config import ModelConfig
-from edge.errors import ModelError
+from edge.errors import ModelError, ModelIntegrityError
 from edge.model_cache import CacheState, ModelCache
 from edge.model_runtime import Backend, Model, Score, open_members
 from edge.model_verify import extract_tarball, load_public_key, verify_artifact
@@ -153,15 +153,17 @@ class ModelHolder:
             path, public_key=key, allow_unsigned=self.config.allow_unsigned, backend=self.backend
         )
 
-    def install(self, path: Path) -> Model:
+    def install(self, path: Path, *, expect_version: str | None = None) -> Model:
         """Load ``path`` (verified, self-tested), keep it as last-known-good, swap it in.
 
+        ``expect_version``: refuse a signed model whose manifest names another version (a
+        pointer such as ``latest.json`` replaying an older artifact under a new name).
         On failure the running model is kept, ``last_error`` set, and the error raised.
         """
         with self._install_lock:
-            return self._install(Path(path))
+            return self._install(Path(path), expect_version)
 
-    def _install(self, path: Path) -> Model:
+    def _install(self, path: Path, expect_version: str | None) -> Model:
         staging: Path | None = None
         try:
             try:
@@ -170,6 +172,11 @@ class ModelHolder:
                     staging = self.cache.staging_dir()
                     folder = extract_tarball(path, staging)
                 model = self.load(folder)
+                if expect_version is not None and model.version != expect_version:
+                    raise ModelIntegrityError(
+                        f"{path}: the manifest is version {model.version!r}, but "
+                        f"{expect_version!r} was expected"
+                    )
             except ModelError as exc:
                 self._fail(f"model {path} refused: {exc}")
                 raise

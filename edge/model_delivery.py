@@ -178,7 +178,7 @@ class ModelUpdater:
                 return PollResult(PollOutcome.FAILED, f"download of {version} failed: {exc}",
                                   version)
             try:
-                self.holder.install(tarball)
+                self.holder.install(tarball, expect_version=version)
             except ModelError as exc:
                 self._etag = etag
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)

@@ -198,6 +198,13 @@ class TestTarballExtraction:
             _load(bad, kit)
         assert not (tmp_path.parent / "evil").exists()
 
+    def test_unpacked_size_is_bounded(self, kit: Kit, tmp_path: Path) -> None:
+        """An archive unpacking to more than the limit is refused (no decompression bomb)."""
+        from edge.model_verify import extract_tarball
+
+        with pytest.raises(ModelIntegrityError, match="more than 10000 bytes"):
+            extract_tarball(kit.a.tarball, tmp_path / "x", max_bytes=10_000)
+
     def test_truncated_tarball_is_refused(self, kit: Kit, tmp_path: Path) -> None:
         """A cut-off .tar.gz is an integrity error, not a crash."""
         cut = tmp_path / "cut.tar.gz"

@@ -166,6 +166,15 @@ class TestModelUpdater:
         _put_raw(s3_bucket, "model-b", data)  # the store heals; the next poll succeeds
         assert device.updater.poll_once().outcome is PollOutcome.UPDATED
 
+    def test_pointer_renaming_another_version_is_refused(
+        self, kit: Kit, s3_bucket: S3Bucket, device: _Device
+    ) -> None:
+        """A validly signed model published under another version name is refused."""
+        _put_raw(s3_bucket, "model-new", kit.b.tarball.read_bytes())
+        result = device.updater.poll_once()
+        assert result.outcome is PollOutcome.REFUSED and "'model-new' was expected" in result.reason
+        device.assert_still_a()
+
     def test_pointer_to_missing_version(self, s3_bucket: S3Bucket, device: _Device) -> None:
         """latest.json naming an object that does not exist fails with that reason."""
         pointer = {"version": "model-q", "key": "versions/model-q.tar.gz", "sha256": "0" * 64}
