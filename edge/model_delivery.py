@@ -182,6 +182,10 @@ class ModelUpdater:
             except ModelError as exc:
                 self._etag = etag
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
+            except OSError as exc:  # the cache cannot be written (disk full, permissions)
+                return PollResult(
+                    PollOutcome.FAILED, f"model {version} not installed: {exc}", version
+                )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self._etag = etag
