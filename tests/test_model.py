@@ -367,11 +367,40 @@ class TestModelHolder:
     def test_configured_path_is_installed_when_newer(self, kit: Kit, tmp_path: Path) -> None:
         """config.path with a newer model than the cache is used and cached."""
         self._holder(kit, tmp_path).install(kit.a.tarball)
-        newer = build(tmp_path / "out", kit.pipelines_b, kit.key, version="model-z")
-        holder = self._holder(kit, tmp_path, path=newer.tarball)
+        newer = copy_artifact(kit.b, tmp_path / "cfg")
+        resign(newer, kit.key, version="model-z", created="2099-01-01T00:00:00Z")
+        holder = self._holder(kit, tmp_path, path=newer)
         model = holder.load_initial()
         assert model is not None and model.version == "model-z"
         assert json.loads((tmp_path / "models/state.json").read_text())["current"] == "model-z"
+
+    def test_configured_path_older_than_cache_is_not_used(
+        self, kit: Kit, tmp_path: Path
+    ) -> None:
+        """A cached model newer than config.path (an S3 update) survives a restart."""
+        older = copy_artifact(kit.a, tmp_path / "cfg")
+        resign(older, kit.key, version="model-old", created="2000-01-01T00:00:00Z")
+        self._holder(kit, tmp_path).install(kit.b.tarball)
+        holder = self._holder(kit, tmp_path, path=older)
+        model = holder.load_initial()
+        assert model is not None and model.version == "model-b"
+
+    def test_status_reports_versions(self, kit: Kit, tmp_path: Path) -> None:
+        """status() names the model in use and the previous one."""
+        holder = self._holder(kit, tmp_path)
+        assert holder.status().version is None and holder.status().degraded
+        holder.install(kit.a.tarball)
+        holder.install(kit.b.tarball)
+        st = holder.status()
+        assert (st.version, st.previous_version, st.degraded) == ("model-b", "model-a", False)
+
+    def test_unsigned_install_needs_allow_unsigned(self, kit: Kit, tmp_path: Path) -> None:
+        """An unsigned artifact installs only when model.allow_unsigned is set."""
+        info = build(tmp_path / "out", kit.pipelines_a, None, version="model-u")
+        with pytest.raises(ModelIntegrityError, match="unsigned"):
+            self._holder(kit, tmp_path / "s1").install(info.tarball)
+        holder = self._holder(kit, tmp_path / "s2", allow_unsigned=True)
+        assert holder.install(info.tarball).version == "model-u"
 
     def test_failed_install_keeps_running_model(self, kit: Kit, tmp_path: Path) -> None:
         """A model refused on install leaves the running one in place, with the reason."""
