@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.features_gas import N_GAS, gas_features, window_indices
-from edge.features_thermal import N_THERMAL, thermal_features
+from edge.features_thermal import N_THERMAL, frame_thermal_features
 
 if TYPE_CHECKING:
     from edge.recording import Recording
@@ -94,8 +94,6 @@ Vector = npt.NDArray[np.float64]
 F32Frame = npt.NDArray[np.float32]
 # Frames kept as reference candidates: the last second of a Lepton (~9 Hz) needs about 10.
 MAX_HISTORY_FRAMES = 128
-# Frames featurised at once by the batch path (bounds its memory: ~40 MB at 160×120).
-BATCH_CHUNK = 64
 
 
 def _nan_vector() -> Vector:
@@ -152,16 +150,16 @@ class FeatureExtractor:
         self._advance(t)
         f = pixels.astype(np.float32)
         ref, dt = self._reference(t, res, f.shape)
-        thermal = thermal_features(
-            pixels[None],
-            f[None],
-            None if ref is None else ref[None],
-            np.array([dt]),
+        thermal = frame_thermal_features(
+            pixels,
+            f,
+            ref,
+            dt,
             res,
             self.params.hot_threshold_c,
             self.params.flow_min_grad_k_per_px,
             self.params.flow_min_diff_k,
-        )[0]
+        )
         self._refs.append((t, res, f))
         self._last_frame_t = t
         self._last_thermal = thermal
@@ -326,21 +324,25 @@ def _gas_rows(
 
 
 def _thermal_rows(rec: Recording, p: FeatureParams) -> npt.NDArray[np.float64]:
-    """Features 1–12 of every frame, a chunk of frames at a time."""
+    """Features 1–12 of every frame; each frame's float32 values are reused as a reference."""
     ft = np.asarray(rec.frame_t, dtype=np.float64)
-    frames = rec.frames
     out = np.empty((ft.size, N_THERMAL), dtype=np.float64)
     ref_idx = np.searchsorted(ft, ft - p.reference_age_s, side="right") - 1
-    dt = np.where(ref_idx >= 0, ft - ft[np.maximum(ref_idx, 0)], 0.0)
-    for a in range(0, ft.size, BATCH_CHUNK):
-        b = min(a + BATCH_CHUNK, ft.size)
-        raw = frames[a:b]
-        ref = frames[np.maximum(ref_idx[a:b], 0)].astype(np.float32)
-        out[a:b] = thermal_features(
+    kept: dict[int, F32Frame] = {}  # float32 frames still to serve as a reference
+    oldest = 0
+    for i in range(ft.size):
+        raw = rec.frames[i]
+        f = raw.astype(np.float32)
+        kept[i] = f
+        r = int(ref_idx[i])
+        while oldest < r:  # reference indices never decrease
+            kept.pop(oldest, None)
+            oldest += 1
+        out[i] = frame_thermal_features(
             raw,
-            raw.astype(np.float32),
-            ref,
-            dt[a:b],
+            f,
+            kept[r] if r >= 0 else None,
+            float(ft[i] - ft[r]) if r >= 0 else 0.0,
             rec.frame_resolution_k,
             p.hot_threshold_c,
             p.flow_min_grad_k_per_px,

@@ -1,7 +1,8 @@
-"""Thermal features 1–12 of ``seed-v1`` (../shared/specs/features.md), over a stack of frames.
+"""Thermal features 1–12 of ``seed-v1`` (../shared/specs/features.md), one frame at a time.
 
-One frame is a stack of one: the streaming extractor and the batch path over a recording
-run this same code, so they agree to the bit on the thermal features.
+The streaming extractor and the batch path over a recording both run this function, so they
+agree to the bit on the thermal features. (A version vectorised over stacks of 64 frames
+was slower — the stacks do not stay in cache — see BENCHMARKS.md.)
 
 Arithmetic: statistics of the pixel values (mean, std, max, 95th percentile, hot pixels)
 are taken on the raw ``uint16`` values and converted exactly (``value × resolution_k −
@@ -32,8 +33,8 @@ N_THERMAL = 12
 _BLOB_STRUCTURE = np.ones((3, 3), dtype=bool)
 _UINT16_MAX = 65535
 
-RawStack = npt.NDArray[np.uint16]
-F32Stack = npt.NDArray[np.float32]
+RawFrame = npt.NDArray[np.uint16]
+F32Frame = npt.NDArray[np.float32]
 F64 = npt.NDArray[np.float64]
 
 
@@ -46,29 +47,44 @@ def hot_raw_threshold(resolution_k: float, hot_threshold_c: float) -> int:
     return math.floor(round((hot_threshold_c + KELVIN_OFFSET) / resolution_k, 6)) + 1
 
 
-def doubled_gradient(f: F32Stack) -> F32Stack:
-    """``2·|∇f|`` of each frame of ``f`` (C, H, W), in f's units per pixel.
+def doubled_gradient(f: F32Frame) -> F32Frame:
+    """``2·|∇f|`` of a frame ``f`` (H, W), in f's units per pixel.
 
     ``numpy.gradient``'s differences, doubled: ``f[x+1] − f[x−1]`` inside the frame,
     ``2·(f[1] − f[0])`` and ``2·(f[−1] − f[−2])`` on its border; integers stay exact.
     """
+    h, w = f.shape
     gx = np.empty_like(f)
     gy = np.empty_like(f)
-    np.subtract(f[:, :, 2:], f[:, :, :-2], out=gx[:, :, 1:-1])
-    np.subtract(f[:, :, 1], f[:, :, 0], out=gx[:, :, 0])
-    np.subtract(f[:, :, -1], f[:, :, -2], out=gx[:, :, -1])
-    gx[:, :, 0] *= 2.0
-    gx[:, :, -1] *= 2.0
-    np.subtract(f[:, 2:, :], f[:, :-2, :], out=gy[:, 1:-1, :])
-    np.subtract(f[:, 1, :], f[:, 0, :], out=gy[:, 0, :])
-    np.subtract(f[:, -1, :], f[:, -2, :], out=gy[:, -1, :])
-    gy[:, 0, :] *= 2.0
-    gy[:, -1, :] *= 2.0
+    np.subtract(f[:, 2:], f[:, :-2], out=gx[:, 1:-1])
+    _borders(f, gx, w, axis=1)
+    np.subtract(f[2:], f[:-2], out=gy[1:-1])
+    _borders(f, gy, h, axis=0)
     np.multiply(gx, gx, out=gx)
     np.multiply(gy, gy, out=gy)
     gx += gy
     np.sqrt(gx, out=gx)
     return gx
+
+
+def _borders(f: F32Frame, g: F32Frame, size: int, axis: int) -> None:
+    """``g``'s first and last line along ``axis``: twice the one-sided difference."""
+    if size >= 3:  # both borders in one call: lines (1, size−1) minus lines (0, size−2)
+        step = size - 2
+        a = f[:, 1:size:step] if axis == 1 else f[1:size:step]
+        b = f[:, 0 : size - 1 : step] if axis == 1 else f[0 : size - 1 : step]
+        out = g[:, 0 : size : size - 1] if axis == 1 else g[0 : size : size - 1]
+        np.subtract(a, b, out=out)
+        out *= 2.0
+    else:  # two lines: both borders are the same difference
+        d = (f[:, 1] - f[:, 0]) if axis == 1 else (f[1] - f[0])
+        d *= 2.0
+        if axis == 1:
+            g[:, 0] = d
+            g[:, 1] = d
+        else:
+            g[0] = d
+            g[1] = d
 
 
 def _raw_steps(value: float, resolution_k: float) -> float:
@@ -81,115 +97,98 @@ def largest_blob_pixels(hot: npt.NDArray[np.bool_]) -> int:
 
     Labels only the bounding box of the hot pixels: a small hot spot costs little.
     """
-    rows = np.flatnonzero(hot.any(axis=1))
-    if rows.size == 0:
+    idx = np.flatnonzero(hot)
+    if idx.size == 0:
         return 0
-    cols = np.flatnonzero(hot.any(axis=0))
-    box = hot[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
+    w = hot.shape[1]
+    cols = idx % w
+    box = hot[idx[0] // w : idx[-1] // w + 1, int(cols.min()) : int(cols.max()) + 1]
     labels, n = ndimage.label(box, structure=_BLOB_STRUCTURE)
     if n == 1:
-        return int(np.count_nonzero(box))
+        return int(idx.size)
     return int(np.bincount(labels.ravel())[1:].max())
 
 
-def _mean_std_rows(x: npt.NDArray[np.float32]) -> tuple[F64, F64]:
-    """Mean and (population) standard deviation of each row, two-pass in float64."""
+def _mean_std(x: F32Frame) -> tuple[float, float]:
+    """Mean and (population) standard deviation, two-pass in float64."""
     x64 = x.astype(np.float64)
-    mean = np.add.reduce(x64, axis=1) / x.shape[1]
-    x64 -= mean[:, None]
-    var = np.einsum("ij,ij->i", x64, x64) / x.shape[1]
-    return mean, np.sqrt(var)
+    n = x.size
+    mean = float(np.add.reduce(x64, axis=None)) / n
+    x64 -= mean
+    return mean, math.sqrt(float(np.einsum("ij,ij->", x64, x64)) / n)
 
 
-def _raw_mean_std(flat: RawStack) -> tuple[F64, F64]:
-    """Exact mean and standard deviation of each row of raw values (integer sums)."""
-    n = flat.shape[1]
-    x = flat.astype(np.int64)
-    s1 = x.sum(axis=1)
-    s2 = np.einsum("ij,ij->i", x, x)
-    mean = s1 / n
-    # n·Σx² − (Σx)² is exact in Python integers; int64 could overflow on huge frames.
-    var = np.array([(n * int(b) - int(a) * int(a)) / (n * n) for a, b in zip(s1, s2, strict=True)])
-    return mean, np.sqrt(var)
-
-
-def _percentile95(flat: RawStack) -> npt.NDArray[np.float64]:
-    n = flat.shape[1]
-    k = 0.95 * (n - 1)
-    lo = math.floor(k)
-    frac = k - lo
-    if lo + 1 >= n:
-        return np.partition(flat, lo, axis=1)[:, lo].astype(np.float64)
-    part = np.partition(flat, (lo, lo + 1), axis=1)
-    a: F64 = part[:, lo].astype(np.float64)
-    b: F64 = part[:, lo + 1].astype(np.float64)
-    out: F64 = a + frac * (b - a)
-    return out
-
-
-def thermal_features(
-    raw: RawStack,
-    f: F32Stack,
-    ref: F32Stack | None,
-    dt: F64,
+def frame_thermal_features(
+    raw: RawFrame,
+    f: F32Frame,
+    ref: F32Frame | None,
+    dt: float,
     resolution_k: float,
     hot_threshold_c: float,
     min_grad_k: float,
     min_diff_k: float,
 ) -> F64:
-    """Features 1–12 for each frame of a stack.
+    """Features 1–12 of one frame.
 
-    :param raw: the frames (C, H, W) uint16.
+    :param raw: the frame (H, W) uint16.
     :param f: the same values as float32.
-    :param ref: each frame's reference frame, float32 in the same raw units, or ``None``.
-    :param dt: seconds from each reference to its frame; a row with ``dt ≤ 0`` (or NaN) has
-        no reference, and its features 9–12 are 0.
-    :returns: (C, 12) float64.
+    :param ref: its reference frame, float32 in the same raw units, or ``None``.
+    :param dt: seconds from the reference to the frame; with no reference (or ``dt ≤ 0``)
+        features 9–12 are 0.
+    :returns: (12,) float64.
     """
-    c, h, w = raw.shape
-    n = h * w
-    out = np.zeros((c, N_THERMAL), dtype=np.float64)
-    flat = raw.reshape(c, n)
+    out = np.zeros(N_THERMAL, dtype=np.float64)
     res = resolution_k
-    raw_mean, raw_std = _raw_mean_std(flat)
-    out[:, 0] = raw_mean * res - KELVIN_OFFSET
-    out[:, 1] = raw_std * res
-    out[:, 2] = flat.max(axis=1).astype(np.float64) * res - KELVIN_OFFSET
-    out[:, 3] = _percentile95(flat) * res - KELVIN_OFFSET
+    n = raw.size
+    # Exact integer sums: Σx < 2⁵³ and Σx² < 2⁵³ for any frame up to 2 Mpixel.
+    x = raw.astype(np.float64)
+    s1 = int(np.add.reduce(x, axis=None))
+    s2 = int(np.einsum("ij,ij->", x, x))
+    out[0] = s1 / n * res - KELVIN_OFFSET
+    out[1] = math.sqrt((n * s2 - s1 * s1) / (n * n)) * res
+    out[2] = int(raw.max()) * res - KELVIN_OFFSET
+    out[3] = _percentile95(raw.reshape(n)) * res - KELVIN_OFFSET
 
     v_hot = hot_raw_threshold(res, hot_threshold_c)
     if v_hot <= _UINT16_MAX:
-        hot_count = np.count_nonzero(flat >= v_hot, axis=1)
-        out[:, 4] = hot_count * 100.0 / n
-        for i in np.flatnonzero(hot_count):
-            out[i, 5] = largest_blob_pixels(raw[i] >= v_hot) * 100.0 / n
+        hot = raw >= v_hot
+        hot_count = int(np.count_nonzero(hot))
+        if hot_count:
+            out[4] = hot_count * 100.0 / n
+            out[5] = largest_blob_pixels(hot) * 100.0 / n
 
-    g2 = doubled_gradient(f).reshape(c, n)  # 2·|∇T| in raw steps per pixel
-    g_mean, g_std = _mean_std_rows(g2)
-    out[:, 6] = g_mean * (res / 2.0)
-    out[:, 7] = g_std * (res / 2.0)
+    g2 = doubled_gradient(f)  # 2·|∇T| in raw steps per pixel
+    g_mean, g_std = _mean_std(g2)
+    out[6] = g_mean * (res / 2.0)
+    out[7] = g_std * (res / 2.0)
 
-    if ref is None:
+    if ref is None or not dt > 0:
         return out
-    rows = np.flatnonzero(dt > 0)
-    if rows.size == 0:
-        return out
-    every = rows.size == c
-    ad = np.subtract(f, ref) if every else np.subtract(f[rows], ref[rows])
+    ad = np.subtract(f, ref)
     np.abs(ad, out=ad)  # |ΔT| in raw steps
-    ad = ad.reshape(rows.size, n)
-    g2r = g2 if every else g2[rows]
-    d_mean, d_std = _mean_std_rows(ad)
-    out[rows, 8] = d_mean * res
-    out[rows, 9] = d_std * res
-    moving = g2r >= np.float32(2.0 * _raw_steps(min_grad_k, res))
+    d_mean, d_std = _mean_std(ad)
+    out[8] = d_mean * res
+    out[9] = d_std * res
+    moving = g2 >= np.float32(2.0 * _raw_steps(min_grad_k, res))
     moving &= ad >= np.float32(_raw_steps(min_diff_k, res))
-    for k in np.flatnonzero(moving.any(axis=1)):
-        idx = np.flatnonzero(moving[k])
+    idx = np.flatnonzero(moving)
+    if idx.size:
         # |ΔT/Δt| / |∇T| = (|Δraw|·res/dt) / (g2·res/2) = 2·|Δraw| / (g2·dt)
-        flow = 2.0 * ad[k, idx].astype(np.float64) / g2r[k, idx] / dt[rows[k]]
+        flow = 2.0 * ad.reshape(n)[idx].astype(np.float64) / g2.reshape(n)[idx] / dt
         mean = float(np.add.reduce(flow)) / idx.size
         flow -= mean
-        out[rows[k], 10] = mean
-        out[rows[k], 11] = math.sqrt(float(np.einsum("i,i->", flow, flow)) / idx.size)
+        out[10] = mean
+        out[11] = math.sqrt(float(np.einsum("i,i->", flow, flow)) / idx.size)
     return out
+
+
+def _percentile95(flat: npt.NDArray[np.uint16]) -> float:
+    """95th percentile, interpolated linearly between the two nearest ranks."""
+    n = flat.size
+    k = 0.95 * (n - 1)
+    lo = math.floor(k)
+    if lo + 1 >= n:
+        return float(np.partition(flat, lo)[lo])
+    part = np.partition(flat, (lo, lo + 1))
+    a, b = int(part[lo]), int(part[lo + 1])
+    return a + (k - lo) * (b - a)
