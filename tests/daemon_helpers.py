@@ -36,13 +36,14 @@ class Message:
 class Subscriber:
     """A real paho client subscribed to ``topics`` that keeps every message."""
 
-    def __init__(self, host: str, port: int, topics: list[str], client_id: str = "") -> None:
+    def __init__(self, host: str, port: int, topics: list[str], client_id: str = "",
+                 clean_session: bool = True) -> None:
         self.messages: list[Message] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self.topics = topics
         self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                                  clean_session=True)
+                                  clean_session=clean_session)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *a: self._subscribed.set()
@@ -150,6 +151,7 @@ class ControlledRoom(StaticRoom):
         self.fire_c = 450.0
         self.co2_from = float("inf")
         self.co2_ppm_per_min = 3000.0
+        self.toggles: list[float] = []  # scene times at which the fire goes on, off, on, ...
 
     def air(self, t: float) -> AirSample:
         a = super().air(t)
@@ -160,8 +162,107 @@ class ControlledRoom(StaticRoom):
 
     def thermal_k(self, t: float, height: int, width: int) -> KelvinArray:
         img = super().thermal_k(t, height, width)
-        if self.fire_from <= t < self.fire_until:
+        toggled = sum(1 for x in self.toggles if x <= t) % 2 == 1
+        if toggled or self.fire_from <= t < self.fire_until:
             img = np.array(img)
             img[height // 3: height // 3 + height // 8, width // 3: width // 3 + width // 8] = (
                 self.fire_c + ZERO_C_K)
         return img
+
+
+@dataclass
+class Run:
+    """A daemon running in a thread of the test process, and everything watching it."""
+
+    rt: Any
+    thread: threading.Thread
+    scene: ControlledRoom
+    clock: Any
+    sub: Subscriber
+    notify: NotifySocket
+    broker: Any
+
+    def stop(self) -> None:
+        self.rt.daemon.request_stop()
+        self.thread.join(20)
+        self.rt.close()
+
+    def now(self) -> float:
+        return float(self.clock.monotonic())
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.stop()
+        self.sub.close()
+        self.notify.close()
+        self.broker.stop()
+
+
+def daemon_config(broker_url: str, state_dir: Path, device: str = "t1",
+                  **alarm: float) -> Any:
+    """A config for tests: short staleness, quick alarm and clear, Lepton 2.5 (cheap frames)."""
+    from edge.config import parse_config
+
+    return parse_config({
+        "device": {"id": device, "state_dir": str(state_dir)},
+        "mqtt": {"url": broker_url, "keepalive_s": 5, "telemetry_interval_s": 2.0},
+        "sensors": {"scd41": {"stale_after_s": 8.0},
+                    "lepton": {"model": "2.5", "stale_after_s": 2.0}},
+        "alarm": {"pre_alarm_s": 1.0, "clear_s": 1.0, "min_alarm_s": 0.0, **alarm},
+    })
+
+
+def start_inprocess(workdir: Path, speed: float = 2.0, device: str = "t1",
+                    persistent_subscriber: bool = False, **options: Any) -> Run:
+    """A broker, a subscriber to ``firedetect/<device>/#``, and the daemon in a thread."""
+    from edge.commands.run import build_daemon
+    from edge.daemon import DaemonOptions
+    from edge.notify import Notifier
+    from edge.sim.clock import ScaledClock
+    from tests.broker import Broker
+
+    broker = Broker(workdir / "broker")
+    broker.start()
+    sub = Subscriber(broker.host, broker.port, [f"firedetect/{device}/#"],
+                     client_id=f"sub-{device}" if persistent_subscriber else "",
+                     clean_session=not persistent_subscriber)
+    notify = NotifySocket()
+    scene = ControlledRoom()
+    clock = ScaledClock(speed)
+    rt = build_daemon(
+        daemon_config(broker.url, workdir / "state", device), scene=scene, clock=clock,
+        notifier=Notifier(notify.path),
+        options=DaemonOptions(watchdog_s=0.6, status_interval_s=0.2, **options),
+    )
+    thread = threading.Thread(target=rt.daemon.run, name="daemon-under-test")
+    thread.start()
+    return Run(rt, thread, scene, clock, sub, notify, broker)
+
+
+def child_main(argv: list[str]) -> int:
+    """``python -m tests.daemon_helpers CONFIG SPEED [TOGGLE_T ...]``: the daemon as a process
+    whose scene sets a fire on and off at the given scene times (SIGTERM stops it)."""
+    import signal
+
+    from edge.cli import configure_logging
+    from edge.commands.run import build_daemon
+    from edge.config import load_config
+    from edge.sim.clock import ScaledClock
+
+    configure_logging(1)
+    config = load_config(argv[0])
+    scene = ControlledRoom()
+    scene.toggles = [float(x) for x in argv[2:]]
+    rt = build_daemon(config, scene=scene, clock=ScaledClock(float(argv[1])))
+    signal.signal(signal.SIGTERM, lambda *a: rt.daemon.request_stop())
+    try:
+        rt.daemon.run()
+    finally:
+        rt.close()
+    return 0
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(child_main(sys.argv[1:]))

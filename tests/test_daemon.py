@@ -11,54 +11,15 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from edge.commands.run import Runtime, build_daemon
-from edge.config import Config, parse_config
-from edge.daemon import DaemonOptions
-from edge.notify import Notifier
-from edge.sim.clock import ScaledClock
-from tests.broker import Broker
-from tests.daemon_helpers import ControlledRoom, NotifySocket, Subscriber, events
+from tests.daemon_helpers import Run, events, start_inprocess
 
 BASE = "firedetect/t1"
 TS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SPEED = 2.0
-
-
-def daemon_config(broker: Broker, state_dir: Path, **alarm: float) -> Config:
-    return parse_config({
-        "device": {"id": "t1", "state_dir": str(state_dir)},
-        "mqtt": {"url": broker.url, "keepalive_s": 5, "telemetry_interval_s": 2.0},
-        "sensors": {"scd41": {"stale_after_s": 8.0},
-                    "lepton": {"model": "2.5", "stale_after_s": 2.0}},
-        "alarm": {"pre_alarm_s": 1.0, "clear_s": 1.0, "min_alarm_s": 0.0, **alarm},
-    })
-
-
-@dataclass
-class Run:
-    """A daemon running in a thread, and everything watching it."""
-
-    rt: Runtime
-    thread: threading.Thread
-    scene: ControlledRoom
-    clock: ScaledClock
-    sub: Subscriber
-    notify: NotifySocket
-    broker: Broker
-
-    def stop(self) -> None:
-        self.rt.daemon.request_stop()
-        self.thread.join(20)
-        self.rt.close()
-
-    def now(self) -> float:
-        return self.clock.monotonic()
 
 
 @pytest.fixture(scope="class")
@@ -66,31 +27,13 @@ def run_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     started: list[Run] = []
 
     def start(speed: float = SPEED, **options: Any) -> Run:
-        workdir = tmp_path_factory.mktemp("daemon")
-        broker = Broker(workdir / "broker")
-        broker.start()
-        sub = Subscriber(broker.host, broker.port, [f"{BASE}/#"])
-        notify = NotifySocket()
-        scene = ControlledRoom()
-        clock = ScaledClock(speed)
-        rt = build_daemon(
-            daemon_config(broker, workdir / "state"), scene=scene, clock=clock,
-            notifier=Notifier(notify.path),
-            options=DaemonOptions(watchdog_s=0.6, status_interval_s=0.2, **options),
-        )
-        thread = threading.Thread(target=rt.daemon.run, name="daemon-under-test")
-        thread.start()
-        r = Run(rt, thread, scene, clock, sub, notify, broker)
+        r = start_inprocess(tmp_path_factory.mktemp("daemon"), speed, **options)
         started.append(r)
         return r
 
     yield start
     for r in started:
-        if r.thread.is_alive():
-            r.stop()
-        r.sub.close()
-        r.notify.close()
-        r.broker.stop()
+        r.close()
 
 
 @pytest.fixture(scope="class")

@@ -51,6 +51,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="simulation speed: 10 = ten simulated seconds per second (default 1)")
     p.add_argument("--duration", type=float,
                    help="stop after this many (simulated) seconds; default: run until stopped")
+    p.add_argument("--start", type=float, default=0.0,
+                   help="begin at this scene time, s (skip a scenario's quiet start)")
     p.set_defaults(func=run)
 
 
@@ -105,6 +107,7 @@ def build_daemon(
     seed: int = 0,
     clock: Clock | None = None,
     duration_s: float | None = None,
+    scene_duration_s: float | None = None,
     notifier: Notifier | None = None,
     environ: dict[str, str] | None = None,
     options: DaemonOptions | None = None,
@@ -133,7 +136,8 @@ def build_daemon(
         clock = clock or ScaledClock(1.0)
         truth: dict[str, Any] = {}
         if scene is None:
-            scene, truth = make_scene(str(simulate), seed, duration_s or 3600.0)
+            scene, truth = make_scene(str(simulate), seed,
+                                      scene_duration_s or duration_s or 3600.0)
             log.info("simulation: %s (seed %d), truth %s", simulate, seed, truth)
         sources = simulated_sources(config, scene, clock, truth)
     else:
@@ -175,10 +179,11 @@ def run(args: argparse.Namespace) -> int:
     if args.simulate:
         from edge.sim.clock import ScaledClock
 
-        clock = ScaledClock(args.speed)
+        clock = ScaledClock(args.speed, start=args.start)
     try:
         rt = build_daemon(config, simulate=args.simulate, seed=args.seed, clock=clock,
-                              duration_s=args.duration)
+                              duration_s=args.duration, scene_duration_s=(
+                                  None if args.duration is None else args.start + args.duration))
     except ValueError as exc:  # an unknown scenario
         print(exc, file=sys.stderr)
         return 2
