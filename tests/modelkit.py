@@ -128,6 +128,20 @@ def copy_artifact(info: ArtifactInfo, dest: Path) -> Path:
     return target
 
 
+def clean_row(seed: int = 11) -> npt.NDArray[np.float64]:
+    """One synthetic feature row with no missing value."""
+    X, _ = synthetic_features(100, seed)
+    return X[~np.isnan(X).any(axis=1)][0]
+
+
+def rows(n: int = 300, seed: int = 11) -> npt.NDArray[np.float64]:
+    """Synthetic rows: the first 20 without camera, the next 20 without SCD41."""
+    X, _ = synthetic_features(n, seed)
+    X[:20, :12] = np.nan
+    X[20:40, 12:] = np.nan
+    return X
+
+
 @dataclass(frozen=True)
 class Kit:
     """Two signed models (A, B) with the key that signed them and its public key file."""

@@ -1,4 +1,4 @@
-"""On-device model loading, verification, scoring, the holder and the rule fallback."""
+"""On-device model loading: verification, safe extraction, backends, scoring."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ import pickle
 import shutil
 import sys
 import tarfile
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,36 +17,31 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud.signing import public_key_pem
-from edge.config import ModelConfig
 from edge.errors import (
     ModelCompatibilityError,
-    ModelError,
     ModelIntegrityError,
     ModelSelfTestError,
 )
 from edge.features import FEATURE_NAMES, FeatureParams
-from edge.model import Model, ModelHolder, load_model
+from edge.model import Model, load_model
 from edge.model_runtime import JoblibMember
-from edge.rules import RULES_VERSION, rule_score
-from tests.modelkit import IDX, Kit, build, copy_artifact, kit, resign, synthetic_features
+from tests.modelkit import (
+    IDX,
+    Kit,
+    build,
+    clean_row,
+    copy_artifact,
+    kit,
+    resign,
+    rows,
+    synthetic_features,
+)
 
 __all__ = ["kit"]
 
 
 def _load(path: Path, kit: Kit, **kw: object) -> Model:
     return load_model(path, public_key=kit.key.public_key(), **kw)  # type: ignore[arg-type]
-
-
-def _clean_row(seed: int = 11) -> np.ndarray:
-    X, _ = synthetic_features(100, seed)
-    return X[~np.isnan(X).any(axis=1)][0]
-
-
-def _rows(n: int = 300, seed: int = 11) -> np.ndarray:
-    X, _ = synthetic_features(n, seed)
-    X[:20, :12] = np.nan
-    X[20:40, 12:] = np.nan
-    return X
 
 
 class _Marker:
@@ -65,7 +58,7 @@ class TestVerification:
         """A signed, intact artifact loads from its folder and from its .tar.gz alike."""
         a, b = _load(kit.a.path, kit), _load(kit.a.tarball, kit)
         assert a.version == b.version == "model-a" and a.threshold == 0.5
-        X = _rows()
+        X = rows()
         assert np.array_equal(a.score_batch(X)[0], b.score_batch(X)[0])
 
     def test_changed_file_is_refused_by_name(self, kit: Kit, tmp_path: Path) -> None:
@@ -218,7 +211,7 @@ class TestBackends:
         """Both scoring paths give the same ensemble and member scores to 1e-5, NaN included."""
         onnx, jl = _load(kit.a.path, kit, backend="onnx"), _load(kit.a.path, kit, backend="joblib")
         assert onnx.backend == "onnx" and jl.backend == "joblib"
-        X = _rows()
+        X = rows()
         (p1, m1), (p2, m2) = onnx.score_batch(X), jl.score_batch(X)
         assert np.max(np.abs(p1 - p2)) <= 1e-5
         for name in m1:
@@ -246,7 +239,7 @@ class TestScore:
     def test_score_fields(self, kit: Kit) -> None:
         """A score carries the ensemble, every member, version, threshold and top features."""
         model = _load(kit.a.path, kit)
-        s = model.score(_clean_row())
+        s = model.score(clean_row())
         assert set(s.members) == {"rf", "gb", "lr"}
         expect = 0.5 * s.members["rf"] + 0.3 * s.members["gb"] + 0.2 * s.members["lr"]
         assert s.probability == pytest.approx(expect, abs=1e-6)
@@ -269,7 +262,7 @@ class TestScore:
     def test_nan_inputs_are_degraded_not_errors(self, kit: Kit) -> None:
         """A vector with a missing sensor scores, marked degraded; missing features add 0."""
         model = _load(kit.a.path, kit)
-        x = _rows()[5]
+        x = rows()[5]
         assert np.isnan(x[:12]).all()
         s = model.score(x)
         assert s.degraded and math.isfinite(s.probability)
@@ -280,215 +273,6 @@ class TestScore:
         model = _load(kit.a.path, kit)
         with pytest.raises(ValueError, match="shape"):
             model.score(np.zeros(17))
-
-
-class TestRules:
-    def _x(self, **values: float) -> np.ndarray:
-        x = np.zeros(len(FEATURE_NAMES))
-        x[IDX["t_max"]] = 25.0
-        for k, v in values.items():
-            x[IDX[k]] = v
-        return x
-
-    def test_quiet_room_is_low(self) -> None:
-        """A quiet room scores 0 and is degraded, under the rules version."""
-        s = rule_score(self._x(gas_vel=10.0))
-        assert s.probability == 0.0 and s.degraded and s.model_version == RULES_VERSION
-
-    def test_hot_region_alarms(self) -> None:
-        """A 400 °C region of ≥ 10 px (0.05 % of the frame) scores 1."""
-        assert rule_score(self._x(t_max=400.0, t_hot_largest_blob_pct=0.1)).probability == 1.0
-
-    def test_single_hot_pixel_alarms_above_270(self) -> None:
-        """One hot pixel crosses 0.5 near 270 °C, not at a 120 °C kettle."""
-        assert rule_score(self._x(t_max=280.0, t_hot_largest_blob_pct=0.005)).probability > 0.5
-        assert rule_score(self._x(t_max=120.0, t_hot_largest_blob_pct=0.005)).probability == 0.0
-
-    def test_fast_co2_rise_alarms_alone(self) -> None:
-        """With the camera missing, CO2 rising 600 ppm/min is enough."""
-        x = self._x(gas_vel=600.0)
-        x[:12] = np.nan
-        s = rule_score(x)
-        assert s.probability == 1.0 and s.top_features[0] == ("gas_vel", 1.0)
-
-    def test_gas_hob_rate_does_not_alarm(self) -> None:
-        """150 ppm/min (a gas hob) is below the CO2 rule's onset."""
-        assert rule_score(self._x(gas_vel=150.0)).probability == 0.0
-
-    def test_all_missing_is_zero(self) -> None:
-        """With every feature missing the rules score 0 (nothing to go on)."""
-        assert rule_score(np.full(18, np.nan)).probability == 0.0
-
-
-class TestModelHolder:
-    def _holder(self, kit: Kit, state: Path, **cfg: object) -> ModelHolder:
-        config = ModelConfig(public_key=kit.public_key, **cfg)  # type: ignore[arg-type]
-        return ModelHolder(config, state)
-
-    def test_no_model_uses_rules(self, kit: Kit, tmp_path: Path) -> None:
-        """With no model anywhere the rules score, degraded."""
-        holder = self._holder(kit, tmp_path)
-        assert holder.load_initial() is None
-        s = holder.score(np.zeros(18))
-        assert s.model_version == RULES_VERSION and s.degraded
-        assert holder.status().degraded
-
-    def test_install_persists_and_restarts_offline(self, kit: Kit, tmp_path: Path) -> None:
-        """An installed model is the one a fresh holder starts with, from the cache alone."""
-        holder = self._holder(kit, tmp_path)
-        holder.install(kit.a.tarball)
-        holder.install(kit.b.tarball)
-        state = json.loads((tmp_path / "models/state.json").read_text())
-        assert state["current"] == "model-b" and state["previous"] == "model-a"
-        restarted = self._holder(kit, tmp_path)
-        assert restarted.load_initial() is not None
-        assert restarted.score(_rows()[60]).model_version == "model-b"
-
-    def test_cache_prunes_to_current_and_previous(self, kit: Kit, tmp_path: Path) -> None:
-        """Only the current and previous versions stay on disk."""
-        holder = self._holder(kit, tmp_path)
-        c = build(tmp_path / "out", kit.pipelines_a, kit.key, version="model-c")
-        for info in (kit.a, kit.b, c):
-            holder.install(info.tarball)
-        kept = {p.name for p in (tmp_path / "models").iterdir() if p.is_dir()}
-        assert kept == {"model-b", "model-c"}
-
-    def test_tampered_cache_falls_back_to_previous(self, kit: Kit, tmp_path: Path) -> None:
-        """A cached current model that no longer verifies is skipped for the previous one."""
-        holder = self._holder(kit, tmp_path)
-        holder.install(kit.a.tarball)
-        holder.install(kit.b.tarball)
-        (tmp_path / "models/model-b/golden.json").write_text("{}")
-        restarted = self._holder(kit, tmp_path)
-        model = restarted.load_initial()
-        assert model is not None and model.version == "model-a"
-        assert "model-b" in (restarted.last_error or "")
-
-    def test_configured_path_is_installed_when_newer(self, kit: Kit, tmp_path: Path) -> None:
-        """config.path with a newer model than the cache is used and cached."""
-        self._holder(kit, tmp_path).install(kit.a.tarball)
-        newer = copy_artifact(kit.b, tmp_path / "cfg")
-        resign(newer, kit.key, version="model-z", created="2099-01-01T00:00:00Z")
-        holder = self._holder(kit, tmp_path, path=newer)
-        model = holder.load_initial()
-        assert model is not None and model.version == "model-z"
-        assert json.loads((tmp_path / "models/state.json").read_text())["current"] == "model-z"
-
-    def test_configured_path_older_than_cache_is_not_used(
-        self, kit: Kit, tmp_path: Path
-    ) -> None:
-        """A cached model newer than config.path (an S3 update) survives a restart."""
-        older = copy_artifact(kit.a, tmp_path / "cfg")
-        resign(older, kit.key, version="model-old", created="2000-01-01T00:00:00Z")
-        self._holder(kit, tmp_path).install(kit.b.tarball)
-        holder = self._holder(kit, tmp_path, path=older)
-        model = holder.load_initial()
-        assert model is not None and model.version == "model-b"
-
-    def test_status_reports_versions(self, kit: Kit, tmp_path: Path) -> None:
-        """status() names the model in use and the previous one."""
-        holder = self._holder(kit, tmp_path)
-        assert holder.status().version is None and holder.status().degraded
-        holder.install(kit.a.tarball)
-        holder.install(kit.b.tarball)
-        st = holder.status()
-        assert (st.version, st.previous_version, st.degraded) == ("model-b", "model-a", False)
-
-    def test_unsigned_install_needs_allow_unsigned(self, kit: Kit, tmp_path: Path) -> None:
-        """An unsigned artifact installs only when model.allow_unsigned is set."""
-        info = build(tmp_path / "out", kit.pipelines_a, None, version="model-u")
-        with pytest.raises(ModelIntegrityError, match="unsigned"):
-            self._holder(kit, tmp_path / "s1").install(info.tarball)
-        holder = self._holder(kit, tmp_path / "s2", allow_unsigned=True)
-        assert holder.install(info.tarball).version == "model-u"
-
-    def test_failed_install_keeps_running_model(self, kit: Kit, tmp_path: Path) -> None:
-        """A model refused on install leaves the running one in place, with the reason."""
-        holder = self._holder(kit, tmp_path)
-        holder.install(kit.a.tarball)
-        folder = copy_artifact(kit.b, tmp_path / "bad")
-        (folder / "members/lr.onnx").write_bytes(b"junk")
-        with pytest.raises(ModelIntegrityError):
-            holder.install(folder)
-        assert holder.model is not None and holder.model.version == "model-a"
-        assert "lr.onnx" in (holder.last_error or "")
-        assert json.loads((tmp_path / "models/state.json").read_text())["current"] == "model-a"
-
-    def test_swap_is_atomic_under_concurrent_scoring(self, kit: Kit, tmp_path: Path) -> None:
-        """While models swap back and forth, every score comes whole from A or from B."""
-        holder = self._holder(kit, tmp_path)
-        a, b = _load(kit.a.path, kit), _load(kit.b.path, kit)
-        x = _rows()[70]
-        expect = {m.version: m.score(x).members for m in (a, b)}
-        holder.swap(a)
-        stop, errors, seen, count = threading.Event(), [], set(), [0]
-
-        def scorer() -> None:
-            try:
-                while not stop.is_set():
-                    s = holder.score(x)
-                    assert s.members == expect[s.model_version]
-                    seen.add(s.model_version)
-                    count[0] += 1
-            except Exception as exc:  # reported to the main thread below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=scorer) for _ in range(2)]
-        for t in threads:
-            t.start()
-        deadline, i = time.monotonic() + 10.0, 0
-        while time.monotonic() < deadline and (len(seen) < 2 or count[0] < 400) and not errors:
-            holder.swap(b if i % 2 == 0 else a)
-            i += 1
-            time.sleep(0.0005)
-        stop.set()
-        for t in threads:
-            t.join()
-        assert errors == [] and seen == {"model-a", "model-b"}
-
-    def test_model_failing_at_runtime_rolls_back(
-        self, kit: Kit, tmp_path: Path, caplog: pytest.LogCaptureFixture
-    ) -> None:
-        """A model that raises while scoring is replaced by the previous one, reported."""
-        holder = self._holder(kit, tmp_path)
-        holder.install(kit.a.tarball)
-        holder.install(kit.b.tarball)
-        broken = holder.model
-        assert broken is not None
-
-        class Boom:
-            def proba(self, X: np.ndarray) -> np.ndarray:
-                raise RuntimeError("onnxruntime exploded")
-
-        broken.members["gb"] = Boom()
-        with caplog.at_level(logging.ERROR, logger="edge.model"):
-            s = holder.score(_clean_row())
-        assert s.model_version == "model-a" and not s.degraded
-        assert holder.is_rejected("model-b")
-        assert "onnxruntime exploded" in (holder.last_error or "")
-        assert "rolled back to model-a" in caplog.text
-        state = json.loads((tmp_path / "models/state.json").read_text())
-        assert state["current"] == "model-a" and "model-b" in state["rejected"]
-
-    def test_rollback_with_nothing_left_uses_rules(self, kit: Kit, tmp_path: Path) -> None:
-        """A failing only model falls back to the rules rather than raising."""
-        holder = self._holder(kit, tmp_path)
-        model = holder.install(kit.a.tarball)
-
-        class NaNMember:
-            def proba(self, X: np.ndarray) -> np.ndarray:
-                return np.full(X.shape[0], np.nan)
-
-        model.members["rf"] = NaNMember()
-        s = holder.score(np.zeros(18))
-        assert s.model_version == RULES_VERSION and holder.model is None
-
-    def test_unreadable_public_key_is_reported(self, kit: Kit, tmp_path: Path) -> None:
-        """A missing key file refuses models with the file named, and rules keep scoring."""
-        holder = ModelHolder(ModelConfig(public_key=tmp_path / "nope.pem"), tmp_path)
-        with pytest.raises(ModelError, match=r"nope.pem"):
-            holder.install(kit.a.tarball)
-        assert holder.score(np.zeros(18)).model_version == RULES_VERSION
 
 
 def test_public_key_helper_roundtrip(tmp_path: Path) -> None:
