@@ -12,6 +12,8 @@ COMMANDS: tuple[str, ...] = (
     "edge.commands.features",
     "edge.commands.replay",
     "edge.commands.run",
+    "edge.commands.sensors",
+    "edge.commands.record",
     "edge.commands.simulate",
     "edge.commands.plot",
 )
