@@ -133,9 +133,18 @@ def _check_weights(pipelines: Mapping[str, Any], weights: Mapping[str, float]) -
         raise ValueError(f"weights sum to {total}; allowed: 1 (± 1e-6)")
 
 
+def _numpy_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"{type(o).__name__} is not JSON-serialisable")
+
+
 def _json_bytes(obj: Any, what: str) -> bytes:
     try:
-        return (json.dumps(obj, indent=2, sort_keys=True, allow_nan=False) + "\n").encode()
+        text = json.dumps(obj, indent=2, sort_keys=True, allow_nan=False, default=_numpy_default)
+        return (text + "\n").encode()
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{what}: not JSON-serialisable without NaN/inf: {exc}") from None
 
@@ -259,6 +268,7 @@ def write_artifact(
             "files": files,
         }
         manifest_bytes = _json_bytes(manifest, "manifest")
+        manifest = json.loads(manifest_bytes)  # what the file says, numpy numbers converted
         (tmp / "manifest.json").write_bytes(manifest_bytes)
         if private_key is not None:
             (tmp / "manifest.json.sig").write_bytes(sign(manifest_bytes, private_key) + b"\n")

@@ -153,6 +153,16 @@ class TestWriteArtifact:
             build(tmp_path, {"lr": LogisticRegression()}, None, version="n",
                   weights={"lr": 1.0})
 
+    def test_numpy_metrics_are_written_and_nan_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """numpy numbers in metrics are stored as JSON numbers; a NaN metric is refused."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="np",
+                     metrics={"n": np.int64(3), "auc": np.float32(0.5), "cm": np.eye(2)})
+        assert info.manifest["metrics"] == {"n": 3, "auc": 0.5, "cm": [[1.0, 0.0], [0.0, 1.0]]}
+        with pytest.raises(ValueError, match="manifest: not JSON-serialisable"):
+            build(tmp_path, kit.pipelines_a, kit.key, version="nan",
+                  metrics={"auc": float("nan")})
+        assert not (tmp_path / "nan").exists()
+
     def test_refuses_bad_golden_shape(self, kit: Kit, tmp_path: Path) -> None:
         """Golden inputs must be (n, 18)."""
         with pytest.raises(ValueError, match="golden_inputs: shape"):
