@@ -8,8 +8,10 @@ to overwrite a file unless ``--force``; an unknown scenario lists the known ones
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from edge.recording import save_recording
 
@@ -23,6 +25,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--rate", type=float, default=8.7, help="frames per second (default 8.7)")
     p.add_argument("--lepton", default="3.5", help="camera model: 3.5 (160×120) or 2.5 (80×60)")
     p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="pin a parameter by its truth name, e.g. background=none or "
+                        "camera_distance_m=3 (repeatable; VALUE is JSON, else a string)")
     p.set_defaults(func=run)
 
 
@@ -37,8 +42,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.out}: exists; refusing to overwrite (use --force)", file=sys.stderr)
         return 2
     try:
+        overrides = _overrides(args.set)
         rec = render_recording(args.scenario, args.seed, args.duration,
-                               frame_rate_hz=args.rate, lepton=args.lepton)
+                               frame_rate_hz=args.rate, lepton=args.lepton, **overrides)
         save_recording(rec, args.out, overwrite=args.force)
     except (ValueError, FileExistsError) as exc:
         print(exc, file=sys.stderr)
@@ -48,3 +54,16 @@ def run(args: argparse.Namespace) -> int:
     print(f"{args.out}: {args.scenario} seed {args.seed}, {len(rec.frame_t)} frames, "
           f"{len(rec.gas_t)} gas readings, {onset}")
     return 0
+
+
+def _overrides(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, raw = item.partition("=")
+        if not sep or not name:
+            raise ValueError(f"--set {item!r}: expected NAME=VALUE")
+        try:
+            out[name] = json.loads(raw)
+        except json.JSONDecodeError:
+            out[name] = raw
+    return out

@@ -10,7 +10,7 @@ import math
 import numpy as np
 
 from edge.sim.scenarios.base import Ctx, Range
-from edge.sim.scenarios.physics import ZERO_C_K, FlickerSignal
+from edge.sim.scenarios.physics import HFOV_LEPTON_3_RAD, ZERO_C_K, FlickerSignal
 from edge.sim.scenarios.signals import (
     FloatArray,
     approach,
@@ -36,7 +36,7 @@ RANGES: dict[str, dict[str, Range]] = {
         "occ_stay_frac": (0.5, 1.5),
         "occ_door_ach": (3.0, 10.0),
         "occ_door_s": (30.0, 180.0),
-        "occ_pet_c": (36.0, 39.0),
+        "occ_pet_c": (30.0, 36.0),  # fur surface
         "occ_bedroom_baseline_ppm": (1500.0, 2500.0),
     },
     "electric_cooking": {
@@ -74,8 +74,8 @@ RANGES: dict[str, dict[str, Range]] = {
     "candles_fireplace": {
         "candle_count": (1, 5),
         "candle_co2_ppm_min": (1.0, 5.0),
-        "candle_core_c": (1000.0, 1400.0),
-        "candle_emissivity": (0.05, 0.2),
+        "candle_core_c": (1200.0, 1400.0),
+        "candle_emissivity": (0.05, 0.15),
         "candle_flicker_hz": (8.0, 12.0),
         "fireplace_q_kw": (5.0, 15.0),
         "fireplace_d_m": (0.3, 0.5),
@@ -124,11 +124,24 @@ def _person(ctx: Ctx, tag: int, skin_c: float, t_in: float, t_out: float,
     dist = float(rng.uniform(1.5, 6.0))
     start = float(rng.uniform(0.1, 0.9)) if u0 is None else u0
     walk = random_walk(rng, -700.0, ctx.duration_s + 10.0, 0.12, 90.0)
-    tall = float(rng.uniform(1.1, 1.75))  # seated … standing
-    ctx.parts.objects.append(Patch(
-        lambda t: np.clip(start + walk(t), 0.05, 0.95), const(0.75 - 0.35 * tall / 1.75),
-        const(0.45), const(tall), const(skin_c + ZERO_C_K), emissivity=0.98,
-        distance_m=dist, active=lambda t: _in(t, t_in, t_out)))
+    tall = float(rng.uniform(0.9, 1.5))  # body without the head: seated … standing
+    clothes = skin_c - float(rng.uniform(2.0, 5.0))
+    per_m = 1.0 / (HFOV_LEPTON_3_RAD * 0.75 * dist)  # frame heights per metre at dist
+    v_body = 0.8 - 0.5 * tall * per_m
+    v_head = v_body - (0.5 * tall + 0.12) * per_m
+
+    def u(t: FloatArray) -> FloatArray:
+        return np.clip(start + walk(t), 0.05, 0.95)
+
+    def here(t: FloatArray) -> FloatArray:
+        return _in(t, t_in, t_out)
+
+    ctx.parts.objects.append(Patch(u, const(v_body), const(0.45), const(tall),
+                                   const(clothes + ZERO_C_K), emissivity=0.95, distance_m=dist,
+                                   active=here))
+    ctx.parts.objects.append(Patch(u, const(v_head), const(0.18), const(0.24),
+                                   const(skin_c + ZERO_C_K), emissivity=0.98, distance_m=dist,
+                                   active=here))
 
 
 def occupancy(ctx: Ctx) -> Anchors:
@@ -151,10 +164,12 @@ def occupancy(ctx: Ctx) -> Anchors:
         ach, length = d.uniform("occ_door_ach"), d.uniform("occ_door_s")
         ctx.parts.extra_ach.append(pulses([t_door], [length], [ach], rise_s=5.0))
     if d.flag("occ_pet", 0.3):
-        _person(ctx, 50, d.uniform("occ_pet_c"), -1e9, 1e9)  # small and low: see below
-        pet = ctx.parts.objects[-1]
-        assert isinstance(pet, Patch)
-        pet.width, pet.height, pet.v = const(0.5), const(0.3), const(0.85)
+        rng = np.random.default_rng(ctx.sub_seed(99))
+        walk = random_walk(rng, -700.0, dur + 10.0, 0.2, 30.0)
+        ctx.parts.objects.append(Patch(
+            lambda t: np.clip(0.5 + walk(t), 0.05, 0.95), const(0.85), const(0.5), const(0.3),
+            const(d.uniform("occ_pet_c") + ZERO_C_K), emissivity=0.95,
+            distance_m=float(rng.uniform(1.5, 6.0))))
     if d.flag("occ_bedroom", 0.2):
         ctx.baseline_ppm = d.uniform("occ_bedroom_baseline_ppm")
     return {}
@@ -332,6 +347,7 @@ def sun_steam_breath_ffc(ctx: Ctx) -> Anchors:
             1.0 - approach(t_s + 900.0, 0.0, 1.0, 600.0)(t)))
     if d.flag("hvac", 0.5):
         amp, period = d.uniform("hvac_ppm"), d.uniform("hvac_period_min") * 60.0
+        phase = float(rng.uniform(0.0, 2.0 * math.pi))
         ctx.parts.co2_at_sensor.append(
-            lambda t: amp * np.sign(np.sin(2.0 * math.pi * t / period)))
+            lambda t: amp * np.sign(np.sin(2.0 * math.pi * t / period + phase)))
     return {}

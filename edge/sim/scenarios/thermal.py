@@ -70,7 +70,7 @@ def background_k(height: int, width: int, seed: int, room_c: float) -> F32Array:
     from scipy.ndimage import map_coordinates
 
     grid_y, grid_x = np.meshgrid(yy, xx, indexing="ij")
-    img = map_coordinates(coarse, [grid_y, grid_x], order=1, mode="nearest")
+    img = map_coordinates(coarse, [grid_y, grid_x], order=3, mode="nearest")
     img += 1.0 * (0.5 - (np.arange(height) + 0.5) / height)[:, None]  # warmer near the ceiling
     for _ in range(int(rng.integers(2, 5))):  # furniture, a door, a window: flat blocks
         y0, x0 = rng.uniform(0.2, 0.9), rng.uniform(0.0, 0.9)
