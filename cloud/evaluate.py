@@ -37,9 +37,13 @@ def rows_for(ds: Dataset, groups: Sequence[int]) -> npt.NDArray[np.intp]:
 
 def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
                  max_rows: int | None = None, progress: bool = False) -> Ensemble:
-    """Fit on the split's train groups, weight and threshold on its validation groups (only
-    rows that count in frame scoring)."""
+    """Fit on the split's train groups, weight and threshold on its validation groups.
+
+    Only rows that count in frame scoring are used on both sides: the lag window after a
+    fire's onset, when the sensors cannot have seen it yet, would teach the model to call
+    quiet frames fire."""
     tr = rows_for(ds, split.train)
+    tr = tr[ds.scored[tr]]
     if max_rows is not None and tr.size > max_rows:
         rng = np.random.default_rng(cfg.seed)
         tr = np.sort(rng.choice(tr, size=max_rows, replace=False))
