@@ -262,3 +262,27 @@ class TestEventMetrics:
         assert s["tta_median_s"] == pytest.approx(11.0)
         lo, hi = wilson(2, 3)
         assert s["detection_ci95"] == [lo, hi] and lo < 2 / 3 < hi
+
+
+class TestFitOnSplit:
+    def test_lag_window_not_learned(self) -> None:
+        """Rows in the post-onset lag window (not scored) do not change the fitted model."""
+        from cloud.data import Dataset, Group
+        from cloud.evaluate import fit_on_split
+
+        X, y = synthetic_features(600, 11)
+        groups = np.repeat(np.arange(6), 100).astype(np.int32)
+        info = [Group(f"g{i}", "json", None, 0.0, "json") for i in range(6)]
+        base = Dataset(X.astype(np.float32), y.astype(np.int8), groups, np.zeros(600),
+                       np.ones(600, bool), info)
+        lag_rows = X[y == 0][:100]  # quiet-looking rows labelled fire, in the lag window
+        noisy = Dataset.concat([base, Dataset(
+            lag_rows.astype(np.float32), np.ones(len(lag_rows), np.int8),
+            np.zeros(len(lag_rows), np.int32), np.zeros(len(lag_rows)),
+            np.zeros(len(lag_rows), bool), [info[0]])])
+        noisy.group[600:] = 0
+        noisy.groups = info
+        split = split_groups(["json"] * 6, seed=0)
+        cfg = EnsembleConfig(params=SMALL, seed=1, n_jobs=1)
+        a, b = fit_on_split(base, split, cfg), fit_on_split(noisy, split, cfg)
+        np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
