@@ -90,6 +90,7 @@ def _tta_png(families: Mapping[str, Mapping[str, Any]]) -> str | None:
                     (f", {missed} missed" if missed else ""), (0, i), xytext=(0, 6),
                     textcoords="offset points", fontsize=8)
     ax.set_yticks(range(len(fires)), list(fires))
+    ax.set_xlim(left=0)
     ax.set(xlabel="time to alarm after fire onset, s", title="Time to alarm (test runs)")
     return _png(fig)
 
