@@ -50,9 +50,11 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from cloud.artifact_onnx import (
     ArtifactExportError,
+    check_fused,
     check_member,
     compare_member,
     export_member,
+    fuse_members,
     linear_attribution,
 )
 from cloud.signing import sign
@@ -221,9 +223,10 @@ def write_artifact(
         golden_members: dict[str, list[float]] = {}
         member_entries: dict[str, dict[str, Any]] = {}
         attribution: dict[str, Any] | None = None
+        exported: dict[str, bytes] = {}
         for name in sorted(pipelines):
             model = pipelines[name]
-            onnx_bytes = export_member(name, model, n_features)
+            onnx_bytes = exported[name] = export_member(name, model, n_features)
             compare_member(name, model, onnx_bytes, check)
             golden_members[name] = [
                 float(p) for p in compare_member(name, model, onnx_bytes, golden)
@@ -237,6 +240,9 @@ def write_artifact(
             }
             if attribution is None:
                 attribution = linear_attribution(name, model, n_features)
+        fused, fused_outputs = fuse_members(exported)
+        check_fused(fused, fused_outputs, exported, check)
+        (tmp / "ensemble.onnx").write_bytes(fused)
         scores = [
             math.fsum(weights[n] * golden_members[n][i] for n in sorted(pipelines))
             for i in range(golden.shape[0])
@@ -260,6 +266,7 @@ def write_artifact(
             "created": created.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "feature_set": {"name": feature_set, "names": names, "params": dict(feature_params)},
             "members": member_entries,
+            "fused": {"onnx": "ensemble.onnx", "outputs": fused_outputs},
             "threshold": float(threshold),
             "attribution": attribution,
             "libraries": _libraries(),

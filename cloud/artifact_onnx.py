@@ -13,6 +13,7 @@ values (cast back to float64), which is also what the device's joblib fallback d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,7 @@ __all__ = [
     "check_member",
     "compare_member",
     "export_member",
+    "fuse_members",
     "linear_attribution",
     "onnx_member_proba",
     "sklearn_member_proba",
@@ -133,6 +135,73 @@ def compare_member(
             f"row {worst} (allowed ≤ {ONNX_TOLERANCE:g})"
         )
     return p_onnx
+
+
+def fuse_members(onnx_models: Mapping[str, bytes]) -> tuple[bytes, dict[str, str]]:
+    """One ONNX graph running every member on the shared input (one session call per frame
+    instead of one per member); returns it and ``{member: its probabilities output}``.
+
+    Each member's names are prefixed ``<member>__``; only the probability outputs are kept.
+    """
+    import onnx
+    from onnx import compose, helper
+
+    nodes: list[Any] = []
+    inits: list[Any] = []
+    outputs: list[Any] = []
+    opsets: dict[str, int] = {}
+    ir_version = 0
+    graph_input = None
+    names: dict[str, str] = {}
+    for name in sorted(onnx_models):
+        model = onnx.load_from_string(onnx_models[name])
+        ir_version = max(ir_version, model.ir_version)
+        model = compose.add_prefix(model, prefix=f"{name}__", rename_inputs=False)
+        for imp in model.opset_import:
+            opsets[imp.domain] = max(opsets.get(imp.domain, 0), imp.version)
+        if graph_input is None:
+            graph_input = model.graph.input[0]
+        nodes.extend(model.graph.node)
+        inits.extend(model.graph.initializer)
+        out = next(o for o in model.graph.output if o.name == f"{name}__{ONNX_OUTPUT}")
+        outputs.append(out)
+        names[name] = out.name
+    if graph_input is None:
+        raise ArtifactExportError("fused ensemble: no members to fuse")
+    graph = helper.make_graph(nodes, "firedetect_ensemble", [graph_input], outputs,
+                              initializer=inits)
+    fused = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid(d, v) for d, v in sorted(opsets.items())]
+    )
+    fused.ir_version = ir_version
+    onnx.checker.check_model(fused)
+    data: bytes = fused.SerializeToString()
+    return data, names
+
+
+def check_fused(
+    fused: bytes, outputs: Mapping[str, str], onnx_models: Mapping[str, bytes],
+    X: npt.NDArray[np.float64],
+) -> None:
+    """The fused graph gives every member's ONNX probabilities on ``X``.
+
+    :raises ArtifactExportError: naming the member whose output differs.
+    """
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    sess = ort.InferenceSession(fused, opts, providers=["CPUExecutionProvider"])
+    names = sorted(outputs)
+    got = sess.run([outputs[n] for n in names], {ONNX_INPUT: np.asarray(X, dtype=np.float32)})
+    for name, arr in zip(names, got, strict=True):
+        want = onnx_member_proba(onnx_models[name], X)
+        diff = float(np.max(np.abs(np.asarray(arr, dtype=np.float64)[:, 1] - want)))
+        if not diff <= ONNX_TOLERANCE:
+            raise ArtifactExportError(
+                f"fused ensemble: member {name!r} differs from its own ONNX by {diff:.3g}"
+            )
 
 
 def linear_attribution(

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from edge.config import ModelConfig
 from edge.errors import ModelError, ModelIntegrityError
 from edge.model_cache import CacheState, ModelCache
-from edge.model_runtime import Backend, Model, Score, open_members
+from edge.model_runtime import Backend, Model, Score, open_ensemble
 from edge.model_verify import extract_tarball, load_public_key, verify_artifact
 from edge.rules import rule_score
 
@@ -43,12 +43,12 @@ def _load_folder(
     folder: Path, public_key: Ed25519PublicKey | None, allow_unsigned: bool, backend: Backend
 ) -> Model:
     manifest = verify_artifact(folder, public_key=public_key, allow_unsigned=allow_unsigned)
-    members, used = open_members(folder, manifest, backend)
+    ensemble, used = open_ensemble(folder, manifest, backend)
     model = Model(
         version=manifest["version"],
         threshold=float(manifest["threshold"]),
         weights={n: float(e["weight"]) for n, e in manifest["members"].items()},
-        members=members,
+        ensemble=ensemble,
         backend=used,
         manifest=manifest,
     )

@@ -30,13 +30,13 @@ __all__ = [
     "Backend",
     "Model",
     "Score",
-    "open_members",
+    "open_ensemble",
 ]
 
 log = logging.getLogger(__name__)
 
 SELF_TEST_TOLERANCE = 1e-5
-Backend = Literal["auto", "onnx", "joblib"]
+Backend = Literal["auto", "onnx", "onnx-members", "joblib"]
 FloatArray = npt.NDArray[np.float64]
 
 
@@ -62,16 +62,26 @@ class Member(Protocol):
     def proba(self, X: npt.NDArray[np.float32]) -> FloatArray: ...
 
 
+class Ensemble(Protocol):
+    """Every member's P(fire) of every float32 row, by member name."""
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]: ...
+
+
+def _session(onnx_bytes: bytes) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # an edge device: never fan out over the sensor loops' cores
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+
+
 class OnnxMember:
-    """A member scored by an onnxruntime session (single-threaded: this is an edge device)."""
+    """A member scored by its own onnxruntime session."""
 
     def __init__(self, onnx_bytes: bytes) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        self._sess = ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+        self._sess = _session(onnx_bytes)
 
     def proba(self, X: npt.NDArray[np.float32]) -> FloatArray:
         out = self._sess.run(["probabilities"], {"input": X})[0]
@@ -91,6 +101,32 @@ class JoblibMember:
         return np.asarray(self.model.predict_proba(X.astype(np.float64)), dtype=np.float64)[:, 1]
 
 
+class MemberEnsemble:
+    """Members scored one by one (per-member ONNX sessions, or joblib)."""
+
+    def __init__(self, members: dict[str, Member]) -> None:
+        self.members = members
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]:
+        return {name: m.proba(X) for name, m in self.members.items()}
+
+
+class FusedOnnxEnsemble:
+    """All members in one ONNX graph (``ensemble.onnx``): one session call per frame."""
+
+    def __init__(self, onnx_bytes: bytes, outputs: Mapping[str, str]) -> None:
+        self._sess = _session(onnx_bytes)
+        self._names = sorted(outputs)
+        self._outputs = [outputs[n] for n in self._names]
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]:
+        res = self._sess.run(self._outputs, {"input": X})
+        return {
+            name: np.asarray(r, dtype=np.float64)[:, 1]
+            for name, r in zip(self._names, res, strict=True)
+        }
+
+
 def _onnxruntime_available() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -99,14 +135,26 @@ def _onnxruntime_available() -> bool:
     return True
 
 
-def open_members(
+def open_ensemble(
     folder: Path, manifest: Mapping[str, Any], backend: Backend
-) -> tuple[dict[str, Member], str]:
-    """Deserialise the members of a VERIFIED artifact folder; returns (members, backend used)."""
+) -> tuple[Ensemble, str]:
+    """Deserialise a VERIFIED artifact folder; returns (ensemble, backend used).
+
+    ``onnx`` uses the fused ``ensemble.onnx`` when the manifest has one, else one session per
+    member (``onnx-members`` forces that); ``joblib`` the scikit-learn members; ``auto`` is
+    ``onnx`` when onnxruntime imports, else ``joblib``.
+    """
     if backend == "auto":
         backend = "onnx" if _onnxruntime_available() else "joblib"
         if backend == "joblib":
             log.warning("onnxruntime is not installed: scoring with the joblib members")
+    fused = manifest.get("fused")
+    if backend == "onnx" and isinstance(fused, dict):
+        try:
+            ens = FusedOnnxEnsemble((folder / fused["onnx"]).read_bytes(), fused["outputs"])
+        except Exception as exc:  # any failure to deserialise refuses the model
+            raise ModelError(f"{folder}: {fused.get('onnx')} cannot be loaded: {exc}") from exc
+        return ens, "onnx-fused"
     if backend == "joblib":
         from importlib import metadata
 
@@ -119,7 +167,7 @@ def open_members(
     for name in sorted(manifest["members"]):
         entry = manifest["members"][name]
         try:
-            if backend == "onnx":
+            if backend in ("onnx", "onnx-members"):
                 members[name] = OnnxMember((folder / entry["onnx"]).read_bytes())
             else:
                 import joblib
@@ -129,7 +177,7 @@ def open_members(
             raise ModelError(
                 f"{folder}: member {name!r} cannot be loaded ({backend}): {exc}"
             ) from exc
-    return members, backend
+    return MemberEnsemble(members), "joblib" if backend == "joblib" else "onnx-members"
 
 
 @dataclass
@@ -139,7 +187,7 @@ class Model:
     version: str
     threshold: float
     weights: dict[str, float]
-    members: dict[str, Member]
+    ensemble: Ensemble
     backend: str
     manifest: dict[str, Any]
     _coef: FloatArray | None = field(default=None, repr=False)
@@ -148,7 +196,7 @@ class Model:
     _order: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
-        self._order = tuple(sorted(self.members))
+        self._order = tuple(sorted(self.weights))
         att = self.manifest.get("attribution")
         if isinstance(att, dict) and att.get("method") == "linear":
             self._coef = np.asarray(att["coef"], dtype=np.float64)
@@ -161,7 +209,7 @@ class Model:
         x32 = np.ascontiguousarray(np.asarray(X, dtype=np.float64), dtype=np.float32)
         if x32.ndim != 2 or x32.shape[1] != N_FEATURES:
             raise ValueError(f"X: shape {x32.shape}; allowed: (n, {N_FEATURES})")
-        per = {name: m.proba(x32) for name, m in self.members.items()}
+        per = self.ensemble.proba(x32)
         total = np.zeros(x32.shape[0])
         for name in sorted(per):
             total += self.weights[name] * per[name]
@@ -179,8 +227,9 @@ class Model:
         x32 = v.astype(np.float32).reshape(1, N_FEATURES)
         members: dict[str, float] = {}
         p = 0.0
+        per = self.ensemble.proba(x32)
         for name in self._order:
-            pm = float(self.members[name].proba(x32)[0])
+            pm = float(per[name][0])
             p += self.weights[name] * pm
             # float32 ONNX outputs may overshoot [0, 1] by ~1e-7: report clean probabilities
             members[name] = min(max(pm, 0.0), 1.0)
@@ -216,7 +265,7 @@ class Model:
             )
             want_scores = np.asarray(golden["scores"], dtype=np.float64)
             want_members = {n: np.asarray(golden["members"][n], dtype=np.float64)
-                            for n in self.members}
+                            for n in self.weights}
         except (KeyError, TypeError, ValueError) as exc:
             raise ModelSelfTestError(
                 f"model {self.version}: golden.json malformed: {exc}"

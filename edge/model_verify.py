@@ -203,6 +203,18 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
                 )
     if abs(total - 1.0) > 1e-6:
         raise ModelCompatibilityError(f"{folder}: member weights sum to {total}; expected 1")
+    fused = m.get("fused")
+    if fused is not None:
+        if not isinstance(fused, dict) or fused.get("onnx") not in m["files"]:
+            raise ModelCompatibilityError(f"{folder}: manifest field 'fused' malformed or its "
+                                          "file is not in 'files'")
+        outputs = fused.get("outputs")
+        if not isinstance(outputs, dict) or set(outputs) != set(members) or not all(
+            isinstance(v, str) for v in outputs.values()
+        ):
+            raise ModelCompatibilityError(
+                f"{folder}: fused.outputs must name one output per member {sorted(members)}"
+            )
     if "golden.json" not in m["files"]:
         raise ModelCompatibilityError(f"{folder}: golden.json is not in 'files'")
 

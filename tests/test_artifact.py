@@ -41,8 +41,11 @@ class TestWriteArtifact:
         for lib in ("python", "numpy", "scikit-learn", "onnx", "skl2onnx", "onnxruntime"):
             assert m["libraries"][lib]
         assert set(m["files"]) == {
-            "golden.json", *(f"members/{n}.{ext}" for n in WEIGHTS for ext in ("onnx", "joblib"))
+            "golden.json", "ensemble.onnx",
+            *(f"members/{n}.{ext}" for n in WEIGHTS for ext in ("onnx", "joblib")),
         }
+        assert m["fused"] == {"onnx": "ensemble.onnx",
+                              "outputs": {n: f"{n}__probabilities" for n in WEIGHTS}}
         for rel, digest in m["files"].items():
             assert hashlib.sha256((kit.a.path / rel).read_bytes()).hexdigest() == digest
         on_disk = json.loads((kit.a.path / "manifest.json").read_bytes())

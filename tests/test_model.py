@@ -24,7 +24,7 @@ from edge.errors import (
 )
 from edge.features import FEATURE_NAMES, FeatureParams
 from edge.model import Model, load_model
-from edge.model_runtime import JoblibMember
+from edge.model_runtime import JoblibMember, MemberEnsemble
 from tests.modelkit import (
     IDX,
     Kit,
@@ -207,15 +207,25 @@ class TestTarballExtraction:
 
 
 class TestBackends:
-    def test_onnx_and_joblib_agree(self, kit: Kit) -> None:
-        """Both scoring paths give the same ensemble and member scores to 1e-5, NaN included."""
-        onnx, jl = _load(kit.a.path, kit, backend="onnx"), _load(kit.a.path, kit, backend="joblib")
-        assert onnx.backend == "onnx" and jl.backend == "joblib"
+    def test_all_backends_agree(self, kit: Kit) -> None:
+        """Fused ONNX, per-member ONNX and joblib give the same ensemble and member scores to
+        1e-5, NaN rows included."""
+        models = [_load(kit.a.path, kit, backend=b) for b in ("onnx", "onnx-members", "joblib")]
+        assert [m.backend for m in models] == ["onnx-fused", "onnx-members", "joblib"]
         X = rows()
-        (p1, m1), (p2, m2) = onnx.score_batch(X), jl.score_batch(X)
-        assert np.max(np.abs(p1 - p2)) <= 1e-5
-        for name in m1:
-            assert np.max(np.abs(m1[name] - m2[name])) <= 1e-5
+        (p0, m0), *others = [m.score_batch(X) for m in models]
+        for p, m in others:
+            assert np.max(np.abs(p - p0)) <= 1e-5
+            for name in m0:
+                assert np.max(np.abs(m[name] - m0[name])) <= 1e-5
+
+    def test_one_vector_scores_like_the_batch(self, kit: Kit) -> None:
+        """score(x) gives the ensemble probability of score_batch on that row (float32 sums
+        may differ in the last bits with the batch size)."""
+        model = _load(kit.a.path, kit)
+        X = rows(50)
+        batch = model.score_batch(X)[0]
+        assert [model.score(x).probability for x in X] == pytest.approx(list(batch), abs=1e-6)
 
     def test_falls_back_to_joblib_without_onnxruntime(
         self, kit: Kit, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
@@ -230,7 +240,8 @@ class TestBackends:
     def test_joblib_forest_runs_single_threaded(self, kit: Kit) -> None:
         """The RF, trained with n_jobs=-1, scores with n_jobs=1 on the device."""
         model = _load(kit.a.path, kit, backend="joblib")
-        rf = model.members["rf"]
+        assert isinstance(model.ensemble, MemberEnsemble)
+        rf = model.ensemble.members["rf"]
         assert isinstance(rf, JoblibMember)
         assert rf.model.steps[-1][1].n_jobs == 1
 

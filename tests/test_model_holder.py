@@ -161,10 +161,10 @@ class TestModelHolder:
         assert broken is not None
 
         class Boom:
-            def proba(self, X: np.ndarray) -> np.ndarray:
+            def proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
                 raise RuntimeError("onnxruntime exploded")
 
-        broken.members["gb"] = Boom()
+        broken.ensemble = Boom()
         with caplog.at_level(logging.ERROR, logger="edge.model"):
             s = holder.score(clean_row())
         assert s.model_version == "model-a" and not s.degraded
@@ -179,11 +179,11 @@ class TestModelHolder:
         holder = self._holder(kit, tmp_path)
         model = holder.install(kit.a.tarball)
 
-        class NaNMember:
-            def proba(self, X: np.ndarray) -> np.ndarray:
-                return np.full(X.shape[0], np.nan)
+        class NaNEnsemble:
+            def proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+                return {n: np.full(X.shape[0], np.nan) for n in ("rf", "gb", "lr")}
 
-        model.members["rf"] = NaNMember()
+        model.ensemble = NaNEnsemble()
         s = holder.score(np.zeros(18))
         assert s.model_version == RULES_VERSION and holder.model is None
 
