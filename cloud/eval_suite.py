@@ -165,6 +165,31 @@ def replay_mode(rec: Recording, holder: Any, mode: str, config: Config | None = 
             "threshold": float(pipeline.alarm.threshold)}
 
 
+VISIBLE_C = 140.0  # the lowest high-gain clip (fire-science.md §2.4): hot in any gain mode
+
+
+def visible_times(rec: Recording) -> dict[str, float | None]:
+    """When the fire shows on the camera, from the frames themselves: the first frame at or
+    after ``fire_start_s`` with ≥ 4 new pixels (``flame_4px_s``) or ≥ 1 new pixel
+    (``spot_s``) at ≥ 140 °C apparent; "new" = not that hot in the last frame before the
+    onset (so a hob already on does not count). None if never, or for nuisance runs."""
+    t0 = rec.fire_start_s
+    out: dict[str, float | None] = {"flame_4px_s": None, "spot_s": None}
+    if t0 is None or rec.frame_t.size == 0:
+        return out
+    limit = (VISIBLE_C + 273.15) / rec.frame_resolution_k
+    first = int(np.searchsorted(rec.frame_t, t0))
+    base = rec.frames[first - 1] >= limit if first > 0 else np.zeros(rec.frames.shape[1:], bool)
+    for i in range(first, rec.frame_t.size):
+        n = int(((rec.frames[i] >= limit) & ~base).sum())
+        if n >= 1 and out["spot_s"] is None:
+            out["spot_s"] = float(rec.frame_t[i])
+        if n >= 4:
+            out["flame_4px_s"] = float(rec.frame_t[i])
+            break
+    return out
+
+
 @dataclass(frozen=True)
 class Job:
     """A run plus how to score it (picklable for worker processes)."""
@@ -188,7 +213,7 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         **asdict(r), "family": rec.meta["family"], "label": rec.meta["label"],
         "fire_start_s": rec.fire_start_s, "background": rec.meta.get("background"),
         "distance_m": params.get("camera_distance_m"),
-        "occlusion": params.get("camera_occlusion"), "modes": {},
+        "occlusion": params.get("camera_occlusion"), **visible_times(rec), "modes": {},
     }
     for mode in job.modes:
         out["modes"][mode] = replay_mode(rec, holder, mode)
