@@ -98,6 +98,8 @@ def _frame_arrays(results: Sequence[Mapping[str, Any]], mode: str, lag_s: float
                   ) -> tuple[np.ndarray, np.ndarray]:
     ys, ps = [], []
     for r in results:
+        if mode not in r["modes"]:
+            continue
         m = r["modes"][mode]
         t, p = np.asarray(m["t"], float), np.asarray(m["p"], float)
         t0 = r["fire_start_s"]

@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="runs per family at the Lepton's full 8.7 Hz")
     p.add_argument("--families", default="", help="comma-separated subset (default: all 12)")
     p.add_argument("--seed-base", type=int, default=DEFAULT_SEED_BASE)
+    p.add_argument("--ablation-runs", type=int, default=None,
+                   help="replay the thermal-only and CO2-only ablations on only the first N "
+                        "runs of each family (default: every run)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--lag", type=float, default=30.0,
                    help="seconds after onset left out of frame scores (sensor lag)")
@@ -302,7 +305,13 @@ def main(argv: Sequence[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     _HOLDERS.clear()  # workers load their own copy after the fork
-    jobs = [Job(r, args.model, args.public_key, args.allow_unsigned) for r in runs]
+    index: dict[str, int] = {}
+    jobs = []
+    for r in runs:
+        i = index[r.scenario] = index.get(r.scenario, -1) + 1
+        full = args.ablation_runs is None or i < args.ablation_runs
+        jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
+                        MODES if full else ("fused",)))
     results = run_all(jobs, args.workers)
     summary = summarise(results, lag_s=args.lag)
     summary["model"] = {"version": manifest.get("version", "rules-v1"),

@@ -60,8 +60,9 @@ def run_outcome(run: Mapping[str, Any], mode: str) -> dict[str, Any]:
 
 
 def family_stats(runs: Sequence[Mapping[str, Any]], mode: str) -> dict[str, Any]:
-    """Detection (Wilson CI), TTA, runs alarming and false alarms per device-day of runs."""
-    outs = [run_outcome(r, mode) for r in runs]
+    """Detection (Wilson CI), TTA, runs alarming and false alarms per device-day of the runs
+    replayed in ``mode``."""
+    outs = [run_outcome(r, mode) for r in runs if mode in r["modes"]]
     fires = [o for o in outs if "detected" in o]
     n_fa_runs = sum(o["false_alarms"] > 0 for o in outs)
     fa = sum(o["false_alarms"] for o in outs)
@@ -105,6 +106,8 @@ def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> d
     ys, ps = [], []
     threshold = math.nan
     for r in runs:
+        if mode not in r["modes"]:
+            continue
         m = r["modes"][mode]
         threshold = m["threshold"]
         t, p = np.asarray(m["t"], float), np.asarray(m["p"], float)
@@ -152,7 +155,8 @@ def _view_bin(r: Mapping[str, Any]) -> str:
 
 def summarise(results: Sequence[Mapping[str, Any]], lag_s: float = 30.0) -> dict[str, Any]:
     """Every table of the report, per mode; plus the §6 targets for the fused mode."""
-    modes = list(results[0]["modes"]) if results else []
+    modes = [m for m in ("fused", "thermal_only", "co2_only")
+             if any(m in r["modes"] for r in results)]
     fires = [r for r in results if r["fire_start_s"] is not None]
     nuis = [r for r in results if r["fire_start_s"] is None]
     out: dict[str, Any] = {"lag_s": lag_s, "n_runs": len(results), "modes": {}}

@@ -223,6 +223,15 @@ class TestEndToEnd:
         o = run_outcome(f2, "fused")
         assert o["detected"] and 0.0 <= o["tta_s"] < 40.0
 
+    def test_ablations_on_some_runs_only(self, tiny_results: list[dict[str, Any]]) -> None:
+        """Runs replayed only fused (``--ablation-runs``) count in fused tables only."""
+        mixed = [r if i % 2 else r | {"modes": {"fused": r["modes"]["fused"]}}
+                 for i, r in enumerate(tiny_results)]
+        summary = summarise(mixed)
+        fused = sum(s["runs"] for s in summary["modes"]["fused"]["families"].values())
+        ablated = sum(s["runs"] for s in summary["modes"]["co2_only"]["families"].values())
+        assert (fused, ablated) == (len(mixed), len(mixed) // 2)
+
     def test_report_files(self, tiny_results: list[dict[str, Any]], tmp_path: Path) -> None:
         """summary.json, runs.json, report.md and five plots are written; one row per family."""
         some = [r for r in tiny_results if r["family"] in ("F1", "F2", "N1", "N3")]
