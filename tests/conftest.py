@@ -17,6 +17,10 @@ from edge.sim.scd41 import SimulatedSCD41
 from edge.sim.scene import StaticRoom
 from edge.types import I2cTransceiver, SmBus, SpiDevice
 
+# Fixtures that live in their own modules: a real Mosquitto broker and a real S3 API server.
+from tests.broker import broker, password_broker, tls_broker, tls_files  # noqa: F401
+from tests.s3server import s3_bucket, s3_server  # noqa: F401
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     """Hardware options: without them every sensor test runs against its simulator.
@@ -104,12 +108,3 @@ def lepton_rig(request: pytest.FixtureRequest) -> Iterator[LeptonRig]:
         clock = ManualClock()
         sim = SimulatedLepton(StaticRoom(seed=3), clock, model=model)
         yield LeptonRig(sim.spi, sim.cci, clock, model, sim)
-
-
-# ------------------------------------------------------------------------------ MQTT broker
-
-from tests.broker import broker, password_broker, tls_broker, tls_files  # noqa: E402, F401
-
-# ------------------------------------------------------------------------------ S3 (moto server)
-
-from tests.s3server import s3_bucket, s3_server  # noqa: E402, F401
