@@ -112,9 +112,11 @@ RANGES: dict[str, dict[str, Range]] = {
         "fire_heat_share": (0.5, 1.0),
     },
 }
+_F4_KEYS = ("smoulder_u", "smoulder_v", "smoulder_growth_min", "smoulder_co2_start_ppm_min",
+            "smoulder_co2_end_ppm_min", "smoulder_heat_k")
 RANGES["smoulder_out_of_view"] = {
-    **{k: v for k, v in RANGES["smoulder_in_view"].items() if not k.startswith("flame")},
-    "warm_area_side_px": (7.1, 20.0),
+    **{k: RANGES["smoulder_in_view"][k] for k in _F4_KEYS},
+    "warm_area_side_px": (7.1, 20.0),  # a warm area of ≥ 50 px
     "warm_area_rise_k": (1.0, 5.0),
 }
 
