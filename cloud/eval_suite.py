@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -214,33 +214,74 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         "fire_start_s": rec.fire_start_s, "background": rec.meta.get("background"),
         "distance_m": params.get("camera_distance_m"),
         "occlusion": params.get("camera_occlusion"), **visible_times(rec), "modes": {},
+        "model_version": holder.model.version if holder.model is not None else "rules-v1",
     }
     for mode in job.modes:
         out["modes"][mode] = replay_mode(rec, holder, mode)
     return out
 
 
-def run_all(jobs: Sequence[Job], workers: int, progress: bool = True) -> list[dict[str, Any]]:
-    """Every job, in ``workers`` processes; results in job order."""
+def run_all(jobs: Sequence[Job], workers: int, progress: bool = True,
+            sink: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every job, in ``workers`` processes; results in job order, each also handed to
+    ``sink(index, result)`` as it arrives (so a long run keeps what it did)."""
     from tqdm import tqdm
+
+    def keep(res: dict[str, Any]) -> None:
+        if sink is not None:
+            sink(len(results), res)
+        results.append(res)
 
     bar = tqdm(total=len(jobs), desc="held-out runs", unit="run", disable=not progress)
     results: list[dict[str, Any]] = []
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
-                results.append(evaluate_run(job))
+                keep(evaluate_run(job))
                 bar.update()
         else:
             ctx = multiprocessing.get_context(
                 "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
             with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
                 for res in pool.imap(evaluate_run, jobs, chunksize=1):
-                    results.append(res)
+                    keep(res)
                     bar.update()
     finally:
         bar.close()
     return results
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def raw_sink(folder: Path) -> Callable[[int, dict[str, Any]], None]:
+    """Writes each result as ``folder/NNNN.json`` (new files only)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def sink(i: int, res: dict[str, Any]) -> None:
+        with open(folder / f"{i:04d}.json", "x", encoding="utf-8") as f:
+            json.dump(_plain(res), f)
+
+    return sink
+
+
+def load_raw(out: Path) -> list[dict[str, Any]]:
+    """The results ``raw_sink`` left under ``out/raw``, in order."""
+    import json
+
+    return [json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted((out / "raw").glob("*.json"))]
 
 
 # ----------------------------------------------------------------------------- CLI
@@ -268,6 +309,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--lag", type=float, default=30.0,
                    help="seconds after onset left out of frame scores (sensor lag)")
+    p.add_argument("--from-raw", type=Path, default=None, metavar="DIR",
+                   help="no new runs: report on the raw/*.json results an earlier (possibly "
+                        "interrupted) evaluation left in DIR")
     p.add_argument("--lofo", type=Path, default=None,
                    help="the training report's metrics.json, for its leave-one-family-out part")
     p.add_argument("-v", "--verbose", action="count", default=0)
@@ -312,9 +356,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
                         MODES if full else ("fused",)))
-    results = run_all(jobs, args.workers)
+    if args.from_raw is not None:
+        results = load_raw(args.from_raw)
+        if not results:
+            print(f"evaluate: no raw/*.json results in {args.from_raw}", file=sys.stderr)
+            return 2
+    else:
+        results = run_all(jobs, args.workers, sink=raw_sink(args.out / "raw"))
     summary = summarise(results, lag_s=args.lag)
-    summary["model"] = {"version": manifest.get("version", "rules-v1"),
+    summary["model"] = {"version": results[0].get("model_version", "rules-v1"),
                         "training_data": manifest.get("training_data"),
                         "threshold": results[0]["modes"]["fused"]["threshold"]}
     summary["command"] = "python -m cloud.eval_suite " + " ".join(

@@ -280,3 +280,8 @@ class TestMain:
         assert doc["model"]["version"] == "model-a"
         assert set(doc["modes"]) == set(MODES)
         assert np.isfinite(doc["modes"]["fused"]["frame"]["n"])
+        assert len(list((out / "raw").glob("*.json"))) == 1
+        again = tmp_path / "again"
+        assert main(["--out", str(again), "--from-raw", str(out), "--runs", "1"]) == 0
+        redo = json.loads((again / "summary.json").read_text())
+        assert redo["modes"] == doc["modes"] and redo["model"]["version"] == "model-a"
