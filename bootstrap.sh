@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set firedetect up on a fresh Debian / Raspberry Pi OS machine, then run something.
 #
-#   ./bootstrap.sh run    set up, then run the device in simulation (no hardware needed)
+#   ./bootstrap.sh run    set up, then run the whole daemon in simulation (no hardware needed)
 #   ./bootstrap.sh test   set up, then lint, type-check and run the whole test suite
 #
 # Installs what the project needs and nothing by hand: Debian's Mosquitto broker (tests start
@@ -35,7 +35,23 @@ export PATH="$PWD/.venv/bin:$PATH"
 case "${1:-}" in
     run)
         shift
-        exec firedetect sensors --simulate "$@"
+        # The whole daemon on simulated sensors (the real drivers reading byte-level
+        # simulators of a scenario), publishing to a Mosquitto started here on a free
+        # loopback port and stopped on exit. Arguments go to `firedetect run`, e.g.
+        #   ./bootstrap.sh run --simulate kitchen_grease_fire --seed 3 --speed 2
+        port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+        work=$(mktemp -d)
+        printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$work/mosquitto.conf"
+        [ "$(id -u)" -ne 0 ] || echo "user root" >> "$work/mosquitto.conf"
+        "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" \
+            > "$work/mosquitto.log" 2>&1 &
+        broker_pid=$!
+        trap 'kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
+        scenario=(--simulate fast_flaming --seed 2 --duration 240 --speed 2)
+        for a in "$@"; do [ "$a" = --simulate ] && scenario=(); done
+        echo "bootstrap: broker mqtt://127.0.0.1:$port; events are logged below (Ctrl-C stops)" >&2
+        firedetect -v run "${scenario[@]}" --broker "mqtt://127.0.0.1:$port" \
+            --state-dir "$work/state" "$@"
         ;;
     test)
         shift

@@ -81,6 +81,8 @@ class SensorLoop:
 
     def join(self, timeout: float) -> bool:
         """Wait for the thread to end; False if it is still stuck in a read."""
+        if self._thread.ident is None:
+            return True  # never started
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
