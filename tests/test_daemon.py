@@ -11,6 +11,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -206,3 +207,36 @@ class TestDegradedMode:
         assert later and later[0]["sensors"] == {"scd41": "fault", "lepton": "ok"}
         assert later[0]["degraded"] is True
         assert "scd41" in later[0]["faults"]
+
+
+class TestReload:
+    def test_sighup_keeps_old_config_on_a_bad_file_and_applies_a_good_one(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A bad file on reload is logged and ignored; a good one changes the alarm logic."""
+        import argparse
+
+        from edge.commands.run import _reload, build_config, build_daemon
+        from edge.notify import Notifier
+
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(f'[device]\nid = "r1"\nstate_dir = "{tmp_path / "state"}"\n'
+                       "[alarm]\npre_alarm_s = 3.0\n")
+        args = argparse.Namespace(config=cfg, model=None, broker=None, state_dir=None,
+                                  device_id=None)
+        rt = build_daemon(build_config(cfg, {}), simulate="static", notifier=Notifier(""))
+        try:
+            d = rt.daemon
+            cfg.write_text("[alarm]\npre_alarm_s = -1\n")
+            _reload(d, args)
+            d.step(timeout=0.0)
+            assert d.config.alarm.pre_alarm_s == 3.0
+            assert "reload refused" in caplog.text and "alarm.pre_alarm_s" in caplog.text
+            cfg.write_text(f'[device]\nid = "r1"\nstate_dir = "{tmp_path / "state"}"\n'
+                           "[alarm]\npre_alarm_s = 7.0\n")
+            _reload(d, args)
+            d.step(timeout=0.0)
+            assert d.config.alarm.pre_alarm_s == 7.0
+            assert d.pipeline.alarm._cfg.pre_alarm_s == 7.0
+        finally:
+            rt.close()
