@@ -5,13 +5,14 @@
    (ONNX members, onnxruntime with 1 thread). Target: median ≤ 1 ms per frame.
 2. **seed path** (the original serve script): scikit-learn ``predict_proba`` on ONE sample per
    member, RF with ``n_jobs=-1``, summed with the weights. Target: firedetect ≥ 30× faster.
-3. For information: the joblib fallback (scikit-learn, ``n_jobs=1``) and ONNX scoring alone.
+3. For information: ONNX scoring alone (the fused ``ensemble.onnx`` and one session per
+   member) and the joblib fallback (scikit-learn, ``n_jobs=1``).
 
 All models have the seed's hyper-parameters (RF 200 trees max_depth 10, GB 200 stages
 max_depth 6, LR) and are trained here on the same synthetic rows; the firedetect members are
 the same estimators inside Pipelines with a ``SimpleImputer`` (and a scaler for LR). Memory:
-the RSS growth of loading the artifact (onnxruntime allocates outside Python's heap, so
-tracemalloc alone would under-count), plus tracemalloc's Python-side peak.
+the RSS growth of loading the artifact in a fresh process (onnxruntime allocates outside
+Python's heap, so tracemalloc alone would under-count), plus tracemalloc's Python-side peak.
 
 Run: .venv/bin/python bench/bench_inference.py [--rows N] [--frames N] [--seed-frames N]
 """
@@ -19,8 +20,9 @@ Run: .venv/bin/python bench/bench_inference.py [--rows N] [--frames N] [--seed-f
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import tracemalloc
@@ -37,6 +39,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
 from cloud.artifact import write_artifact
+from cloud.signing import public_key_pem
 from edge.features import FEATURE_NAMES, FeatureExtractor, FeatureParams
 from edge.model import load_model
 from edge.types import GasReading, ThermalFrame
@@ -46,12 +49,32 @@ WEIGHTS = {"rf": 0.4902, "gb": 0.4854, "lr": 0.0244}  # the seed's reported weig
 H, W = 120, 160
 
 
-def rss_kib() -> int:
-    """Resident set size of this process, KiB (Linux)."""
+_MEASURE_RSS = """
+import gc, sys
+from pathlib import Path
+import onnxruntime  # imported before the first reading: libraries are not the model
+from cryptography.hazmat.primitives import serialization
+from edge.model import load_model
+
+def rss():
     for line in Path("/proc/self/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
-    return 0
+
+key = serialization.load_pem_public_key(Path(sys.argv[2]).read_bytes())
+gc.collect()
+before = rss()
+model = load_model(Path(sys.argv[1]), public_key=key)
+gc.collect()
+print(rss() - before, model.backend)
+"""
+
+
+def model_rss_kib(tarball: Path, public_pem: Path) -> str:
+    """RSS growth of loading the model in a fresh process (no recycled heap), KiB."""
+    out = subprocess.run([sys.executable, "-c", _MEASURE_RSS, str(tarball), str(public_pem)],
+                         capture_output=True, text=True, check=True)
+    return out.stdout.strip()
 
 
 def training_rows(n: int, seed: int = 0) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int_]]:
@@ -133,18 +156,22 @@ def main() -> None:
         size = sum(p.stat().st_size for p in info.path.rglob("*") if p.is_file())
         print(f"artifact: {size / 1e6:.1f} MB unpacked, {info.tarball.stat().st_size / 1e6:.1f} "
               "MB tar.gz")
-        gc.collect()
-        rss0 = rss_kib()
+        pub = Path(tmp) / "pub.pem"
+        pub.write_bytes(public_key_pem(key))
+        child = model_rss_kib(info.tarball, pub)
         tracemalloc.start()
         t0 = time.perf_counter()
         model = load_model(info.tarball, public_key=key.public_key(), backend="onnx")
+        assert model.backend == "onnx-fused"
         load_s = time.perf_counter() - t0
         _, py_peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        rss1 = rss_kib()
         fallback = load_model(info.path, public_key=key.public_key(), backend="joblib")
-    print(f"load_model (verify + ONNX sessions + self-test): {load_s * 1000:.0f} ms; "
-          f"RSS +{(rss1 - rss0) / 1024:.1f} MiB, Python heap peak {py_peak / 2**20:.1f} MiB")
+        per_member = load_model(info.path, public_key=key.public_key(), backend="onnx-members")
+    kib, backend = child.split()
+    print(f"load_model (verify + ONNX session + self-test): {load_s * 1000:.0f} ms; "
+          f"RSS +{int(kib) / 1024:.1f} MiB in a fresh process ({backend}), Python heap peak "
+          f"{py_peak / 2**20:.1f} MiB")
 
     fr = frames(args.frames + 50)
     ex = FeatureExtractor()
@@ -166,8 +193,20 @@ def main() -> None:
             total_t.append(t2 - t0)
             vectors.append(v)
     print(f"features (add_frame):        {stats_ms(feat_t)}")
-    print(f"ONNX ensemble score:         {stats_ms(score_t)}")
+    print(f"score after each frame:      {stats_ms(score_t)}")
     print(f"firedetect features + score: {stats_ms(total_t)}")
+
+    fused_t, pm_t = [], []
+    for v in vectors:  # score alone, back to back, the two ONNX layouts alternating
+        t0 = time.perf_counter()
+        model.score(v)
+        t1 = time.perf_counter()
+        per_member.score(v)
+        t2 = time.perf_counter()
+        fused_t.append(t1 - t0)
+        pm_t.append(t2 - t1)
+    print(f"score alone, fused graph:    {stats_ms(fused_t)}")
+    print(f"score alone, per-member:     {stats_ms(pm_t)}")
 
     jl_t = []
     for v in vectors[:args.seed_frames]:
