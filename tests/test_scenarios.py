@@ -159,6 +159,22 @@ class TestEveryFamily:
         assert checked > 30
 
 
+class TestTruth:
+    def test_heat_release_milestones(self) -> None:
+        """A flaming fire's truth says when it passes 10, 50 and 100 kW: √(Q/α) after ignition."""
+        truth = make_scene("flaming_upholstery", 9, 900.0).truth
+        p, t0 = truth["params"], truth["fire_start_s"]
+        for kw in (10, 50, 100):
+            want = t0 + (kw / p["flame_alpha_kw_s2"]) ** 0.5
+            assert p[f"fire_q{kw}_s"] == pytest.approx(want, abs=0.6)
+
+    def test_nuisance_truth(self) -> None:
+        """A nuisance run has no fire onset, no background and the no-fire label."""
+        truth = make_scene("gas_cooking", 9, 300.0).truth
+        assert truth["fire_start_s"] is None and truth["label"] == "no-fire"
+        assert truth["background"] is None and truth["family"] == "N3"
+
+
 class TestCamera:
     def test_frames_are_quantised_thermal_k(self) -> None:
         """A recorded frame is the scene's thermal_k at its time, quantised and clipped."""

@@ -167,6 +167,10 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
     front_max, opacity_max = d.uniform("smoke_front_max"), d.uniform("smoke_opacity_max")
     radius = float(ctx.draw.params.get("sensor_radius_m", 2.0))
     hrr = hrr_curve(t_ign, alpha, q_max, energy_kj, ctx.duration_s)
+    for kw in (10, 50, 100):  # for time-to-alarm from Q = 10, 50, 100 kW (fire-science.md §5)
+        above = np.nonzero(hrr.values >= kw)[0]
+        t_kw = float(hrr.times[above[0]]) if above.size else None
+        d.record(f"fire_q{kw}_s", t_kw if t_kw is not None and t_kw <= ctx.duration_s else None)
     fixed_hz = ctx.draw.overrides.get("flicker_hz")
     if fixed_hz is not None:
         d.record("flicker_hz", float(fixed_hz))

@@ -109,12 +109,11 @@ def random_walk(rng: np.random.Generator, t0: float, t1: float, sigma: float, ta
     n = math.ceil((t1 - t0) / dt) + 2
     a = math.exp(-dt / tau_s)
     kicks = rng.normal(0.0, sigma * math.sqrt(1.0 - a * a), n)
-    vals = np.empty(n)
-    x = rng.normal(0.0, sigma)
-    for i in range(n):
-        x = a * x + kicks[i]
-        vals[i] = x
-    return GridSignal(t0, dt, vals)
+    x0 = rng.normal(0.0, sigma)
+    from scipy.signal import lfilter
+
+    vals, _ = lfilter([1.0], [1.0, -a], kicks, zi=np.array([a * x0]))
+    return GridSignal(t0, dt, np.asarray(vals, dtype=np.float64))
 
 
 def first_order(signal_values: FloatArray, dt: float, tau_s: float) -> FloatArray:
