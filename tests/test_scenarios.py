@@ -11,7 +11,10 @@ import numpy as np
 import pytest
 
 from edge.cli import main
+from edge.config.sensors import LeptonConfig
 from edge.recording import Recording, load_recording, save_recording
+from edge.sensors.flir_lepton import open_lepton
+from edge.sim.clock import ManualClock
 from edge.sim.scenarios import (
     FIRE_FAMILIES,
     NUISANCE_FAMILIES,
@@ -229,6 +232,20 @@ class TestCamera:
         for i in range(first, first + count):
             assert np.array_equal(rec.frames[i], rec.frames[first - 1])
         assert not np.array_equal(rec.frames[first + count], rec.frames[first - 1])
+
+
+class TestThroughTheDrivers:
+    def test_lepton_driver_sees_the_fire(self) -> None:
+        """The real Lepton driver, reading VoSPI from the simulated camera, sees the flame."""
+        scene = make_scene("flaming_upholstery", 2, 300.0, background="none",
+                           camera_occlusion=0.0, camera_distance_m=3.0)
+        fs = scene.truth["fire_start_s"]
+        hottest = []
+        for t0 in (fs - 30.0, fs + 40.0):
+            cam = open_lepton(LeptonConfig(kind="simulated"), ManualClock(start=t0), scene=scene)
+            frame = cam.read_frame()
+            hottest.append(float(frame.pixels.max()) * frame.resolution_k - K0)
+        assert hottest[0] < 40.0 < 300.0 < hottest[1]
 
 
 class TestCo2Rates:
