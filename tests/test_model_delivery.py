@@ -247,6 +247,24 @@ class TestModelUpdater:
         assert model is not None and model.version == "model-b"
         assert device.updater._thread is None
 
+    def test_device_without_model_gets_one(
+        self, kit: Kit, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        """A device scoring with the rules installs the published model, and keeps it
+        across a restart with no network."""
+        config = ModelConfig(public_key=kit.public_key, s3_url=s3_bucket.url(PREFIX),
+                             s3_endpoint_url=s3_bucket.endpoint_url)
+        holder = ModelHolder(config, tmp_path)
+        assert holder.load_initial() is None
+        upload_artifact(kit.b.tarball, s3_bucket.url(PREFIX), endpoint_url=s3_bucket.endpoint_url)
+        assert ModelUpdater(config, holder, tmp_path).poll_once().outcome is PollOutcome.UPDATED
+        offline = config.model_copy(update={"s3_endpoint_url": f"http://127.0.0.1:{free_port()}"})
+        restarted = ModelHolder(offline, tmp_path)
+        model = restarted.load_initial()
+        assert model is not None and model.version == "model-b"
+        assert ModelUpdater(offline, restarted, tmp_path).poll_once().outcome is PollOutcome.FAILED
+        assert restarted.score(_row()).model_version == "model-b"
+
     def test_requires_s3_url(self, kit: Kit, tmp_path: Path) -> None:
         """An updater without model.s3_url is a configuration mistake, named."""
         holder = ModelHolder(ModelConfig(public_key=kit.public_key), tmp_path)
