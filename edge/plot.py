@@ -70,7 +70,7 @@ def plot_recording(rec: Recording, path: str | os.PathLike[str], title: str | No
     n_rows = 5 if feats is not None else 4
     fig = plt.figure(figsize=(13, 2.3 * n_rows + 2.2), constrained_layout=True)
     grid = fig.add_gridspec(n_rows + 1, THUMBNAILS, height_ratios=[1.3] + [1.0] * n_rows)
-    _thumbnails(fig, grid, rec, onset)
+    _thumbnails(fig, grid, rec, onset, summary)
     axes = [fig.add_subplot(grid[i + 1, :]) for i in range(n_rows)]
     for ax in axes[1:]:
         ax.sharex(axes[0])
@@ -126,7 +126,8 @@ def _title(meta: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _thumbnails(fig: Any, grid: Any, rec: Recording, onset: float | None) -> None:
+def _thumbnails(fig: Any, grid: Any, rec: Recording, onset: float | None,
+                summary: dict[str, FloatArray]) -> None:
     n = rec.frames.shape[0]
     if n == 0:
         return
@@ -134,6 +135,15 @@ def _thumbnails(fig: Any, grid: Any, rec: Recording, onset: float | None) -> Non
     if onset is not None:  # make sure the moments after onset are shown
         times = np.sort(np.concatenate([np.linspace(rec.frame_t[0], onset, 3)[:2],
                                         np.linspace(onset, rec.frame_t[-1], THUMBNAILS - 2)]))
+    # Show the moments of the largest hot area and the hottest pixel, however brief.
+    for key in ("hot_pct", "t_max"):
+        if summary[key].size and summary[key].max() > summary[key].min():
+            special = float(summary["t"][int(np.argmax(summary[key]))])
+            near = int(np.argmin(np.abs(times - special)))
+            if onset is not None and abs(times[near] - onset) < 1e-6:
+                near = min(near + 1, THUMBNAILS - 1)
+            times[near] = special
+    times = np.sort(times)
     idx = np.minimum(np.searchsorted(rec.frame_t, times), n - 1)
     shots = rec.frames[idx] * rec.frame_resolution_k - 273.15
     lo, hi = float(np.percentile(shots, 1)), float(shots.max())
