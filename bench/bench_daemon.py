@@ -11,7 +11,9 @@ an alarm or clear event. Reports:
   the event arriving at a subscriber on the broker — processing, outbox fsync, publish;
 - CPU: process CPU time over wall time, minus the time spent inside the simulators (the
   chips and the scene are test equipment, not the device), measured per call with
-  ``time.thread_time``;
+  ``time.thread_time``, and per thread (processing, Lepton, SCD41). The Lepton driver reads
+  discard packets as fast as the simulator returns them — on hardware the SPI clock bounds
+  that (164 bytes at 18 MHz = 73 µs per packet) — so its share here is an upper bound;
 - memory: RSS at the end of a warm-up and at the end of the run.
 """
 
@@ -85,6 +87,12 @@ def main() -> int:
                       options=DaemonOptions())
     d = rt.daemon
     timer = SimTimer()
+    processing = SimTimer()
+    lepton = SimTimer()
+    scd41 = SimTimer()
+    d.step = processing.wrap(d.step)  # type: ignore[method-assign]
+    d.sources.lepton.read = lepton.wrap(d.sources.lepton.read)  # type: ignore[method-assign]
+    d.sources.scd41.read = scd41.wrap(d.sources.scd41.read)  # type: ignore[method-assign]
     assert d.sources.sim_lepton is not None and d.sources.sim_scd41 is not None
     spi = d.sources.sim_lepton.spi
     spi.readbytes = timer.wrap(spi.readbytes)  # type: ignore[method-assign]
@@ -97,6 +105,7 @@ def main() -> int:
     time.sleep(warm)
     rss_start = rss_mb()
     cpu0, wall0, sim0 = time.process_time(), time.monotonic(), timer.cpu_s
+    parts0 = (processing.cpu_s, lepton.cpu_s, scd41.cpu_s)
     frames0 = d.loops[0].readings
     now = clock.monotonic()
     scene.toggles = [now + 1.0 + i for i in range(int(args.seconds) - 2)]
@@ -104,6 +113,8 @@ def main() -> int:
     cpu = time.process_time() - cpu0
     wall = time.monotonic() - wall0
     sim = timer.cpu_s - sim0
+    proc_cpu, lep_cpu, scd_cpu = (b - a for a, b in zip(
+        parts0, (processing.cpu_s, lepton.cpu_s, scd41.cpu_s), strict=True))
     frames = d.loops[0].readings - frames0
     rss_end = rss_mb()
     time.sleep(1.0)
@@ -127,6 +138,9 @@ def main() -> int:
           f"p99 {p(0.99):.1f} ms, max {lat[-1]:.1f} ms" if lat else "  no events")
     print(f"  CPU: process {100 * cpu / wall:.1f} % of one core, of which simulators "
           f"{100 * sim / wall:.1f} %; daemon {100 * (cpu - sim) / wall:.1f} %")
+    print(f"  of which: processing thread (features, score, alarm, outbox, publish) "
+          f"{100 * proc_cpu / wall:.1f} %, Lepton driver {100 * lep_cpu / wall:.1f} % "
+          f"(incl. simulator time inside it), SCD41 driver {100 * scd_cpu / wall:.1f} %")
     print(f"  RSS: {rss_start:.0f} MB after warm-up, {rss_end:.0f} MB at the end "
           f"({rss_end - rss_start:+.1f} MB)")
     print(f"  median latency {statistics.median(lat):.1f} ms" if lat else "")
