@@ -320,6 +320,19 @@ class TestCommands:
         assert res.returncode == 2 and "smoulder_in_view" in res.stderr
         assert not (tmp_path / "x.npz").exists()
 
+    def test_simulate_set_pins_parameters(self, tmp_path: Path) -> None:
+        """--set NAME=VALUE pins a parameter; an unknown name or a malformed item exits 2."""
+        out = tmp_path / "f1.npz"
+        base = ("simulate", "--scenario", "flaming_upholstery", "--duration", "20", "--rate", "1",
+                "--lepton", "2.5", "--out", str(out))
+        assert self._cli(*base, "--set", "background=none", "--set",
+                         "camera_distance_m=2.5").returncode == 0
+        params = load_recording(out).meta["params"]
+        assert params["background"] == "none" and params["camera_distance_m"] == 2.5
+        bad = self._cli(*base, "--force", "--set", "wattage=3")
+        assert bad.returncode == 2 and "wattage" in bad.stderr
+        assert self._cli(*base, "--force", "--set", "background").returncode == 2
+
     def test_plot(self, tmp_path: Path) -> None:
         """plot draws a PNG of a recording; a broken recording exits 2."""
         pytest.importorskip("matplotlib")
