@@ -76,6 +76,19 @@ class TestRegistry:
         with pytest.raises(ValueError, match="volume_litres"):
             make_scene("occupancy", 1, 60.0, volume_litres=3.0)
 
+    @pytest.mark.parametrize(("name", "value"), [("camera_distance_m", "far"),
+                                                 ("camera_distance_m", float("nan")),
+                                                 ("occ_door", "yes"), ("occ_people", 2.5)])
+    def test_override_of_wrong_type_refused(self, name: str, value: object) -> None:
+        """An override of the wrong type is refused with the parameter's name."""
+        with pytest.raises(ValueError, match=name):
+            make_scene("occupancy", 1, 60.0, **{name: value})
+
+    def test_override_choice_must_be_known(self) -> None:
+        """A choice override must be one of the options, which the error lists."""
+        with pytest.raises(ValueError, match="occupancy"):
+            make_scene("flaming_upholstery", 1, 60.0, background="garage")
+
     def test_bad_duration_and_camera(self) -> None:
         """A non-positive duration or an unknown Lepton is refused."""
         with pytest.raises(ValueError, match="duration"):

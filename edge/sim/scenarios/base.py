@@ -8,6 +8,7 @@ documented range, and can be pinned with an override of the same name.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -77,28 +78,46 @@ class Draw:
         self.params[name] = value
         return value
 
+    def typed(self, name: str, value: Any, kind: type, what: str) -> Any:
+        """``value`` as ``kind``; a ``ValueError`` naming the parameter if it is not one."""
+        ok = isinstance(value, kind) and not (kind is not bool and isinstance(value, bool))
+        if kind is float:
+            ok = isinstance(value, int | float) and not isinstance(value, bool) and \
+                math.isfinite(value)
+        if not ok:
+            raise ValueError(f"parameter {name} must be {what}, got {value!r}")
+        return kind(value)
+
     def uniform(self, name: str) -> float:
         """A number uniform in the documented range of ``name``."""
         lo, hi = self.ranges[name]
-        return float(self._take(name, float(self.rng.uniform(lo, hi))))
+        return float(self.typed(name, self._take(name, float(self.rng.uniform(lo, hi))), float,
+                                 "a finite number"))
 
     def log_uniform(self, name: str) -> float:
         """A number log-uniform in the documented range of ``name`` (for rates over decades)."""
         lo, hi = self.ranges[name]
-        return float(self._take(name, float(np.exp(self.rng.uniform(np.log(lo), np.log(hi))))))
+        drawn = float(np.exp(self.rng.uniform(np.log(lo), np.log(hi))))
+        return float(self.typed(name, self._take(name, drawn), float, "a finite number"))
 
     def integer(self, name: str) -> int:
         """An integer in the documented range of ``name``, ends included."""
         lo, hi = self.ranges[name]
-        return int(self._take(name, int(self.rng.integers(int(lo), int(hi) + 1))))
+        drawn = int(self.rng.integers(int(lo), int(hi) + 1))
+        return int(self.typed(name, self._take(name, drawn), int, "an integer"))
 
     def flag(self, name: str, p: float) -> bool:
         """True with probability ``p``."""
-        return bool(self._take(name, bool(self.rng.random() < p)))
+        drawn = bool(self.rng.random() < p)
+        return bool(self.typed(name, self._take(name, drawn), bool, "true or false"))
 
     def choice(self, name: str, options: Sequence[str]) -> str:
         """One of ``options``."""
-        return str(self._take(name, str(options[int(self.rng.integers(len(options)))])))
+        value = self._take(name, str(options[int(self.rng.integers(len(options)))]))
+        if value not in options:
+            raise ValueError(f"parameter {name} must be one of {', '.join(options)}, "
+                             f"got {value!r}")
+        return str(value)
 
     def record(self, name: str, value: Any) -> Any:
         """Record a derived value in the truth (overridable like a drawn one)."""

@@ -151,7 +151,8 @@ def occupancy(ctx: Ctx) -> Anchors:
     lo, hi = RANGES["occupancy"]["occ_co2_ppm_min"]
     n_lo = max(1, math.ceil(lo / per_person))
     n_hi = max(n_lo, min(6, math.floor(hi / per_person)))
-    people = int(d.record("occ_people", int(d.rng.integers(n_lo, n_hi + 1))))
+    people = int(d.typed("occ_people", d.record("occ_people", int(d.rng.integers(
+        n_lo, n_hi + 1))), int, "an integer"))
     d.record("occ_co2_ppm_min", people * per_person)
     skin = d.uniform("occ_skin_c")
     t_in = d.uniform("occ_arrive_frac") * dur
