@@ -11,10 +11,13 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.config.sensors import LeptonConfig
+from edge.config.sensors import LeptonConfig, Scd41Config
 from edge.recording import Recording, load_recording, save_recording
 from edge.sensors.flir_lepton import open_lepton
+from edge.sensors.scd41 import SCD41
+from edge.sensors.scd41_reader import Scd41Reader
 from edge.sim.clock import ManualClock
+from edge.sim.scd41 import SimulatedSCD41
 from edge.sim.scenarios import (
     FIRE_FAMILIES,
     NUISANCE_FAMILIES,
@@ -259,6 +262,24 @@ class TestThroughTheDrivers:
             frame = cam.read_frame()
             hottest.append(float(frame.pixels.max()) * frame.resolution_k - K0)
         assert hottest[0] < 40.0 < 300.0 < hottest[1]
+
+
+    def test_scd41_driver_reads_the_scene(self) -> None:
+        """The real SCD41 driver, over the byte-level chip simulator, reads the scene's air."""
+        scene = make_scene("gas_cooking", 5, 1200.0, gas_start_frac=0.0, **QUIET_SENSOR)
+        clock = ManualClock(start=300.0)
+        reader = Scd41Reader(SCD41(SimulatedSCD41(scene, clock), clock), Scd41Config())
+        assert reader.start()
+        got = []
+        while len(got) < 12 and clock.monotonic() < 500.0:
+            r = reader.read_next(clock.monotonic() + 7.0)
+            if r is not None:
+                got.append(r)
+        assert len(got) == 12
+        for r in got:  # each reading is the scene's air at some instant of the last interval
+            window = [scene.air(r.t - k * 0.5).co2_ppm for k in range(13)]
+            assert min(window) - 1.0 <= r.co2_ppm <= max(window) + 1.0
+        assert got[-1].co2_ppm - got[0].co2_ppm > 20.0  # the hob is on: CO2 climbs
 
 
 class TestCo2Rates:
