@@ -195,6 +195,7 @@ class Daemon:
             self.publish(ev)
         self.monitor.beat("scorer")
         self._apply_pending_config()
+        self._follow_model_threshold()
         if self._test_requested.is_set():
             self._test_requested.clear()
             self._publish_test()
@@ -383,6 +384,17 @@ class Daemon:
         ))
 
     # --------------------------------------------------------------------------- reload
+
+    def _follow_model_threshold(self) -> None:
+        """A model swapped in (S3 update, rollback) brings its own threshold: use it from the
+        next idle moment (an alarm in progress keeps the logic it was raised with)."""
+        if self.config.alarm.threshold is not None or self.pipeline.alarm.state != "idle":
+            return
+        threshold = model_threshold(self.holder)
+        if threshold != self.pipeline.alarm.threshold:
+            self.pipeline.alarm = AlarmStateMachine(self.config.alarm, threshold)
+            log.info("daemon: alarm threshold now %.3f (model %s)", threshold,
+                     self._model_version())
 
     def _apply_pending_config(self) -> None:
         with self._config_lock:

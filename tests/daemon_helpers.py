@@ -182,7 +182,10 @@ class Run:
     notify: NotifySocket
     broker: Any
 
+    stopped_at: float = float("inf")
+
     def stop(self) -> None:
+        self.stopped_at = min(self.stopped_at, time.monotonic())
         self.rt.daemon.request_stop()
         self.thread.join(20)
         self.rt.close()
@@ -199,7 +202,7 @@ class Run:
 
 
 def daemon_config(broker_url: str, state_dir: Path, device: str = "t1",
-                  **alarm: float) -> Any:
+                  lepton_stale_s: float = 5.0, **alarm: float) -> Any:
     """A config for tests: short staleness, quick alarm and clear, Lepton 2.5 (cheap frames)."""
     from edge.config import parse_config
 
@@ -207,13 +210,14 @@ def daemon_config(broker_url: str, state_dir: Path, device: str = "t1",
         "device": {"id": device, "state_dir": str(state_dir)},
         "mqtt": {"url": broker_url, "keepalive_s": 5, "telemetry_interval_s": 2.0},
         "sensors": {"scd41": {"stale_after_s": 8.0},
-                    "lepton": {"model": "2.5", "stale_after_s": 2.0}},
+                    "lepton": {"model": "2.5", "stale_after_s": lepton_stale_s}},
         "alarm": {"pre_alarm_s": 1.0, "clear_s": 1.0, "min_alarm_s": 0.0, **alarm},
     })
 
 
 def start_inprocess(workdir: Path, speed: float = 2.0, device: str = "t1",
-                    persistent_subscriber: bool = False, **options: Any) -> Run:
+                    persistent_subscriber: bool = False, lepton_stale_s: float = 5.0,
+                    **options: Any) -> Run:
     """A broker, a subscriber to ``firedetect/<device>/#``, and the daemon in a thread."""
     from edge.commands.run import build_daemon
     from edge.daemon import DaemonOptions
@@ -230,7 +234,8 @@ def start_inprocess(workdir: Path, speed: float = 2.0, device: str = "t1",
     scene = ControlledRoom()
     clock = ScaledClock(speed)
     rt = build_daemon(
-        daemon_config(broker.url, workdir / "state", device), scene=scene, clock=clock,
+        daemon_config(broker.url, workdir / "state", device, lepton_stale_s), scene=scene,
+        clock=clock,
         notifier=Notifier(notify.path),
         options=DaemonOptions(watchdog_s=0.6, status_interval_s=0.2, **options),
     )
