@@ -24,12 +24,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from edge.alarm import AlarmStateMachine
 from edge.config import Config
 from edge.daemon_sensors import Reading, SensorLoop
+from edge.daemon_types import DaemonOptions, Link
 from edge.features import FEATURE_NAMES
 from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
 from edge.payloads import (
@@ -45,44 +45,11 @@ from edge.pipeline import DetectionEvent, ModelSource, Pipeline, build_pipeline,
 from edge.sources import Sources
 from edge.types import ThermalFrame
 
+__all__ = ["Daemon", "DaemonOptions", "Link"]
+
 log = logging.getLogger(__name__)
 
 T_MAX = FEATURE_NAMES.index("t_max")
-
-
-class Link(Protocol):
-    """What the daemon needs of :class:`edge.mqtt.MqttLink`."""
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
-
-    def publish_event(self, make_payload: Callable[[int], bytes | str]) -> int: ...
-
-    def set_state(self, payload: bytes) -> None: ...
-
-    def set_health(self, payload: bytes) -> None: ...
-
-    def telemetry(self, payload: bytes) -> bool: ...
-
-    def drain(self, timeout: float) -> bool: ...
-
-    def status(self) -> Any: ...
-
-
-@dataclass(frozen=True)
-class DaemonOptions:
-    """Timings of the supervision, in wall seconds unless said otherwise."""
-
-    sensor_stall_s: float = 25.0  # a sensor read may block this long before we stop pinging
-    scorer_stall_s: float = 15.0
-    outbox_stall_s: float = 120.0  # connected, events pending, none acknowledged for this long
-    health_interval_s: float = 30.0  # device-clock seconds
-    status_interval_s: float = 5.0
-    startup_timeout_s: float = 60.0  # READY=1 at the latest after this, even if a sensor is mute
-    drain_timeout_s: float = 3.0  # at SIGTERM: how long to wait for the broker to take events
-    duration_s: float | None = None  # device-clock seconds to run (simulation); None = forever
-    watchdog_s: float | None = None  # None: from $WATCHDOG_USEC
 
 
 class Daemon:
@@ -171,7 +138,13 @@ class Daemon:
         log.info("daemon: running (device %s)", self.config.device.id)
         try:
             while not self.stop_event.is_set():
-                self.step(timeout=0.1)
+                try:
+                    self.step(timeout=0.1)
+                except Exception:  # a bug in one pass must not end detection: log it, pause,
+                    # go on; if it repeats, the watchdog (pinged at the end of a good pass)
+                    # stops and systemd restarts us.
+                    log.exception("daemon: processing pass failed; continuing")
+                    self.stop_event.wait(0.5)
                 if self.options.duration_s is not None and (
                     self.clock.monotonic() - self.start_t >= self.options.duration_s
                 ):
