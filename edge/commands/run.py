@@ -138,7 +138,8 @@ def build_daemon(
         if scene is None:
             scene, truth = make_scene(str(simulate), seed,
                                       scene_duration_s or duration_s or 3600.0)
-            log.info("simulation: %s (seed %d), truth %s", simulate, seed, truth)
+            log.info("simulation: %s (seed %d): %s", simulate, seed,
+                     {k: v for k, v in truth.items() if k != "params"})
         sources = simulated_sources(config, scene, clock, truth)
     else:
         sources = hardware_sources(config, clock)
