@@ -318,12 +318,21 @@ class Daemon:
         self._outbox_head = head
 
     def status_line(self) -> str:
-        """``state=idle score=0.02 lepton=ok scd41=ok outbox=0 mqtt=connected``."""
+        """``state=idle score=0.02 lepton=ok scd41=ok outbox=0 mqtt=connected``.
+
+        A sensor reads ``fault`` (stale), ``retrying`` (its driver complains, data not yet
+        stale), ``starting`` (no data yet) or ``ok``.
+        """
         last = self.pipeline.last_score
         score = "-" if last is None or not math.isfinite(last.probability) else (
             f"{last.probability:.2f}")
         st = self.link.status()
-        sensors = " ".join(f"{k}={v}" for k, v in sorted(self.pipeline.sensors().items()))
+        shown = {}
+        for name, state in self.pipeline.sensors_state.items():
+            shown[name] = ("fault" if state.status == "fault" else "retrying"
+                           if state.driver_reason else "starting" if state.last_t is None
+                           else "ok")
+        sensors = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return (f"state={self.pipeline.alarm.state} score={score} {sensors} "
                 f"outbox={getattr(st, 'outbox_depth', '?')} mqtt={getattr(st, 'state', '?')}")
 
