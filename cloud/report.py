@@ -82,14 +82,12 @@ def _tta_png(families: Mapping[str, Mapping[str, Any]]) -> str | None:
     if not fires:
         return None
     fig, ax = plt.subplots(figsize=(8, 0.5 + 0.5 * len(fires)))
-    for i, v in enumerate(fires.values()):
+    labels = []
+    for i, (fam, v) in enumerate(fires.items()):
         tta = v.get("tta_s") or []
         ax.scatter(tta, [i] * len(tta), s=16)
-        missed = v["fire_runs"] - v["detected"]
-        ax.annotate(f"{v['detected']}/{v['fire_runs']} detected" +
-                    (f", {missed} missed" if missed else ""), (0, i), xytext=(0, 6),
-                    textcoords="offset points", fontsize=8)
-    ax.set_yticks(range(len(fires)), list(fires))
+        labels.append(f"{fam} ({v['detected']}/{v['fire_runs']})")
+    ax.set_yticks(range(len(fires)), labels)
     ax.set_xlim(left=0)
     ax.set(xlabel="time to alarm after fire onset, s", title="Time to alarm (test runs)")
     return _png(fig)
