@@ -266,3 +266,24 @@ class TestModelSwap:
             assert d.pipeline.alarm.threshold == 0.73
         finally:
             rt.close()
+
+
+class TestBrokenOutbox:
+    def test_corrupt_outbox_file_does_not_stop_the_detector(self, tmp_path: Path) -> None:
+        """A corrupt outbox file is left alone; the daemon starts on a volatile outbox."""
+        from edge.commands.run import build_daemon
+        from edge.config import parse_config
+        from edge.notify import Notifier
+
+        junk = b"this is not a database" * 100
+        (tmp_path / "outbox.sqlite").write_bytes(junk)
+        config = parse_config({"device": {"id": "s2", "state_dir": str(tmp_path)}})
+        rt = build_daemon(config, simulate="static", notifier=Notifier(""))
+        try:
+            assert rt.outbox.fault is not None
+            seq = rt.outbox.append("firedetect/s2/alarm", b"{}", 1, False)
+            assert seq > 0
+            assert [i.seq for i in rt.outbox.pending(10)] == [seq]
+        finally:
+            rt.close()
+        assert (tmp_path / "outbox.sqlite").read_bytes() == junk

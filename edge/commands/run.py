@@ -123,7 +123,7 @@ def build_daemon(
     from edge.daemon import Daemon, DaemonOptions
     from edge.model import ModelHolder
     from edge.mqtt import MqttLink
-    from edge.outbox import Outbox
+    from edge.outbox import open_outbox
     from edge.sim.clock import ScaledClock
     from edge.sources import hardware_sources, make_scene, simulated_sources
 
@@ -145,7 +145,9 @@ def build_daemon(
         sources = hardware_sources(config, clock)
     holder = ModelHolder(config.model, state_dir)
     holder.load_initial()
-    outbox = Outbox(state_dir / "outbox.sqlite")
+    # A broken outbox file must not keep the detector from running: open_outbox falls back
+    # to a volatile outbox and the daemon reports the fault in its health.
+    outbox = open_outbox(state_dir / "outbox.sqlite")
     model = holder.model
     box: dict[str, Any] = {}
     link = MqttLink(
