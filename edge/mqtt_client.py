@@ -25,6 +25,14 @@ from edge.errors import MqttError
 
 log = logging.getLogger(__name__)
 
+
+class _NotConnectedFilter(logging.Filter):
+    """Drop paho's "Client is not connected" ERROR, logged on every loop pass while the broker
+    is away: the link reports the outage itself, once per change, so this is only noise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
 Payload = bytes | str | Mapping[str, Any]
 LinkState = Literal["stopped", "connecting", "connected", "refused", "disconnected"]
 
@@ -88,7 +96,10 @@ def make_client(
         protocol=paho.MQTTv311,
         clean_session=True,
     )
-    client.enable_logger(logging.getLogger("edge.mqtt.paho"))
+    paho_log = logging.getLogger("edge.mqtt.paho")
+    if not any(isinstance(f, _NotConnectedFilter) for f in paho_log.filters):
+        paho_log.addFilter(_NotConnectedFilter())
+    client.enable_logger(paho_log)
     client.will_set(availability_topic, NOT_AVAILABLE, qos=1, retain=True)
     if config.username:
         password = read_secret(config.password_env, environ)

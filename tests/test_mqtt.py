@@ -601,3 +601,21 @@ class TestBrokerAddress:
         """An http:// URL is a ValueError naming mqtt.url."""
         with pytest.raises(ValueError, match=r"mqtt\.url"):
             broker_address("http://h")
+
+
+class TestPahoLogNoise:
+    def test_not_connected_error_is_dropped_other_paho_errors_kept(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """paho's per-loop "not connected" ERROR is filtered; its other errors still log."""
+        from edge.mqtt_client import make_client
+
+        client = make_client(
+            MqttConfig(), "noise-test", "firedetect/noise/availability", tls=False
+        )
+        caplog.set_level(logging.DEBUG, logger="edge.mqtt.paho")
+        assert client._loop(0.0) == paho.MQTT_ERR_NO_CONN  # no socket: paho logs its ERROR
+        client._easy_log(paho.MQTT_LOG_ERR, "Caught exception in on_connect: boom")
+        messages = [r.getMessage() for r in caplog.records if r.name == "edge.mqtt.paho"]
+        assert not any(m.startswith("Client is not connected") for m in messages)
+        assert "Caught exception in on_connect: boom" in messages
