@@ -34,6 +34,15 @@ log = logging.getLogger(__name__)
 
 SUFFIXES = (".json", ".npz")
 DEFAULT_LAG_S = 30.0
+LABEL_MODES = ("onset", "observable")
+#: A fire is observable once a pixel that was not this hot before the onset is (the features'
+#: hot threshold, FeatureParams.hot_threshold_c) ...
+OBSERVABLE_HOT_C = 60.0
+#: ... or the CO2 reading exceeds its pre-onset baseline (median of the last 60 s) by this.
+OBSERVABLE_CO2_PPM = 100.0
+#: Families that take tens of minutes to develop (smoulders, overheating): ``--sim-slow-
+#: duration`` applies to them.
+SLOW_CODES = frozenset({"F3", "F4", "F5"})
 _NAMES = set(FEATURE_NAMES)
 
 
@@ -180,12 +189,50 @@ def parse_json_samples(data: bytes, name: str) -> Dataset:
 # ------------------------------------------------------------------------------ recordings
 
 
+def observable_time(rec: Recording, hot_c: float = OBSERVABLE_HOT_C,
+                    co2_excess_ppm: float = OBSERVABLE_CO2_PPM) -> float | None:
+    """When a fire first shows to either sensor, from the recording itself: the first frame
+    at/after ``fire_start_s`` with a *new* pixel ≥ ``hot_c`` (not that hot in the last frame
+    before the onset), or the first SCD41 reading ``co2_excess_ppm`` above the median of the
+    readings in the 60 s before the onset — whichever comes first. None when the recording
+    has no fire or the fire never shows."""
+    t0 = rec.fire_start_s
+    if t0 is None:
+        return None
+    found: list[float] = []
+    if rec.frame_t.size:
+        limit = (hot_c + 273.15) / rec.frame_resolution_k
+        first = int(np.searchsorted(rec.frame_t, t0))
+        base = (rec.frames[first - 1] >= limit if first > 0
+                else np.zeros(rec.frames.shape[1:], bool))
+        new_hot = ((rec.frames[first:] >= limit) & ~base).any(axis=(1, 2))
+        if new_hot.any():
+            found.append(float(rec.frame_t[first + int(np.argmax(new_hot))]))
+    if rec.gas_t.size:
+        before = (rec.gas_t < t0) & (rec.gas_t >= t0 - 60.0)
+        after = rec.gas_t >= t0
+        if before.any() and after.any():
+            baseline = float(np.median(rec.co2_ppm[before]))
+            high = rec.co2_ppm[after] >= baseline + co2_excess_ppm
+            if high.any():
+                found.append(float(rec.gas_t[after][int(np.argmax(high))]))
+    return min(found) if found else None
+
+
 def recording_rows(rec: Recording, name: str, params: FeatureParams,
-                   lag_s: float = DEFAULT_LAG_S) -> Dataset:
-    """Feature rows of a recording with the device's own code; label 1 from ``fire_start_s``.
+                   lag_s: float = DEFAULT_LAG_S, labels: str = "onset") -> Dataset:
+    """Feature rows of a recording with the device's own code.
+
+    ``labels="onset"``: label 1 from ``fire_start_s``, rows in [t0, t0 + ``lag_s``] left out
+    of training and frame scores. ``labels="observable"``: label 1 only from when the fire
+    shows to a sensor (:func:`observable_time`); rows in [t0, that time) — all rows after t0
+    when it never shows — are left out instead, so quiet frames are never called fire.
 
     :raises TrainingDataError: when the recording gives no rows or its meta is unusable.
+    :raises ValueError: for an unknown ``labels`` mode.
     """
+    if labels not in LABEL_MODES:
+        raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
     t, X = featurize_recording(rec, params)
     if t.size == 0:
         raise TrainingDataError(f"{name}: the recording gives no feature rows (no frames and "
@@ -197,6 +244,11 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
     if t0 is None:
         y = np.zeros(t.size, np.int8)
         scored = np.ones(t.size, bool)
+    elif labels == "observable":
+        t_obs = observable_time(rec)
+        seen = math.inf if t_obs is None else t_obs
+        y = (t >= seen).astype(np.int8)
+        scored = ~((t >= t0) & (t < seen))
     else:
         y = (t >= t0).astype(np.int8)
         scored = ~((t >= t0) & (t <= t0 + lag_s))
@@ -265,7 +317,8 @@ def list_sources(paths: Sequence[str], endpoint_url: str | None = None
     return sources, skipped
 
 
-def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S) -> Dataset:
+def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S,
+                labels: str = "onset") -> Dataset:
     """One file's rows.
 
     :raises TrainingDataError: with the file's name and what is wrong with it.
@@ -283,7 +336,7 @@ def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S
                     rec = load_recording(local)
                 except RecordingError as exc:
                     raise RecordingError(str(exc).replace(str(local), src.name)) from None
-        return recording_rows(rec, src.name, params, lag_s)
+        return recording_rows(rec, src.name, params, lag_s, labels)
     except RecordingError as exc:
         raise TrainingDataError(str(exc)) from None
     except OSError as exc:
@@ -292,7 +345,7 @@ def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S
 
 def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
                strict: bool = False, endpoint_url: str | None = None,
-               lag_s: float = DEFAULT_LAG_S, progress: bool = True
+               lag_s: float = DEFAULT_LAG_S, progress: bool = True, labels: str = "onset"
                ) -> tuple[Dataset, list[Skipped]]:
     """Load every file; skip (or, ``strict``, refuse) bad ones with their reason.
 
@@ -307,7 +360,7 @@ def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
     parts: list[Dataset] = []
     for src in tqdm(sources, desc="load data", unit="file", disable=not progress):
         try:
-            parts.append(load_source(src, fp, lag_s))
+            parts.append(load_source(src, fp, lag_s, labels))
         except TrainingDataError as exc:
             if strict:
                 raise
@@ -338,21 +391,34 @@ class SimJob:
     rate_hz: float
     lag_s: float
     params: FeatureParams
+    labels: str = "onset"
 
 
 def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
-             lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None) -> list[SimJob]:
-    """``n`` jobs balanced across the twelve families, seeds derived from ``seed``."""
+             lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None, *,
+             slow_duration_s: float | None = None, labels: str = "onset") -> list[SimJob]:
+    """``n`` jobs balanced across the twelve families, seeds derived from ``seed``; the slow
+    families (F3–F5) last ``slow_duration_s`` when given."""
     from edge.sim.scenarios import SCENARIOS
 
     if n < 1:
         raise ValueError(f"--simulate {n}; allowed: at least 1 recording")
     if duration_s <= 0 or rate_hz <= 0:
         raise ValueError(f"duration {duration_s} s at {rate_hz} Hz; allowed: both > 0")
+    if slow_duration_s is not None and slow_duration_s <= 0:
+        raise ValueError(f"slow-family duration {slow_duration_s} s; allowed: > 0")
+    if labels not in LABEL_MODES:
+        raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
     names = sorted(SCENARIOS)
     fp = params if params is not None else FeatureParams()
-    return [SimJob(names[i % len(names)], seed * 100_003 + i, duration_s, rate_hz, lag_s, fp)
-            for i in range(n)]
+    jobs = []
+    for i in range(n):
+        name = names[i % len(names)]
+        dur = duration_s
+        if slow_duration_s is not None and SCENARIOS[name].code in SLOW_CODES:
+            dur = slow_duration_s
+        jobs.append(SimJob(name, seed * 100_003 + i, dur, rate_hz, lag_s, fp, labels))
+    return jobs
 
 
 def run_sim_job(job: SimJob) -> Dataset:
@@ -360,7 +426,8 @@ def run_sim_job(job: SimJob) -> Dataset:
     from edge.sim.scenarios import render_recording
 
     rec = render_recording(job.scenario, job.seed, job.duration_s, frame_rate_hz=job.rate_hz)
-    return recording_rows(rec, f"sim:{job.scenario}:{job.seed}", job.params, job.lag_s)
+    return recording_rows(rec, f"sim:{job.scenario}:{job.seed}", job.params, job.lag_s,
+                          job.labels)
 
 
 def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True) -> Dataset:

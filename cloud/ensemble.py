@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 MEMBER_NAMES: tuple[str, ...] = ("rf", "gb", "lr")
 MISSING_SENTINEL = -1.0e6
 WEIGHT_METRICS = ("roc_auc", "accuracy")
+THRESHOLD_MODES = ("frames", "events")
 THRESHOLD_MIN = 1e-6
 THRESHOLD_MAX = 1.0 - 1e-6
 
@@ -244,6 +245,10 @@ class EnsembleConfig:
     weight_metric: str = "roc_auc"
     degraded_fraction: float = 0.1
     n_jobs: int = -1
+    #: "frames": per-frame false-positive rate ≤ target_far; "events": the device's alarm
+    #: logic on the validation no-fire streams (cloud.threshold), plus event_margin.
+    threshold_mode: str = "frames"
+    event_margin: float = 0.05
 
     def scaled(self, max_trees: int) -> EnsembleConfig:
         """The same with at most ``max_trees`` trees/stages per member (quick retrains)."""
@@ -253,7 +258,8 @@ class EnsembleConfig:
                 n = params[m].get("n_estimators", DEFAULT_PARAMS[m]["n_estimators"])
                 params[m]["n_estimators"] = min(int(n), max_trees)
         return EnsembleConfig(self.members, params, self.seed, self.target_far,
-                              self.weight_metric, self.degraded_fraction, self.n_jobs)
+                              self.weight_metric, self.degraded_fraction, self.n_jobs,
+                              self.threshold_mode, self.event_margin)
 
 
 def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: npt.ArrayLike,

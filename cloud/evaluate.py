@@ -14,6 +14,7 @@ from cloud.data import Dataset
 from cloud.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.metrics import family_events, frame_metrics, summarise_runs
 from cloud.splits import GroupSplit, family_holdouts
+from cloud.threshold import Stream, event_threshold
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,34 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     if len(np.unique(ds.y[va])) < 2:
         raise ValueError("the validation recordings hold one class only; give more "
                          "recordings (both fire and no-fire)")
-    return fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
-                        ds.y[va], cfg, progress=progress)
+    ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
+                       ds.y[va], cfg, progress=progress)
+    if cfg.threshold_mode == "events":
+        streams = no_fire_streams(ds, ens, split.val)
+        if streams:
+            ens.threshold = event_threshold(streams, cfg.event_margin)
+        else:
+            log.warning("no validation recordings to choose an event threshold on; keeping "
+                        "the per-frame threshold %.4f", ens.threshold)
+    elif cfg.threshold_mode != "frames":
+        raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
+    return ens
+
+
+def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[Stream]:
+    """The ensemble's score streams of the recordings among ``groups``: no-fire recordings
+    whole, fire recordings up to their onset (JSON sample files have no time: left out)."""
+    out = []
+    for g in groups:
+        info = ds.groups[g]
+        if info.kind != "recording":
+            continue
+        rows = ds.rows_of([g])
+        if info.fire_start_s is not None:
+            rows = rows[ds.t[rows] < info.fire_start_s]
+        if rows.size:
+            out.append(Stream(ds.t[rows], ens.predict_proba(ds.X[rows].astype(np.float64))))
+    return out
 
 
 def evaluate(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> Evaluation:

@@ -74,11 +74,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
-                            args.lag, params)
+                            args.lag, params, slow_duration_s=args.sim_slow_duration,
+                            labels=args.labels)
             parts.append(simulate(jobs, workers=args.workers))
         if args.data:
             loaded, skipped = load_paths(args.data, params=params, strict=args.strict,
-                                         endpoint_url=args.s3_endpoint_url, lag_s=args.lag)
+                                         endpoint_url=args.s3_endpoint_url, lag_s=args.lag,
+                                         labels=args.labels)
             parts.append(loaded)
     except (TrainingDataError, ValueError) as exc:
         return train_cli.fail(str(exc))

@@ -19,9 +19,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud.data import Dataset
+from cloud.data import LABEL_MODES, Dataset
 from cloud.ensemble import (
     MEMBER_NAMES,
+    THRESHOLD_MODES,
     WEIGHT_METRICS,
     Ensemble,
     EnsembleConfig,
@@ -84,6 +85,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="length of each simulated recording, s (default 600)")
     d.add_argument("--sim-rate", type=_positive_float, default=1.0, metavar="HZ",
                    help="frame rate of simulated recordings, Hz (default 1)")
+    d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
+                   help="length of simulated smoulders and overheating (F3–F5), s; they take "
+                        "tens of minutes to develop (default --sim-duration)")
+    d.add_argument("--labels", choices=LABEL_MODES, default="observable",
+                   help="fire rows: 'observable' = from when the fire first shows to a sensor "
+                        "(the span before is left out; default), 'onset' = from ignition, "
+                        "with --lag seconds left out")
     d.add_argument("--workers", type=_positive_int, default=2, help="processes for simulation")
     d.add_argument("--data", action="append", default=[], metavar="PATH",
                    help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable)")
@@ -97,8 +105,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ensemble members, from rf,gb,lr")
     m.add_argument("--param", action="append", default=[], metavar="MEMBER.KEY=VALUE",
                    help="a member hyperparameter, e.g. rf.n_estimators=50 (repeatable)")
+    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="events",
+                   help="'events' (default): the lowest threshold at which the device's alarm "
+                        "logic raises no alarm on the validation no-fire recordings, plus "
+                        "--event-margin; 'frames': a per-frame false-positive rate of "
+                        "--target-far")
+    m.add_argument("--event-margin", type=float, default=0.05, metavar="M",
+                   help="added to the event threshold (default 0.05)")
     m.add_argument("--target-far", type=float, default=0.001, metavar="RATE",
-                   help="per-frame false-positive rate the threshold is chosen for")
+                   help="per-frame false-positive rate the threshold is chosen for "
+                        "(--threshold-mode frames)")
     m.add_argument("--weight-metric", choices=WEIGHT_METRICS, default="roc_auc",
                    help="validation score behind the member weights")
     m.add_argument("--seed", type=int, default=42, help="seed of data, splits and models")
@@ -199,17 +215,22 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
     """
     if not 0.0 <= args.target_far < 1.0:
         raise ValueError(f"--target-far {args.target_far}; allowed: 0 ≤ rate < 1")
+    if not 0.0 <= args.event_margin < 1.0:
+        raise ValueError(f"--event-margin {args.event_margin}; allowed: 0 ≤ margin < 1")
     return EnsembleConfig(members=parse_members(args.members), params=parse_params(args.param),
                           seed=args.seed, target_far=args.target_far,
-                          weight_metric=args.weight_metric)
+                          weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
+                          event_margin=args.event_margin)
 
 
 def sources(args: argparse.Namespace) -> list[str]:
     """What the data came from, for the manifest."""
     out = list(args.data)
     if args.simulate:
-        out.insert(0, f"simulate:{args.simulate}x{args.sim_duration:g}s@{args.sim_rate:g}Hz"
-                      f",seed={args.seed}")
+        slow = (f"(F3-F5 {args.sim_slow_duration:g}s)" if args.sim_slow_duration is not None
+                else "")
+        out.insert(0, f"simulate:{args.simulate}x{args.sim_duration:g}s{slow}"
+                      f"@{args.sim_rate:g}Hz,seed={args.seed}")
     return out
 
 
@@ -220,13 +241,15 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "data": {"n_rows": len(ds), "n_groups": len(ds.groups), "id": ds.fingerprint(),
                  "sources": sources(args), "train_groups": len(split.train),
                  "val_groups": len(split.val), "test_groups": len(split.test),
-                 "lag_s": args.lag},
+                 "lag_s": args.lag, "labels": args.labels},
         "members": list(ens.pipelines),
         "weights": ens.weights,
         "validation_scores": ens.validation_scores,
         "weight_metric": args.weight_metric,
         "threshold": ens.threshold,
         "target_far": args.target_far,
+        "threshold_mode": args.threshold_mode,
+        "event_margin": args.event_margin,
         "seed": args.seed,
         "frame": ev.frame,
         "families": ev.families,

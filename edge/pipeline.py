@@ -138,6 +138,10 @@ class Pipeline:
         ``stale_after_s`` + its ``startup_grace_s`` after it).
     :param startup_grace_s: per sensor, how much longer its first reading may take (the
         SCD41 drops its first sample: its first reading comes two intervals after start).
+    :param startup_s: for this long after ``start_t`` a score below the alarm's fast-path
+        score cannot raise an alarm (the alarm logic sees NaN, no evidence): the feature
+        windows are still filling and the first SCD41 reading is pending. A fast-path score
+        still alarms at once, and a raised alarm clears as usual.
     """
 
     def __init__(
@@ -148,7 +152,10 @@ class Pipeline:
         stale_after_s: Mapping[str, float],
         start_t: float = 0.0,
         startup_grace_s: Mapping[str, float] | None = None,
+        startup_s: float = 0.0,
     ) -> None:
+        if not (math.isfinite(startup_s) and startup_s >= 0.0):
+            raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
         missing = [s for s in SENSORS if s not in stale_after_s]
         if missing:
             raise ValueError(f"stale_after_s needs a value for {missing}")
@@ -156,6 +163,7 @@ class Pipeline:
         self.scorer = scorer
         self.alarm = alarm
         self.start_t = start_t
+        self.startup_s = startup_s
         grace = startup_grace_s or {}
         self.sensors_state = {
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
@@ -262,7 +270,11 @@ class Pipeline:
         self.last_vector = vector
         self.scored += 1
         p = float(score.probability)
-        for ev in self.alarm.update(t, p if math.isfinite(p) else math.nan):
+        evidence = p if math.isfinite(p) else math.nan
+        if (t - self.start_t < self.startup_s and self.alarm.state != "alarm"
+                and not evidence >= self.alarm.fast_path_score):
+            evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
+        for ev in self.alarm.update(t, evidence):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
 
@@ -302,4 +314,5 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
             "scd41": 2.0 * INTERVAL_S[config.sensors.scd41.mode] + 5.0,
             "lepton": 5.0,  # camera boot and the first FFC
         },
+        startup_s=config.alarm.startup_s,
     )

@@ -13,6 +13,7 @@ import pytest
 from cloud.data import (
     Dataset,
     load_paths,
+    observable_time,
     parse_json_samples,
     recording_rows,
     run_sim_job,
@@ -209,3 +210,63 @@ class TestSimulation:
         assert t0 is not None and ds.groups[0].family == "fast_flaming"
         assert np.all(ds.y == (ds.t >= t0)) and ds.y.any() and not ds.y.all()
         assert ds.X.shape[1] == 18
+
+
+def late_recording(fire_start_s: float, hot_from_s: float | None, co2_from_s: float | None
+                   ) -> Recording:
+    """A 120-s recording whose fire shows on the camera and/or in CO2 only later."""
+    t = np.arange(0.0, 120.0, 1.0)
+    frames = np.full((t.size, 60, 80), 29_500, np.uint16)  # 22 °C
+    if hot_from_s is not None:
+        frames[t >= hot_from_s, 20:22, 30:32] = 40_000  # 127 °C
+    gt = np.arange(0.0, 120.0, 5.0)
+    co2 = np.full(gt.size, 450.0)
+    if co2_from_s is not None:
+        co2[gt >= co2_from_s] = 700.0
+    return Recording(t, frames, gt, co2.astype(np.float32), np.full(gt.size, 22.0, np.float32),
+                     np.full(gt.size, 40.0, np.float32), 0.01,
+                     {"scenario": "test_room", "fire_start_s": fire_start_s})
+
+
+class TestObservableLabels:
+    def test_observable_time_first_sensor(self) -> None:
+        """The fire shows at the earlier of a new hot pixel and a CO2 rise over baseline."""
+        assert observable_time(late_recording(30.0, 50.0, 80.0)) == 50.0
+        assert observable_time(late_recording(30.0, 90.0, 65.0)) == 65.0
+        assert observable_time(late_recording(30.0, None, None)) is None
+
+    def test_pixel_hot_before_onset_is_not_new(self) -> None:
+        """A spot already hot before the onset (a hob that was on) does not count."""
+        assert observable_time(late_recording(30.0, 10.0, 80.0)) == 80.0
+
+    def test_rows_before_observable_left_out(self) -> None:
+        """Rows from onset to observable are neither fire nor no-fire: left out."""
+        ds = recording_rows(late_recording(30.0, 50.0, None), "r.npz", FeatureParams(),
+                            labels="observable")
+        assert np.all(ds.y[ds.t >= 50.0] == 1) and np.all(ds.y[ds.t < 50.0] == 0)
+        hidden = (ds.t >= 30.0) & (ds.t < 50.0)
+        assert hidden.any() and not ds.scored[hidden].any()
+        assert ds.scored[~hidden].all()
+
+    def test_never_observable_fire_all_left_out(self) -> None:
+        """A fire no sensor ever sees gives no fire rows, and its post-onset rows are unused."""
+        ds = recording_rows(late_recording(30.0, None, None), "r.npz", FeatureParams(),
+                            labels="observable")
+        assert not ds.y.any()
+        assert ds.scored[ds.t < 30.0].all() and not ds.scored[ds.t >= 30.0].any()
+
+    def test_unknown_label_mode(self) -> None:
+        """An unknown label mode is refused, naming the allowed ones."""
+        with pytest.raises(ValueError, match="allowed: onset, observable"):
+            recording_rows(late_recording(30.0, 50.0, None), "r.npz", FeatureParams(),
+                           labels="ignition")
+
+    def test_slow_families_run_longer(self) -> None:
+        """With a slow duration, F3–F5 jobs get it and the other families keep theirs."""
+        from edge.sim.scenarios import SCENARIOS
+
+        jobs = sim_jobs(24, 7, 600.0, 1.0, slow_duration_s=2400.0, labels="observable")
+        for j in jobs:
+            slow = SCENARIOS[j.scenario].code in ("F3", "F4", "F5")
+            assert j.duration_s == (2400.0 if slow else 600.0) and j.labels == "observable"
+        assert sum(j.duration_s == 2400.0 for j in jobs) == 6

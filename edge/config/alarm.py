@@ -28,6 +28,13 @@ class AlarmConfig(Section):
     fast_path_score: float = Field(
         0.98, gt=0.0, le=1.0, description="a score this high alarms at once"
     )
+    startup_s: float = Field(
+        30.0,
+        ge=0.0,
+        le=600.0,
+        description="after start, only a fast-path score alarms this long (feature windows "
+        "still filling, first SCD41 reading pending)",
+    )
 
     @model_validator(mode="after")
     def _hysteresis(self) -> AlarmConfig:
