@@ -59,6 +59,7 @@ from cloud.artifact_onnx import (
 )
 from cloud.signing import sign
 from edge.features import FEATURE_NAMES, FEATURE_SET
+from edge.model_verify import sha256_file
 
 __all__ = ["FORMAT", "ArtifactExportError", "ArtifactInfo", "write_artifact"]
 
@@ -79,13 +80,6 @@ class ArtifactInfo:
     version: str
     manifest: dict[str, Any]
 
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _libraries() -> dict[str, str]:
@@ -251,7 +245,7 @@ def write_artifact(
         (tmp / "golden.json").write_bytes(_json_bytes(golden_doc, "golden.json"))
 
         files = {
-            p.relative_to(tmp).as_posix(): _sha256(p)
+            p.relative_to(tmp).as_posix(): sha256_file(p)
             for p in sorted(tmp.rglob("*"))
             if p.is_file()
         }

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from edge.model_verify import sha256_file
+
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
@@ -62,13 +64,6 @@ def s3_client(endpoint_url: str | None = None) -> S3Client:
     return client
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
 
 def _stored_sha256(client: Any, bucket: str, key: str) -> str:
     body = client.get_object(Bucket=bucket, Key=key)["Body"]
@@ -101,7 +96,7 @@ def upload_artifact(
     s3 = client if client is not None else s3_client(endpoint_url)
     rel = f"versions/{version}.tar.gz"
     key = f"{prefix}/{rel}" if prefix else rel
-    digest = _sha256(path)
+    digest = sha256_file(path)
 
     try:
         existing = _stored_sha256(s3, bucket, key)
