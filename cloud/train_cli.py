@@ -88,10 +88,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
                    help="length of simulated smoulders and overheating (F3–F5), s; they take "
                         "tens of minutes to develop (default --sim-duration)")
-    d.add_argument("--labels", choices=LABEL_MODES, default="observable",
-                   help="fire rows: 'observable' = from when the fire first shows to a sensor "
-                        "(the span before is left out; default), 'onset' = from ignition, "
-                        "with --lag seconds left out")
+    d.add_argument("--labels", choices=LABEL_MODES, default="onset",
+                   help="fire rows: 'onset' = from ignition, with --lag seconds left out "
+                        "(default); 'observable' = from when the fire first shows to a sensor, "
+                        "the span before left out (docs/evaluation.md: a trade-off, not a win)")
     d.add_argument("--workers", type=_positive_int, default=2, help="processes for simulation")
     d.add_argument("--data", action="append", default=[], metavar="PATH",
                    help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable)")
@@ -105,11 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ensemble members, from rf,gb,lr")
     m.add_argument("--param", action="append", default=[], metavar="MEMBER.KEY=VALUE",
                    help="a member hyperparameter, e.g. rf.n_estimators=50 (repeatable)")
-    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="events",
-                   help="'events' (default): the lowest threshold at which the device's alarm "
-                        "logic raises no alarm on the validation no-fire recordings, plus "
-                        "--event-margin; 'frames': a per-frame false-positive rate of "
-                        "--target-far")
+    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="frames",
+                   help="'frames' (default): a per-frame false-positive rate of --target-far; "
+                        "'events': the lowest threshold at which the device's alarm logic "
+                        "raises no alarm on the validation no-fire recordings, plus "
+                        "--event-margin")
     m.add_argument("--event-margin", type=float, default=0.05, metavar="M",
                    help="added to the event threshold (default 0.05)")
     m.add_argument("--target-far", type=float, default=0.001, metavar="RATE",

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from cloud.threshold import CEILING, FLOOR, Stream, count_alarms, event_threshold
+from edge.config.alarm import AlarmConfig
 
 
 def stream(level: float, hold_s: float, at: float = 100.0, base: float = 0.1,
@@ -28,9 +29,11 @@ class TestCountAlarms:
         assert count_alarms([stream(0.9, 1.0)], 0.5) == 0
 
     def test_startup_guard_applies(self) -> None:
-        """High scores in the first 30 s only are ignored, as on the device."""
-        assert count_alarms([stream(0.8, 20.0, at=0.0)], 0.5) == 0
-        assert count_alarms([stream(0.8, 20.0, at=40.0)], 0.5) == 1
+        """With a 30-s start-up guard, high scores in the first 30 s only are ignored."""
+        guarded = AlarmConfig(startup_s=30.0)
+        assert count_alarms([stream(0.8, 20.0, at=0.0)], 0.5, guarded) == 0
+        assert count_alarms([stream(0.8, 20.0, at=40.0)], 0.5, guarded) == 1
+        assert count_alarms([stream(0.8, 20.0, at=0.0)], 0.5) == 1
 
 
 class TestEventThreshold:

@@ -29,7 +29,7 @@ class AlarmConfig(Section):
         0.98, gt=0.0, le=1.0, description="a score this high alarms at once"
     )
     startup_s: float = Field(
-        30.0,
+        0.0,
         ge=0.0,
         le=600.0,
         description="after start, only a fast-path score alarms this long (feature windows "
