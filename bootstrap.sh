@@ -48,9 +48,13 @@ case "${1:-}" in
         broker_pid=$!
         trap 'kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
         scenario=(--simulate fast_flaming --seed 2 --duration 240 --speed 2)
-        for a in "$@"; do [ "$a" = --simulate ] && scenario=(); done
+        config=(--config demo/config.toml)   # the demo model, see docs/evaluation.md
+        for a in "$@"; do
+            [ "$a" = --simulate ] && scenario=()
+            [ "$a" = --config ] && config=()
+        done
         echo "bootstrap: broker mqtt://127.0.0.1:$port; events are logged below (Ctrl-C stops)" >&2
-        firedetect -v run "${scenario[@]}" --broker "mqtt://127.0.0.1:$port" \
+        firedetect -v run "${config[@]}" "${scenario[@]}" --broker "mqtt://127.0.0.1:$port" \
             --state-dir "$work/state" "$@"
         ;;
     test)
