@@ -129,14 +129,23 @@ def _one_group(name: str, X: npt.NDArray[Any], y: npt.NDArray[Any], t: npt.NDArr
 # ------------------------------------------------------------------------------ JSON samples
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def _number(v: Any) -> float | None:
     """A finite number, NaN for null (a missing sensor), or None when not acceptable."""
     if v is None:
         return math.nan
     if isinstance(v, bool) or not isinstance(v, int | float):
         return None
-    f = float(v)
-    return f if math.isfinite(f) or math.isnan(f) else None
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond any float
+        return None
+    if math.isnan(f):
+        return f
+    # Features are stored as float32: a finite value beyond its range would turn into inf.
+    return f if math.isfinite(f) and abs(f) <= _FLOAT32_MAX else None
 
 
 def parse_json_samples(data: bytes, name: str) -> Dataset:
@@ -172,7 +181,8 @@ def parse_json_samples(data: bytes, name: str) -> Dataset:
             v = _number(feats[fname])
             if v is None:
                 raise TrainingDataError(f"{name}: sample {i}: feature {fname!r} is "
-                                        f"{feats[fname]!r}; allowed: a finite number or null")
+                                        f"{feats[fname]!r}; allowed: a finite number "
+                                        f"within float32 range (±3.4e38) or null")
             X[i, j] = v
         label = s.get("label")
         if isinstance(label, bool) or label not in (0, 1):
