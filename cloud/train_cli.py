@@ -117,6 +117,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "(--threshold-mode frames)")
     m.add_argument("--weight-metric", choices=WEIGHT_METRICS, default="roc_auc",
                    help="validation score behind the member weights")
+    m.add_argument("--degraded-fraction", type=float, default=0.1, metavar="F",
+                   help="fraction of training rows copied with the gas block blanked, and as "
+                        "many with the thermal block blanked (degraded mode; default 0.1)")
     m.add_argument("--seed", type=int, default=42, help="seed of data, splits and models")
     _flag(m, "--holdout-families", True, "leave-one-family-out report (default on)")
     m.add_argument("--no-holdout-families", dest="holdout_families", action="store_false",
@@ -215,12 +218,15 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
     """
     if not 0.0 <= args.target_far < 1.0:
         raise ValueError(f"--target-far {args.target_far}; allowed: 0 ≤ rate < 1")
+    if not 0.0 <= args.degraded_fraction <= 1.0:
+        raise ValueError(f"--degraded-fraction {args.degraded_fraction}; allowed: 0 ≤ F ≤ 1")
     if not 0.0 <= args.event_margin < 1.0:
         raise ValueError(f"--event-margin {args.event_margin}; allowed: 0 ≤ margin < 1")
     return EnsembleConfig(members=parse_members(args.members), params=parse_params(args.param),
                           seed=args.seed, target_far=args.target_far,
                           weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
-                          event_margin=args.event_margin)
+                          event_margin=args.event_margin,
+                          degraded_fraction=args.degraded_fraction)
 
 
 def sources(args: argparse.Namespace) -> list[str]:

@@ -110,6 +110,8 @@ class TestRefusedBeforeTraining:
         (["--param", "rf.depth=3"], "no hyperparameter 'depth'"),
         (["--members", "rf,svm"], "unknown member 'svm'"),
         (["--target-far", "1.5"], "--target-far 1.5; allowed"),
+        (["--degraded-fraction", "1.5"], "--degraded-fraction 1.5; allowed: 0 ≤ F ≤ 1"),
+        (["--event-margin", "-0.1"], "--event-margin -0.1; allowed"),
     ])
     def test_bad_model_options(self, option: list[str], message: str,
                                capsys: pytest.CaptureFixture[str]) -> None:
@@ -221,3 +223,16 @@ class TestSimulatedRun:
         assert latest["key"] == f"versions/{only(out, '*.tar.gz').name}"
         public = load_pem_public_key((keydir / "model-signing.pub.pem").read_bytes())
         load_model(only(out, "*.tar.gz"), public_key=public)  # type: ignore[arg-type]
+
+
+class TestModelOptionValues:
+    def test_degraded_fraction_reaches_config(self) -> None:
+        """--degraded-fraction, --threshold-mode and --event-margin end up in the config."""
+        from cloud.train_cli import ensemble_config, parse
+
+        cfg = ensemble_config(parse(["--simulate", "4", "--degraded-fraction", "0.5",
+                                     "--threshold-mode", "events", "--event-margin", "0.02"]))
+        assert (cfg.degraded_fraction, cfg.threshold_mode, cfg.event_margin) == (0.5, "events",
+                                                                                  0.02)
+        default = ensemble_config(parse(["--simulate", "4"]))
+        assert (default.degraded_fraction, default.threshold_mode) == (0.1, "frames")
