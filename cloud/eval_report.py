@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from cloud.eval_metrics import kaplan_meier
-from cloud.eval_summary import run_outcome
+from cloud.eval_summary import frame_arrays, run_outcome
 
 log = logging.getLogger(__name__)
 
@@ -94,24 +94,6 @@ def _plot_km(results: Sequence[Mapping[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
-def _frame_arrays(results: Sequence[Mapping[str, Any]], mode: str, lag_s: float
-                  ) -> tuple[np.ndarray, np.ndarray]:
-    ys, ps = [], []
-    for r in results:
-        if mode not in r["modes"]:
-            continue
-        m = r["modes"][mode]
-        t, p = np.asarray(m["t"], float), np.asarray(m["p"], float)
-        t0 = r["fire_start_s"]
-        y = np.zeros(t.size, bool) if t0 is None else t >= t0
-        keep = np.isfinite(p)
-        if t0 is not None:
-            keep &= ~((t >= t0) & (t <= t0 + lag_s))
-        ys.append(y[keep])
-        ps.append(p[keep])
-    return np.concatenate(ys), np.concatenate(ps)
-
-
 def _plot_curves(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any],
                  path: Path) -> None:
     import matplotlib.pyplot as plt
@@ -119,7 +101,7 @@ def _plot_curves(results: Sequence[Mapping[str, Any]], summary: Mapping[str, Any
 
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     for mode in summary["modes"]:
-        y, p = _frame_arrays(results, mode, summary["lag_s"])
+        y, p = frame_arrays(results, mode, summary["lag_s"])
         if y.all() or not y.any():
             continue
         fpr, tpr, _ = roc_curve(y, p)

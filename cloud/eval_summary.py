@@ -93,6 +93,30 @@ def family_stats(runs: Sequence[Mapping[str, Any]], mode: str) -> dict[str, Any]
     return st
 
 
+def frame_arrays(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Frame labels (t ≥ fire_start_s) and scores of every run in ``mode``.
+
+    NaN scores and the sensor-lag window [t0, t0 + lag_s] are left out (fire-science.md §4).
+    """
+    ys, ps = [], []
+    for r in runs:
+        if mode not in r["modes"]:
+            continue
+        m = r["modes"][mode]
+        t, p = np.asarray(m["t"], float), np.asarray(m["p"], float)
+        t0 = r["fire_start_s"]
+        y = np.zeros(t.size, bool) if t0 is None else t >= t0
+        keep = np.isfinite(p)
+        if t0 is not None:
+            keep &= ~((t >= t0) & (t <= t0 + lag_s))
+        ys.append(y[keep])
+        ps.append(p[keep])
+    if not ys:
+        return np.zeros(0, bool), np.zeros(0)
+    return np.concatenate(ys), np.concatenate(ps)
+
+
 def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> dict[str, Any]:
     """ROC-AUC, PR-AUC, F1 at the threshold, balanced accuracy and Brier over all scores."""
     from sklearn.metrics import (
@@ -103,23 +127,9 @@ def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> d
         roc_auc_score,
     )
 
-    ys, ps = [], []
-    threshold = math.nan
-    for r in runs:
-        if mode not in r["modes"]:
-            continue
-        m = r["modes"][mode]
-        threshold = m["threshold"]
-        t, p = np.asarray(m["t"], float), np.asarray(m["p"], float)
-        t0 = r["fire_start_s"]
-        y = np.zeros(t.size, bool) if t0 is None else t >= t0
-        keep = np.isfinite(p)
-        if t0 is not None:
-            keep &= ~((t >= t0) & (t <= t0 + lag_s))
-        ys.append(y[keep])
-        ps.append(p[keep])
-    y = np.concatenate(ys) if ys else np.zeros(0, bool)
-    p = np.concatenate(ps) if ps else np.zeros(0)
+    y, p = frame_arrays(runs, mode, lag_s)
+    threshold = next((r["modes"][mode]["threshold"] for r in reversed(runs)
+                      if mode in r["modes"]), math.nan)
     out: dict[str, Any] = {"n": int(y.size), "positives": int(y.sum()), "threshold": threshold}
     if y.size == 0 or y.all() or not y.any():
         return out | {"roc_auc": math.nan, "pr_auc": math.nan, "f1": math.nan}
