@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import Config, load_config
+from edge.config import load_config
 from edge.daemon_sensors import Reading, SensorLoop
 from edge.errors import ConfigError, RecordingError
 from edge.notify import ProgressMonitor
@@ -103,7 +103,7 @@ def to_recording(
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config) if args.config else Config()
+        config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
-from edge.config import Config, load_config
+from edge.config import load_config
 from edge.errors import ConfigError, ModelError, RecordingError
 from edge.pipeline import DetectionEvent, Pipeline, build_pipeline
 from edge.recording import Recording, load_recording
@@ -85,7 +85,7 @@ def replay(rec: Recording, pipeline: Pipeline, out: TextIO) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config) if args.config else Config()
+        config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2

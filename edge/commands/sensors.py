@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge.clock import Clock, SystemClock
-from edge.config import Config, load_config
+from edge.config import load_config
 from edge.errors import ConfigError, SensorError, SensorSetupError
 from edge.sim.clock import ManualClock
 from edge.sources import Sources, hardware_sources, simulated_sources
@@ -85,7 +85,7 @@ def read_loop(sources: Sources, count: int, clock: Clock) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config) if args.config else Config()
+        config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
