@@ -160,7 +160,8 @@ def replay_mode(rec: Recording, holder: Any, mode: str, config: Config | None = 
         for ev in step.events:
             events.append({"kind": ev.kind, "t": float(ev.t),
                            "score": None if math.isnan(ev.score) else float(ev.score),
-                           "sensor": ev.sensor})
+                           "sensor": ev.sensor,
+                           "reason": ev.alarm.reason if ev.alarm is not None else ev.reason})
     return {"events": events, "t": np.asarray(ts), "p": np.asarray(ps),
             "threshold": float(pipeline.alarm.threshold)}
 

@@ -16,6 +16,9 @@ Rules (thresholds from :class:`edge.config.AlarmConfig`, else the model's own):
   timer, so a score flickering around the threshold gives one alarm, not an alarm/clear storm.
 - A NaN score is no evidence: it neither raises an alarm nor counts towards clearing one (it
   restarts the clear timer — an alarm never clears while the sensors are blind).
+- A ``trigger`` (other evidence, e.g. ``flame_growth`` from :mod:`edge.flame`) alarms at once
+  from ``idle`` or ``pre_alarm``, its name the event's reason; ``hold`` (that evidence still
+  present) keeps a raised alarm from clearing, as a score above ``clear_threshold`` would.
 - A timestamp earlier than the last one is treated as equal to it (time never runs
   backwards here); equal timestamps are fine.
 """
@@ -100,8 +103,11 @@ class AlarmStateMachine:
         """The last score given (NaN when none, or when it was NaN)."""
         return self._last_score
 
-    def update(self, t: float, score: float) -> list[AlarmEvent]:
+    def update(self, t: float, score: float, *, trigger: str | None = None,
+               hold: bool = False) -> list[AlarmEvent]:
         """Feed one score at time ``t``; return the events it causes (usually none).
+
+        ``trigger`` names other evidence that alarms at once; ``hold`` keeps an alarm up.
 
         :raises ValueError: ``t`` not finite, or ``score`` outside [0, 1] (NaN is allowed).
         """
@@ -119,6 +125,11 @@ class AlarmStateMachine:
         if self._since is None:
             self._since = t
         self._last_score = score
+        if trigger is not None and self._state != "alarm":
+            return self._raise(t, score, trigger)
+        if (trigger is not None or hold) and self._state == "alarm":
+            self._low_since = None
+            return []
         if self._state == "idle":
             return self._from_idle(t, score)
         if self._state == "pre_alarm":

@@ -28,6 +28,7 @@ import numpy.typing as npt
 
 from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import Config
+from edge.flame import FlameEvidence, FlameWatch
 from edge.types import GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,9 @@ class Pipeline:
         score cannot raise an alarm (the alarm logic sees NaN, no evidence): the feature
         windows are still filling and the first SCD41 reading is pending. A fast-path score
         still alarms at once, and a raised alarm clears as usual.
+    :param flame: the growing-flame watch (``edge.flame``); None switches it off.
+    :param flame_min_score: a growing flame alarms when the score is at least this (the
+        model corroborates it); while its new region lasts, an alarm does not clear.
     """
 
     def __init__(
@@ -153,6 +157,8 @@ class Pipeline:
         start_t: float = 0.0,
         startup_grace_s: Mapping[str, float] | None = None,
         startup_s: float = 0.0,
+        flame: FlameWatch | None = None,
+        flame_min_score: float = 0.2,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -168,6 +174,9 @@ class Pipeline:
         self.sensors_state = {
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
+        self.flame = flame
+        self.flame_min_score = flame_min_score
+        self.last_flame: FlameEvidence | None = None
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
@@ -180,7 +189,10 @@ class Pipeline:
         camera being alive, so a shutter stuck closed faults the camera once stale."""
         events = self.check(frame.t) if frame.frozen else self._seen("lepton", frame.t)
         vector = self.extractor.add_frame(frame)
-        return self._score(frame.t, vector, events)
+        if self.flame is not None and not frame.frozen:
+            celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
+            self.last_flame = self.flame.update(frame.t, celsius)
+        return self._score(frame.t, vector, events, self.last_flame)
 
     def gas(self, reading: GasReading) -> Step:
         """One SCD41 reading; scored only when frames are stale (the extractor decides)."""
@@ -262,7 +274,8 @@ class Pipeline:
     def _last_probability(self) -> float:
         return math.nan if self.last_score is None else float(self.last_score.probability)
 
-    def _score(self, t: float, vector: Vector | None, events: list[DetectionEvent]) -> Step:
+    def _score(self, t: float, vector: Vector | None, events: list[DetectionEvent],
+               flame: FlameEvidence | None = None) -> Step:
         if vector is None:
             return Step(t, None, None, events)
         score = self.scorer.score(vector)
@@ -274,7 +287,13 @@ class Pipeline:
         if (t - self.start_t < self.startup_s and self.alarm.state != "alarm"
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
-        for ev in self.alarm.update(t, evidence):
+        trigger, hold = None, False
+        if flame is not None and flame.t == t:
+            if flame.growing and p >= self.flame_min_score:
+                trigger = "flame_growth"
+            hold = flame.growing or (
+                self.flame is not None and flame.new_px >= self.flame.cfg.min_px)
+        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
 
@@ -315,4 +334,6 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
             "lepton": 5.0,  # camera boot and the first FFC
         },
         startup_s=config.alarm.startup_s,
+        flame=FlameWatch(config.flame) if config.flame.enabled else None,
+        flame_min_score=config.flame.min_score,
     )

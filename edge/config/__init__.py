@@ -16,6 +16,7 @@ from pydantic_core import ErrorDetails
 from edge.config.alarm import AlarmConfig
 from edge.config.base import Section
 from edge.config.device import DeviceConfig
+from edge.config.flame import FlameConfig
 from edge.config.model import ModelConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.sensors import LeptonConfig, Scd41Config, SensorsConfig
@@ -25,6 +26,7 @@ __all__ = [
     "AlarmConfig",
     "Config",
     "DeviceConfig",
+    "FlameConfig",
     "LeptonConfig",
     "ModelConfig",
     "MqttConfig",
@@ -44,6 +46,7 @@ class Config(Section):
     sensors: SensorsConfig = SensorsConfig()
     model: ModelConfig = ModelConfig()
     alarm: AlarmConfig = AlarmConfig()
+    flame: FlameConfig = FlameConfig()
     mqtt: MqttConfig = MqttConfig()
 
 

@@ -1,0 +1,52 @@
+"""The growing-flame watch: new hot pixels that keep spreading (edge/flame.py)."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from edge.config.base import Section
+
+
+class FlameConfig(Section):
+    """When a new, steadily growing hot region counts as a flame (``edge.flame``)."""
+
+    enabled: bool = Field(True, description="watch for growing flames at all")
+    hot_c: float = Field(
+        140.0, ge=60.0, le=400.0,
+        description="a pixel this hot (°C, apparent) is flame-hot; 140 °C is the lowest "
+        "high-gain clip, so it shows in either gain",
+    )
+    known_c: float = Field(
+        100.0, ge=40.0, le=400.0,
+        description="a pixel this hot is a hot object the watch remembers (°C)",
+    )
+    memory_s: float = Field(
+        1800.0, ge=60.0, le=86400.0,
+        description="a pixel hot within this long is part of the scene, not news (s)",
+    )
+    warmup_s: float = Field(
+        20.0, ge=0.0, le=600.0,
+        description="whatever is hot this soon after start is part of the scene (s)",
+    )
+    new_s: float = Field(
+        300.0, ge=10.0, le=3600.0,
+        description="a pixel counts as new for this long after it first got hot (s)",
+    )
+    step_s: float = Field(2.0, gt=0.0, le=30.0, description="growth is checked per step (s)")
+    steps: int = Field(
+        5, ge=2, le=30, description="the new region must have grown in each of this many steps"
+    )
+    min_growth_px: int = Field(
+        12, ge=1, le=10000, description="and by at least this many pixels over those steps"
+    )
+    min_px: int = Field(12, ge=1, le=10000, description="and be at least this many pixels")
+    min_score: float = Field(
+        0.2, ge=0.0, le=1.0,
+        description="a growing flame alarms when the model's score is at least this",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> FlameConfig:
+        if self.known_c > self.hot_c:
+            raise ValueError(f"known_c ({self.known_c}) must not exceed hot_c ({self.hot_c})")
+        return self

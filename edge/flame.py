@@ -1,0 +1,114 @@
+"""The growing-flame watch: a hot region that is *new* to the scene and *keeps spreading*.
+
+The 18 features describe one frame (and a few seconds of change), so to the model a fire's
+first visible seconds look like a candle, a fireplace, a glowing hob or a grate: all hot,
+some flickering. What they cannot say is the history of the scene. This watch keeps it, per
+pixel, and looks for the one thing the everyday hot objects do not do:
+
+- **New**: a pixel is *hot* at ``known_c`` (100 °C). It is *new* when its hot episode began
+  after the start-up warm-up and within ``new_s``; a pixel that was hot at any time in the last
+  ``memory_s`` (30 min) continues its old episode. So a fireplace burning since boot, a candle,
+  or a heater cycling on its thermostat are the scene, not news.
+- **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
+  clip) rose in each of the last ``steps`` steps of ``step_s`` (5 × 2 s), by ``min_growth_px`` (12)
+  in all, and is at least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few
+  seconds; a hob, a grate or a heater crosses the line all at once and stops, a gas ring
+  flickers in place, a glint or the sun is a few pixels that do not spread.
+
+:class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
+same answers as living through it. The pipeline alarms on a growing flame when the model's
+score corroborates it (``flame.min_score``); see ``edge/pipeline.py``.
+Tuned on scenario runs disjoint from the held-out evaluation (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config.flame import FlameConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FlameEvidence", "FlameWatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlameEvidence:
+    """What the watch sees in one frame: ``new_px`` new pixels at ≥ ``hot_c``, their
+    growth over the watched steps, and whether that is a growing flame."""
+
+    t: float
+    new_px: int
+    growth_px: int
+    growing: bool
+
+
+class FlameWatch:
+    """Per-pixel memory of hot objects; says when a new hot region keeps growing."""
+
+    def __init__(self, config: FlameConfig | None = None) -> None:
+        self.cfg = config or FlameConfig()
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the scene (a new camera, a new resolution)."""
+        self._start: float | None = None
+        self._onset: npt.NDArray[np.float64] | None = None  # when each hot episode began
+        self._last_hot: npt.NDArray[np.float64] | None = None  # when last seen hot
+        self._times: list[float] = []  # the new-pixel counts of the watched window
+        self._counts: list[int] = []
+        self._last_t = -math.inf
+
+    def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
+        """Feed one frame (°C, any 2-D shape) taken at ``t`` seconds.
+
+        :raises ValueError: ``t`` not finite, or a frame that is not 2-D.
+        """
+        if not math.isfinite(t):
+            raise ValueError(f"flame watch: frame time must be finite, got {t!r}")
+        if celsius.ndim != 2:
+            raise ValueError(f"flame watch: frame shape {celsius.shape}; allowed: 2-D")
+        if self._onset is None or self._onset.shape != celsius.shape:
+            if self._onset is not None:
+                log.info("flame watch: frame shape changed to %s; forgetting the scene",
+                         celsius.shape)
+            self.reset()
+            self._start = t
+            self._onset = np.full(celsius.shape, math.inf)
+            self._last_hot = np.full(celsius.shape, -math.inf)
+        assert self._onset is not None and self._last_hot is not None and self._start is not None
+        t = max(t, self._last_t)  # time never runs backwards here
+        self._last_t = t
+        cfg = self.cfg
+        hot = celsius >= cfg.known_c
+        begins = hot & (t - self._last_hot > cfg.memory_s)
+        # Hot during the warm-up: part of the scene from before we looked (onset −∞).
+        self._onset[begins] = -math.inf if t - self._start < cfg.warmup_s else t
+        self._last_hot[hot] = t
+        new = (celsius >= cfg.hot_c) & (self._onset >= t - cfg.new_s)
+        new_px = int(np.count_nonzero(new))
+        return self._judge(t, new_px)
+
+    def _judge(self, t: float, new_px: int) -> FlameEvidence:
+        cfg = self.cfg
+        span = cfg.step_s * cfg.steps
+        times, counts_ = self._times, self._counts
+        times.append(t)
+        counts_.append(new_px)
+        drop = bisect_right(times, t - span) - 1  # keep one sample at or before the start
+        if drop > 0:
+            del times[:drop], counts_[:drop]
+        if times[0] > t - span:
+            return FlameEvidence(t, new_px, 0, False)  # not watched long enough yet
+        counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
+                  for k in range(cfg.steps + 1)]
+        rising = all(counts[k - 1] > counts[k] for k in range(1, cfg.steps + 1))
+        growth = counts[0] - counts[-1]
+        growing = rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+        return FlameEvidence(t, new_px, growth, growing)

@@ -1,0 +1,215 @@
+"""The growing-flame watch (edge.flame) and how the pipeline and alarm use it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import pytest
+
+from edge.alarm import AlarmStateMachine
+from edge.config import Config, FlameConfig
+from edge.config.alarm import AlarmConfig
+from edge.features import FeatureExtractor
+from edge.flame import FlameWatch
+from edge.pipeline import Pipeline, build_pipeline
+from edge.types import ThermalFrame
+
+SHAPE = (120, 160)
+ROOM_C = 21.0
+Scene = Callable[[float], np.ndarray]
+
+
+def disc(cx: float, cy: float, radius: float, temp_c: float) -> np.ndarray:
+    """A frame at room temperature with a hot disc."""
+    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    out = np.full(SHAPE, ROOM_C, np.float32)
+    out[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = temp_c
+    return out
+
+
+def growing_flame(t0: float, rate_px_s: float = 0.4) -> Scene:
+    """A flame appearing at ``t0`` whose radius grows steadily."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return np.full(SHAPE, ROOM_C, np.float32)
+        return disc(80, 60, 1.0 + rate_px_s * (t - t0), 450.0)
+    return frame
+
+
+def watch(scene: Scene, times: np.ndarray, cfg: FlameConfig | None = None) -> list[float]:
+    """The times at which the watch says a flame is growing."""
+    w = FlameWatch(cfg)
+    return [float(t) for t in times if w.update(float(t), scene(float(t))).growing]
+
+
+class TestFlameWatch:
+    def test_growing_flame_found_within_seconds(self) -> None:
+        """A new flame that keeps spreading is growing about steps × step_s after it shows."""
+        hits = watch(growing_flame(100.0), np.arange(0.0, 160.0, 1.0))
+        assert hits and 108.0 <= hits[0] <= 114.0
+
+    def test_same_answer_at_full_frame_rate(self) -> None:
+        """Windows are in seconds: at 8.7 Hz the flame is found as at 1 Hz (±1 s)."""
+        slow = watch(growing_flame(100.0), np.arange(0.0, 160.0, 1.0))
+        fast = watch(growing_flame(100.0), np.arange(0.0, 160.0, 1.0 / 8.7))
+        assert abs(slow[0] - fast[0]) <= 1.0
+
+    def test_object_appearing_at_once_is_not_growing(self) -> None:
+        """A hob or grate that crosses the line in one go and stays is never a growing flame."""
+        def hob(t: float) -> np.ndarray:
+            return disc(40, 90, 6.0, 400.0) if t >= 100.0 else np.full(SHAPE, ROOM_C, np.float32)
+        assert watch(hob, np.arange(0.0, 400.0, 1.0)) == []
+
+    def test_flickering_in_place_is_not_growing(self) -> None:
+        """A new flame that flickers but does not spread (a gas ring) is not growing."""
+        def ring(t: float) -> np.ndarray:
+            if t < 100.0:
+                return np.full(SHAPE, ROOM_C, np.float32)
+            return disc(80, 60, 5.0 + 2.0 * np.sin(2.0 * t), 300.0)
+        assert watch(ring, np.arange(0.0, 400.0, 1.0)) == []
+
+    def test_hot_at_start_up_is_scene(self) -> None:
+        """A fireplace already burning (and flickering) when the device starts is not news."""
+        def fireplace(t: float) -> np.ndarray:
+            return disc(80, 60, 8.0 + 3.0 * np.sin(2.1 * t), 600.0)
+        assert watch(fireplace, np.arange(0.0, 600.0, 1.0)) == []
+        # The same fire appearing after the warm-up is new (then it flickers in place).
+        late = watch(lambda t: fireplace(t) if t >= 100.0 else disc(0, 0, 0, ROOM_C),
+                     np.arange(0.0, 600.0, 1.0))
+        assert late == []
+
+    def test_remembered_object_returning_is_not_new(self) -> None:
+        """A heater that was hot ten minutes ago and heats up again is not a new flame."""
+        def heater(t: float) -> np.ndarray:
+            on = t < 60.0 or t >= 660.0
+            radius = min(12.0, 1.0 + 0.4 * (t - 660.0)) if t >= 660.0 else 12.0
+            return disc(30, 30, radius, 200.0) if on else np.full(SHAPE, ROOM_C, np.float32)
+        assert watch(heater, np.arange(0.0, 800.0, 1.0)) == []
+
+    def test_forgotten_after_memory(self) -> None:
+        """Beyond memory_s the same place growing again is new (and found)."""
+        def again(t: float) -> np.ndarray:
+            if t < 30.0:
+                return disc(80, 60, 12.0, 450.0)
+            if t < 500.0:
+                return np.full(SHAPE, ROOM_C, np.float32)
+            return growing_flame(500.0)(t)
+        hits = watch(again, np.arange(0.0, 600.0, 1.0), FlameConfig(memory_s=300.0))
+        assert hits and 500.0 < hits[0] <= 515.0
+
+    def test_bad_frame_named(self) -> None:
+        """A frame that is not 2-D, or a time that is not finite, is refused with a reason."""
+        w = FlameWatch()
+        with pytest.raises(ValueError, match="2-D"):
+            w.update(0.0, np.zeros(5, np.float32))
+        with pytest.raises(ValueError, match="finite"):
+            w.update(float("nan"), np.zeros(SHAPE, np.float32))
+
+    def test_config_order_checked(self) -> None:
+        """known_c above hot_c is a config error naming both."""
+        with pytest.raises(ValueError, match="known_c"):
+            FlameConfig(known_c=200.0, hot_c=140.0)
+
+
+@dataclass(frozen=True)
+class FixedScore:
+    """A score with only a probability (what the alarm logic reads)."""
+
+    probability: float
+    members: Mapping[str, float] = field(default_factory=dict)
+    top_features: list[tuple[str, float]] = field(default_factory=list)
+    degraded: bool = False
+    model_version: str = "fixed"
+
+
+class FixedScorer:
+    """Gives every feature vector the same fire probability."""
+
+    def __init__(self, p: float) -> None:
+        self.p = p
+
+    def score(self, x: np.ndarray) -> FixedScore:
+        return FixedScore(self.p)
+
+
+def run_pipeline(p: float, scene: Scene, times: np.ndarray,
+                 flame: FlameWatch | None) -> list[tuple[str, float, str]]:
+    cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
+    pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, flame=flame,
+                    flame_min_score=0.2)
+    out = []
+    for t in times:
+        kelvin = scene(float(t)) + 273.15
+        frame = ThermalFrame(float(t), np.round(kelvin / 0.1).astype(np.uint16), 0.1)
+        for ev in pipe.frame(frame).events:
+            if ev.kind in ("alarm", "clear"):
+                assert ev.alarm is not None
+                out.append((ev.kind, ev.t, ev.alarm.reason))
+    return out
+
+
+class TestPipelineFlame:
+    def test_growing_flame_alarms_below_threshold(self) -> None:
+        """A growing flame with a corroborating score (0.3 < threshold 0.8) alarms, reason
+        flame_growth, and the alarm holds while the new region lasts."""
+        events = run_pipeline(0.3, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
+                              FlameWatch())
+        assert [e[0] for e in events] == ["alarm"]
+        assert events[0][2] == "flame_growth" and 108.0 <= events[0][1] <= 114.0
+
+    def test_score_must_corroborate(self) -> None:
+        """Below flame.min_score the watch alone does not alarm."""
+        assert run_pipeline(0.1, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
+                            FlameWatch()) == []
+
+    def test_without_watch_no_alarm(self) -> None:
+        """With the watch off, the same frames and score give no alarm (the threshold rules)."""
+        assert run_pipeline(0.3, growing_flame(100.0), np.arange(0.0, 200.0, 1.0), None) == []
+
+    def test_alarm_clears_when_region_gone(self) -> None:
+        """Once the flame is out and the score low, the alarm clears as usual."""
+        def out_at_150(t: float) -> np.ndarray:
+            return growing_flame(100.0)(t) if t < 150.0 else np.full(SHAPE, ROOM_C, np.float32)
+        events = run_pipeline(0.3, out_at_150, np.arange(0.0, 220.0, 1.0), FlameWatch())
+        assert [e[0] for e in events] == ["alarm", "clear"] and events[1][1] >= 150.0
+
+    def test_config_switches_it(self) -> None:
+        """flame.enabled decides whether build_pipeline watches for flames."""
+        from edge.model import ModelHolder
+
+        holder = ModelHolder(Config().model)
+        assert build_pipeline(Config(), holder).flame is not None
+        off = Config.model_validate({"flame": {"enabled": False}})
+        assert build_pipeline(off, holder).flame is None
+
+
+class TestSimulatedScenes:
+    """The watch on the scenario engine's own fires and nuisances (1 Hz, 600 s)."""
+
+    @staticmethod
+    def growing_times(name: str, seed: int) -> tuple[list[float], float | None]:
+        from edge.sim.scenarios import render_recording
+
+        rec = render_recording(name, seed, 600.0, frame_rate_hz=1.0)
+        w = FlameWatch()
+        res = rec.frame_resolution_k
+        hits = [float(t) for t, f in zip(rec.frame_t, rec.frames, strict=True)
+                if w.update(float(t), f.astype(np.float32) * res - 273.15).growing]
+        return hits, rec.fire_start_s
+
+    @pytest.mark.parametrize("name,seed", [("flaming_upholstery", 8_100_000_001),
+                                           ("fast_flaming", 8_100_001_004)])
+    def test_flames_found_soon_after_ignition(self, name: str, seed: int) -> None:
+        """A simulated flaming fire is seen growing within 30 s of ignition, not before."""
+        hits, t0 = self.growing_times(name, seed)
+        assert t0 is not None and hits and t0 <= hits[0] <= t0 + 30.0
+
+    @pytest.mark.parametrize("name,seed", [("electric_cooking", 8_100_007_000),
+                                           ("candles_fireplace", 8_100_009_001)])
+    def test_nuisances_not_growing(self, name: str, seed: int) -> None:
+        """A hob heating up, candles or a fireplace never look like a growing flame."""
+        hits, _ = self.growing_times(name, seed)
+        assert hits == []
