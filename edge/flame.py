@@ -14,6 +14,9 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   in all, and is at least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few
   seconds; a hob, a grate or a heater crosses the line all at once and stops, a gas ring
   flickers in place, a glint or the sun is a few pixels that do not spread.
+- **Fast**: the pixels that join the region jump: the median rate at which they crossed
+  ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
+  whose edge pixels cross the line one after another as it warms rises well under that.
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
@@ -47,6 +50,7 @@ class FlameEvidence:
     new_px: int
     growth_px: int
     growing: bool
+    rise_k_s: float = math.nan
 
 
 class FlameWatch:
@@ -63,6 +67,8 @@ class FlameWatch:
         self._last_hot: npt.NDArray[np.float64] | None = None  # when last seen hot
         self._times: list[float] = []  # the new-pixel counts of the watched window
         self._counts: list[int] = []
+        self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
+        self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
         self._last_t = -math.inf
 
     def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
@@ -93,22 +99,34 @@ class FlameWatch:
         self._last_hot[hot] = t
         new = (celsius >= cfg.hot_c) & (self._onset >= t - cfg.new_s)
         new_px = int(np.count_nonzero(new))
-        return self._judge(t, new_px)
+        rise = math.nan
+        if self._prev is not None and t > self._prev[0] and new_px:
+            before = self._prev[1]
+            crossed = new & (before < cfg.hot_c)
+            if crossed.any():
+                rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
+                rise = float(np.median(rate))
+        self._prev = (t, celsius)
+        return self._judge(t, new_px, rise)
 
-    def _judge(self, t: float, new_px: int) -> FlameEvidence:
+    def _judge(self, t: float, new_px: int, rise: float) -> FlameEvidence:
         cfg = self.cfg
         span = cfg.step_s * cfg.steps
         times, counts_ = self._times, self._counts
         times.append(t)
         counts_.append(new_px)
+        self._rises.append(rise)
         drop = bisect_right(times, t - span) - 1  # keep one sample at or before the start
         if drop > 0:
-            del times[:drop], counts_[:drop]
+            del times[:drop], counts_[:drop], self._rises[:drop]
         if times[0] > t - span:
             return FlameEvidence(t, new_px, 0, False)  # not watched long enough yet
         counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
                   for k in range(cfg.steps + 1)]
         rising = all(counts[k - 1] > counts[k] for k in range(1, cfg.steps + 1))
         growth = counts[0] - counts[-1]
-        growing = rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
-        return FlameEvidence(t, new_px, growth, growing)
+        rises = [r for r in self._rises[1:] if not math.isnan(r)]
+        rate = float(np.median(rises)) if rises else math.nan
+        growing = (rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+                   and rate >= cfg.min_rise_k_s)
+        return FlameEvidence(t, new_px, growth, growing, rate)

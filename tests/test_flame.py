@@ -213,3 +213,24 @@ class TestSimulatedScenes:
         """A hob heating up, candles or a fireplace never look like a growing flame."""
         hits, _ = self.growing_times(name, seed)
         assert hits == []
+
+
+class TestSlowHeating:
+    def test_object_warming_up_is_not_a_flame(self) -> None:
+        """A hot object warming slowly, whose ≥ 140 °C area spreads as it heats (edges crossing
+        one after another), crosses far under min_rise_k_s: not a growing flame."""
+        yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+        profile = np.exp(-((yy - 60.0) ** 2 + (xx - 80.0) ** 2) / (2 * 12.0**2))
+
+        def heater(t: float) -> np.ndarray:
+            peak = ROOM_C + max(0.0, t - 60.0) * 1.0  # +1 K/s at the centre
+            return (ROOM_C + (peak - ROOM_C) * profile).astype(np.float32)
+        w = FlameWatch()
+        seen = [w.update(float(t), heater(float(t))) for t in np.arange(0.0, 400.0, 1.0)]
+        assert max(e.growth_px for e in seen) >= 12  # it does spread, steadily
+        assert not any(e.growing for e in seen)
+        assert max(e.rise_k_s for e in seen if not np.isnan(e.rise_k_s)) < 3.0
+        # Without the crossing-rate condition the same object would pass as a flame.
+        lax = FlameWatch(FlameConfig(min_rise_k_s=0.0))
+        assert any(lax.update(float(t), heater(float(t))).growing
+                   for t in np.arange(0.0, 400.0, 1.0))

@@ -40,6 +40,10 @@ class FlameConfig(Section):
         12, ge=1, le=10000, description="and by at least this many pixels over those steps"
     )
     min_px: int = Field(12, ge=1, le=10000, description="and be at least this many pixels")
+    min_rise_k_s: float = Field(
+        3.0, ge=0.0, le=1000.0,
+        description="and its new pixels must have crossed hot_c this fast (median, K/s)",
+    )
     min_score: float = Field(
         0.2, ge=0.0, le=1.0,
         description="a growing flame alarms when the model's score is at least this",
