@@ -247,7 +247,7 @@ class EnsembleConfig:
     n_jobs: int = -1
     #: "frames": per-frame false-positive rate ≤ target_far; "events": the device's alarm
     #: logic on the validation no-fire streams (cloud.threshold), plus event_margin.
-    threshold_mode: str = "frames"
+    threshold_mode: str = "events"
     event_margin: float = 0.05
 
     def scaled(self, max_trees: int) -> EnsembleConfig:

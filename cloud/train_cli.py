@@ -105,11 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ensemble members, from rf,gb,lr")
     m.add_argument("--param", action="append", default=[], metavar="MEMBER.KEY=VALUE",
                    help="a member hyperparameter, e.g. rf.n_estimators=50 (repeatable)")
-    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="frames",
-                   help="'frames' (default): a per-frame false-positive rate of --target-far; "
-                        "'events': the lowest threshold at which the device's alarm logic "
-                        "raises no alarm on the validation no-fire recordings, plus "
-                        "--event-margin")
+    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="events",
+                   help="'events' (default): the lowest threshold at which the device's alarm "
+                        "logic raises no alarm on the validation no-fire recordings, plus "
+                        "--event-margin (visible flames are the flame watch's job, "
+                        "edge/flame.py); 'frames': a per-frame false-positive rate of "
+                        "--target-far")
     m.add_argument("--event-margin", type=float, default=0.05, metavar="M",
                    help="added to the event threshold (default 0.05)")
     m.add_argument("--target-far", type=float, default=0.001, metavar="RATE",

@@ -231,8 +231,8 @@ class TestModelOptionValues:
         from cloud.train_cli import ensemble_config, parse
 
         cfg = ensemble_config(parse(["--simulate", "4", "--degraded-fraction", "0.5",
-                                     "--threshold-mode", "events", "--event-margin", "0.02"]))
-        assert (cfg.degraded_fraction, cfg.threshold_mode, cfg.event_margin) == (0.5, "events",
+                                     "--threshold-mode", "frames", "--event-margin", "0.02"]))
+        assert (cfg.degraded_fraction, cfg.threshold_mode, cfg.event_margin) == (0.5, "frames",
                                                                                   0.02)
         default = ensemble_config(parse(["--simulate", "4"]))
-        assert (default.degraded_fraction, default.threshold_mode) == (0.1, "frames")
+        assert (default.degraded_fraction, default.threshold_mode) == (0.1, "events")
