@@ -47,7 +47,7 @@ case "${1:-}" in
             > "$work/mosquitto.log" 2>&1 &
         broker_pid=$!
         trap 'kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
-        scenario=(--simulate fast_flaming --seed 2 --duration 240 --speed 2)
+        scenario=(--simulate flaming_upholstery --seed 2 --duration 240 --speed 2)
         config=(--config demo/config.toml)   # the demo model, see docs/evaluation.md
         for a in "$@"; do
             [ "$a" = --simulate ] && scenario=()
