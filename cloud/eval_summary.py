@@ -216,11 +216,22 @@ def targets(results: Sequence[Mapping[str, Any]], lag_s: float = 30.0) -> list[d
             vis["p95_s"] <= 45.0, "s")
         add("flaming TTA median / p95 from ignition (information)", "–", s["tta"]["median_s"],
             None, f"s / {s['tta']['p95_s']:.1f} s")
+        seen = [r for r in flaming if r.get("flame_4px_s") is not None]
+        if seen:
+            seen_st = family_stats(seen, "fused")
+            add(f"flaming detected, of the {len(seen)} runs seen on ≥ 4 px (information)", "–",
+                seen_st["detection_pct"], None, "%", seen_st["detection_ci95_pct"])
     smoulder = _subset(results, SMOULDER_IN_VIEW)
     if smoulder:
         s = family_stats(smoulder, "fused")
         add("smouldering in view F3/F5 detected", "≥ 95 %", s["detection_pct"],
             s["detection_pct"] >= 95.0, "%", s["detection_ci95_pct"])
+        seen = [r for r in smoulder if r.get("spot_s") is not None]
+        if seen:
+            seen_st = family_stats(seen, "fused")
+            add(f"smouldering detected, of the {len(seen)} runs whose spot was seen "
+                "(information)", "–", seen_st["detection_pct"], None, "%",
+                seen_st["detection_ci95_pct"])
         spot = s["tta_from_spot"]
         add("smouldering TTA median after a new px ≥ 140 °C", "≤ 180 s", spot["median_s"],
             spot["median_s"] <= 180.0, "s")
