@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from edge.config import Config, ModelConfig
+from edge.config import Config, ModelConfig, load_config
 from edge.pipeline import build_pipeline
 from edge.recording import Recording
 from edge.types import GasReading, ThermalFrame
@@ -200,6 +200,7 @@ class Job:
     public_key: Path | None
     allow_unsigned: bool
     modes: tuple[str, ...] = MODES
+    config: Path | None = None  # a device config (its [alarm] and [flame]); defaults if None
 
 
 def evaluate_run(job: Job) -> dict[str, Any]:
@@ -209,6 +210,7 @@ def evaluate_run(job: Job) -> dict[str, Any]:
     r = job.run
     rec = render_recording(r.scenario, r.seed, r.duration_s, frame_rate_hz=r.rate_hz)
     holder = model_holder(job.model, job.public_key, job.allow_unsigned)
+    config = load_config(job.config) if job.config is not None else None
     params = rec.meta.get("params", {})
     out: dict[str, Any] = {
         **asdict(r), "family": rec.meta["family"], "label": rec.meta["label"],
@@ -218,7 +220,7 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         "model_version": holder.model.version if holder.model is not None else "rules-v1",
     }
     for mode in job.modes:
-        out["modes"][mode] = replay_mode(rec, holder, mode)
+        out["modes"][mode] = replay_mode(rec, holder, mode, config)
     return out
 
 
@@ -308,6 +310,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay the thermal-only and CO2-only ablations on only the first N "
                         "runs of each family (default: every run)")
     p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--config", type=Path, default=None,
+                   help="replay with this device config's [alarm] and [flame] (default: the "
+                        "defaults)")
     p.add_argument("--lag", type=float, default=30.0,
                    help="seconds after onset left out of frame scores (sensor lag)")
     p.add_argument("--from-raw", type=Path, default=None, metavar="DIR",
@@ -356,7 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         i = index[r.scenario] = index.get(r.scenario, -1) + 1
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
-                        MODES if full else ("fused",)))
+                        MODES if full else ("fused",), args.config))
     if args.from_raw is not None:
         results = load_raw(args.from_raw)
         if not results:
