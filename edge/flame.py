@@ -17,6 +17,8 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 - **Fast**: the pixels that join the region jump: the median rate at which they crossed
   ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
   whose edge pixels cross the line one after another as it warms rises well under that.
+- **Lasting**: all of the above has held for ``confirm_s`` (a flickering ring whose count
+  happens to rise five steps in a row does so for a frame, a spreading flame for many).
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
@@ -69,6 +71,7 @@ class FlameWatch:
         self._counts: list[int] = []
         self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
         self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
+        self._since: float | None = None  # when the growth conditions last started to hold
         self._last_t = -math.inf
 
     def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
@@ -127,6 +130,11 @@ class FlameWatch:
         growth = counts[0] - counts[-1]
         rises = [r for r in self._rises[1:] if not math.isnan(r)]
         rate = float(np.median(rises)) if rises else math.nan
-        growing = (rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
-                   and rate >= cfg.min_rise_k_s)
+        holds = (rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+                 and rate >= cfg.min_rise_k_s)
+        if not holds:
+            self._since = None
+        elif self._since is None:
+            self._since = t
+        growing = holds and t - (self._since if self._since is not None else t) >= cfg.confirm_s
         return FlameEvidence(t, new_px, growth, growing, rate)

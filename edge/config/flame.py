@@ -44,6 +44,10 @@ class FlameConfig(Section):
         3.0, ge=0.0, le=1000.0,
         description="and its new pixels must have crossed hot_c this fast (median, K/s)",
     )
+    confirm_s: float = Field(
+        0.0, ge=0.0, le=60.0,
+        description="and all that must have held this long (s) before it counts",
+    )
     min_score: float = Field(
         0.2, ge=0.0, le=1.0,
         description="a growing flame alarms when the model's score is at least this",
