@@ -74,6 +74,17 @@ class FlameWatch:
         self._since: float | None = None  # when the growth conditions last started to hold
         self._last_t = -math.inf
 
+    @property
+    def onset(self) -> npt.NDArray[np.float64] | None:
+        """Per pixel, when its current hot episode began (s): −∞ for what was hot in the
+        warm-up (the scene), +∞ for never hot; None before the first frame. Read-only: the
+        smoulder watch (``edge.smoulder``) shares this memory."""
+        if self._onset is None:
+            return None
+        view = self._onset.view()
+        view.flags.writeable = False
+        return view
+
     def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
         """Feed one frame (°C, any 2-D shape) taken at ``t`` seconds.
 

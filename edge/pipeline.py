@@ -29,6 +29,7 @@ import numpy.typing as npt
 from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import Config
 from edge.flame import FlameEvidence, FlameWatch
+from edge.smoulder import SmoulderEvidence, SmoulderWatch
 from edge.types import GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -146,6 +147,11 @@ class Pipeline:
     :param flame: the growing-flame watch (``edge.flame``); None switches it off.
     :param flame_min_score: a growing flame alarms when the score is at least this (the
         model corroborates it); while its new region lasts, an alarm does not clear.
+    :param flame_alarms: False keeps the flame watch as the scene memory of ``smoulder``
+        only (``[flame] enabled = false``).
+    :param smoulder: the smoulder watch (``edge.smoulder``; needs ``flame`` for its memory).
+    :param smoulder_min_score: a smouldering spot alarms when the score is at least this;
+        while it keeps heating or spreading, an alarm does not clear.
     """
 
     def __init__(
@@ -159,6 +165,9 @@ class Pipeline:
         startup_s: float = 0.0,
         flame: FlameWatch | None = None,
         flame_min_score: float = 0.2,
+        flame_alarms: bool = True,
+        smoulder: SmoulderWatch | None = None,
+        smoulder_min_score: float = 0.0,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -174,9 +183,15 @@ class Pipeline:
         self.sensors_state = {
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
+        if smoulder is not None and flame is None:
+            raise ValueError("the smoulder watch needs the flame watch (its scene memory)")
         self.flame = flame
         self.flame_min_score = flame_min_score
+        self.flame_alarms = flame_alarms
+        self.smoulder = smoulder
+        self.smoulder_min_score = smoulder_min_score
         self.last_flame: FlameEvidence | None = None
+        self.last_smoulder: SmoulderEvidence | None = None
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
@@ -192,7 +207,9 @@ class Pipeline:
         if self.flame is not None and not frame.frozen:
             celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
             self.last_flame = self.flame.update(frame.t, celsius)
-        return self._score(frame.t, vector, events, self.last_flame)
+            if self.smoulder is not None:
+                self.last_smoulder = self.smoulder.update(frame.t, celsius, self.flame.onset)
+        return self._score(frame.t, vector, events, self.last_flame, self.last_smoulder)
 
     def gas(self, reading: GasReading) -> Step:
         """One SCD41 reading; scored only when frames are stale (the extractor decides)."""
@@ -275,7 +292,8 @@ class Pipeline:
         return math.nan if self.last_score is None else float(self.last_score.probability)
 
     def _score(self, t: float, vector: Vector | None, events: list[DetectionEvent],
-               flame: FlameEvidence | None = None) -> Step:
+               flame: FlameEvidence | None = None,
+               smoulder: SmoulderEvidence | None = None) -> Step:
         if vector is None:
             return Step(t, None, None, events)
         score = self.scorer.score(vector)
@@ -288,11 +306,15 @@ class Pipeline:
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
         trigger, hold = None, False
-        if flame is not None and flame.t == t:
+        if flame is not None and flame.t == t and self.flame_alarms:
             if flame.growing and p >= self.flame_min_score:
                 trigger = "flame_growth"
             hold = flame.growing or (
                 self.flame is not None and flame.new_px >= self.flame.cfg.min_px)
+        if smoulder is not None and smoulder.t == t and smoulder.smouldering:
+            if trigger is None and p >= self.smoulder_min_score:
+                trigger = "smoulder"
+            hold = True
         for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
@@ -334,6 +356,11 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
             "lepton": 5.0,  # camera boot and the first FFC
         },
         startup_s=config.alarm.startup_s,
-        flame=FlameWatch(config.flame) if config.flame.enabled else None,
+        flame=(FlameWatch(config.flame)
+               if config.flame.enabled or config.smoulder.enabled else None),
         flame_min_score=config.flame.min_score,
+        flame_alarms=config.flame.enabled,
+        smoulder=(SmoulderWatch(config.smoulder, config.flame)
+                  if config.smoulder.enabled else None),
+        smoulder_min_score=config.smoulder.min_score,
     )

@@ -188,9 +188,13 @@ class TestPipelineFlame:
         from edge.model import ModelHolder
 
         holder = ModelHolder(Config().model)
-        assert build_pipeline(Config(), holder).flame is not None
-        off = Config.model_validate({"flame": {"enabled": False}})
-        assert build_pipeline(off, holder).flame is None
+        on = build_pipeline(Config(), holder)
+        assert on.flame is not None and on.flame_alarms and on.smoulder is not None
+        no_flame = build_pipeline(Config.model_validate({"flame": {"enabled": False}}), holder)
+        assert no_flame.flame is not None and not no_flame.flame_alarms  # the smoulder's memory
+        neither = Config.model_validate({"flame": {"enabled": False},
+                                         "smoulder": {"enabled": False}})
+        assert build_pipeline(neither, holder).flame is None
 
 
 class TestSimulatedScenes:

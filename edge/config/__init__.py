@@ -20,6 +20,7 @@ from edge.config.flame import FlameConfig
 from edge.config.model import ModelConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.sensors import LeptonConfig, Scd41Config, SensorsConfig
+from edge.config.smoulder import SmoulderConfig
 from edge.errors import ConfigError
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "MqttConfig",
     "Scd41Config",
     "SensorsConfig",
+    "SmoulderConfig",
     "TlsConfig",
     "format_validation_error",
     "load_config",
@@ -47,6 +49,7 @@ class Config(Section):
     model: ModelConfig = ModelConfig()
     alarm: AlarmConfig = AlarmConfig()
     flame: FlameConfig = FlameConfig()
+    smoulder: SmoulderConfig = SmoulderConfig()
     mqtt: MqttConfig = MqttConfig()
 
 

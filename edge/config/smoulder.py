@@ -1,0 +1,41 @@
+"""The smoulder watch: a new hot spot that keeps heating or spreading for minutes."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from edge.config.base import Section
+
+
+class SmoulderConfig(Section):
+    """When a new hot spot counts as smouldering (``edge.smoulder``). It shares the flame
+    watch's memory of the scene (``[flame]`` ``known_c``, ``memory_s``, ``warmup_s``)."""
+
+    enabled: bool = Field(True, description="watch for smouldering spots at all")
+    new_s: float = Field(
+        3600.0, ge=60.0, le=86400.0,
+        description="a pixel counts as new for this long after it first got hot (s)",
+    )
+    step_s: float = Field(60.0, ge=5.0, le=600.0, description="one step of the watch (s)")
+    steps: int = Field(
+        5, ge=2, le=60, description="the spot must heat or spread in each of this many steps"
+    )
+    min_heat_k: float = Field(
+        1.0, ge=0.0, le=100.0,
+        description="heating: its hottest pixel (step median) rose by at least this per step (K)",
+    )
+    steadiness: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="heating: the smallest step rise is at least this share of the largest "
+        "(a steady rise, not a hob or grate coming up to temperature)",
+    )
+    min_spread_px: int = Field(
+        2, ge=1, le=10000, description="spreading: its area grew by at least this per step (px)"
+    )
+    min_spread_frac: float = Field(
+        0.1, ge=0.0, le=10.0, description="spreading: and by at least this share per step"
+    )
+    min_score: float = Field(
+        0.0, ge=0.0, le=1.0,
+        description="a smouldering spot alarms when the model's score is at least this",
+    )

@@ -1,0 +1,112 @@
+"""The smoulder watch (edge.smoulder): a new spot that keeps heating or spreading."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from edge.config import FlameConfig, SmoulderConfig
+from edge.flame import FlameWatch
+from edge.smoulder import SmoulderWatch
+
+SHAPE = (60, 80)
+ROOM_C = 21.0
+Scene = Callable[[float], np.ndarray]
+
+
+def spot(radius: float, temp_c: float, cx: float = 40.0, cy: float = 30.0) -> np.ndarray:
+    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    out = np.full(SHAPE, ROOM_C, np.float32)
+    out[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = temp_c
+    return out
+
+
+def first_alarm(scene: Scene, seconds: float, rate_hz: float = 1.0,
+                cfg: SmoulderConfig | None = None) -> float | None:
+    """When the watch first says smouldering (None: never)."""
+    flame, watch = FlameWatch(), SmoulderWatch(cfg)
+    for t in np.arange(0.0, seconds, 1.0 / rate_hz):
+        frame = scene(float(t))
+        flame.update(float(t), frame)
+        if watch.update(float(t), frame, flame.onset).smouldering:
+            return float(t)
+    return None
+
+
+def overheating(t0: float, k_per_min: float = 8.0) -> Scene:
+    """A contact appearing at t0 at 110 °C and heating linearly (F5-like), 1 px wide."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return spot(0, ROOM_C)
+        return spot(0.5, 110.0 + k_per_min * (t - t0) / 60.0)
+    return frame
+
+
+def hob(t0: float, top_c: float = 300.0, tau_s: float = 60.0) -> Scene:
+    """A hob ring switched on at t0, coming up to temperature with time constant tau_s."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return spot(0, ROOM_C)
+        return spot(4.0, top_c - (top_c - ROOM_C) * np.exp(-(t - t0) / tau_s))
+    return frame
+
+
+class TestSmoulderWatch:
+    def test_steady_heating_spot_found(self) -> None:
+        """A new spot heating at a steady 8 K/min is smouldering after steps × step_s."""
+        t = first_alarm(overheating(120.0), 900.0)
+        assert t is not None and 120.0 + 300.0 <= t <= 120.0 + 420.0
+
+    def test_frame_rate_does_not_matter(self) -> None:
+        """At 8.7 Hz the same spot is found within a step of the 1-Hz answer."""
+        slow = first_alarm(overheating(120.0), 700.0)
+        fast = first_alarm(overheating(120.0), 700.0, rate_hz=8.7)
+        assert slow is not None and fast is not None and abs(slow - fast) <= 60.0
+
+    def test_spreading_spot_found(self) -> None:
+        """A new spot at constant temperature whose area keeps growing is smouldering."""
+        def spreading(t: float) -> np.ndarray:
+            return spot(1.0 + 0.02 * max(t - 100.0, 0.0), 150.0) if t >= 100.0 else spot(0, 0)
+        t = first_alarm(spreading, 900.0)
+        assert t is not None and t <= 100.0 + 480.0
+
+    @pytest.mark.parametrize("tau_s", [30.0, 90.0, 180.0])
+    def test_hob_coming_up_to_temperature_is_not(self, tau_s: float) -> None:
+        """A hob or grate approaching its temperature (rise halving each step or faster, or
+        done) never looks like a steady smoulder."""
+        assert first_alarm(hob(100.0, tau_s=tau_s), 1500.0) is None
+
+    def test_spot_there_at_start_up_is_scene(self) -> None:
+        """A spot already hot at start-up (the flame watch's warm-up) is not new."""
+        assert first_alarm(lambda t: spot(0.5, 110.0 + 8.0 * t / 60.0), 900.0) is None
+
+    def test_spot_that_stops_heating_is_not(self) -> None:
+        """A spot that heats for three minutes and then stays put is not smouldering."""
+        def lamp(t: float) -> np.ndarray:
+            if t < 100.0:
+                return spot(0, ROOM_C)
+            return spot(0.5, 110.0 + 8.0 * min(t - 100.0, 180.0) / 60.0)
+        assert first_alarm(lamp, 1200.0) is None
+
+    def test_needs_the_flame_watch_memory(self) -> None:
+        """Without the flame watch's onsets (or of another shape) the watch refuses, saying
+        what it needs."""
+        watch = SmoulderWatch()
+        with pytest.raises(ValueError, match="flame watch"):
+            watch.update(0.0, spot(0, ROOM_C), None)
+        with pytest.raises(ValueError, match="shape"):
+            watch.update(0.0, spot(0, ROOM_C), np.zeros((2, 2)))
+
+    def test_uses_the_flame_known_threshold(self) -> None:
+        """A spot under flame.known_c is not hot to the watch at all."""
+        cool = FlameConfig(known_c=200.0, hot_c=200.0)
+        flame, watch = FlameWatch(cool), SmoulderWatch(None, cool)
+        scene = overheating(120.0)
+        seen = False
+        for t in np.arange(0.0, 900.0, 1.0):
+            frame = scene(float(t))
+            flame.update(float(t), frame)
+            seen |= watch.update(float(t), frame, flame.onset).smouldering
+        assert not seen
