@@ -53,6 +53,7 @@ class FlameEvidence:
     growth_px: int
     growing: bool
     rise_k_s: float = math.nan
+    scene_only: bool = False  # hot pixels in view, every one of them known to the scene
 
 
 class FlameWatch:
@@ -111,8 +112,10 @@ class FlameWatch:
         # Hot during the warm-up: part of the scene from before we looked (onset −∞).
         self._onset[begins] = -math.inf if t - self._start < cfg.warmup_s else t
         self._last_hot[hot] = t
-        new = (celsius >= cfg.hot_c) & (self._onset >= t - cfg.new_s)
+        recent = self._onset >= t - cfg.new_s
+        new = (celsius >= cfg.hot_c) & recent
         new_px = int(np.count_nonzero(new))
+        scene_only = bool(hot.any()) and not bool((hot & recent).any())
         rise = math.nan
         if self._prev is not None and t > self._prev[0] and new_px:
             before = self._prev[1]
@@ -121,9 +124,9 @@ class FlameWatch:
                 rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
                 rise = float(np.median(rate))
         self._prev = (t, celsius)
-        return self._judge(t, new_px, rise)
+        return self._judge(t, new_px, rise, scene_only)
 
-    def _judge(self, t: float, new_px: int, rise: float) -> FlameEvidence:
+    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
         cfg = self.cfg
         span = cfg.step_s * cfg.steps
         times, counts_ = self._times, self._counts
@@ -134,7 +137,7 @@ class FlameWatch:
         if drop > 0:
             del times[:drop], counts_[:drop], self._rises[:drop]
         if times[0] > t - span:
-            return FlameEvidence(t, new_px, 0, False)  # not watched long enough yet
+            return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
         counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
                   for k in range(cfg.steps + 1)]
         rising = all(counts[k - 1] > counts[k] for k in range(1, cfg.steps + 1))
@@ -148,4 +151,4 @@ class FlameWatch:
         elif self._since is None:
             self._since = t
         growing = holds and t - (self._since if self._since is not None else t) >= cfg.confirm_s
-        return FlameEvidence(t, new_px, growth, growing, rate)
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only)

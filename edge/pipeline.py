@@ -152,6 +152,9 @@ class Pipeline:
     :param smoulder: the smoulder watch (``edge.smoulder``; needs ``flame`` for its memory).
     :param smoulder_min_score: a smouldering spot alarms when the score is at least this;
         while it keeps heating or spreading, an alarm does not clear.
+    :param scene_threshold: while every hot pixel in view is part of the scene the flame
+        watch knows (``FlameEvidence.scene_only``), a score must reach this (not the usual
+        threshold) to raise an alarm; None: no such rule.
     """
 
     def __init__(
@@ -168,6 +171,7 @@ class Pipeline:
         flame_alarms: bool = True,
         smoulder: SmoulderWatch | None = None,
         smoulder_min_score: float = 0.0,
+        scene_threshold: float | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -190,6 +194,7 @@ class Pipeline:
         self.flame_alarms = flame_alarms
         self.smoulder = smoulder
         self.smoulder_min_score = smoulder_min_score
+        self.scene_threshold = scene_threshold
         self.last_flame: FlameEvidence | None = None
         self.last_smoulder: SmoulderEvidence | None = None
         self.last_score: ScoreLike | None = None
@@ -305,7 +310,9 @@ class Pipeline:
         if (t - self.start_t < self.startup_s and self.alarm.state != "alarm"
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
-        trigger, hold = None, False
+        trigger, hold, bar = None, False, None
+        if flame is not None and flame.t == t and flame.scene_only:
+            bar = self.scene_threshold
         if flame is not None and flame.t == t and self.flame_alarms:
             if flame.growing and p >= self.flame_min_score:
                 trigger = "flame_growth"
@@ -315,7 +322,7 @@ class Pipeline:
             if trigger is None and p >= self.smoulder_min_score:
                 trigger = "smoulder"
             hold = True
-        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
+        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold, threshold=bar):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
 
@@ -341,10 +348,13 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
     from edge.features import FeatureExtractor
     from edge.sensors.scd41_reader import INTERVAL_S
 
+    alarm = AlarmStateMachine(config.alarm, model_threshold(holder))
+    watching = config.flame.enabled or config.smoulder.enabled
+    scene = config.alarm.scene_threshold or (alarm.threshold + 1.0) / 2.0
     return Pipeline(
         FeatureExtractor(),
         holder,
-        AlarmStateMachine(config.alarm, model_threshold(holder)),
+        alarm,
         stale_after_s={
             "scd41": config.sensors.scd41.stale_after_s,
             "lepton": config.sensors.lepton.stale_after_s,
@@ -356,11 +366,11 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
             "lepton": 5.0,  # camera boot and the first FFC
         },
         startup_s=config.alarm.startup_s,
-        flame=(FlameWatch(config.flame)
-               if config.flame.enabled or config.smoulder.enabled else None),
+        flame=FlameWatch(config.flame) if watching else None,
         flame_min_score=config.flame.min_score,
         flame_alarms=config.flame.enabled,
         smoulder=(SmoulderWatch(config.smoulder, config.flame)
                   if config.smoulder.enabled else None),
         smoulder_min_score=config.smoulder.min_score,
+        scene_threshold=max(scene, alarm.threshold) if watching else None,
     )

@@ -235,3 +235,33 @@ class TestAlarmInvariants:
         for dt, score in steps:
             t += dt
             assert sm.update(t, score) == []
+
+
+class TestAlarmOtherEvidence:
+    def test_trigger_alarms_at_once_with_its_reason(self) -> None:
+        """A trigger raises the alarm at once whatever the score, named as the reason."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.1)
+        events = sm.update(1.0, 0.1, trigger="flame_growth")
+        assert [(e.kind, e.t, e.reason) for e in events] == [("alarm", 1.0, "flame_growth")]
+
+    def test_hold_keeps_the_alarm(self) -> None:
+        """While hold is given, low scores do not clear the alarm; after it they do."""
+        sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=0.0), model_threshold=0.5)
+        sm.update(0.0, 0.1, trigger="smoulder")
+        held = [e for t in range(1, 60) for e in sm.update(float(t), 0.05, hold=True)]
+        assert held == [] and sm.state == "alarm"
+        after = [e for t in range(60, 80) for e in sm.update(float(t), 0.05)]
+        assert [e.kind for e in after] == ["clear"]
+
+    def test_per_score_threshold_raises_the_bar(self) -> None:
+        """A score over the threshold but under a given per-score bar does not alarm."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        assert _run_bar(sm, 0.7, 0.9, start=0.0) == []
+        assert sm.state == "idle"
+        assert [e.kind for e in _run_bar(sm, 0.95, 0.9, start=10.0)] == ["alarm"]
+
+
+def _run_bar(sm: AlarmStateMachine, score: float, bar: float, start: float
+             ) -> list[AlarmEvent]:
+    return [e for i in range(10) for e in sm.update(start + i, score, threshold=bar)]

@@ -245,3 +245,45 @@ class TestSlowHeating:
         lax = FlameWatch(FlameConfig(min_rise_k_s=0.0))
         assert any(lax.update(float(t), heater(float(t))).growing
                    for t in np.arange(0.0, 400.0, 1.0))
+
+
+class TestSceneThreshold:
+    """While everything hot in view is the known scene, the model must be surer to alarm."""
+
+    @staticmethod
+    def run(scene: Scene, p: float, scene_threshold: float | None) -> list[float]:
+        cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
+        pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
+                        stale_after_s={"scd41": 1e6, "lepton": 1e6}, flame=FlameWatch(),
+                        scene_threshold=scene_threshold)
+        out = []
+        for t in np.arange(0.0, 120.0, 1.0):
+            kelvin = scene(float(t)) + 273.15
+            frame = ThermalFrame(float(t), np.round(kelvin / 0.1).astype(np.uint16), 0.1)
+            out += [ev.t for ev in pipe.frame(frame).events if ev.kind == "alarm"]
+        return out
+
+    @staticmethod
+    def fireplace(t: float) -> np.ndarray:
+        return disc(80, 60, 8.0 + 2.0 * np.sin(2.1 * t), 500.0)
+
+    def test_known_scene_needs_the_scene_threshold(self) -> None:
+        """A fireplace burning since start-up with a score of 0.85 (over 0.8, under the scene
+        threshold 0.9) raises nothing; at 0.95 it alarms."""
+        assert self.run(self.fireplace, 0.85, 0.9) == []
+        assert self.run(self.fireplace, 0.95, 0.9) != []
+
+    def test_nothing_hot_keeps_the_usual_threshold(self) -> None:
+        """With nothing hot in view (an occluded fire's CO2, say) 0.85 alarms as before."""
+        assert self.run(lambda t: disc(0, 0, 0, ROOM_C), 0.85, 0.9) != []
+
+    def test_without_the_rule(self) -> None:
+        """scene_threshold None: the fireplace's 0.85 alarms on the usual threshold."""
+        assert self.run(self.fireplace, 0.85, None) != []
+
+    def test_build_pipeline_default_halfway(self) -> None:
+        """Unset, the scene threshold is halfway from the alarm threshold to 1."""
+        from edge.model import ModelHolder
+
+        cfg = Config.model_validate({"alarm": {"threshold": 0.8}})
+        assert build_pipeline(cfg, ModelHolder(cfg.model)).scene_threshold == pytest.approx(0.9)

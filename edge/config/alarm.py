@@ -28,6 +28,12 @@ class AlarmConfig(Section):
     fast_path_score: float = Field(
         0.98, gt=0.0, le=1.0, description="a score this high alarms at once"
     )
+    scene_threshold: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="while every hot pixel in view (>= flame.known_c) is part of the known "
+        "scene (a fireplace, a heater, a hob on for minutes), a score must reach this to "
+        "alarm; halfway from the threshold to 1 when unset",
+    )
     startup_s: float = Field(
         0.0,
         ge=0.0,
