@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -15,6 +14,7 @@ from edge.features import FeatureExtractor
 from edge.flame import FlameWatch
 from edge.pipeline import Pipeline, build_pipeline
 from edge.types import ThermalFrame
+from tests.fixedscore import FixedScorer
 
 SHAPE = (120, 160)
 ROOM_C = 21.0
@@ -118,27 +118,6 @@ class TestFlameWatch:
         """known_c above hot_c is a config error naming both."""
         with pytest.raises(ValueError, match="known_c"):
             FlameConfig(known_c=200.0, hot_c=140.0)
-
-
-@dataclass(frozen=True)
-class FixedScore:
-    """A score with only a probability (what the alarm logic reads)."""
-
-    probability: float
-    members: Mapping[str, float] = field(default_factory=dict)
-    top_features: list[tuple[str, float]] = field(default_factory=list)
-    degraded: bool = False
-    model_version: str = "fixed"
-
-
-class FixedScorer:
-    """Gives every feature vector the same fire probability."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def score(self, x: np.ndarray) -> FixedScore:
-        return FixedScore(self.p)
 
 
 def run_pipeline(p: float, scene: Scene, times: np.ndarray,

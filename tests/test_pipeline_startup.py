@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-
 import numpy as np
 import pytest
 
@@ -14,27 +11,7 @@ from edge.config.alarm import AlarmConfig
 from edge.features import FeatureExtractor
 from edge.pipeline import Pipeline
 from edge.types import ThermalFrame
-
-
-@dataclass(frozen=True)
-class FixedScore:
-    """A score with only a probability (what the alarm logic reads)."""
-
-    probability: float
-    members: Mapping[str, float] = field(default_factory=dict)
-    top_features: list[tuple[str, float]] = field(default_factory=list)
-    degraded: bool = False
-    model_version: str = "fixed"
-
-
-class FixedScorer:
-    """Gives every feature vector the same fire probability."""
-
-    def __init__(self, p: float) -> None:
-        self.p = p
-
-    def score(self, x: np.ndarray) -> FixedScore:
-        return FixedScore(self.p)
+from tests.fixedscore import FixedScorer
 
 
 def pipeline(p: float, startup_s: float, start_t: float = 100.0) -> Pipeline:
