@@ -87,7 +87,6 @@ class AlarmStateMachine:
         self._last_t: float | None = None
         self._last_score = math.nan
         self._low_since: float | None = None
-        self._bar = threshold
 
     @property
     def state(self) -> AlarmState:
@@ -105,12 +104,10 @@ class AlarmStateMachine:
         return self._last_score
 
     def update(self, t: float, score: float, *, trigger: str | None = None,
-               hold: bool = False, threshold: float | None = None) -> list[AlarmEvent]:
+               hold: bool = False) -> list[AlarmEvent]:
         """Feed one score at time ``t``; return the events it causes (usually none).
 
-        ``trigger`` names other evidence that alarms at once; ``hold`` keeps an alarm up;
-        ``threshold`` (≥ the usual one) raises the bar for entering and holding a pre-alarm
-        for this score only (clearing is unaffected).
+        ``trigger`` names other evidence that alarms at once; ``hold`` keeps an alarm up.
 
         :raises ValueError: ``t`` not finite, or ``score`` outside [0, 1] (NaN is allowed).
         """
@@ -128,7 +125,6 @@ class AlarmStateMachine:
         if self._since is None:
             self._since = t
         self._last_score = score
-        self._bar = self.threshold if threshold is None else max(threshold, self.threshold)
         if trigger is not None and self._state != "alarm":
             return self._raise(t, score, trigger)
         if (trigger is not None or hold) and self._state == "alarm":
@@ -155,7 +151,7 @@ class AlarmStateMachine:
         return [AlarmEvent("alarm", t, score, "alarm", t, reason)]
 
     def _from_idle(self, t: float, score: float) -> list[AlarmEvent]:
-        if math.isnan(score) or score < self._bar:
+        if math.isnan(score) or score < self.threshold:
             return []
         if score >= self.fast_path_score or self._cfg.pre_alarm_s <= 0.0:
             reason = "fast_path" if score >= self.fast_path_score else "persistent"
@@ -171,7 +167,7 @@ class AlarmStateMachine:
         if score < self.clear_threshold:
             self._enter("idle", t)
             return []
-        if score >= self._bar and t - self._began(t) >= self._cfg.pre_alarm_s:
+        if score >= self.threshold and t - self._began(t) >= self._cfg.pre_alarm_s:
             return self._raise(t, score, "persistent")
         return []
 

@@ -153,8 +153,11 @@ class Pipeline:
     :param smoulder_min_score: a smouldering spot alarms when the score is at least this;
         while it keeps heating or spreading, an alarm does not clear.
     :param scene_threshold: while every hot pixel in view is part of the scene the flame
-        watch knows (``FlameEvidence.scene_only``), a score must reach this (not the usual
-        threshold) to raise an alarm; None: no such rule.
+        watch knows (``FlameEvidence.scene_only``), what the camera sees is explained, so a
+        score under this alarms only if the gas alone says fire too: the evidence passed to
+        the alarm is the lesser of the score and the score with the thermal features blanked
+        (the model's own degraded mode). A score at or above it counts as it is. None: no
+        such rule.
     """
 
     def __init__(
@@ -310,9 +313,10 @@ class Pipeline:
         if (t - self.start_t < self.startup_s and self.alarm.state != "alarm"
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
-        trigger, hold, bar = None, False, None
-        if flame is not None and flame.t == t and flame.scene_only:
-            bar = self.scene_threshold
+        trigger, hold = None, False
+        if (flame is not None and flame.t == t and flame.scene_only
+                and self.scene_threshold is not None and evidence < self.scene_threshold):
+            evidence = min(evidence, self._gas_only(vector))
         if flame is not None and flame.t == t and self.flame_alarms:
             if flame.growing and p >= self.flame_min_score:
                 trigger = "flame_growth"
@@ -322,9 +326,19 @@ class Pipeline:
             if trigger is None and p >= self.smoulder_min_score:
                 trigger = "smoulder"
             hold = True
-        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold, threshold=bar):
+        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
+
+
+    def _gas_only(self, vector: Vector) -> float:
+        """The score of ``vector`` with its thermal features blanked (NaN if none)."""
+        from edge.features import THERMAL_FEATURES
+
+        blind = vector.copy()
+        blind[: len(THERMAL_FEATURES)] = np.nan
+        p = float(self.scorer.score(blind).probability)
+        return p if math.isfinite(p) else math.nan
 
 
 class ModelSource(Scorer, Protocol):

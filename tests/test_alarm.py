@@ -253,15 +253,3 @@ class TestAlarmOtherEvidence:
         assert held == [] and sm.state == "alarm"
         after = [e for t in range(60, 80) for e in sm.update(float(t), 0.05)]
         assert [e.kind for e in after] == ["clear"]
-
-    def test_per_score_threshold_raises_the_bar(self) -> None:
-        """A score over the threshold but under a given per-score bar does not alarm."""
-        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
-        assert _run_bar(sm, 0.7, 0.9, start=0.0) == []
-        assert sm.state == "idle"
-        assert [e.kind for e in _run_bar(sm, 0.95, 0.9, start=10.0)] == ["alarm"]
-
-
-def _run_bar(sm: AlarmStateMachine, score: float, bar: float, start: float
-             ) -> list[AlarmEvent]:
-    return [e for i in range(10) for e in sm.update(start + i, score, threshold=bar)]

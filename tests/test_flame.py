@@ -14,7 +14,7 @@ from edge.features import FeatureExtractor
 from edge.flame import FlameWatch
 from edge.pipeline import Pipeline, build_pipeline
 from edge.types import ThermalFrame
-from tests.fixedscore import FixedScorer
+from tests.fixedscore import FixedScore, FixedScorer
 
 SHAPE = (120, 160)
 ROOM_C = 21.0
@@ -226,13 +226,23 @@ class TestSlowHeating:
                    for t in np.arange(0.0, 400.0, 1.0))
 
 
+class SplitScorer:
+    """Scores ``p`` with the camera's features and ``p_gas`` without them (NaN)."""
+
+    def __init__(self, p: float, p_gas: float) -> None:
+        self.p, self.p_gas = p, p_gas
+
+    def score(self, x: np.ndarray) -> FixedScore:
+        return FixedScore(self.p_gas if np.isnan(x[0]) else self.p)
+
+
 class TestSceneThreshold:
-    """While everything hot in view is the known scene, the model must be surer to alarm."""
+    """While everything hot in view is the known scene, the gas must say fire too."""
 
     @staticmethod
-    def run(scene: Scene, p: float, scene_threshold: float | None) -> list[float]:
+    def run(scene: Scene, p: float, p_gas: float, scene_threshold: float | None) -> list[float]:
         cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
-        pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
+        pipe = Pipeline(FeatureExtractor(), SplitScorer(p, p_gas), AlarmStateMachine(cfg, 0.8),
                         stale_after_s={"scd41": 1e6, "lepton": 1e6}, flame=FlameWatch(),
                         scene_threshold=scene_threshold)
         out = []
@@ -246,19 +256,20 @@ class TestSceneThreshold:
     def fireplace(t: float) -> np.ndarray:
         return disc(80, 60, 8.0 + 2.0 * np.sin(2.1 * t), 500.0)
 
-    def test_known_scene_needs_the_scene_threshold(self) -> None:
-        """A fireplace burning since start-up with a score of 0.85 (over 0.8, under the scene
-        threshold 0.9) raises nothing; at 0.95 it alarms."""
-        assert self.run(self.fireplace, 0.85, 0.9) == []
-        assert self.run(self.fireplace, 0.95, 0.9) != []
+    def test_known_scene_needs_the_gas_to_agree(self) -> None:
+        """A fireplace burning since start-up scored 0.85 (over 0.8) raises nothing while the
+        gas alone says 0.3; it alarms when the gas alone says 0.85, or at 0.95 ≥ 0.9."""
+        assert self.run(self.fireplace, 0.85, 0.3, 0.9) == []
+        assert self.run(self.fireplace, 0.85, 0.85, 0.9) != []
+        assert self.run(self.fireplace, 0.95, 0.3, 0.9) != []
 
     def test_nothing_hot_keeps_the_usual_threshold(self) -> None:
         """With nothing hot in view (an occluded fire's CO2, say) 0.85 alarms as before."""
-        assert self.run(lambda t: disc(0, 0, 0, ROOM_C), 0.85, 0.9) != []
+        assert self.run(lambda t: disc(0, 0, 0, ROOM_C), 0.85, 0.3, 0.9) != []
 
     def test_without_the_rule(self) -> None:
         """scene_threshold None: the fireplace's 0.85 alarms on the usual threshold."""
-        assert self.run(self.fireplace, 0.85, None) != []
+        assert self.run(self.fireplace, 0.85, 0.3, None) != []
 
     def test_build_pipeline_default_halfway(self) -> None:
         """Unset, the scene threshold is halfway from the alarm threshold to 1."""

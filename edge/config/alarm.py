@@ -31,8 +31,9 @@ class AlarmConfig(Section):
     scene_threshold: float | None = Field(
         None, gt=0.0, lt=1.0,
         description="while every hot pixel in view (>= flame.known_c) is part of the known "
-        "scene (a fireplace, a heater, a hob on for minutes), a score must reach this to "
-        "alarm; halfway from the threshold to 1 when unset",
+        "scene (a fireplace, a heater, a hob on for minutes), a score under this alarms only "
+        "if the score without the thermal features does too; halfway from the threshold to "
+        "1 when unset",
     )
     startup_s: float = Field(
         0.0,
