@@ -4,7 +4,8 @@
    timed frame by frame after a warm-up: a quiet room (no hot pixel, so no blob labelling)
    and a room with a moving hot spot (hot pixels in every frame). Target: median ≤ 0.5 ms.
    Beside it, on the same frames: the growing-flame watch (``edge.flame.FlameWatch.update``,
-   including the °C conversion the pipeline does), which the pipeline runs on every frame too.
+   including the °C conversion the pipeline does) and the smoulder watch
+   (``edge.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too.
 2. ``featurize_recording`` over a 10-minute 8.7 Hz recording (5220 frames) of the hot-spot
    room. Target: ≤ 5 s.
 
@@ -26,6 +27,7 @@ import numpy.typing as npt
 from edge.features import FeatureExtractor, featurize_recording
 from edge.flame import FlameWatch
 from edge.recording import Recording
+from edge.smoulder import SmoulderWatch
 from edge.types import GasReading, ThermalFrame
 
 RATE_HZ = 8.7
@@ -61,9 +63,11 @@ def bench_streaming(n: int, hot_spot: bool) -> None:
     frames = room(n, hot_spot)
     ex = FeatureExtractor()
     watch = FlameWatch()
+    smoulder = SmoulderWatch()
     wall: list[float] = []
     cpu: list[float] = []
     flame_cpu: list[float] = []
+    smoulder_cpu: list[float] = []
     next_gas = 0.0
     for i in range(n):
         t = i / RATE_HZ
@@ -75,17 +79,22 @@ def bench_streaming(n: int, hot_spot: bool) -> None:
         ex.add_frame(frame)
         c1, w1 = time.thread_time(), time.perf_counter()
         f0 = time.thread_time()
-        watch.update(t, frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15))
+        celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
+        watch.update(t, celsius)
         f1 = time.thread_time()
+        smoulder.update(t, celsius, watch.onset)
+        f2 = time.thread_time()
         if i >= 20:  # after the warm-up (a reference frame exists from 1 s on)
             wall.append(w1 - w0)
             cpu.append(c1 - c0)
             flame_cpu.append(f1 - f0)
+            smoulder_cpu.append(f2 - f1)
     label = "moving hot spot" if hot_spot else "quiet room"
     print(f"streaming add_frame, {label} ({len(cpu)} frames of {W}×{H}):")
     print(f"  CPU  {_summary(cpu)}")
     print(f"  wall {_summary(wall)}")
     print(f"  flame watch, same frames, CPU {_summary(flame_cpu)}")
+    print(f"  smoulder watch, same frames, CPU {_summary(smoulder_cpu)}")
 
 
 def bench_batch(minutes: float) -> None:
