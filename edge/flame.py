@@ -19,6 +19,8 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   whose edge pixels cross the line one after another as it warms rises well under that.
 - **Lasting**: all of the above has held for ``confirm_s`` (a flickering ring whose count
   happens to rise five steps in a row does so for a frame, a spreading flame for many).
+- **Sure**: the region rose in each of ``sure_steps`` steps (10 × 2 s): so long a steady
+  spread is a flame whatever the model says, and the pipeline needs no score to alarm on it.
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
@@ -54,6 +56,7 @@ class FlameEvidence:
     growing: bool
     rise_k_s: float = math.nan
     scene_only: bool = False  # hot pixels in view, every one of them known to the scene
+    sure: bool = False  # growing, and rose in each of ``sure_steps`` steps: needs no score
 
 
 class FlameWatch:
@@ -128,7 +131,7 @@ class FlameWatch:
 
     def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
         cfg = self.cfg
-        span = cfg.step_s * cfg.steps
+        span = cfg.step_s * max(cfg.steps, cfg.sure_steps)
         times, counts_ = self._times, self._counts
         times.append(t)
         counts_.append(new_px)
@@ -139,16 +142,19 @@ class FlameWatch:
         if times[0] > t - span:
             return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
         counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
-                  for k in range(cfg.steps + 1)]
+                  for k in range(max(cfg.steps, cfg.sure_steps) + 1)]
         rising = all(counts[k - 1] > counts[k] for k in range(1, cfg.steps + 1))
-        growth = counts[0] - counts[-1]
-        rises = [r for r in self._rises[1:] if not math.isnan(r)]
+        growth = counts[0] - counts[cfg.steps]
+        first = bisect_right(times, t - cfg.step_s * cfg.steps)
+        rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = float(np.median(rises)) if rises else math.nan
         holds = (rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
                  and rate >= cfg.min_rise_k_s)
+        sure = (holds and cfg.sure_steps > cfg.steps
+                and all(counts[k - 1] > counts[k] for k in range(1, cfg.sure_steps + 1)))
         if not holds:
             self._since = None
         elif self._since is None:
             self._since = t
         growing = holds and t - (self._since if self._since is not None else t) >= cfg.confirm_s
-        return FlameEvidence(t, new_px, growth, growing, rate, scene_only)
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, growing and sure)

@@ -318,7 +318,7 @@ class Pipeline:
                 and self.scene_threshold is not None and evidence < self.scene_threshold):
             evidence = min(evidence, self._gas_only(vector))
         if flame is not None and flame.t == t and self.flame_alarms:
-            if flame.growing and p >= self.flame_min_score:
+            if flame.growing and (p >= self.flame_min_score or flame.sure):
                 trigger = "flame_growth"
             hold = flame.growing or (
                 self.flame is not None and flame.new_px >= self.flame.cfg.min_px)

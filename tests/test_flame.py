@@ -147,9 +147,18 @@ class TestPipelineFlame:
         assert events[0][2] == "flame_growth" and 108.0 <= events[0][1] <= 114.0
 
     def test_score_must_corroborate(self) -> None:
-        """Below flame.min_score the watch alone does not alarm."""
+        """Below flame.min_score the watch alone does not alarm (sure_steps off)."""
         assert run_pipeline(0.1, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
-                            FlameWatch()) == []
+                            FlameWatch(FlameConfig(sure_steps=0))) == []
+
+    def test_sure_growth_needs_no_score(self) -> None:
+        """A region that keeps spreading for sure_steps steps alarms even at score 0.1, about
+        (sure_steps − steps) × step_s later than a corroborated one."""
+        times = np.arange(0.0, 200.0, 1.0)
+        quick = run_pipeline(0.3, growing_flame(100.0), times, FlameWatch())
+        sure = run_pipeline(0.1, growing_flame(100.0), times, FlameWatch())
+        assert [e[2] for e in sure] == ["flame_growth"]
+        assert sure[0][1] - quick[0][1] == pytest.approx(10.0, abs=1.0)
 
     def test_without_watch_no_alarm(self) -> None:
         """With the watch off, the same frames and score give no alarm (the threshold rules)."""

@@ -48,6 +48,11 @@ class FlameConfig(Section):
         0.0, ge=0.0, le=60.0,
         description="and all that must have held this long (s) before it counts",
     )
+    sure_steps: int = Field(
+        10, ge=0, le=60,
+        description="a region that rose in each of this many steps is a flame whatever the "
+        "model's score (0: always ask the model)",
+    )
     min_score: float = Field(
         0.2, ge=0.0, le=1.0,
         description="a growing flame alarms when the model's score is at least this",
