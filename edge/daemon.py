@@ -384,13 +384,15 @@ class Daemon:
         if new is None:
             return
         old = self.config
-        for section in ("sensors", "mqtt", "device", "model"):
+        for section in ("sensors", "mqtt", "device", "model", "flame", "smoulder"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("reload: [%s] changed; it takes effect at the next restart "
                             "(systemctl restart firedetect)", section)
         if new.alarm != old.alarm:
             if self.pipeline.alarm.state == "idle":
                 self.pipeline.alarm = AlarmStateMachine(new.alarm, model_threshold(self.holder))
+                if self.pipeline.scene_threshold is not None:
+                    self.pipeline.scene_threshold = new.alarm.scene_threshold or "halfway"
                 log.info("reload: new alarm settings in use")
             else:
                 log.warning("reload: alarm settings not changed during a %s; reload again "

@@ -156,8 +156,9 @@ class Pipeline:
         watch knows (``FlameEvidence.scene_only``), what the camera sees is explained, so a
         score under this alarms only if the gas alone says fire too: the evidence passed to
         the alarm is the lesser of the score and the score with the thermal features blanked
-        (the model's own degraded mode). A score at or above it counts as it is. None: no
-        such rule.
+        (the model's own degraded mode). A score at or above it counts as it is. ``"halfway"``:
+        halfway from the alarm's threshold to 1, following the alarm logic in use (a new
+        model brings its own threshold). None: no such rule.
     """
 
     def __init__(
@@ -174,7 +175,7 @@ class Pipeline:
         flame_alarms: bool = True,
         smoulder: SmoulderWatch | None = None,
         smoulder_min_score: float = 0.0,
-        scene_threshold: float | None = None,
+        scene_threshold: float | Literal["halfway"] | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -315,7 +316,7 @@ class Pipeline:
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
         trigger, hold = None, False
         if (flame is not None and flame.t == t and flame.scene_only
-                and self.scene_threshold is not None and evidence < self.scene_threshold):
+                and evidence < self.scene_bar):
             evidence = min(evidence, self._gas_only(vector))
         if flame is not None and flame.t == t and self.flame_alarms:
             if flame.growing and (p >= self.flame_min_score or flame.sure):
@@ -330,6 +331,15 @@ class Pipeline:
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
 
+
+    @property
+    def scene_bar(self) -> float:
+        """The score at which the known-scene rule stops applying (NaN: no rule)."""
+        if self.scene_threshold is None:
+            return math.nan
+        if self.scene_threshold == "halfway":
+            return (self.alarm.threshold + 1.0) / 2.0
+        return max(self.scene_threshold, self.alarm.threshold)
 
     def _gas_only(self, vector: Vector) -> float:
         """The score of ``vector`` with its thermal features blanked (NaN if none)."""
@@ -364,7 +374,6 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
 
     alarm = AlarmStateMachine(config.alarm, model_threshold(holder))
     watching = config.flame.enabled or config.smoulder.enabled
-    scene = config.alarm.scene_threshold or (alarm.threshold + 1.0) / 2.0
     return Pipeline(
         FeatureExtractor(),
         holder,
@@ -386,5 +395,5 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
         smoulder=(SmoulderWatch(config.smoulder, config.flame)
                   if config.smoulder.enabled else None),
         smoulder_min_score=config.smoulder.min_score,
-        scene_threshold=max(scene, alarm.threshold) if watching else None,
+        scene_threshold=(config.alarm.scene_threshold or "halfway") if watching else None,
     )

@@ -285,4 +285,7 @@ class TestSceneThreshold:
         from edge.model import ModelHolder
 
         cfg = Config.model_validate({"alarm": {"threshold": 0.8}})
-        assert build_pipeline(cfg, ModelHolder(cfg.model)).scene_threshold == pytest.approx(0.9)
+        pipe = build_pipeline(cfg, ModelHolder(cfg.model))
+        assert pipe.scene_bar == pytest.approx(0.9)
+        pipe.alarm = AlarmStateMachine(AlarmConfig(), 0.6)  # a new model, a new threshold
+        assert pipe.scene_bar == pytest.approx(0.8)
