@@ -321,8 +321,8 @@ class Pipeline:
         if flame is not None and flame.t == t and self.flame_alarms:
             if flame.growing and (p >= self.flame_min_score or flame.sure):
                 trigger = "flame_growth"
-            hold = flame.growing or (
-                self.flame is not None and flame.new_px >= self.flame.cfg.min_px)
+            hold = flame.growing or (self.flame is not None
+                                     and flame.new_px >= self.flame.cfg.min_px)
         if smoulder is not None and smoulder.t == t and smoulder.smouldering:
             if trigger is None and p >= self.smoulder_min_score:
                 trigger = "smoulder"
@@ -330,7 +330,6 @@ class Pipeline:
         for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events)
-
 
     @property
     def scene_bar(self) -> float:
