@@ -70,6 +70,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--lepton", default="3.5")
+    ap.add_argument("--no-watches", action="store_true",
+                    help="switch the flame and smoulder watches off ([flame]/[smoulder])")
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
     broker = Broker(work / "broker")
@@ -80,6 +82,8 @@ def main() -> int:
         "mqtt": {"url": broker.url},
         "sensors": {"lepton": {"model": args.lepton}},
         "alarm": {"pre_alarm_s": 0.0, "clear_s": 0.0, "min_alarm_s": 0.0},
+        "flame": {"enabled": not args.no_watches},
+        "smoulder": {"enabled": not args.no_watches},
     })
     clock = ScaledClock(1.0)
     scene = ControlledRoom()
@@ -121,7 +125,7 @@ def main() -> int:
     d.request_stop()
     thread.join(30)
     rt.close()
-    lat = []
+    lat: list[float] = []
     origin = clock._origin - clock._start  # wall monotonic time of clock t = 0 (speed 1)
     for m in sub.on("firedetect/bench/alarm"):
         ev = m.json()
@@ -129,7 +133,10 @@ def main() -> int:
     sub.close()
     broker.stop()
     lat.sort()
-    p = lambda q: lat[min(len(lat) - 1, int(q * len(lat)))]  # noqa: E731
+
+    def p(q: float) -> float:
+        return lat[min(len(lat) - 1, int(q * len(lat)))]
+
     load = os.getloadavg()
     print(f"daemon bench: Lepton {args.lepton}, {args.seconds:g} s at speed 1, "
           f"load average {load[0]:.1f} on {os.cpu_count()} CPUs")
