@@ -17,8 +17,6 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 - **Fast**: the pixels that join the region jump: the median rate at which they crossed
   ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
   whose edge pixels cross the line one after another as it warms rises well under that.
-- **Lasting**: all of the above has held for ``confirm_s`` (a flickering ring whose count
-  happens to rise five steps in a row does so for a frame, a spreading flame for many).
 - **Sure**: the region rose in each of ``sure_steps`` steps (10 × 2 s): so long a steady
   spread is a flame whatever the model says, and the pipeline needs no score to alarm on it.
 
@@ -75,7 +73,6 @@ class FlameWatch:
         self._counts: list[int] = []
         self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
         self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
-        self._since: float | None = None  # when the growth conditions last started to hold
         self._last_t = -math.inf
 
     @property
@@ -143,18 +140,14 @@ class FlameWatch:
             return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
         counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
                   for k in range(max(cfg.steps, cfg.sure_steps) + 1)]
-        rising = all(counts[k - 1] > counts[k] for k in range(1, cfg.steps + 1))
+        # How many steps back the count has risen step after step.
+        run = next((k - 1 for k in range(1, len(counts)) if counts[k - 1] <= counts[k]),
+                   len(counts) - 1)
         growth = counts[0] - counts[cfg.steps]
         first = bisect_right(times, t - cfg.step_s * cfg.steps)
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = float(np.median(rises)) if rises else math.nan
-        holds = (rising and growth >= cfg.min_growth_px and new_px >= cfg.min_px
-                 and rate >= cfg.min_rise_k_s)
-        sure = (holds and cfg.sure_steps > cfg.steps
-                and all(counts[k - 1] > counts[k] for k in range(1, cfg.sure_steps + 1)))
-        if not holds:
-            self._since = None
-        elif self._since is None:
-            self._since = t
-        growing = holds and t - (self._since if self._since is not None else t) >= cfg.confirm_s
-        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, growing and sure)
+        growing = (run >= cfg.steps and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+                   and rate >= cfg.min_rise_k_s)
+        sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)

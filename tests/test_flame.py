@@ -99,13 +99,6 @@ class TestFlameWatch:
         hits = watch(again, np.arange(0.0, 600.0, 1.0), FlameConfig(memory_s=300.0))
         assert hits and 500.0 < hits[0] <= 515.0
 
-    def test_confirmation_delays_by_confirm_s(self) -> None:
-        """With confirm_s the growth must hold that long: the flame is found that much later."""
-        times = np.arange(0.0, 160.0, 1.0)
-        plain = watch(growing_flame(100.0), times)
-        held = watch(growing_flame(100.0), times, FlameConfig(confirm_s=2.0))
-        assert held and held[0] == plain[0] + 2.0
-
     def test_bad_frame_named(self) -> None:
         """A frame that is not 2-D, or a time that is not finite, is refused with a reason."""
         w = FlameWatch()

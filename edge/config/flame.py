@@ -44,10 +44,6 @@ class FlameConfig(Section):
         3.0, ge=0.0, le=1000.0,
         description="and its new pixels must have crossed hot_c this fast (median, K/s)",
     )
-    confirm_s: float = Field(
-        0.0, ge=0.0, le=60.0,
-        description="and all that must have held this long (s) before it counts",
-    )
     sure_steps: int = Field(
         10, ge=0, le=60,
         description="a region that rose in each of this many steps is a flame whatever the "
