@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cloud.data import Dataset
+from cloud.eval_metrics import wilson_ci
 
 # SUCCESS_SUMMARY.md of the seed (seed.md): test accuracy, F1, ROC-AUC per model.
 SEED_PUBLISHED: dict[str, dict[str, float]] = {
@@ -65,17 +66,6 @@ def frame_metrics(y: npt.ArrayLike, p: npt.ArrayLike, threshold: float) -> dict[
         "pr_auc": float(average_precision_score(yy, pp)) if both else math.nan,
         "brier": float(brier_score_loss(yy, pp)) if yy.size else math.nan,
     }
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """Wilson 95 % interval of a proportion k/n ((nan, nan) for n = 0)."""
-    if n == 0:
-        return math.nan, math.nan
-    p = k / n
-    d = 1 + z * z / n
-    c = (p + z * z / (2 * n)) / d
-    h = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / d
-    return max(0.0, c - h), min(1.0, c + h)
 
 
 def run_events(t: Array, score: Array, threshold: float, fire_start_s: float | None
@@ -138,7 +128,7 @@ def summarise_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if fires:
         k = sum(r["detected"] for r in fires)
         tta = np.array([r["tta_s"] for r in fires if r["detected"]], dtype=np.float64)
-        lo, hi = wilson(k, len(fires))
+        lo, hi = wilson_ci(k, len(fires))
         out.update({
             "fire_runs": len(fires),
             "detected": int(k),

@@ -371,12 +371,11 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
     from edge.features import FeatureExtractor
     from edge.sensors.scd41_reader import INTERVAL_S
 
-    alarm = AlarmStateMachine(config.alarm, model_threshold(holder))
     watching = config.flame.enabled or config.smoulder.enabled
     return Pipeline(
         FeatureExtractor(),
         holder,
-        alarm,
+        AlarmStateMachine(config.alarm, model_threshold(holder)),
         stale_after_s={
             "scd41": config.sensors.scd41.stale_after_s,
             "lepton": config.sensors.lepton.stale_after_s,

@@ -20,7 +20,8 @@ from cloud.ensemble import (
     parse_params,
     weights_from_scores,
 )
-from cloud.metrics import frame_metrics, run_events, summarise_runs, wilson
+from cloud.eval_metrics import wilson_ci
+from cloud.metrics import frame_metrics, run_events, summarise_runs
 from cloud.splits import family_holdouts, split_groups, strata
 from tests.modelkit import synthetic_features
 
@@ -260,7 +261,7 @@ class TestEventMetrics:
         s = summarise_runs(runs)
         assert s["detected"] == 2 and s["detection_rate"] == pytest.approx(2 / 3)
         assert s["tta_median_s"] == pytest.approx(11.0)
-        lo, hi = wilson(2, 3)
+        lo, hi = wilson_ci(2, 3)
         assert s["detection_ci95"] == [lo, hi] and lo < 2 / 3 < hi
 
 
