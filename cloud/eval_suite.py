@@ -329,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from cloud.eval_report import write_report
     from cloud.eval_summary import summarise
-    from edge.errors import ModelError
+    from edge.errors import ConfigError, ModelError
 
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
@@ -342,12 +342,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                          seed_base=args.seed_base,
                          families=[f for f in args.families.split(",") if f],
                          slow_duration_s=args.slow_duration)
+        if args.config is not None:
+            load_config(args.config)  # a bad file stops here, named, not in every worker
         manifest: dict[str, Any] = {}
         if args.model is not None:
             holder = model_holder(args.model, args.public_key, args.allow_unsigned)
             manifest = holder.model.manifest
             check_disjoint(runs, training_seeds(manifest))
-    except (ValueError, ModelError) as exc:
+    except (ValueError, ModelError, ConfigError) as exc:
         print(f"evaluate: {exc}", file=sys.stderr)
         return 2
     if args.out.exists() and any(args.out.iterdir()):

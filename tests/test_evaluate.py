@@ -255,6 +255,16 @@ class TestMain:
         assert "not empty" in capsys.readouterr().err
         assert (tmp_path / "report.md").read_text() == "keep me"
 
+    def test_bad_config_named_before_any_run(self, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+        """--config with a bad key stops at once (exit 2) naming it; nothing is written."""
+        bad = tmp_path / "bad.toml"
+        bad.write_text('[flame]\nhot_c = "hot"\n')
+        out = tmp_path / "r"
+        assert main(["--out", str(out), "--runs", "1", "--config", str(bad)]) == 2
+        assert "flame.hot_c" in capsys.readouterr().err
+        assert not out.exists()
+
     def test_refuses_a_model_trained_on_the_seeds(self, kit: Kit, tmp_path: Path,  # noqa: F811
                                                   capsys: pytest.CaptureFixture[str]) -> None:
         """A model whose training seeds overlap the held-out plan is refused before any run."""
