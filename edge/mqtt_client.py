@@ -13,12 +13,12 @@ import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config.mqtt import MqttConfig
+from edge.config.urls import parse_broker_url, redact
 from edge.credentials import read_secret
 from edge.discovery import NOT_AVAILABLE
 from edge.errors import MqttError
@@ -68,13 +68,13 @@ def encode(payload: Payload) -> bytes:
 def broker_address(url: str) -> tuple[str, int, bool]:
     """``(host, port, tls)`` of an ``mqtt://`` or ``mqtts://`` URL.
 
-    :raises ValueError: another scheme or no host.
+    :raises ValueError: naming mqtt.url, what was given (user info shown as ``***``) and
+        what is allowed: another scheme, no host, a port out of 1–65535, user info.
     """
-    parts = urlsplit(url)
-    if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-        raise ValueError(f"mqtt.url must be mqtt://host:port or mqtts://host:port, got {url!r}")
-    tls = parts.scheme == "mqtts"
-    return parts.hostname, parts.port or (8883 if tls else 1883), tls
+    try:
+        return parse_broker_url(url)
+    except ValueError as exc:
+        raise ValueError(f"mqtt.url: given {redact(url)!r}; allowed: {exc}") from None
 
 
 def make_client(
@@ -104,9 +104,11 @@ def make_client(
     if config.username:
         password = read_secret(config.password_env, environ)
         if password is None:
+            # The user name is not logged: some brokers take an access token as user name.
             log.warning(
-                "mqtt: user %s has no password (set $%s or the systemd credential %s)",
-                config.username, config.password_env, config.password_env,
+                "mqtt: mqtt.username is set but there is no password (set $%s or the "
+                "systemd credential %s)",
+                config.password_env, config.password_env,
             )
         client.username_pw_set(config.username, password)
     if tls:

@@ -1,4 +1,9 @@
-"""``firedetect validate-config FILE``: check a config file and say what is wrong."""
+"""``firedetect validate-config FILE``: check a config file and say what is wrong.
+
+Beyond loading (every key, its type and range), the files the config names are checked on
+this machine (:mod:`edge.config.files`). Exit 0 when all is well, 2 otherwise, each problem
+on its own line naming the key, what was given and what is allowed.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import sys
 from pathlib import Path
 
 from edge.config import load_config
+from edge.config.files import file_problems
 from edge.errors import ConfigError
 
 
@@ -18,9 +24,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        load_config(args.file)
+        config = load_config(args.file)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    problems = file_problems(config)
+    if problems:
+        for line in problems:
+            print(f"{args.file}: {line}", file=sys.stderr)
         return 2
     print(f"{args.file}: ok")
     return 0

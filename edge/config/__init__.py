@@ -21,6 +21,7 @@ from edge.config.model import ModelConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.sensors import LeptonConfig, Scd41Config, SensorsConfig
 from edge.config.smoulder import SmoulderConfig
+from edge.config.urls import is_secret_key, redact, redact_value
 from edge.errors import ConfigError
 
 __all__ = [
@@ -70,20 +71,35 @@ def _allowed(err: ErrorDetails) -> str:
         return bounds[kind].format(**ctx)
     if kind == "string_pattern_mismatch":
         return f"a string matching {ctx.get('pattern')}"
+    if kind == "value_error" and "error" in ctx:
+        return str(ctx["error"])  # our validators' own "what is allowed"
     return str(err["msg"])
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
-    """One line per problem: ``source: key.path: given X; allowed: Y``."""
+    """One line per problem: ``source: key.path: given X; allowed: Y``.
+
+    What was given is shown redacted: a URL's user info as ``***``, and nothing of the value
+    of a secret-looking key (``password``, ``token`` ...): this text goes to the journal.
+    """
     lines = []
     for err in exc.errors():
-        path = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        given = "nothing" if err["type"] == "missing" else repr(err.get("input"))
-        if err["type"] == "extra_forbidden":
+        loc = [str(p) for p in err["loc"]]
+        path = ".".join(loc) or "(top level)"
+        key = loc[-1] if loc else ""
+        given = ("nothing" if err["type"] == "missing"
+                 else repr(redact_value(err.get("input"), key)))
+        if err["type"] == "extra_forbidden" and is_secret_key(key):
+            lines.append(
+                f"{source}: unknown key '{path}' (value not shown): a secret is never written "
+                "in this file; set mqtt.username and put the password in the environment "
+                "variable or systemd credential named by mqtt.password_env"
+            )
+        elif err["type"] == "extra_forbidden":
             lines.append(f"{source}: unknown key '{path}' (given {given}); check the spelling")
         else:
             lines.append(f"{source}: {path}: given {given}; allowed: {_allowed(err)}")
-    return "\n".join(lines)
+    return redact("\n".join(lines))
 
 
 def parse_config(data: dict[str, Any], source: str = "<config>") -> Config:
@@ -100,7 +116,9 @@ def load_config(path: Path | str | None) -> Config:
         return Config()
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        # "utf-8-sig": a byte-order mark (Windows editors write one) is dropped, not a
+        # syntax error at line 1, column 1.
+        text = p.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise ConfigError(f"{p}: no such config file") from None
     except (OSError, UnicodeDecodeError) as exc:

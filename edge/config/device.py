@@ -6,9 +6,10 @@ import socket
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.config.base import Section
+from edge.config.topics import check_device_id
 
 
 def _hostname() -> str:
@@ -20,7 +21,6 @@ class DeviceConfig(Section):
 
     id: str = Field(
         default_factory=_hostname,
-        pattern=r"^[A-Za-z0-9_-]{1,64}$",
         description="device id used in MQTT topics; defaults to the hostname",
     )
     state_dir: Path = Field(
@@ -29,3 +29,8 @@ class DeviceConfig(Section):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="logging level"
     )
+
+    @field_validator("id")
+    @classmethod
+    def _single_level(cls, v: str) -> str:
+        return check_device_id(v)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.config.base import Section
+from edge.config.urls import refuse_userinfo
 
 
 class ModelConfig(Section):
@@ -30,3 +31,16 @@ class ModelConfig(Section):
     poll_interval_s: float = Field(
         300.0, ge=10.0, le=86400.0, description="how often to check S3 for a new model, s"
     )
+
+    @field_validator("s3_endpoint_url")
+    @classmethod
+    def _no_credentials(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                refuse_userinfo(v)
+            except ValueError:
+                raise ValueError(
+                    "an endpoint URL without user name or password: S3 credentials come from "
+                    "the standard AWS chain (environment, ~/.aws, instance role)"
+                ) from None
+        return v

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from edge.config.base import Section
+from edge.config.topics import check_topic_prefix
+from edge.config.urls import parse_broker_url
 
 
 class TlsConfig(Section):
@@ -24,10 +26,11 @@ class MqttConfig(Section):
 
     url: str = Field(
         "mqtt://localhost:1883",
-        pattern=r"^mqtts?://[^/:]+(:\d{1,5})?/?$",
-        description="broker as mqtt://host:port or mqtts://host:port",
+        description="broker as mqtt://host:port or mqtts://host:port; no user or password here",
     )
-    username: str | None = Field(None, description="user name, if the broker wants one")
+    username: str | None = Field(
+        None, repr=False, description="user name (or access token), if the broker wants one"
+    )
     password_env: str = Field(
         "FIREDETECT_MQTT_PASSWORD",
         pattern=r"^[A-Za-z_][A-Za-z0-9_.-]{0,127}$",
@@ -40,3 +43,14 @@ class MqttConfig(Section):
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, s")
     telemetry_interval_s: float = Field(10.0, ge=1.0, le=3600.0, description="telemetry period")
     tls: TlsConfig = TlsConfig()
+
+    @field_validator("url")
+    @classmethod
+    def _broker_url(cls, v: str) -> str:
+        parse_broker_url(v)
+        return v
+
+    @field_validator("base_topic", "discovery_prefix")
+    @classmethod
+    def _topic_prefix(cls, v: str | None) -> str | None:
+        return None if v is None else check_topic_prefix(v)
