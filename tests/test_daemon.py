@@ -245,6 +245,38 @@ class TestReload:
         finally:
             rt.close()
 
+    def test_reload_with_a_password_in_the_url_keeps_running_and_logs_no_password(
+        self, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """SIGHUP with a password or a wildcard in the file: refused by key, no secret logged."""
+        import argparse
+        import logging
+
+        from edge.commands.run import _reload, build_config, build_daemon
+        from edge.notify import Notifier
+
+        secret = "Hunter2Secret"
+        head = f'[device]\nid = "r2"\nstate_dir = "{tmp_path / "state"}"\n'
+        cfg = tmp_path / "c.toml"
+        cfg.write_text(head)
+        args = argparse.Namespace(config=cfg, model=None, broker=None, state_dir=None,
+                                  device_id=None)
+        rt = build_daemon(build_config(cfg, {}), simulate="static", notifier=Notifier(""))
+        try:
+            d = rt.daemon
+            cfg.write_text(head + f'[mqtt]\nurl = "mqtt://bob:{secret}@broker.lan"\n'
+                           'base_topic = "firedetect/#"\n')
+            with caplog.at_level(logging.DEBUG):
+                _reload(d, args)
+                d.step(timeout=0.0)
+            assert "reload refused" in caplog.text
+            assert "mqtt.url: given 'mqtt://***@broker.lan'" in caplog.text
+            assert "mqtt.base_topic: given 'firedetect/#'" in caplog.text
+            assert secret not in caplog.text
+            assert d.config.mqtt.url == "mqtt://localhost:1883" and d.config.mqtt.base_topic is None
+        finally:
+            rt.close()
+
 
 class TestModelSwap:
     def test_new_models_threshold_applies_when_idle(self, tmp_path: Path) -> None:
