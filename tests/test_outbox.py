@@ -213,18 +213,21 @@ class TestOutbox:
         with Outbox(tmp_path / "o.db") as box, pytest.raises(ValueError, match="outbox"):
             box.append(topic, "x", qos=qos)
 
-    def test_open_outbox_falls_back_to_memory(self, tmp_path: Path) -> None:
-        """An unusable file gives a working in-memory outbox with a fault; the file is kept."""
+    def test_open_outbox_moves_garbage_aside(self, tmp_path: Path) -> None:
+        """A garbage file is moved aside intact and a new on-disk outbox starts above any seq
+        the broken file could have held (Unix ms)."""
         path = tmp_path / "o.db"
         path.write_bytes(b"garbage" * 500)
         box = open_outbox(path)
-        assert box.fault is not None and str(path) in box.fault
+        assert box.fault is None and not box.in_memory
         first = box.append("fd/a", "x")
         assert first > 1_000_000_000_000  # Unix ms: above any seq the broken file held
         assert box.append("fd/a", "y") == first + 1
         assert [i.seq for i in box.pending()] == [first, first + 1]
         box.close()
-        assert path.read_bytes() == b"garbage" * 500
+        moved = list(tmp_path.glob("o.db.corrupt-*"))
+        assert [m.read_bytes() for m in moved if not m.name.endswith(("-wal", "-shm"))] == [
+            b"garbage" * 500]
 
     def test_open_outbox_normal_file_has_no_fault(self, tmp_path: Path) -> None:
         """A healthy path opens the on-disk outbox, without a fault."""
