@@ -234,3 +234,40 @@ class TestOutbox:
         with open_outbox(tmp_path / "o.db") as box:
             assert box.fault is None
             assert box.append("fd/a", "x") == 1
+
+
+class TestSeqAcrossStorageFaults:
+    def test_recovery_starts_above_the_volatile_seqs(self, tmp_path: Path) -> None:
+        """A volatile outbox (its directory missing) recovers into the file once it can be
+        written: held events move in and the next seq is above every volatile one."""
+        from edge.outbox_open import try_recover
+
+        path = tmp_path / "gone" / "o.db"
+        box = open_outbox(path)
+        assert box.in_memory and box.fault is not None
+        held = [box.append("fd/a", "x"), box.append("fd/a", "y")]
+        assert not try_recover(box)
+        path.parent.mkdir()
+        assert try_recover(box) and box.fault is None and not box.in_memory
+        assert [i.seq for i in box.pending()] == held
+        assert box.append("fd/a", "z") == held[-1] + 1
+        box.close()
+        with Outbox(path) as again:
+            assert again.next_seq() == held[-1] + 2
+
+    def test_restart_after_volatile_run_continues_from_the_high_water(
+            self, tmp_path: Path) -> None:
+        """Seqs handed out while volatile are recorded in $RUNTIME_DIRECTORY; the next start
+        on the (now writable) file continues above them."""
+        run = tmp_path / "run"
+        run.mkdir()
+        env = {"RUNTIME_DIRECTORY": str(run)}
+        path = tmp_path / "d" / "o.db"
+        from edge.outbox_open import open_outbox as open_with_env
+
+        volatile = open_with_env(path, env)
+        last = volatile.append("fd/a", "x")
+        volatile.close()
+        path.parent.mkdir()
+        with open_with_env(path, env) as box:
+            assert box.append("fd/a", "y") == last + 1
