@@ -29,6 +29,7 @@ from typing import Any
 from edge.alarm import AlarmStateMachine
 from edge.config import Config
 from edge.daemon_sensors import Reading, SensorLoop
+from edge.daemon_storage import StorageWatch
 from edge.daemon_types import DaemonOptions, Link
 from edge.features import FEATURE_NAMES
 from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
@@ -72,6 +73,7 @@ class Daemon:
         notifier: Notifier | None = None,
         options: DaemonOptions | None = None,
         wall: Callable[[], float] = time.monotonic,
+        lock_fault: str | None = None,
     ) -> None:
         self.config = config
         self.sources = sources
@@ -82,6 +84,7 @@ class Daemon:
         self.options = options or DaemonOptions()
         self.wall = wall
         self.stop_event = threading.Event()
+        self.storage = StorageWatch(link, holder, lock_fault)
         self.queue: queue.Queue[Reading] = queue.Queue(maxsize=256)
         opt = self.options
         self.monitor = ProgressMonitor(
@@ -253,7 +256,8 @@ class Daemon:
             self._last_state = alarm.state
             since = alarm.since
             self.link.set_state(state_payload(alarm.state, iso_utc(), since, score))
-        key = (tuple(self.pipeline.reasons().items()), self._model_version())
+        key = (tuple(self.pipeline.reasons().items()), self._model_version(),
+               tuple(self.storage.report().items()))
         if key != self._last_health_key or now >= self._next_health:
             self._last_health_key = key
             self._next_health = now + self.options.health_interval_s
@@ -264,6 +268,7 @@ class Daemon:
         wall = self.wall()
         if wall >= self._next_outbox_check:
             self._next_outbox_check = wall + 1.0
+            self.storage.retry(wall)
             self._check_outbox()
         if not self.ready and self._started(wall):
             self.ready = True
@@ -334,7 +339,8 @@ class Daemon:
                            else "ok")
         sensors = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return (f"state={self.pipeline.alarm.state} score={score} {sensors} "
-                f"outbox={getattr(st, 'outbox_depth', '?')} mqtt={getattr(st, 'state', '?')}")
+                f"{self.storage.status_word(getattr(st, 'outbox_depth', '?'))} "
+                f"mqtt={getattr(st, 'state', '?')}")
 
     def _health(self) -> bytes:
         st = self.link.status()
@@ -348,6 +354,10 @@ class Daemon:
         }
         if callable(status):
             extra["model_error"] = getattr(status(), "last_error", None)
+        extra["outbox"] = self.storage.report()
+        extra.update(self.storage.faults())
+        if extra["outbox"]["status"] != "ok" or self.storage.faults():
+            extra["status"] = "degraded"
         return health_payload(
             self.pipeline.sensors(), self.pipeline.reasons(), self._model_version(),
             model_degraded, self.wall() - self._wall_start, getattr(st, "outbox_depth", None),

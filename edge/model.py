@@ -113,6 +113,9 @@ class ModelHolder:
         self._previous: Model | None = None
         self._last_error: str | None = None
         self._rejected: set[str] = set()
+        #: Why the on-disk model cache cannot be written (read-only or full state directory):
+        #: the model in memory keeps scoring; shown in the health. None when fine.
+        self.cache_fault: str | None = None
         if self.cache is not None:
             self._rejected.update(self.cache.read_state().rejected)
 
@@ -238,6 +241,8 @@ class ModelHolder:
                 return self.install(self.config.path)
             except ModelError:
                 pass  # already logged; fall through with the in-memory model
+            except OSError as exc:  # a read-only or full state directory: detect without it
+                self._cache_failed(exc)
         with self._lock:
             self._model = best
         log.info("model %s in use at start-up (from %s)", best.version, source)
@@ -285,7 +290,15 @@ class ModelHolder:
             state.current = prev.version if prev else None
             state.previous = None
             state.rejected = [*state.rejected, bad.version]
-            self.cache.write_state(state)
+            try:
+                self.cache.write_state(state)
+            except OSError as exc:
+                self._cache_failed(exc)
+
+    def _cache_failed(self, exc: OSError) -> None:
+        self.cache_fault = f"model cache {self.cache.root if self.cache else '-'}: {exc}"
+        log.error("%s; the model in memory keeps scoring, the cache is not updated",
+                  self.cache_fault)
 
 
 def _created(model: Model) -> str:

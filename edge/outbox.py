@@ -22,7 +22,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,49 +75,64 @@ def _check(topic: str, qos: int) -> None:
 class Outbox:
     """A disk-backed FIFO of events with persistent sequence numbers. Thread-safe."""
 
-    def __init__(self, path: Path | str, *, _volatile_first_seq: int | None = None) -> None:
+    def __init__(
+        self, path: Path | str, *, _volatile_first_seq: int | None = None, floor: int = 1
+    ) -> None:
         """Open (or create) the outbox database at ``path``.
+
+        ``floor``: the lowest seq the next event may get (seqs issued elsewhere — a volatile
+        period, a file moved aside — must not repeat); the stored counter is raised to it.
 
         :raises OutboxError: the file cannot be opened, is not an outbox, or is corrupt.
         """
         self.path = Path(path)
         #: Why this outbox is not crash-safe (None for a normal, on-disk outbox).
         self.fault: str | None = None
+        #: The latest failed write or read (None once a write succeeds again).
+        self.last_error: str | None = None
+        #: Called with every seq handed out that is not stored on disk (volatile, reserved),
+        #: so it can be recorded where a restart finds it (:mod:`edge.outbox_open`).
+        self.on_unstored_seq: Callable[[int], None] | None = None
         self._lock = threading.Lock()
         self._next_volatile = 0
-        volatile = _volatile_first_seq is not None
+        self.in_memory = _volatile_first_seq is not None
+        first = max(_volatile_first_seq or 1, floor)
+        self._conn = self._connect(first)
+        log.debug("outbox %s opened, %d pending", self.path, self.depth())
+
+    def _connect(self, first: int) -> sqlite3.Connection:
         try:
-            self._conn = sqlite3.connect(
-                ":memory:" if volatile else self.path,
+            conn = sqlite3.connect(
+                ":memory:" if self.in_memory else self.path,
                 isolation_level=None, check_same_thread=False, timeout=10.0,
             )
         except sqlite3.Error as exc:
             raise OutboxError(f"{self.path}: cannot open the event outbox: {exc}") from exc
         try:
-            if not volatile:
-                mode = self._conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if not self.in_memory:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise OutboxError(
                         f"{self.path}: cannot switch the outbox to WAL (got {mode})"
                     )
-                self._conn.execute("PRAGMA synchronous=FULL")
-            self._conn.executescript(_SCHEMA)
-            check = self._conn.execute("PRAGMA quick_check").fetchone()[0]
+                conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            check = conn.execute("PRAGMA quick_check").fetchone()[0]
             if check != "ok":
                 raise OutboxError(f"{self.path}: the event outbox is corrupt: {check}")
-            self._conn.execute(
-                "INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', ?)",
-                (_volatile_first_seq or 1,),
-            )
+            row = conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+            if row is None or int(row[0]) < first:
+                conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)",
+                             (max(first, int(row[0]) if row else 1),))
         except sqlite3.Error as exc:
-            self._conn.close()
+            conn.close()
             raise OutboxError(
                 f"{self.path}: not a usable event outbox (corrupt or unwritable): {exc}"
             ) from exc
         except OutboxError:
-            self._conn.close()
+            conn.close()
             raise
-        log.debug("outbox %s opened, %d pending", self.path, self.depth())
+        return conn
 
     @classmethod
     def volatile(cls, path: Path | str, reason: str, first_seq: int) -> Outbox:
@@ -180,6 +195,9 @@ class Outbox:
                     raise self._error("cannot store an event", exc) from exc
                 raise
             self._next_volatile = max(self._next_volatile, seq)
+            self.last_error = None
+        if self.in_memory:
+            self._unstored(seq)
         return seq
 
     def reserve_seq(self) -> int:
@@ -201,7 +219,62 @@ class Outbox:
                 )
             except sqlite3.Error as exc:
                 log.debug("outbox %s: could not record reserved seq %d: %s", self.path, seq, exc)
+        self._unstored(seq)
         return seq
+
+    def _unstored(self, seq: int) -> None:
+        if self.on_unstored_seq is not None:
+            try:
+                self.on_unstored_seq(seq)
+            except Exception:  # recording the high-water mark must never cost an event
+                log.exception("outbox %s: could not record seq %d", self.path, seq)
+
+    def hold(self, rows: Sequence[tuple[object, ...]]) -> None:
+        """Take in unsent ``(seq, topic, payload, qos, retain, created)`` rows of another
+        outbox (a read-only file's), keeping their seqs."""
+        with self._lock:
+            self._conn.executemany("INSERT OR IGNORE INTO events (seq, topic, payload, qos, "
+                                   "retain, created) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def adopt_file(self, floor: int) -> None:
+        """Recovery: move this volatile outbox's pending events into the file at ``path``.
+
+        The file's counter is raised above every seq handed out here (and to ``floor``), so
+        seqs keep increasing. On success the outbox is crash-safe again (``fault`` None).
+
+        :raises OutboxError: the file is still unusable (nothing changed).
+        """
+        if not self.in_memory:
+            return
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key='next_seq'").fetchone()
+            first = max(int(row[0]) if row else 1, self._next_volatile + 1, floor)
+            self.in_memory = False
+            try:
+                conn = self._connect(first)
+            except OutboxError:
+                self.in_memory = True
+                raise
+            rows = self._conn.execute(
+                "SELECT seq, topic, payload, qos, retain, created FROM events ORDER BY seq"
+            ).fetchall()
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                conn.executemany("INSERT OR IGNORE INTO events (seq, topic, payload, qos, "
+                                 "retain, created) VALUES (?, ?, ?, ?, ?, ?)", rows)
+                conn.execute("COMMIT")
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                conn.close()
+                self.in_memory = True
+                raise OutboxError(f"{self.path}: cannot move the held events in: {exc}") from exc
+            self._conn.close()
+            self._conn = conn
+            self.fault = None
+            self.last_error = None
+        log.warning("outbox %s: writable again; %d held event(s) moved in, next seq %d",
+                    self.path, len(rows), first)
 
     def pending(self, limit: int = 100, after: int = 0) -> list[OutboxItem]:
         """Up to ``limit`` stored events with seq > ``after``, oldest first.
@@ -270,19 +343,12 @@ class Outbox:
 
     def _error(self, what: str, exc: sqlite3.Error) -> OutboxError:
         log.error("outbox %s: %s: %s", self.path, what, exc)
-        return OutboxError(f"{self.path}: {what}: {exc}")
+        self.last_error = f"{self.path}: {what}: {exc}"
+        return OutboxError(self.last_error)
 
 
 def open_outbox(path: Path | str) -> Outbox:
-    """The outbox at ``path``; if it is unusable, a volatile one — never no outbox at all.
+    """The outbox at ``path``, or a volatile stand-in: see :func:`edge.outbox_open.open_outbox`."""
+    from edge.outbox_open import open_outbox as _open
 
-    A corrupt or unwritable file is logged at ERROR and left untouched (for inspection);
-    detection and alarms carry on through the in-memory stand-in, whose ``fault`` the daemon
-    reports in its health. Its seqs start at the current Unix time in milliseconds, above any
-    seq the broken file can hold and increasing across restarts.
-    """
-    try:
-        return Outbox(path)
-    except OutboxError as exc:
-        log.error("outbox: %s; events are kept in memory only until this is fixed", exc)
-        return Outbox.volatile(path, str(exc), first_seq=int(time.time() * 1000))
+    return _open(path)

@@ -38,7 +38,9 @@ from edge.outbox import Outbox
 from edge.sim.clock import ManualClock
 from edge.sim.scene import AirSample, KelvinArray, StaticRoom
 from edge.sources import Sources, simulated_sources
+from tests import storage_helpers as storage
 from tests.broker import Broker
+from tests.daemon_helpers import Subscriber
 from tests.modelkit import Kit, kit  # noqa: F401  (session fixture)
 from tests.test_mqtt import Sub
 
@@ -396,3 +398,124 @@ class TestFireAt:
         assert scene.air(61.0).co2_ppm - scene.air(0.5).co2_ppm > 900
         assert np.isfinite(scene.thermal_k(2.0, 120, 160)).all()
 
+
+
+def _health(sub: Subscriber, base: str, pred: Callable[[dict[str, Any]], bool]) -> dict[str, Any]:
+    msg = sub.wait_for(lambda m: m.topic == f"{base}/health" and not m.retain
+                       and pred(m.json()), timeout=90)
+    body: dict[str, Any] = msg.json()
+    return body
+
+
+def _test_event(sub: Subscriber, base: str) -> int:
+    """Ask the device for a ``test`` event (``cmd/test``) and return its seq."""
+    def tests() -> list[dict[str, Any]]:
+        return [e for e in (m.json() for m in sub.on(f"{base}/alarm")) if e["event"] == "test"]
+
+    seen = len(tests())
+    sub.publish(f"{base}/cmd/test", b"{}")
+    sub.wait_for(lambda m: len(tests_seen) > seen if (tests_seen := tests_unlocked(
+        sub, base)) else False, timeout=60)
+    seq: int = tests()[seen]["seq"]
+    return seq
+
+
+def tests_unlocked(sub: Subscriber, base: str) -> list[dict[str, Any]]:
+    """The test events received (for use inside ``wait_for``, which holds the lock)."""
+    return [e for e in (json.loads(m.payload) for m in list(sub.messages)
+                        if m.topic == f"{base}/alarm") if e["event"] == "test"]
+
+
+class TestStateDirectory:
+    """The state directory (outbox, model cache) read-only, full or shared: a real daemon
+    process (``firedetect run``) on a real file system, talking to a real Mosquitto."""
+
+    def _run(self, broker: Broker, tmp_path: Path, device: str, fs: str,
+             runtime_dir: Path | None = None) -> tuple[list[int], dict[str, Any], int, str]:
+        """Start the daemon on ``fs``, take its healthy-or-not health and two test events."""
+        state = tmp_path / "state"
+        state.mkdir(exist_ok=True)
+        config = storage.write_config(tmp_path / f"{device}.toml", broker.url, state, device)
+        base = f"firedetect/{device}"
+        sub = Subscriber("127.0.0.1", broker.port, [f"{base}/#"])
+        proc = storage.start_daemon(config, state, fs=fs, runtime_dir=runtime_dir)
+        try:
+            health = _health(sub, base, lambda h: h.get("model", {}).get("version") != "rules-v1")
+            seqs = [_test_event(sub, base), _test_event(sub, base)]
+            health = _health(sub, base, lambda h: (h["outbox"]["status"] == "ok") == (fs == "rw"))
+        finally:
+            code, err = storage.stop_daemon(proc)
+            sub.close()
+        return seqs, health, code, err
+
+    def test_read_only_state_dir_detects_and_reports(self, broker: Broker,
+                                                      tmp_path: Path) -> None:
+        """A read-only state directory with ``model.path`` set: the daemon starts with the
+        model (no cache), keeps events in memory, and health says outbox fault, volatile,
+        held events, model cache fault, status degraded."""
+        seqs, health, code, err = self._run(broker, tmp_path, "ro1", "ro")
+        assert code == 0, err
+        assert seqs[1] == seqs[0] + 1
+        assert health["status"] == "degraded"
+        assert health["outbox"]["status"] == "fault" and health["outbox"]["volatile"] is True
+        assert "held_in_memory" in health["outbox"]
+        assert health["model"]["version"] != "rules-v1"
+        assert "Read-only" in health["model_cache"] or "ermission" in health["model_cache"]
+
+    def test_full_state_dir_detects_and_reports(self, broker: Broker, tmp_path: Path) -> None:
+        """A full file system under the state directory: the daemon runs, events go out
+        from memory, and health says so."""
+        seqs, health, code, err = self._run(broker, tmp_path, "full1", "full")
+        assert code == 0, err
+        assert seqs[1] == seqs[0] + 1
+        assert health["status"] == "degraded" and health["outbox"]["status"] == "fault"
+        assert health["outbox"]["volatile"] is True
+
+    def test_seq_never_goes_back(self, broker: Broker, tmp_path: Path) -> None:
+        """seq increases across a writable run, a read-only run (volatile outbox) and the
+        next writable run: the high-water record in the runtime directory carries it."""
+        run_dir = tmp_path / "run"
+        run_dir.mkdir()
+        first, _, _, _ = self._run(broker, tmp_path, "sq1", "rw", run_dir)
+        during, _, _, err = self._run(broker, tmp_path, "sq1", "ro", run_dir)
+        after, health, _, _ = self._run(broker, tmp_path, "sq1", "rw", run_dir)
+        seqs = first + during + after
+        assert seqs == sorted(set(seqs)), (seqs, err)
+        assert during[0] == first[-1] + 1  # volatile mode continued from the readable file
+        assert health["outbox"]["status"] == "ok"
+
+    def test_second_daemon_on_one_state_dir_is_refused(self, broker: Broker,
+                                                       tmp_path: Path) -> None:
+        """A second daemon on the same state directory exits 1 naming the directory and the
+        first one's pid; the first keeps running."""
+        state = tmp_path / "state"
+        state.mkdir()
+        config = storage.write_config(tmp_path / "c.toml", broker.url, state, "lk1")
+        sub = Subscriber("127.0.0.1", broker.port, ["firedetect/lk1/#"])
+        first = storage.start_daemon(config, state)
+        try:
+            _health(sub, "firedetect/lk1", lambda h: True)
+            code, err = storage.wait_exit(storage.start_daemon(config, state))
+            assert code == 1
+            assert str(state) in err and f"pid {first.pid}" in err
+            assert first.poll() is None
+        finally:
+            storage.stop_daemon(first)
+            sub.close()
+
+    def test_lock_holds_on_a_read_only_state_dir(self, broker: Broker, tmp_path: Path) -> None:
+        """On a read-only state directory the lock still works: a second daemon is refused,
+        the first keeps detecting."""
+        state = tmp_path / "state"
+        state.mkdir()
+        config = storage.write_config(tmp_path / "c.toml", broker.url, state, "lk2")
+        sub = Subscriber("127.0.0.1", broker.port, ["firedetect/lk2/#"])
+        first = storage.start_daemon(config, state, fs="ro")
+        try:
+            _health(sub, "firedetect/lk2", lambda h: True)
+            code, err = storage.wait_exit(storage.start_daemon(config, state, fs="ro"))
+            assert code == 1 and str(state) in err, err
+            assert first.poll() is None
+        finally:
+            storage.stop_daemon(first)
+            sub.close()

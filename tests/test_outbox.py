@@ -213,21 +213,61 @@ class TestOutbox:
         with Outbox(tmp_path / "o.db") as box, pytest.raises(ValueError, match="outbox"):
             box.append(topic, "x", qos=qos)
 
-    def test_open_outbox_falls_back_to_memory(self, tmp_path: Path) -> None:
-        """An unusable file gives a working in-memory outbox with a fault; the file is kept."""
+    def test_open_outbox_moves_garbage_aside(self, tmp_path: Path) -> None:
+        """A garbage file is moved aside intact and a new on-disk outbox starts above any seq
+        the broken file could have held (Unix ms)."""
         path = tmp_path / "o.db"
         path.write_bytes(b"garbage" * 500)
         box = open_outbox(path)
-        assert box.fault is not None and str(path) in box.fault
+        assert box.fault is None and not box.in_memory
         first = box.append("fd/a", "x")
         assert first > 1_000_000_000_000  # Unix ms: above any seq the broken file held
         assert box.append("fd/a", "y") == first + 1
         assert [i.seq for i in box.pending()] == [first, first + 1]
         box.close()
-        assert path.read_bytes() == b"garbage" * 500
+        moved = list(tmp_path.glob("o.db.corrupt-*"))
+        assert [m.read_bytes() for m in moved if not m.name.endswith(("-wal", "-shm"))] == [
+            b"garbage" * 500]
 
     def test_open_outbox_normal_file_has_no_fault(self, tmp_path: Path) -> None:
         """A healthy path opens the on-disk outbox, without a fault."""
         with open_outbox(tmp_path / "o.db") as box:
             assert box.fault is None
             assert box.append("fd/a", "x") == 1
+
+
+class TestSeqAcrossStorageFaults:
+    def test_recovery_starts_above_the_volatile_seqs(self, tmp_path: Path) -> None:
+        """A volatile outbox (its directory missing) recovers into the file once it can be
+        written: held events move in and the next seq is above every volatile one."""
+        from edge.outbox_open import try_recover
+
+        path = tmp_path / "gone" / "o.db"
+        box = open_outbox(path)
+        assert box.in_memory and box.fault is not None
+        held = [box.append("fd/a", "x"), box.append("fd/a", "y")]
+        assert not try_recover(box)
+        path.parent.mkdir()
+        assert try_recover(box) and box.fault is None and not box.in_memory
+        assert [i.seq for i in box.pending()] == held
+        assert box.append("fd/a", "z") == held[-1] + 1
+        box.close()
+        with Outbox(path) as again:
+            assert again.next_seq() == held[-1] + 2
+
+    def test_restart_after_volatile_run_continues_from_the_high_water(
+            self, tmp_path: Path) -> None:
+        """Seqs handed out while volatile are recorded in $RUNTIME_DIRECTORY; the next start
+        on the (now writable) file continues above them."""
+        run = tmp_path / "run"
+        run.mkdir()
+        env = {"RUNTIME_DIRECTORY": str(run)}
+        path = tmp_path / "d" / "o.db"
+        from edge.outbox_open import open_outbox as open_with_env
+
+        volatile = open_with_env(path, env)
+        last = volatile.append("fd/a", "x")
+        volatile.close()
+        path.parent.mkdir()
+        with open_with_env(path, env) as box:
+            assert box.append("fd/a", "y") == last + 1

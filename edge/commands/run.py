@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from edge import __version__
 from edge.clock import Clock
 from edge.config import Config, load_config, parse_config
-from edge.errors import ConfigError, FiredetectError, MqttError, OutboxError
+from edge.errors import ConfigError, FiredetectError, MqttError
 from edge.notify import Notifier
 
 if TYPE_CHECKING:
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from edge.model_delivery import ModelUpdater
     from edge.outbox import Outbox
     from edge.sim.scene import Scene
+    from edge.statelock import StateLock
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +93,14 @@ class Runtime:
     daemon: Daemon
     outbox: Outbox
     updater: ModelUpdater | None = None
+    lock: StateLock | None = None
 
     def close(self) -> None:
         if self.updater is not None:
             self.updater.stop()
         self.outbox.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 def build_daemon(
@@ -117,9 +121,48 @@ def build_daemon(
     Sensors: real hardware; or simulated chips seeing the scenario ``simulate`` (seeded) or
     the given ``scene``, on ``clock`` (a ``ScaledClock`` by default).
 
-    :raises FiredetectError: the outbox or the MQTT TLS files cannot be used.
+    The state directory is locked first (:mod:`edge.statelock`): a second daemon on it gets
+    :class:`~edge.statelock.AlreadyRunning`. A state directory that cannot be created or
+    written does not stop the detector: the model loads without its cache, events are held
+    in memory (a volatile outbox) and the health reports it.
+
+    :raises FiredetectError: another daemon holds the state directory, or the MQTT TLS files
+        cannot be used.
     :raises ValueError: an unknown scenario.
     """
+    from edge.statelock import StateLock
+
+    state_dir = Path(config.device.state_dir)
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # detect all the same: volatile outbox, model without its cache
+        log.error("%s: cannot create the state directory: %s; running without it", state_dir,
+                  exc)
+    lock = StateLock(state_dir).acquire()
+    try:
+        return _wire(config, state_dir, lock, simulate=simulate, scene=scene, seed=seed,
+                     clock=clock, duration_s=duration_s, scene_duration_s=scene_duration_s,
+                     notifier=notifier, environ=environ, options=options)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def _wire(
+    config: Config,
+    state_dir: Path,
+    lock: StateLock,
+    *,
+    simulate: str | None,
+    scene: Scene | None,
+    seed: int,
+    clock: Clock | None,
+    duration_s: float | None,
+    scene_duration_s: float | None,
+    notifier: Notifier | None,
+    environ: dict[str, str] | None,
+    options: DaemonOptions | None,
+) -> Runtime:
     from edge.daemon import Daemon, DaemonOptions
     from edge.model import ModelHolder
     from edge.mqtt import MqttLink
@@ -127,11 +170,6 @@ def build_daemon(
     from edge.sim.clock import ScaledClock
     from edge.sources import hardware_sources, make_scene, simulated_sources
 
-    state_dir = Path(config.device.state_dir)
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutboxError(f"{state_dir}: cannot create the state directory: {exc}") from None
     if simulate is not None or scene is not None:
         clock = clock or ScaledClock(1.0)
         truth: dict[str, Any] = {}
@@ -157,14 +195,15 @@ def build_daemon(
         environ=environ,
     )
     opts = options or DaemonOptions(duration_s=duration_s)
-    daemon = Daemon(config, sources, holder, link, notifier=notifier, options=opts)
+    daemon = Daemon(config, sources, holder, link, notifier=notifier, options=opts,
+                    lock_fault=lock.fault)
     box["daemon"] = daemon
     updater = None
     if config.model.s3_url:
         from edge.model_delivery import ModelUpdater
 
         updater = ModelUpdater(config.model, holder, state_dir)
-    return Runtime(daemon, outbox, updater)
+    return Runtime(daemon, outbox, updater, lock)
 
 
 def run(args: argparse.Namespace) -> int:
