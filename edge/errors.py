@@ -117,3 +117,7 @@ class ModelStorageError(FiredetectError, OSError):
         err = cls(f"cannot {doing} in {folder}: {why}" + (f" ({code})" if code else ""))
         err.errno = exc.errno
         return err
+
+
+class ModelDowngradeError(ModelError):
+    """A model is older than the one in use and no signed pointer asked for a rollback."""
