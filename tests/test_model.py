@@ -199,7 +199,7 @@ class TestTarballExtraction:
             extract_tarball(kit.a.tarball, tmp_path / "x", max_bytes=10_000)
 
     def test_many_entries_are_refused_at_the_first_past_the_limit(self, tmp_path: Path) -> None:
-        """A .tar.gz of 300,000 entries is refused naming the entry limit, without reading it all."""
+        """A .tar.gz of 300,000 entries is refused naming the limit, without reading them all."""
         import gzip
         import tracemalloc
 
