@@ -7,8 +7,13 @@ swap atomically). Any failure keeps the running model and is reported in the res
 
 Credentials come from boto3's standard chain; ``model.s3_endpoint_url`` selects another store.
 A refused model's ``latest.json`` is remembered (its ETag), so it is not downloaded again
-until the pointer changes; a failed download (network, missing object, wrong hash) is retried
-at the next poll.
+until the pointer changes; a failed download (network, missing object, wrong hash) or a disk
+that cannot be written (full, read-only: ``ModelStorageError``) is retried at the next poll.
+
+Downgrades (``edge.model_pointer``): a model older than the one in use is refused unless
+``latest.json`` is signed, verifies and says ``rollback``; the refused version is kept in the
+cache state and not downloaded again, also after a restart. A pointer whose signature does
+not verify is refused and reported; an unsigned pointer still upgrades.
 """
 
 from __future__ import annotations
