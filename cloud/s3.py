@@ -5,13 +5,21 @@ SHA-256 checked, THEN ``latest.json`` = ``{"version", "key", "sha256"}`` (``key`
 the prefix), so ``latest`` never names a half-written model. A published version is never
 overwritten with different bytes. Credentials come from boto3's standard chain.
 
+With the model-signing key, ``latest.json`` is signed (``edge.model_pointer``): it adds
+``"published"`` (UTC now), ``"rollback"`` and ``"signature"`` (Ed25519 over the canonical JSON
+of the other fields). Devices refuse a model older than the one they run unless the pointer is
+signed and says ``"rollback": true``; ``publish_rollback`` writes that pointer for a version
+already published. Devices that predate signed pointers ignore the extra fields.
+
 Usage::
 
-    key = upload_artifact(info.tarball, "s3://firedetect-models/prod/")
+    key = upload_artifact(info.tarball, "s3://firedetect-models/prod/", private_key=key)
+    publish_rollback("20261129T000800Z-7e67e658", "s3://firedetect-models/prod/", key)
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -21,12 +29,22 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from cloud.signing import sign
+from edge.model_pointer import canonical_json
 from edge.model_verify import sha256_file
 
 if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from mypy_boto3_s3 import S3Client
 
-__all__ = ["latest_key", "parse_s3_url", "s3_client", "upload_artifact"]
+__all__ = [
+    "latest_key",
+    "parse_s3_url",
+    "pointer_document",
+    "publish_rollback",
+    "s3_client",
+    "upload_artifact",
+]
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +91,80 @@ def _stored_sha256(client: Any, bucket: str, key: str) -> str:
     return h.hexdigest()
 
 
+def pointer_document(
+    version: str,
+    sha256: str,
+    private_key: Ed25519PrivateKey | None,
+    *,
+    rollback: bool = False,
+    now: dt.datetime | None = None,
+) -> bytes:
+    """The bytes of ``latest.json`` naming ``versions/<version>.tar.gz``; signed with a key.
+
+    :raises ValueError: ``rollback`` without a key (devices honour only a signed rollback).
+    """
+    doc: dict[str, Any] = {"version": version, "key": f"versions/{version}.tar.gz",
+                           "sha256": sha256}
+    if private_key is None:
+        if rollback:
+            raise ValueError("a rollback pointer must be signed: pass the model-signing key")
+        return json.dumps(doc).encode()
+    when = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(microsecond=0)
+    doc["published"] = when.strftime("%Y-%m-%dT%H:%M:%SZ")
+    doc["rollback"] = rollback
+    doc["signature"] = sign(canonical_json(doc), private_key).decode("ascii")
+    return json.dumps(doc, indent=2, sort_keys=True).encode()
+
+
+def _put_pointer(s3: Any, bucket: str, prefix: str, body: bytes) -> None:
+    s3.put_object(Bucket=bucket, Key=latest_key(prefix), Body=body,
+                  ContentType="application/json", CacheControl="no-cache")
+
+
+def publish_rollback(
+    version: str,
+    s3_url: str,
+    private_key: Ed25519PrivateKey,
+    *,
+    endpoint_url: str | None = None,
+    client: S3Client | None = None,
+) -> str:
+    """Point ``latest.json`` back at an already published ``version``, signed, saying
+    ``"rollback": true`` (devices then install it although it is older); return its key.
+
+    :raises ValueError: bad version or URL, or the version was never published there.
+    """
+    if not _VERSION_RE.match(version):
+        raise ValueError(f"version {version!r}; allowed: {_VERSION_RE.pattern}")
+    bucket, prefix = parse_s3_url(s3_url)
+    s3 = client if client is not None else s3_client(endpoint_url)
+    rel = f"versions/{version}.tar.gz"
+    key = f"{prefix}/{rel}" if prefix else rel
+    try:
+        digest = _stored_sha256(s3, bucket, key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("NoSuchKey", "404"):
+            raise
+        raise ValueError(f"s3://{bucket}/{key} does not exist: only a published version can "
+                         "be rolled back to") from None
+    _put_pointer(s3, bucket, prefix, pointer_document(version, digest, private_key,
+                                                      rollback=True))
+    log.warning("latest.json under s3://%s/%s rolled back to model %s", bucket, prefix, version)
+    return key
+
+
 def upload_artifact(
     tarball: Path | str,
     s3_url: str,
     *,
     endpoint_url: str | None = None,
     client: S3Client | None = None,
+    private_key: Ed25519PrivateKey | None = None,
 ) -> str:
     """Upload ``<version>.tar.gz`` then point ``latest.json`` at it; return the tarball's key.
+
+    ``private_key``: sign ``latest.json`` (see the module docstring); without it the pointer
+    is unsigned, which devices accept for upgrades only.
 
     :raises ValueError: bad URL or file name, or the version exists with other bytes.
     :raises RuntimeError: the stored object does not read back with the file's SHA-256.
@@ -121,12 +205,6 @@ def upload_artifact(
                 f"s3://{bucket}/{key}: reads back with SHA-256 {stored}, expected {digest}; "
                 "latest.json NOT updated"
             )
-    pointer = {"version": version, "key": rel, "sha256": digest}
-    s3.put_object(
-        Bucket=bucket,
-        Key=latest_key(prefix),
-        Body=json.dumps(pointer).encode(),
-        ContentType="application/json",
-    )
+    _put_pointer(s3, bucket, prefix, pointer_document(version, digest, private_key))
     log.info("model %s published to s3://%s/%s", version, bucket, key)
     return key

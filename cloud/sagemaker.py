@@ -296,6 +296,6 @@ def launch_from_args(args: argparse.Namespace) -> int:
         from cloud.s3 import upload_artifact
 
         name = upload_artifact(folder.parent / f"{folder.name}.tar.gz", args.upload,
-                               endpoint_url=args.s3_endpoint_url)
+                               endpoint_url=args.s3_endpoint_url, private_key=key)
         print(f"uploaded: {name} under {args.upload}", file=sys.stderr)
     return 0

@@ -13,6 +13,7 @@ written as a signed artifact with its report, and optionally uploaded to S3.
 
     python cloud/train.py --keygen keys/                 # once: a signing key pair
     python cloud/train.py --simulate 400 --signing-key keys/model-signing.pem --out models/
+    python cloud/train.py --rollback VERSION --upload s3://bucket/prod/ --signing-key keys/...
 
 Run ``python cloud/train.py --help`` for every option; ``--sagemaker`` runs the same script
 as a SageMaker training job (cloud/sagemaker.py).
@@ -55,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     train_cli.configure_logging(args.verbose)
     if args.keygen is not None:
         return train_cli.keygen(args.keygen)
+    if args.rollback is not None:
+        return train_cli.rollback(args)
     if args.sagemaker:
         from cloud.sagemaker import launch_from_args
 
@@ -156,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.upload:
         from cloud.s3 import upload_artifact
 
-        key_name = upload_artifact(info.tarball, args.upload, endpoint_url=args.s3_endpoint_url)
+        key_name = upload_artifact(info.tarball, args.upload, endpoint_url=args.s3_endpoint_url,
+                                   private_key=key)  # key None (--unsigned): unsigned pointer
         print(f"uploaded: {key_name} under {args.upload}", file=sys.stderr)
     return 0
 

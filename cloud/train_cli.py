@@ -138,6 +138,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="publish the artifact to s3://bucket/prefix/")
     o.add_argument("--keygen", type=Path, default=None, metavar="DIR",
                    help=f"only write a key pair {PRIVATE_KEY_FILE} (0600) + {PUBLIC_KEY_FILE}")
+    o.add_argument("--rollback", default=None, metavar="VERSION",
+                   help="only point --upload's latest.json back at an already published "
+                        "VERSION (signed, \"rollback\": true): devices install it although "
+                        "it is older than theirs")
     o.add_argument("-v", "--verbose", action="count", default=0)
     s = p.add_argument_group("SageMaker (cloud/sagemaker.py)")
     _flag(s, "--sagemaker", False, "run this training as a SageMaker job and follow it")
@@ -190,6 +194,29 @@ def keygen(folder: Path) -> int:
         return fail(str(exc))
     print(f"private key: {folder / PRIVATE_KEY_FILE} (mode 0600, keep it secret)\n"
           f"public key:  {folder / PUBLIC_KEY_FILE} (give it to devices: model.public_key)")
+    return 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    """``--rollback VERSION --upload S3_URL``: sign a rollback pointer; exit 0, or 2 naming
+    what is wrong (no key, no URL, a version never published)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cloud.s3 import publish_rollback
+
+    if not args.upload:
+        return fail("--rollback needs --upload s3://bucket/prefix/ (where latest.json is)")
+    if args.unsigned:
+        return fail("--rollback with --unsigned: devices honour only a signed rollback")
+    try:
+        key = signing_key(args)
+        if key is None:  # only with --unsigned, refused above
+            return fail("--rollback needs the model-signing key")
+        name = publish_rollback(args.rollback, args.upload, key,
+                                endpoint_url=args.s3_endpoint_url)
+    except (ValueError, ClientError, BotoCoreError) as exc:
+        return fail(str(exc))
+    print(f"latest.json under {args.upload} rolled back to {name} (signed)", file=sys.stderr)
     return 0
 
 

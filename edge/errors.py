@@ -7,6 +7,9 @@ was expected.
 
 from __future__ import annotations
 
+import errno
+from typing import ClassVar
+
 
 class FiredetectError(Exception):
     """Base of every error firedetect raises on purpose."""
@@ -86,3 +89,35 @@ class MqttError(FiredetectError):
 
 class OutboxError(FiredetectError):
     """The on-disk event outbox cannot be written."""
+
+
+class ModelStorageError(FiredetectError, OSError):
+    """The model store on this device cannot be written (disk full, read-only, permissions).
+
+    An ``OSError`` on purpose: it is a fault of the device's storage, not of the model, so the
+    updater retries at the next poll instead of remembering the model as refused.
+    """
+
+    _WHY: ClassVar[dict[int, str]] = {
+        errno.ENOSPC: "the disk is full",
+        errno.EDQUOT: "the disk quota is used up",
+        errno.EROFS: "the file system is read-only",
+        errno.EACCES: "permission denied",
+        errno.EPERM: "permission denied",
+        errno.EIO: "an I/O error (failing storage?)",
+    }
+
+    @classmethod
+    def from_oserror(cls, exc: OSError, folder: object, doing: str) -> ModelStorageError:
+        """Name the folder, what was being written and why it failed (ENOSPC, EROFS, ...)."""
+        if isinstance(exc, ModelStorageError):
+            return exc
+        why = cls._WHY.get(exc.errno or 0, exc.strerror or str(exc))
+        code = errno.errorcode.get(exc.errno or 0, "")
+        err = cls(f"cannot {doing} in {folder}: {why}" + (f" ({code})" if code else ""))
+        err.errno = exc.errno
+        return err
+
+
+class ModelDowngradeError(ModelError):
+    """A model is older than the one in use and no signed pointer asked for a rollback."""

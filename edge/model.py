@@ -14,16 +14,23 @@ import logging
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.config import ModelConfig
-from edge.errors import ModelError, ModelIntegrityError
+from edge.errors import (
+    ModelDowngradeError,
+    ModelError,
+    ModelIntegrityError,
+    ModelStorageError,
+)
 from edge.model_cache import CacheState, ModelCache
+from edge.model_pointer import downgrade_reason
 from edge.model_runtime import Backend, Model, Score, open_ensemble
 from edge.model_verify import extract_tarball, load_public_key, verify_artifact
 from edge.rules import rule_score
@@ -37,6 +44,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 
 def _load_folder(
@@ -116,8 +125,11 @@ class ModelHolder:
         #: Why the on-disk model cache cannot be written (read-only or full state directory):
         #: the model in memory keeps scoring; shown in the health. None when fine.
         self.cache_fault: str | None = None
+        self._refused: set[str] = set()
         if self.cache is not None:
-            self._rejected.update(self.cache.read_state().rejected)
+            state = self.cache.read_state()
+            self._rejected.update(state.rejected)
+            self._refused.update(state.refused)
 
     # -- state ------------------------------------------------------------------------
     @property
@@ -144,9 +156,31 @@ class ModelHolder:
         """Whether this version failed here before (it is not installed again)."""
         return version in self._rejected
 
+    def is_refused(self, version: str) -> bool:
+        """Whether this version was refused here as older than the model in use."""
+        return version in self._refused
+
+    def mark_refused(self, version: str) -> None:
+        """Remember a refused downgrade, across restarts when the cache can be written."""
+        self._refused.add(version)
+        if self.cache is None:
+            return
+        state = self.cache.read_state()
+        if version not in state.refused:
+            state.refused.append(version)
+            try:
+                self.cache.write_state(state)
+            except OSError as exc:  # remembered in memory; the next start downloads it once
+                log.warning("cannot save refused model %s in %s: %s", version, self.cache.root,
+                            exc)
+
     def _fail(self, message: str) -> None:
         self._last_error = message
         log.error("%s", message)
+
+    def record_fault(self, message: str) -> None:
+        """Report a delivery fault (refused pointer, unwritable disk) as ``last_error``."""
+        self._fail(message)
 
     # -- loading ----------------------------------------------------------------------
     def load(self, path: Path) -> Model:
@@ -156,23 +190,27 @@ class ModelHolder:
             path, public_key=key, allow_unsigned=self.config.allow_unsigned, backend=self.backend
         )
 
-    def install(self, path: Path, *, expect_version: str | None = None) -> Model:
+    def install(
+        self, path: Path, *, expect_version: str | None = None, allow_older: bool = True
+    ) -> Model:
         """Load ``path`` (verified, self-tested), keep it as last-known-good, swap it in.
 
         ``expect_version``: refuse a signed model whose manifest names another version (a
         pointer such as ``latest.json`` replaying an older artifact under a new name).
+        ``allow_older=False``: refuse (``ModelDowngradeError``) a model older than the one in
+        use (``edge.model_pointer.downgrade_reason``).
         On failure the running model is kept, ``last_error`` set, and the error raised.
         """
         with self._install_lock:
-            return self._install(Path(path), expect_version)
+            return self._install(Path(path), expect_version, allow_older)
 
-    def _install(self, path: Path, expect_version: str | None) -> Model:
+    def _install(self, path: Path, expect_version: str | None, allow_older: bool) -> Model:
         staging: Path | None = None
         try:
             try:
                 folder = path
                 if self.cache is not None and not path.is_dir():
-                    staging = self.cache.staging_dir()
+                    staging = self._cache_write(self.cache.staging_dir, "stage the model")
                     folder = extract_tarball(path, staging)
                 model = self.load(folder)
                 if expect_version is not None and model.version != expect_version:
@@ -180,27 +218,56 @@ class ModelHolder:
                         f"{path}: the manifest is version {model.version!r}, but "
                         f"{expect_version!r} was expected"
                     )
+                current = self._model
+                if not allow_older and current is not None:
+                    why = downgrade_reason(model.manifest, model.version, current.manifest,
+                                           current.version)
+                    if why:
+                        raise ModelDowngradeError(why)
+                if self.cache is not None:
+                    cache = self.cache
+                    self._cache_write(lambda: cache.store(folder, model.version),
+                                      f"keep model {model.version}")
             except ModelError as exc:
                 self._fail(f"model {path} refused: {exc}")
                 raise
-            if self.cache is not None:
-                self.cache.store(folder, model.version)
+            except ModelStorageError as exc:  # the device's disk, not the model: kept as is
+                self._fail(f"model {path} not installed, the model in use is kept: {exc}")
+                raise
         finally:
             if staging is not None:
                 shutil.rmtree(staging, ignore_errors=True)
         return self._swap_in(model)
 
+    def _cache_write(self, action: Callable[[], _T], doing: str) -> _T:
+        """Run a write into the cache; an OSError becomes a ModelStorageError naming it."""
+        try:
+            return action()
+        except OSError as exc:
+            raise ModelStorageError.from_oserror(exc, self.cache.root if self.cache else "?",
+                                                 doing) from None
+
     def _swap_in(self, model: Model) -> Model:
-        self.swap(model)
-        if self.cache is not None:
+        if self.cache is not None:  # state first: a state that cannot be saved swaps nothing
             state = self.cache.read_state()
             if state.current and state.current != model.version:
                 state.previous = state.current
             state.current = model.version
             if state.previous == state.current:
                 state.previous = None
-            self.cache.write_state(state)
+            state.refused = [v for v in state.refused if v != model.version]
+            cache = self.cache
+            try:
+                self._cache_write(lambda: cache.write_state(state), "save the model state")
+            except ModelStorageError as exc:
+                self._fail(f"model {model.version} not installed, the model in use is kept: "
+                           f"{exc}")
+                raise
+            self.swap(model)
+            self._refused.discard(model.version)
             self.cache.prune({v for v in (state.current, state.previous) if v})
+        else:
+            self.swap(model)
         log.info("model %s in use (%s backend)", model.version, model.backend)
         return model
 
@@ -292,8 +359,10 @@ class ModelHolder:
             state.rejected = [*state.rejected, bad.version]
             try:
                 self.cache.write_state(state)
-            except OSError as exc:
+            except OSError as exc:  # scoring goes on; the rollback holds in memory
                 self._cache_failed(exc)
+                self._fail(f"model {bad.version} rolled back, but {self.cache.root} cannot "
+                           f"be written: {exc}")
 
     def _cache_failed(self, exc: OSError) -> None:
         self.cache_fault = f"model cache {self.cache.root if self.cache else '-'}: {exc}"

@@ -1,7 +1,9 @@
 """The on-disk last-known-good models under ``<state_dir>/models/``.
 
 Layout: one verified artifact folder per version (``models/<version>/``), and
-``models/state.json`` = ``{"current": v, "previous": v | null, "rejected": [v, ...]}``, replaced
+``models/state.json`` = ``{"current": v, "previous": v | null, "rejected": [v, ...],
+"refused": [v, ...]}`` (rejected: failed while scoring; refused: older than the model in use,
+not downloaded again unless a signed pointer says ``rollback``), replaced
 atomically (write, fsync, rename). Folders other than current and previous are pruned. Files
 here are re-verified on every load: the cache is a copy, not a trust anchor.
 """
@@ -33,6 +35,7 @@ class CacheState:
     current: str | None = None
     previous: str | None = None
     rejected: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # older than the model in use (downgrade)
 
 
 class ModelCache:
@@ -58,8 +61,13 @@ class ModelCache:
             v = doc.get(key)
             return v if isinstance(v, str) and VERSION_RE.match(v) else None
 
-        rejected = [v for v in doc.get("rejected", []) if isinstance(v, str)]
-        return CacheState(version("current"), version("previous"), rejected[-MAX_REJECTED:])
+        def versions(key: str) -> list[str]:
+            raw = doc.get(key, [])
+            listed = raw if isinstance(raw, list) else []
+            return [v for v in listed if isinstance(v, str)][-MAX_REJECTED:]
+
+        return CacheState(version("current"), version("previous"), versions("rejected"),
+                          versions("refused"))
 
     def write_state(self, state: CacheState) -> None:
         """Replace the state file atomically."""
@@ -68,6 +76,7 @@ class ModelCache:
             "current": state.current,
             "previous": state.previous,
             "rejected": state.rejected[-MAX_REJECTED:],
+            "refused": state.refused[-MAX_REJECTED:],
         }
         fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.root)
         try:

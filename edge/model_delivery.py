@@ -7,15 +7,19 @@ swap atomically). Any failure keeps the running model and is reported in the res
 
 Credentials come from boto3's standard chain; ``model.s3_endpoint_url`` selects another store.
 A refused model's ``latest.json`` is remembered (its ETag), so it is not downloaded again
-until the pointer changes; a failed download (network, missing object, wrong hash) is retried
-at the next poll.
+until the pointer changes; a failed download (network, missing object, wrong hash) or a disk
+that cannot be written (full, read-only: ``ModelStorageError``) is retried at the next poll.
+
+Downgrades (``edge.model_pointer``): a model older than the one in use is refused unless
+``latest.json`` is signed, verifies and says ``rollback``; the refused version is kept in the
+cache state and not downloaded again, also after a restart. A pointer whose signature does
+not verify is refused and reported; an unsigned pointer still upgrades.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
-import json
 import logging
 import re
 import shutil
@@ -26,9 +30,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.config import ModelConfig
-from edge.errors import ModelError
+from edge.errors import ModelDowngradeError, ModelError, ModelStorageError
 from edge.model import ModelHolder
-from edge.model_verify import MAX_ARTIFACT_BYTES, VERSION_RE
+from edge.model_pointer import (
+    PointerFormatError,
+    PointerSignatureError,
+    model_time,
+    parse_pointer,
+)
+from edge.model_verify import MAX_ARTIFACT_BYTES, load_public_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -38,8 +48,6 @@ __all__ = ["ModelUpdater", "PollOutcome", "PollResult"]
 log = logging.getLogger(__name__)
 
 _URL_RE = re.compile(r"^s3://([a-z0-9][a-z0-9.\-]{1,61}[a-z0-9])(?:/(.*))?$")
-_KEY_RE = re.compile(r"^versions/[A-Za-z0-9._-]{1,128}\.tar\.gz$")
-_SHA_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
 class PollOutcome(enum.Enum):
@@ -147,9 +155,16 @@ class ModelUpdater:
         except (BotoCoreError, OSError) as exc:
             return PollResult(PollOutcome.FAILED, f"{where}: store unreachable: {exc}")
         try:
-            version, rel, sha = self._parse_pointer(body)
-        except _FetchError as exc:
+            key = load_public_key(self.config.public_key) if self.config.public_key else None
+            pointer = parse_pointer(body, key)
+        except (PointerFormatError, ModelError) as exc:
             return PollResult(PollOutcome.FAILED, f"{where}: {exc}")
+        except PointerSignatureError as exc:
+            self._etag = etag
+            reason = f"{where}: {exc}"
+            self.holder.record_fault(reason)
+            return PollResult(PollOutcome.REFUSED, reason)
+        version, rel, sha = pointer.version, pointer.key, pointer.sha256
 
         current = self.holder.model
         if current is not None and current.version == version:
@@ -158,14 +173,33 @@ class ModelUpdater:
         if self.holder.is_rejected(version):
             self._etag = etag
             return PollResult(PollOutcome.REFUSED, f"model {version} was rejected before", version)
+        if pointer.rollback and current is not None:
+            made = model_time(current.manifest, current.version)
+            if made is not None and pointer.published is not None and pointer.published < made:
+                self._etag = etag
+                reason = (f"{where}: rollback to {version} was signed "
+                          f"{pointer.published:%Y-%m-%dT%H:%M:%SZ}, before model "
+                          f"{current.version} in use was made; a stale pointer, refused")
+                self.holder.record_fault(reason)
+                return PollResult(PollOutcome.REFUSED, reason, version)
+        if not pointer.rollback and self.holder.is_refused(version):
+            self._etag = etag
+            return PollResult(PollOutcome.REFUSED, f"model {version} was refused before as "
+                              "older than the model in use; not downloaded again", version)
 
-        staging = Path(tempfile.mkdtemp(prefix=".staging-download-", dir=self._staging_root()))
+        try:
+            staging = Path(tempfile.mkdtemp(prefix=".staging-download-",
+                                            dir=self._staging_root()))
+        except OSError as exc:
+            return self._storage_failed(exc, version)
         try:
             tarball = staging / f"{version}.tar.gz"
             try:
                 self._download(self._key(rel), tarball, sha)
             except _FetchError as exc:
                 return PollResult(PollOutcome.FAILED, str(exc), version)
+            except ModelStorageError as exc:
+                return self._storage_failed(exc, version)
             except ClientError as exc:
                 code = _error_code(exc)
                 reason = (
@@ -178,53 +212,62 @@ class ModelUpdater:
                 return PollResult(PollOutcome.FAILED, f"download of {version} failed: {exc}",
                                   version)
             try:
-                self.holder.install(tarball, expect_version=version)
+                self.holder.install(tarball, expect_version=version,
+                                    allow_older=pointer.rollback)
+            except ModelDowngradeError as exc:
+                self._etag = etag
+                self.holder.mark_refused(version)
+                return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
             except ModelError as exc:
                 self._etag = etag
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
-            except OSError as exc:  # the cache cannot be written (disk full, permissions)
+            except OSError as exc:  # the cache cannot be written (disk full, read-only)
                 return PollResult(
                     PollOutcome.FAILED, f"model {version} not installed: {exc}", version
                 )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
         self._etag = etag
-        return PollResult(PollOutcome.UPDATED, f"model {version} installed", version)
+        how = " (signed rollback)" if pointer.rollback else ""
+        return PollResult(PollOutcome.UPDATED, f"model {version} installed{how}", version)
+
+    def _storage_failed(self, exc: OSError, version: str) -> PollResult:
+        err = ModelStorageError.from_oserror(exc, self.state_dir / "models",
+                                             f"download model {version}")
+        reason = f"model {version} not downloaded, the model in use is kept: {err}"
+        self.holder.record_fault(reason)
+        return PollResult(PollOutcome.FAILED, reason, version)
 
     def _staging_root(self) -> Path:
         root = self.state_dir / "models"
         root.mkdir(parents=True, exist_ok=True)
         return root
 
-    @staticmethod
-    def _parse_pointer(body: bytes) -> tuple[str, str, str]:
-        try:
-            doc = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise _FetchError(f"not JSON ({exc})") from None
-        if not isinstance(doc, dict):
-            raise _FetchError("not a JSON object")
-        version, rel, sha = doc.get("version"), doc.get("key"), doc.get("sha256")
-        if not isinstance(version, str) or not VERSION_RE.match(version):
-            raise _FetchError(f"'version' {version!r} is not a valid version")
-        if not isinstance(rel, str) or not _KEY_RE.match(rel):
-            raise _FetchError(f"'key' {rel!r}; allowed: versions/<version>.tar.gz")
-        if not isinstance(sha, str) or not _SHA_RE.match(sha):
-            raise _FetchError(f"'sha256' {sha!r} is not 64 lowercase hex digits")
-        return version, rel, sha
-
     def _download(self, key: str, dest: Path, sha: str) -> None:
         body = self._s3().get_object(Bucket=self.bucket, Key=key)["Body"]
         h = hashlib.sha256()
         total = 0
-        with dest.open("xb") as out:
-            while chunk := body.read(1 << 20):
+        try:
+            out = dest.open("xb")
+        except OSError as exc:
+            raise ModelStorageError.from_oserror(exc, dest.parent, "download the model") from None
+        with out:
+            while chunk := body.read(1 << 20):  # network errors: not the disk's
                 total += len(chunk)
                 if total > MAX_ARTIFACT_BYTES:
                     raise _FetchError(f"s3://{self.bucket}/{key}: larger than "
                                       f"{MAX_ARTIFACT_BYTES} bytes; refused")
                 h.update(chunk)
-                out.write(chunk)
+                try:
+                    out.write(chunk)
+                except OSError as exc:
+                    raise ModelStorageError.from_oserror(exc, dest.parent,
+                                                         "download the model") from None
+            try:
+                out.flush()
+            except OSError as exc:
+                raise ModelStorageError.from_oserror(exc, dest.parent,
+                                                     "download the model") from None
         if h.hexdigest() != sha:
             raise _FetchError(
                 f"s3://{self.bucket}/{key}: SHA-256 {h.hexdigest()[:12]}… does not match "

@@ -10,25 +10,31 @@ from __future__ import annotations
 
 import base64
 import binascii
+import gzip
 import hashlib
+import io
 import json
 import logging
 import math
+import os
 import re
 import tarfile
+import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import IO, Any, BinaryIO
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from edge.errors import ModelCompatibilityError, ModelIntegrityError
+from edge.errors import ModelCompatibilityError, ModelIntegrityError, ModelStorageError
 from edge.features import FEATURE_NAMES, FEATURE_SET, FeatureParams
 
 __all__ = [
     "FORMAT",
     "MAX_ARTIFACT_BYTES",
+    "MAX_ARTIFACT_FILES",
+    "MAX_MEMBER_BYTES",
     "extract_tarball",
     "load_public_key",
     "sha256_file",
@@ -43,6 +49,7 @@ SIGNATURE = "manifest.json.sig"
 VERSION_RE = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 MAX_ARTIFACT_BYTES = 512 * 1024 * 1024
 MAX_ARTIFACT_FILES = 256
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
 
 
 def sha256_file(path: Path) -> str:
@@ -77,25 +84,82 @@ def _safe_member_path(name: str, source: Path) -> PurePosixPath:
     return p
 
 
+class _ArchiveTooBig(Exception):
+    pass
+
+
+class _Budget(io.RawIOBase):
+    """A reader that refuses to hand out more than ``limit`` (uncompressed) bytes in total."""
+
+    def __init__(self, raw: BinaryIO, limit: int) -> None:
+        super().__init__()
+        self._raw, self._limit, self.count = raw, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        want = self._limit + 1 - self.count if size is None or size < 0 else size
+        data = self._raw.read(min(want, self._limit + 1 - self.count))
+        self.count += len(data)
+        if self.count > self._limit:
+            raise _ArchiveTooBig
+        return data
+
+
+def _write_member(src: IO[bytes], target: Path, dest: Path, name: str) -> None:
+    """Copy one member; a write failure is the device's storage, not the archive."""
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        out = target.open("xb")
+    except FileExistsError:
+        raise ModelIntegrityError(f"duplicate entry {name!r} in the archive") from None
+    except OSError as exc:
+        raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
+    with out:
+        while chunk := src.read(1 << 20):  # a read error here is the archive's (caught above)
+            try:
+                out.write(chunk)
+            except OSError as exc:
+                raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
+        try:
+            out.flush()
+            os.fsync(out.fileno())
+        except OSError as exc:
+            raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
+
+
 def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> Path:
     """Extract ``tar_path`` into the empty or new folder ``dest``; return the artifact folder.
 
     Only regular files and folders under ONE top-level folder are allowed: no absolute
-    paths, no ``..``, no links or devices, at most ``max_bytes`` in total.
+    paths, no ``..``, no links, devices or sparse files; at most ``MAX_ARTIFACT_FILES``
+    entries, ``MAX_MEMBER_BYTES`` per file and ``max_bytes`` in total. The archive is read
+    as a stream, so a refusal comes at the first entry past a limit, not after reading it all.
 
-    :raises ModelIntegrityError: naming the archive and the offending entry.
+    :raises ModelIntegrityError: naming the archive and the offending entry or limit.
+    :raises ModelStorageError: ``dest`` cannot be written (disk full, read-only file system).
     """
-    dest.mkdir(parents=True, exist_ok=True)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
     total = 0
     tops: set[str] = set()
+    # the uncompressed stream: every file's bytes plus headers (a few blocks per entry)
+    budget_limit = max_bytes + (MAX_ARTIFACT_FILES + 8) * 4 * tarfile.BLOCKSIZE
     try:
-        with tarfile.open(tar_path, "r:gz") as tar:
-            members = tar.getmembers()
-            if len(members) > MAX_ARTIFACT_FILES:
-                raise ModelIntegrityError(
-                    f"{tar_path}: {len(members)} entries; allowed ≤ {MAX_ARTIFACT_FILES}"
-                )
-            for m in members:
+        with (
+            gzip.open(tar_path, "rb") as gz,
+            _Budget(gz, budget_limit) as raw,  # type: ignore[arg-type]
+            tarfile.open(fileobj=raw, mode="r|") as tar,  # type: ignore[call-overload]
+        ):
+            for n, m in enumerate(tar, start=1):
+                if n > MAX_ARTIFACT_FILES:
+                    raise ModelIntegrityError(
+                        f"{tar_path}: more than {MAX_ARTIFACT_FILES} entries; allowed ≤ "
+                        f"{MAX_ARTIFACT_FILES} (stopped reading at entry {n})"
+                    )
                 rel = _safe_member_path(m.name, tar_path)
                 tops.add(rel.parts[0])
                 if len(tops) > 1:
@@ -104,11 +168,21 @@ def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BY
                     )
                 target = dest.joinpath(*rel.parts)
                 if m.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
+                    try:
+                        target.mkdir(parents=True, exist_ok=True)
+                    except OSError as exc:
+                        raise ModelStorageError.from_oserror(
+                            exc, dest, "unpack the model"
+                        ) from None
                     continue
-                if not m.isfile():
+                if m.type not in (tarfile.REGTYPE, tarfile.AREGTYPE):
                     raise ModelIntegrityError(
                         f"{tar_path}: {m.name!r} is a link or special file; allowed: files"
+                    )
+                if m.size > MAX_MEMBER_BYTES:
+                    raise ModelIntegrityError(
+                        f"{tar_path}: {m.name!r} is {m.size} bytes; allowed ≤ "
+                        f"{MAX_MEMBER_BYTES} per file"
                     )
                 total += m.size
                 if total > max_bytes:
@@ -118,11 +192,18 @@ def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BY
                 src = tar.extractfile(m)
                 if src is None:
                     raise ModelIntegrityError(f"{tar_path}: cannot read {m.name!r}")
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with src, target.open("xb") as out:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:
+                with src:
+                    try:
+                        _write_member(src, target, dest, m.name)
+                    except ModelIntegrityError as exc:
+                        raise ModelIntegrityError(f"{tar_path}: {exc}") from None
+    except _ArchiveTooBig:
+        raise ModelIntegrityError(
+            f"{tar_path}: more than {max_bytes} bytes unpacked; refused"
+        ) from None
+    except (ModelIntegrityError, ModelStorageError):
+        raise
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as exc:
         raise ModelIntegrityError(f"{tar_path}: not a readable .tar.gz ({exc})") from None
     if not tops:
         raise ModelIntegrityError(f"{tar_path}: empty archive")

@@ -198,6 +198,55 @@ class TestTarballExtraction:
         with pytest.raises(ModelIntegrityError, match="more than 10000 bytes"):
             extract_tarball(kit.a.tarball, tmp_path / "x", max_bytes=10_000)
 
+    def test_many_entries_are_refused_at_the_first_past_the_limit(self, tmp_path: Path) -> None:
+        """A .tar.gz of 300,000 entries is refused naming the limit, without reading them all."""
+        import gzip
+        import tracemalloc
+
+        from edge.model_verify import MAX_ARTIFACT_FILES, extract_tarball
+
+        entry = tarfile.TarInfo("v/")
+        entry.type = tarfile.DIRTYPE
+        block = entry.tobuf(format=tarfile.USTAR_FORMAT) * 1000
+        bomb = tmp_path / "bomb.tar.gz"
+        with gzip.open(bomb, "wb", compresslevel=1) as gz:
+            for _ in range(300):
+                gz.write(block)
+            gz.write(b"\0" * 2 * tarfile.BLOCKSIZE)
+        tracemalloc.start()
+        try:
+            with pytest.raises(ModelIntegrityError, match=f"allowed ≤ {MAX_ARTIFACT_FILES}") as err:
+                extract_tarball(bomb, tmp_path / "x")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert f"stopped reading at entry {MAX_ARTIFACT_FILES + 1}" in str(err.value)
+        assert peak < 8 * 1024 * 1024  # reading all 300,000 headers took ~240 MB
+
+    def test_oversized_member_is_refused_before_its_data(self, tmp_path: Path) -> None:
+        """A file whose header claims more than the per-file limit is refused from the header."""
+        from edge.model_verify import MAX_MEMBER_BYTES, extract_tarball
+
+        big = tarfile.TarInfo("v/members/rf.onnx")
+        big.size = MAX_MEMBER_BYTES + 1
+        path = tmp_path / "big.tar.gz"
+        with tarfile.open(path, "w:gz") as tar:  # header only: the data is never written
+            tar.fileobj.write(big.tobuf(format=tarfile.GNU_FORMAT))  # type: ignore[union-attr]
+        with pytest.raises(ModelIntegrityError, match="per file"):
+            extract_tarball(path, tmp_path / "x")
+        assert not (tmp_path / "x/v/members/rf.onnx").exists()
+
+    def test_device_and_sparse_entries_are_refused(self, tmp_path: Path) -> None:
+        """Character devices, FIFOs and sparse files are special entries, refused by name."""
+        from edge.model_verify import extract_tarball
+
+        for kind in (tarfile.CHRTYPE, tarfile.FIFOTYPE, tarfile.GNUTYPE_SPARSE):
+            info = tarfile.TarInfo("v/dev")
+            info.type = kind
+            bad = _tar_with(tmp_path / f"bad-{kind!r}.tar.gz", [info])
+            with pytest.raises(ModelIntegrityError, match="'v/dev' is a link or special"):
+                extract_tarball(bad, tmp_path / f"x-{kind!r}")
+
     def test_truncated_tarball_is_refused(self, kit: Kit, tmp_path: Path) -> None:
         """A cut-off .tar.gz is an integrity error, not a crash."""
         cut = tmp_path / "cut.tar.gz"

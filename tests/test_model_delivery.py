@@ -103,7 +103,7 @@ class TestModelUpdater:
         assert result.outcome is PollOutcome.UPDATED and result.version == "model-b"
         assert errors == [] and seen == {"model-a", "model-b"}
         state = json.loads((device.state / "models/state.json").read_text())
-        assert state == {"current": "model-b", "previous": "model-a", "rejected": []}
+        assert state == {"current": "model-b", "previous": "model-a", "rejected": [], "refused": []}
 
     def test_unchanged_latest_is_a_304_without_download(
         self, kit: Kit, s3_bucket: S3Bucket, device: _Device, caplog: pytest.LogCaptureFixture

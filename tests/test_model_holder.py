@@ -174,6 +174,31 @@ class TestModelHolder:
         state = json.loads((tmp_path / "models/state.json").read_text())
         assert state["current"] == "model-a" and "model-b" in state["rejected"]
 
+    def test_rollback_on_a_read_only_state_folder_keeps_scoring(
+        self, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """A failing model is rolled back in memory even when state.json cannot be written."""
+        import errno
+
+        holder = self._holder(kit, tmp_path)
+        holder.install(kit.a.tarball)
+        holder.install(kit.b.tarball)
+        broken = holder.model
+        assert broken is not None and holder.cache is not None
+
+        class Boom:
+            def proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+                raise RuntimeError("onnxruntime exploded")
+
+        def read_only(state: object) -> None:
+            raise OSError(errno.EROFS, "Read-only file system")
+
+        broken.ensemble = Boom()
+        monkeypatch.setattr(holder.cache, "write_state", read_only)
+        s = holder.score(clean_row())
+        assert s.model_version == "model-a" and holder.is_rejected("model-b")
+        assert "cannot be written" in (holder.last_error or "")
+
     def test_rollback_with_nothing_left_uses_rules(self, kit: Kit, tmp_path: Path) -> None:
         """A failing only model falls back to the rules rather than raising."""
         holder = self._holder(kit, tmp_path)
