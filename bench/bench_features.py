@@ -24,10 +24,10 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from edge.detect.flame import FlameWatch
+from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor, featurize_recording
-from edge.flame import FlameWatch
 from edge.recording import Recording
-from edge.smoulder import SmoulderWatch
 from edge.types import GasReading, ThermalFrame
 
 RATE_HZ = 8.7

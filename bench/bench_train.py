@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud.ensemble import EnsembleConfig, fit_ensemble
+from cloud.training.ensemble import EnsembleConfig, fit_ensemble
 from edge.features import FEATURE_NAMES
 
 IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}

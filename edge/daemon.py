@@ -26,13 +26,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from edge.alarm import AlarmStateMachine
 from edge.config import Config
-from edge.daemon_sensors import Reading, SensorLoop
 from edge.daemon_types import DaemonOptions, Link
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.pipeline import (
+    DetectionEvent,
+    ModelSource,
+    Pipeline,
+    build_pipeline,
+    model_threshold,
+)
 from edge.features import FEATURE_NAMES
-from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
-from edge.payloads import (
+from edge.mqtt.payloads import (
     dumps,
     event_payload,
     health_payload,
@@ -41,8 +46,9 @@ from edge.payloads import (
     telemetry_payload,
     test_payload,
 )
-from edge.pipeline import DetectionEvent, ModelSource, Pipeline, build_pipeline, model_threshold
-from edge.sources import Sources
+from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
+from edge.sensors.loop import Reading, SensorLoop
+from edge.sensors.sources import Sources
 from edge.types import ThermalFrame
 
 __all__ = ["Daemon", "DaemonOptions", "Link"]
@@ -238,7 +244,7 @@ class Daemon:
         log.info("daemon: test event seq=%d", seq)
 
     def _model_version(self) -> str:
-        from edge.rules import RULES_VERSION
+        from edge.model.rules import RULES_VERSION
 
         model = self.holder.model
         return str(model.version) if model is not None else RULES_VERSION

@@ -10,7 +10,7 @@ __all__ = ["DaemonOptions", "Link"]
 
 
 class Link(Protocol):
-    """What the daemon needs of :class:`edge.mqtt.MqttLink`."""
+    """What the daemon needs of :class:`edge.mqtt.link.MqttLink`."""
 
     def start(self) -> None: ...
 

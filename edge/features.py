@@ -2,7 +2,7 @@
 
 ``FeatureExtractor`` is the streaming path the daemon runs frame by frame;
 ``featurize_recording`` is the batch path over a whole recording, for training and replay.
-Both run the same per-frame code (``edge.features_thermal``, ``edge.features_gas``) and
+Both run the same per-frame code (``edge.featuresets.thermal``, ``edge.featuresets.gas``) and
 give the same vectors (tested).
 
 Order of events: frames and readings are taken in time order; a reading and a frame at
@@ -31,8 +31,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.features_gas import N_GAS, gas_features, window_indices
-from edge.features_thermal import N_THERMAL, frame_thermal_features
+from edge.featuresets.gas import N_GAS, gas_features, window_indices
+from edge.featuresets.thermal import N_THERMAL, frame_thermal_features
 
 if TYPE_CHECKING:
     from edge.recording import Recording

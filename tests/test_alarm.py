@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import AlarmConfig
+from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 
 
 def _cfg(**kw: float) -> AlarmConfig:

@@ -253,8 +253,8 @@ class TestModelSwap:
 
         from edge.commands.run import build_daemon
         from edge.config import parse_config
+        from edge.model.rules import RULES_THRESHOLD
         from edge.notify import Notifier
-        from edge.rules import RULES_THRESHOLD
 
         config = parse_config({"device": {"id": "s1", "state_dir": str(tmp_path)}})
         rt = build_daemon(config, simulate="static", notifier=Notifier(""))

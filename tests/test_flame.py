@@ -1,4 +1,4 @@
-"""The growing-flame watch (edge.flame) and how the pipeline and alarm use it."""
+"""The growing-flame watch (edge.detect.flame) and how the pipeline and alarm use it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge.alarm import AlarmStateMachine
 from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.flame import FlameWatch
+from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.features import FeatureExtractor
-from edge.flame import FlameWatch
-from edge.pipeline import Pipeline, build_pipeline
 from edge.types import ThermalFrame
 from tests.fixedscore import FixedScore, FixedScorer
 
@@ -166,7 +166,7 @@ class TestPipelineFlame:
 
     def test_config_switches_it(self) -> None:
         """flame.enabled decides whether build_pipeline watches for flames."""
-        from edge.model import ModelHolder
+        from edge.model.holder import ModelHolder
 
         holder = ModelHolder(Config().model)
         on = build_pipeline(Config(), holder)
@@ -275,7 +275,7 @@ class TestSceneThreshold:
 
     def test_build_pipeline_default_halfway(self) -> None:
         """Unset, the scene threshold is halfway from the alarm threshold to 1."""
-        from edge.model import ModelHolder
+        from edge.model.holder import ModelHolder
 
         cfg = Config.model_validate({"alarm": {"threshold": 0.8}})
         pipe = build_pipeline(cfg, ModelHolder(cfg.model))

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud.signing import public_key_pem
+from cloud.artifact.signing import public_key_pem
 from edge.errors import (
     ModelCompatibilityError,
     ModelIntegrityError,
     ModelSelfTestError,
 )
 from edge.features import FEATURE_NAMES, FeatureParams
-from edge.model import Model, load_model
-from edge.model_runtime import JoblibMember, MemberEnsemble
+from edge.model.holder import Model, load_model
+from edge.model.runtime import JoblibMember, MemberEnsemble
 from tests.modelkit import (
     IDX,
     Kit,
@@ -193,7 +193,7 @@ class TestTarballExtraction:
 
     def test_unpacked_size_is_bounded(self, kit: Kit, tmp_path: Path) -> None:
         """An archive unpacking to more than the limit is refused (no decompression bomb)."""
-        from edge.model_verify import extract_tarball
+        from edge.model.verify import extract_tarball
 
         with pytest.raises(ModelIntegrityError, match="more than 10000 bytes"):
             extract_tarball(kit.a.tarball, tmp_path / "x", max_bytes=10_000)
@@ -232,7 +232,7 @@ class TestBackends:
     ) -> None:
         """When onnxruntime cannot be imported the joblib members score, with a warning."""
         monkeypatch.setitem(sys.modules, "onnxruntime", None)
-        with caplog.at_level(logging.WARNING, logger="edge.model_runtime"):
+        with caplog.at_level(logging.WARNING, logger="edge.model.runtime"):
             model = _load(kit.a.path, kit)
         assert model.backend == "joblib"
         assert "onnxruntime is not installed" in caplog.text
@@ -287,8 +287,8 @@ class TestScore:
 
 
 def test_public_key_helper_roundtrip(tmp_path: Path) -> None:
-    """The public key PEM written by cloud.signing is what edge.model_verify reads."""
-    from edge.model_verify import load_public_key
+    """The public key PEM written by cloud.artifact.signing is what edge.model.verify reads."""
+    from edge.model.verify import load_public_key
 
     key = Ed25519PrivateKey.generate()
     (tmp_path / "k.pem").write_bytes(public_key_pem(key))

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from edge.errors import OutboxError
-from edge.outbox import Outbox, open_outbox
+from edge.mqtt.outbox import Outbox, open_outbox
 
 _CHILD = """
 import sys
-from edge.outbox import Outbox, open_outbox
+from edge.mqtt.outbox import Outbox, open_outbox
 box = Outbox(sys.argv[1])
 i = 0
 while True:

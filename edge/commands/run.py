@@ -30,8 +30,9 @@ from edge.notify import Notifier
 
 if TYPE_CHECKING:
     from edge.daemon import Daemon, DaemonOptions
-    from edge.model_delivery import ModelUpdater
-    from edge.outbox import Outbox
+    from edge.model.updater import ModelUpdater
+    from edge.mqtt.outbox import Outbox
+    from edge.sensors.sources import Sources
     from edge.sim.scene import Scene
 
 log = logging.getLogger(__name__)
@@ -120,18 +121,20 @@ def build_daemon(
     :raises FiredetectError: the outbox or the MQTT TLS files cannot be used.
     :raises ValueError: an unknown scenario.
     """
+    from edge.app import configured_sources
     from edge.daemon import Daemon, DaemonOptions
-    from edge.model import ModelHolder
-    from edge.mqtt import MqttLink
-    from edge.outbox import open_outbox
+    from edge.model.holder import ModelHolder
+    from edge.mqtt.link import MqttLink
+    from edge.mqtt.outbox import open_outbox
     from edge.sim.clock import ScaledClock
-    from edge.sources import hardware_sources, make_scene, simulated_sources
+    from edge.sim.sources import make_scene, simulated_sources
 
     state_dir = Path(config.device.state_dir)
     try:
         state_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutboxError(f"{state_dir}: cannot create the state directory: {exc}") from None
+    sources: Sources
     if simulate is not None or scene is not None:
         clock = clock or ScaledClock(1.0)
         truth: dict[str, Any] = {}
@@ -142,7 +145,7 @@ def build_daemon(
                      {k: v for k, v in truth.items() if k != "params"})
         sources = simulated_sources(config, scene, clock, truth)
     else:
-        sources = hardware_sources(config, clock)
+        sources = configured_sources(config, clock)
     holder = ModelHolder(config.model, state_dir)
     holder.load_initial()
     # A broken outbox file must not keep the detector from running: open_outbox falls back
@@ -161,7 +164,7 @@ def build_daemon(
     box["daemon"] = daemon
     updater = None
     if config.model.s3_url:
-        from edge.model_delivery import ModelUpdater
+        from edge.model.updater import ModelUpdater
 
         updater = ModelUpdater(config.model, holder, state_dir)
     return Runtime(daemon, outbox, updater)

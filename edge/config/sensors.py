@@ -8,6 +8,9 @@ from pydantic import Field
 
 from edge.config.base import Section
 
+#: Seconds between readings per SCD41 measurement mode.
+SCD41_INTERVAL_S = {"periodic": 5.0, "low_power": 30.0, "single_shot": 5.0}
+
 
 class Scd41Config(Section):
     """The SCD41 CO2/temperature/humidity sensor."""
@@ -33,6 +36,12 @@ class Scd41Config(Section):
     stale_after_s: float = Field(
         30.0, gt=0, le=600, description="no reading for this long marks the sensor faulted"
     )
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between two readings in ``mode`` (datasheet: 5 s, 30 s; single shot on demand
+        every 5 s, its 5-s conversion back to back)."""
+        return SCD41_INTERVAL_S[self.mode]
 
 
 class LeptonConfig(Section):
