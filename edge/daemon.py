@@ -28,7 +28,6 @@ from typing import Any
 
 from edge.config import Config
 from edge.daemon_types import DaemonOptions, Link
-from edge.detect.alarm import AlarmStateMachine
 from edge.detect.pipeline import (
     DetectionEvent,
     ModelSource,
@@ -101,6 +100,7 @@ class Daemon:
         ]
         self.start_t = self.clock.monotonic()
         self.pipeline: Pipeline = build_pipeline(config, holder, start_t=self.start_t)
+        self._model_in_alarm = holder.model  # the model whose threshold the alarm logic uses
         self.events_published = 0
         self.ready = False
         self._test_requested = threading.Event()
@@ -376,13 +376,11 @@ class Daemon:
     def _follow_model_threshold(self) -> None:
         """A model swapped in (S3 update, rollback) brings its own threshold: use it from the
         next idle moment (an alarm in progress keeps the logic it was raised with)."""
-        if self.config.alarm.threshold is not None or self.pipeline.alarm.state != "idle":
+        model = self.holder.model
+        if model is self._model_in_alarm:
             return
-        threshold = model_threshold(self.holder)
-        if threshold != self.pipeline.alarm.threshold:
-            self.pipeline.alarm = AlarmStateMachine(self.config.alarm, threshold)
-            log.info("daemon: alarm threshold now %.3f (model %s)", threshold,
-                     self._model_version())
+        if self.pipeline.retune(self.config.alarm, model_threshold(self.holder)):
+            self._model_in_alarm = model
 
     def _apply_pending_config(self) -> None:
         with self._config_lock:
@@ -396,9 +394,7 @@ class Daemon:
                             "(systemctl restart firedetect)", section)
         if new.alarm != old.alarm:
             if self.pipeline.alarm.state == "idle":
-                self.pipeline.alarm = AlarmStateMachine(new.alarm, model_threshold(self.holder))
-                if self.pipeline.scene_threshold is not None:
-                    self.pipeline.scene_threshold = new.alarm.scene_threshold or "halfway"
+                self.pipeline.retune(new.alarm, model_threshold(self.holder))
                 log.info("reload: new alarm settings in use")
             else:
                 log.warning("reload: alarm settings not changed during a %s; reload again "

@@ -17,7 +17,8 @@ import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.sim.scene import ZERO_C_K, AirSample, KelvinArray, StaticRoom
+from edge.sim.scene import AirSample, KelvinArray, StaticRoom
+from edge.types import ZERO_C_K
 
 
 @dataclass(frozen=True)

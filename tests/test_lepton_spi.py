@@ -19,9 +19,9 @@ from edge.sensors.lepton_cci import LeptonCci
 from edge.sim.clock import ManualClock, ScaledClock
 from edge.sim.lepton import SimulatedLepton, SimulatedVoSpi, quantise, saturation_k
 from edge.sim.lepton_cci import LeptonState
-from edge.sim.scene import ZERO_C_K, AirSample, KelvinArray, Scene, StaticRoom
+from edge.sim.scene import AirSample, KelvinArray, Scene, StaticRoom
 from edge.sim.sources import open_simulated_lepton
-from edge.types import ThermalFrame
+from edge.types import ZERO_C_K, ThermalFrame
 from tests.conftest import LeptonRig
 
 MODELS = ["3.5", "2.5"]

@@ -38,7 +38,7 @@ import numpy as np
 from edge.config import Config, ModelConfig, load_config
 from edge.detect.pipeline import build_pipeline
 from edge.recording import Recording
-from edge.types import GasReading, ThermalFrame
+from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def visible_times(rec: Recording) -> dict[str, float | None]:
     out: dict[str, float | None] = {"flame_4px_s": None, "spot_s": None}
     if t0 is None or rec.frame_t.size == 0:
         return out
-    limit = (VISIBLE_C + 273.15) / rec.frame_resolution_k
+    limit = (VISIBLE_C + ZERO_C_K) / rec.frame_resolution_k
     first = int(np.searchsorted(rec.frame_t, t0))
     base = rec.frames[first - 1] >= limit if first > 0 else np.zeros(rec.frames.shape[1:], bool)
     for i in range(first, rec.frame_t.size):

@@ -29,6 +29,7 @@ import numpy.typing as npt
 from edge.errors import RecordingError, TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
 from edge.recording import Recording, load_recording
+from edge.types import ZERO_C_K
 
 log = logging.getLogger(__name__)
 
@@ -211,7 +212,7 @@ def observable_time(rec: Recording, hot_c: float = OBSERVABLE_HOT_C,
         return None
     found: list[float] = []
     if rec.frame_t.size:
-        limit = (hot_c + 273.15) / rec.frame_resolution_k
+        limit = (hot_c + ZERO_C_K) / rec.frame_resolution_k
         first = int(np.searchsorted(rec.frame_t, t0))
         base = (rec.frames[first - 1] >= limit if first > 0
                 else np.zeros(rec.frames.shape[1:], bool))

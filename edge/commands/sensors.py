@@ -23,10 +23,9 @@ from edge.errors import ConfigError, SensorError, SensorSetupError
 from edge.sensors.sources import Sources
 from edge.sim.clock import ManualClock
 from edge.sim.sources import simulated_sources
-from edge.types import GasReading, ThermalFrame
+from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
-ZERO_C_K = 273.15
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -31,11 +31,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from edge.config.alarm import AlarmConfig
+from edge.types import AlarmKind
 
 log = logging.getLogger(__name__)
 
 AlarmState = Literal["idle", "pre_alarm", "alarm"]
-EventKind = Literal["alarm", "clear"]
 
 #: The default clear threshold is this fraction of the threshold (0.5 → 0.4).
 DEFAULT_CLEAR_RATIO = 0.8
@@ -50,7 +50,7 @@ class AlarmEvent:
     ``cleared`` (score stayed low long enough).
     """
 
-    kind: EventKind
+    kind: AlarmKind
     t: float
     score: float
     state: AlarmState
@@ -66,6 +66,33 @@ class AlarmStateMachine:
 
         :raises ValueError: a threshold outside (0, 1), or a clear threshold above it.
         """
+        self._tune(config, model_threshold)
+        self._state: AlarmState = "idle"
+        self._since: float | None = None
+        self._last_t: float | None = None
+        self._last_score = math.nan
+        self._low_since: float | None = None
+
+    def retune(self, config: AlarmConfig, model_threshold: float) -> bool:
+        """Take new settings (a reload) or a new model's threshold, keeping the state; return
+        whether the thresholds changed. Only while idle: an alarm or a pre-alarm in progress
+        keeps the logic it began with.
+
+        :raises RuntimeError: called while not idle.
+        :raises ValueError: as the constructor.
+        """
+        if self._state != "idle":
+            raise RuntimeError(f"alarm settings cannot change in state {self._state!r}")
+        before = (self.threshold, self.clear_threshold, self.fast_path_score)
+        self._tune(config, model_threshold)
+        return before != (self.threshold, self.clear_threshold, self.fast_path_score)
+
+    @property
+    def config(self) -> AlarmConfig:
+        """The settings in use."""
+        return self._cfg
+
+    def _tune(self, config: AlarmConfig, model_threshold: float) -> None:
         threshold = config.threshold if config.threshold is not None else model_threshold
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"alarm threshold must be in (0, 1), got {threshold!r}")
@@ -82,11 +109,6 @@ class AlarmStateMachine:
         self.clear_threshold = clear
         self.fast_path_score = max(config.fast_path_score, threshold)
         self._cfg = config
-        self._state: AlarmState = "idle"
-        self._since: float | None = None
-        self._last_t: float | None = None
-        self._last_score = math.nan
-        self._low_since: float | None = None
 
     @property
     def state(self) -> AlarmState:

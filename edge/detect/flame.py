@@ -22,7 +22,8 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
-score corroborates it (``flame.min_score``); see ``edge/detect/pipeline.py``.
+score corroborates it (``flame.min_score``); see ``edge/detect/evidence.py``. The per-pixel
+memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the smoulder watch.
 Tuned on scenario runs disjoint from the held-out evaluation (docs/evaluation.md).
 """
 
@@ -37,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
+from edge.detect.scene import SceneMemory
 
 log = logging.getLogger(__name__)
 
@@ -58,64 +60,53 @@ class FlameEvidence:
 
 
 class FlameWatch:
-    """Per-pixel memory of hot objects; says when a new hot region keeps growing."""
+    """Says when a new hot region keeps growing, reading the scene memory
+    (:class:`edge.detect.scene.SceneMemory`) for what is new.
 
-    def __init__(self, config: FlameConfig | None = None) -> None:
+    :param memory: the shared scene memory, updated by its owner before :meth:`observe`;
+        None gives the watch its own, updated by :meth:`update` (a watch on its own).
+    """
+
+    def __init__(self, config: FlameConfig | None = None,
+                 memory: SceneMemory | None = None) -> None:
         self.cfg = config or FlameConfig()
+        self.memory = memory if memory is not None else SceneMemory(self.cfg)
+        self._generation = -1
         self.reset()
 
     def reset(self) -> None:
-        """Forget the scene (a new camera, a new resolution)."""
-        self._start: float | None = None
-        self._onset: npt.NDArray[np.float64] | None = None  # when each hot episode began
-        self._last_hot: npt.NDArray[np.float64] | None = None  # when last seen hot
+        """Forget the watched window (the scene memory was reset)."""
         self._times: list[float] = []  # the new-pixel counts of the watched window
         self._counts: list[int] = []
         self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
         self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
-        self._last_t = -math.inf
 
     @property
     def onset(self) -> npt.NDArray[np.float64] | None:
-        """Per pixel, when its current hot episode began (s): −∞ for what was hot in the
-        warm-up (the scene), +∞ for never hot; None before the first frame. Read-only: the
-        smoulder watch (``edge.detect.smoulder``) shares this memory."""
-        if self._onset is None:
-            return None
-        view = self._onset.view()
-        view.flags.writeable = False
-        return view
+        """The scene memory's per-pixel onsets (:attr:`SceneMemory.onset`)."""
+        return self.memory.onset
 
     def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
-        """Feed one frame (°C, any 2-D shape) taken at ``t`` seconds.
+        """Feed one frame (°C, any 2-D shape) taken at ``t`` seconds to the memory, then
+        :meth:`observe` it.
 
         :raises ValueError: ``t`` not finite, or a frame that is not 2-D.
         """
-        if not math.isfinite(t):
-            raise ValueError(f"flame watch: frame time must be finite, got {t!r}")
-        if celsius.ndim != 2:
-            raise ValueError(f"flame watch: frame shape {celsius.shape}; allowed: 2-D")
-        if self._onset is None or self._onset.shape != celsius.shape:
-            if self._onset is not None:
-                log.info("flame watch: frame shape changed to %s; forgetting the scene",
-                         celsius.shape)
+        self.memory.update(t, celsius)
+        return self.observe(celsius)
+
+    def observe(self, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
+        """Judge the frame the scene memory has just taken (``celsius``, at ``memory.t``)."""
+        memory = self.memory
+        if memory.generation != self._generation:
+            self._generation = memory.generation
             self.reset()
-            self._start = t
-            self._onset = np.full(celsius.shape, math.inf)
-            self._last_hot = np.full(celsius.shape, -math.inf)
-        assert self._onset is not None and self._last_hot is not None and self._start is not None
-        t = max(t, self._last_t)  # time never runs backwards here
-        self._last_t = t
+        t = memory.t
         cfg = self.cfg
-        hot = celsius >= cfg.known_c
-        begins = hot & (t - self._last_hot > cfg.memory_s)
-        # Hot during the warm-up: part of the scene from before we looked (onset −∞).
-        self._onset[begins] = -math.inf if t - self._start < cfg.warmup_s else t
-        self._last_hot[hot] = t
-        recent = self._onset >= t - cfg.new_s
+        recent = memory.recent(cfg.new_s)
         new = (celsius >= cfg.hot_c) & recent
         new_px = int(np.count_nonzero(new))
-        scene_only = bool(hot.any()) and not bool((hot & recent).any())
+        scene_only = memory.scene_only(cfg.new_s)
         rise = math.nan
         if self._prev is not None and t > self._prev[0] and new_px:
             before = self._prev[1]

@@ -3,13 +3,19 @@
 ``Pipeline`` is fed readings in time order (``frame``, ``gas``) and the passage of time
 (``check``); it returns the events the device would publish:
 
-- ``alarm`` / ``clear`` from :class:`edge.alarm.AlarmStateMachine`, decided on every frame's
-  score, and on SCD41 readings while frames are stale (degraded mode: the extractor only
-  returns a gas vector then);
+- ``alarm`` / ``clear`` from :class:`edge.detect.alarm.AlarmStateMachine`, decided on every
+  frame's score and the evidence sources' word on it (``edge.detect.evidence``: the flame and
+  smoulder watches, the known-scene rule, over one shared ``edge.detect.scene.SceneMemory``),
+  and on SCD41 readings while frames are stale (degraded mode: the extractor only returns a
+  gas vector then);
 - ``fault`` when a sensor goes from ok to faulted: its driver reports a fault, or its data is
   older than its ``stale_after_s`` (on the readings' own clock, so a recording's gaps give the
   same faults in a replay as they did live). Recovery is not an event; it shows in
   :meth:`Pipeline.sensors` (the daemon's retained health).
+
+The alarm threshold has one owner, the pipeline's :class:`AlarmStateMachine` (``[alarm]
+threshold``, else the model's, :func:`model_threshold`): :func:`build_pipeline` builds it once,
+and :meth:`Pipeline.retune` changes it when the model or the settings change, while idle.
 
 It owns no thread and reads no clock: the daemon calls it from its processing thread with
 the device clock, a replay with the recording's timestamps.
@@ -19,24 +25,23 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.config import Config
+from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine
-from edge.detect.flame import FlameEvidence, FlameWatch
-from edge.detect.smoulder import SmoulderEvidence, SmoulderWatch
-from edge.types import GasReading, ThermalFrame
+from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
+from edge.detect.scene import SceneMemory
+from edge.types import ZERO_C_K, EventKind, GasReading, ThermalFrame, Vector
 
 log = logging.getLogger(__name__)
 
 SENSORS = ("scd41", "lepton")
-Vector = npt.NDArray[np.float64]
-EventKind = Literal["alarm", "clear", "fault"]
 
 
 class ScoreLike(Protocol):
@@ -121,12 +126,14 @@ class SensorState:
 
 @dataclass
 class Step:
-    """The outcome of one reading: its score (None if not scored) and the events it caused."""
+    """The outcome of one reading: its score (None if not scored), the evidence sources'
+    word on it, and the events it caused."""
 
     t: float
     score: ScoreLike | None = None
     vector: Vector | None = None
     events: list[DetectionEvent] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
 
 
 class Pipeline:
@@ -144,21 +151,10 @@ class Pipeline:
         score cannot raise an alarm (the alarm logic sees NaN, no evidence): the feature
         windows are still filling and the first SCD41 reading is pending. A fast-path score
         still alarms at once, and a raised alarm clears as usual.
-    :param flame: the growing-flame watch (``edge.detect.flame``); None switches it off.
-    :param flame_min_score: a growing flame alarms when the score is at least this (the
-        model corroborates it); while its new region lasts, an alarm does not clear.
-    :param flame_alarms: False keeps the flame watch as the scene memory of ``smoulder``
-        only (``[flame] enabled = false``).
-    :param smoulder: the smoulder watch (``edge.detect.smoulder``; needs ``flame`` for its memory).
-    :param smoulder_min_score: a smouldering spot alarms when the score is at least this;
-        while it keeps heating or spreading, an alarm does not clear.
-    :param scene_threshold: while every hot pixel in view is part of the scene the flame
-        watch knows (``FlameEvidence.scene_only``), what the camera sees is explained, so a
-        score under this alarms only if the gas alone says fire too: the evidence passed to
-        the alarm is the lesser of the score and the score with the thermal features blanked
-        (the model's own degraded mode). A score at or above it counts as it is. ``"halfway"``:
-        halfway from the alarm's threshold to 1, following the alarm logic in use (a new
-        model brings its own threshold). None: no such rule.
+    :param sources: the evidence sources besides the model (``edge.detect.evidence``), asked
+        about every real camera frame in this order; empty: the score alone decides.
+    :param scene: the scene memory they share, updated once per real camera frame (a fresh
+        one when None).
     """
 
     def __init__(
@@ -170,12 +166,8 @@ class Pipeline:
         start_t: float = 0.0,
         startup_grace_s: Mapping[str, float] | None = None,
         startup_s: float = 0.0,
-        flame: FlameWatch | None = None,
-        flame_min_score: float = 0.2,
-        flame_alarms: bool = True,
-        smoulder: SmoulderWatch | None = None,
-        smoulder_min_score: float = 0.0,
-        scene_threshold: float | Literal["halfway"] | None = None,
+        sources: Sequence[EvidenceSource] = (),
+        scene: SceneMemory | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -191,16 +183,9 @@ class Pipeline:
         self.sensors_state = {
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
-        if smoulder is not None and flame is None:
-            raise ValueError("the smoulder watch needs the flame watch (its scene memory)")
-        self.flame = flame
-        self.flame_min_score = flame_min_score
-        self.flame_alarms = flame_alarms
-        self.smoulder = smoulder
-        self.smoulder_min_score = smoulder_min_score
-        self.scene_threshold = scene_threshold
-        self.last_flame: FlameEvidence | None = None
-        self.last_smoulder: SmoulderEvidence | None = None
+        self.sources = list(sources)
+        self.scene = scene if scene is not None else SceneMemory()
+        self.last_evidence: list[Evidence] = []
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
@@ -213,15 +198,15 @@ class Pipeline:
         camera being alive, so a shutter stuck closed faults the camera once stale."""
         events = self.check(frame.t) if frame.frozen else self._seen("lepton", frame.t)
         vector = self.extractor.add_frame(frame)
-        if self.flame is not None and not frame.frozen:
-            celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
-            self.last_flame = self.flame.update(frame.t, celsius)
-            if self.smoulder is not None:
-                self.last_smoulder = self.smoulder.update(frame.t, celsius, self.flame.onset)
-        return self._score(frame.t, vector, events, self.last_flame, self.last_smoulder)
+        celsius: npt.NDArray[np.float32] | None = None
+        if self.sources and not frame.frozen:
+            celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(ZERO_C_K)
+            self.scene.update(frame.t, celsius)
+        return self._score(frame.t, vector, events, celsius)
 
     def gas(self, reading: GasReading) -> Step:
-        """One SCD41 reading; scored only when frames are stale (the extractor decides)."""
+        """One SCD41 reading (the one way gas enters the pipeline); scored only when frames
+        are stale (the extractor decides). The evidence sources are not asked."""
         events = self._seen("scd41", reading.t)
         self.last_gas = reading
         vector = self.extractor.add_gas(reading)
@@ -301,8 +286,7 @@ class Pipeline:
         return math.nan if self.last_score is None else float(self.last_score.probability)
 
     def _score(self, t: float, vector: Vector | None, events: list[DetectionEvent],
-               flame: FlameEvidence | None = None,
-               smoulder: SmoulderEvidence | None = None) -> Step:
+               celsius: npt.NDArray[np.float32] | None = None) -> Step:
         if vector is None:
             return Step(t, None, None, events)
         score = self.scorer.score(vector)
@@ -314,31 +298,37 @@ class Pipeline:
         if (t - self.start_t < self.startup_s and self.alarm.state != "alarm"
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
-        trigger, hold = None, False
-        if (flame is not None and flame.t == t and flame.scene_only
-                and evidence < self.scene_bar):
-            evidence = min(evidence, self._gas_only(vector))
-        if flame is not None and flame.t == t and self.flame_alarms:
-            if flame.growing and (p >= self.flame_min_score or flame.sure):
-                trigger = "flame_growth"
-            hold = flame.growing or (self.flame is not None
-                                     and flame.new_px >= self.flame.cfg.min_px)
-        if smoulder is not None and smoulder.t == t and smoulder.smouldering:
-            if trigger is None and p >= self.smoulder_min_score:
-                trigger = "smoulder"
-            hold = True
+        found: list[Evidence] = []
+        if celsius is not None:
+            v = vector
+            look = Look(t, celsius, p, evidence, self.alarm.threshold,
+                        self.alarm.config.scene_threshold, lambda: self._gas_only(v))
+            for source in self.sources:
+                said = source.update(look, self.scene)
+                if said is not None:
+                    found.append(said)
+        self.last_evidence = found
+        evidence, trigger, hold = combine(evidence, found)
         for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
-        return Step(t, score, vector, events)
+        return Step(t, score, vector, events, found)
 
     @property
     def scene_bar(self) -> float:
         """The score at which the known-scene rule stops applying (NaN: no rule)."""
-        if self.scene_threshold is None:
+        if not any(s.name == "known_scene" for s in self.sources):
             return math.nan
-        if self.scene_threshold == "halfway":
-            return (self.alarm.threshold + 1.0) / 2.0
-        return max(self.scene_threshold, self.alarm.threshold)
+        return scene_bar(self.alarm.config.scene_threshold, self.alarm.threshold)
+
+    def retune(self, alarm: AlarmConfig, model_threshold: float) -> bool:
+        """New ``[alarm]`` settings or a new model's threshold: the alarm logic (and with it
+        the known-scene rule's bar) uses them from now on. Only while idle: returns False,
+        changing nothing, while an alarm or pre-alarm is in progress."""
+        if self.alarm.state != "idle":
+            return False
+        if self.alarm.retune(alarm, model_threshold):
+            log.info("alarm threshold now %.3f", self.alarm.threshold)
+        return True
 
     def _gas_only(self, vector: Vector) -> float:
         """The score of ``vector`` with its thermal features blanked (NaN if none)."""
@@ -367,30 +357,21 @@ def model_threshold(holder: ModelSource) -> float:
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:
     """The pipeline the daemon and ``replay`` both run: seed-v1 features, ``holder``'s model,
-    the configured alarm logic and the sensors' staleness limits."""
+    the configured alarm logic, evidence sources and the sensors' staleness limits."""
     from edge.features import FeatureExtractor
 
-    watching = config.flame.enabled or config.smoulder.enabled
+    sensors = config.sensors
+    scene = SceneMemory(config.flame)
     return Pipeline(
         FeatureExtractor(),
         holder,
         AlarmStateMachine(config.alarm, model_threshold(holder)),
-        stale_after_s={
-            "scd41": config.sensors.scd41.stale_after_s,
-            "lepton": config.sensors.lepton.stale_after_s,
-        },
+        stale_after_s={"scd41": sensors.scd41.stale_after_s,
+                       "lepton": sensors.lepton.stale_after_s},
         start_t=start_t,
-        startup_grace_s={
-            # power-up, clean start, the dropped first sample, then the first reading
-            "scd41": 2.0 * config.sensors.scd41.interval_s + 5.0,
-            "lepton": 5.0,  # camera boot and the first FFC
-        },
+        startup_grace_s={"scd41": sensors.scd41.startup_grace_s,
+                         "lepton": sensors.lepton.startup_grace_s},
         startup_s=config.alarm.startup_s,
-        flame=FlameWatch(config.flame) if watching else None,
-        flame_min_score=config.flame.min_score,
-        flame_alarms=config.flame.enabled,
-        smoulder=(SmoulderWatch(config.smoulder, config.flame)
-                  if config.smoulder.enabled else None),
-        smoulder_min_score=config.smoulder.min_score,
-        scene_threshold=(config.alarm.scene_threshold or "halfway") if watching else None,
+        sources=build_sources(config, scene),
+        scene=scene,
     )

@@ -28,7 +28,8 @@ import numpy as np
 import numpy.typing as npt
 from scipy import ndimage
 
-KELVIN_OFFSET = 273.15
+from edge.types import ZERO_C_K
+
 N_THERMAL = 12
 _BLOB_STRUCTURE = np.ones((3, 3), dtype=bool)
 _UINT16_MAX = 65535
@@ -44,7 +45,7 @@ def hot_raw_threshold(resolution_k: float, hot_threshold_c: float) -> int:
     Compared in raw steps, rounded to 10⁻⁶ of a step, so that float rounding cannot make a
     pixel at exactly the threshold (60.00 °C = 33315 cK) count as hotter than it.
     """
-    return math.floor(round((hot_threshold_c + KELVIN_OFFSET) / resolution_k, 6)) + 1
+    return math.floor(round((hot_threshold_c + ZERO_C_K) / resolution_k, 6)) + 1
 
 
 def doubled_gradient(f: F32Frame) -> F32Frame:
@@ -144,10 +145,10 @@ def frame_thermal_features(
     x = raw.astype(np.float64)
     s1 = int(np.add.reduce(x, axis=None))
     s2 = int(np.einsum("ij,ij->", x, x))
-    out[0] = s1 / n * res - KELVIN_OFFSET
+    out[0] = s1 / n * res - ZERO_C_K
     out[1] = math.sqrt((n * s2 - s1 * s1) / (n * n)) * res
-    out[2] = int(raw.max()) * res - KELVIN_OFFSET
-    out[3] = _percentile95(raw.reshape(n)) * res - KELVIN_OFFSET
+    out[2] = int(raw.max()) * res - ZERO_C_K
+    out[3] = _percentile95(raw.reshape(n)) * res - ZERO_C_K
 
     v_hot = hot_raw_threshold(res, hot_threshold_c)
     if v_hot <= _UINT16_MAX:

@@ -24,6 +24,7 @@ import numpy.typing as npt
 
 from edge.errors import ModelError, ModelSelfTestError
 from edge.features import FEATURE_NAMES, N_FEATURES
+from edge.types import FloatArray
 
 __all__ = [
     "SELF_TEST_TOLERANCE",
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 
 SELF_TEST_TOLERANCE = 1e-5
 Backend = Literal["auto", "onnx", "onnx-members", "joblib"]
-FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True, slots=True)

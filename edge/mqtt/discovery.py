@@ -21,6 +21,11 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from edge import __version__
+from edge.config.mqtt import MqttConfig
+
+_MQTT_DEFAULTS = MqttConfig()  # the defaults below are the config's, never copies
+
 AVAILABLE = "online"
 NOT_AVAILABLE = "offline"
 SENSORS = ("scd41", "lepton")
@@ -33,10 +38,10 @@ class DiscoveryInfo:
 
     device_id: str
     base_topic: str
-    discovery_prefix: str = "homeassistant"
-    sw_version: str = "0.1.0"
+    discovery_prefix: str = _MQTT_DEFAULTS.discovery_prefix
+    sw_version: str = __version__
     model_version: str | None = None
-    telemetry_interval_s: float = 10.0
+    telemetry_interval_s: float = _MQTT_DEFAULTS.telemetry_interval_s
 
 
 def discovery_topic(info: DiscoveryInfo) -> str:

@@ -27,6 +27,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
+from edge import __version__
 from edge.config.mqtt import MqttConfig
 from edge.errors import OutboxError
 from edge.mqtt.client import LinkState, LinkStatus, Payload, broker_address, encode, make_client
@@ -48,7 +49,7 @@ class MqttLink:
         outbox: Outbox,
         *,
         on_test_command: Callable[[bytes], None] | None = None,
-        sw_version: str = "0.1.0",
+        sw_version: str = __version__,
         model_version: str | None = None,
         window: int = 10,
         reconnect_min_s: int = 1,
