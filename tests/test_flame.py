@@ -10,8 +10,8 @@ import pytest
 from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
-from edge.detect.flame import FlameWatch
 from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule
+from edge.detect.flame import FlameWatch
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
