@@ -3,7 +3,7 @@
 ``Pipeline`` is fed readings in time order (``frame``, ``gas``) and the passage of time
 (``check``); it returns the events the device would publish:
 
-- ``alarm`` / ``clear`` from :class:`edge.alarm.AlarmStateMachine`, decided on every frame's
+- ``alarm`` / ``clear`` from :class:`edge.detect.alarm.AlarmStateMachine`, decided on every frame's
   score, and on SCD41 readings while frames are stale (degraded mode: the extractor only
   returns a gas vector then);
 - ``fault`` when a sensor goes from ok to faulted: its driver reports a fault, or its data is
