@@ -2,12 +2,13 @@
 
 Threads:
 
-- one :class:`edge.daemon_sensors.SensorLoop` per sensor (Lepton frames as they come, SCD41
+- one :class:`edge.sensors.loop.SensorLoop` per sensor (Lepton frames as they come, SCD41
   every 5 s), each with its own recovery, putting typed readings on a bounded queue;
-- the processing thread (:meth:`Daemon.run`'s caller): the shared :class:`edge.pipeline.Pipeline`
-  on every reading, events appended to the crash-safe outbox (``MqttLink.publish_event``:
-  synced to disk, never blocking on the network), retained state/health, telemetry, the
-  ``cmd/test`` answer, sd_notify ``STATUS=`` lines and the watchdog;
+- the processing thread (:meth:`Daemon.run`'s caller): the shared
+  :class:`edge.detect.pipeline.Pipeline` on every reading, events appended to the crash-safe
+  outbox (``MqttLink.publish_event``: synced to disk, never blocking on the network),
+  retained state/health, telemetry, the ``cmd/test`` answer, sd_notify ``STATUS=`` lines and
+  the watchdog;
 - the MQTT link's own threads (paho's network loop and the outbox publisher).
 
 The systemd watchdog is pinged only while every component makes progress (each sensor loop,

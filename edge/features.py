@@ -1,4 +1,4 @@
-"""The 18 features of feature set ``seed-v1`` (../shared/specs/features.md).
+"""The 18 features of feature set ``seed-v1`` (docs/features.md).
 
 ``FeatureExtractor`` is the streaming path the daemon runs frame by frame;
 ``featurize_recording`` is the batch path over a whole recording, for training and replay.

@@ -1,4 +1,4 @@
-"""Recordings: what one device's sensors saw, as a ``.npz`` file (../shared/specs/recording.md).
+"""Recordings: what one device's sensors saw, as a ``.npz`` file (docs/recording.md).
 
 ``load_recording`` checks every rule of the spec and refuses a broken file with one
 ``RecordingError`` naming the array and the rule. ``save_recording`` never overwrites.

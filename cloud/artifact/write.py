@@ -1,4 +1,4 @@
-"""Write a signed model artifact: the folder and its ``<version>.tar.gz`` (docs/architecture.md).
+"""Write a signed model artifact: the folder and its ``<version>.tar.gz`` (docs/model-artifact.md).
 
 Usage (what ``cloud/train.py`` calls)::
 

@@ -1,6 +1,6 @@
 """Scores of held-out replays: events per family, frames overall, and the §6 targets.
 
-Input: ``cloud.eval_suite.evaluate_run`` results (a run's truth plus, per mode, the events the
+Input: ``cloud.heldout.suite.evaluate_run`` results (a run's truth plus, per mode, the events the
 device published and every score it computed). Definitions (fire-science.md §4–§6):
 
 - A fire run is **detected** when an ``alarm`` event comes at or after ``fire_start_s`` (t0),

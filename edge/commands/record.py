@@ -1,9 +1,9 @@
 """``firedetect record --out REC.npz --duration S [--simulate SCENARIO --seed N]``: a recording.
 
-The same sensor threads as the daemon (:class:`edge.daemon_sensors.SensorLoop`) read both
+The same sensor threads as the daemon (:class:`edge.sensors.loop.SensorLoop`) read both
 sensors through the real drivers — live hardware, or the byte-level simulators rendering a
 scenario on a ``ScaledClock`` — for ``S`` seconds of the sensors' clock, and the readings are
-saved as a recording (../shared/specs/recording.md) that never overwrites an existing file.
+saved as a recording (docs/recording.md) that never overwrites an existing file.
 FFC (frozen) frames are repeats, not data: they are left out, like any missing frame.
 """
 

@@ -7,7 +7,7 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
 
 - **New**: the spot's pixels (≥ ``flame.known_c``) began their hot episode after the
   start-up warm-up, within ``new_s`` (1 h). The memory is the flame watch's
-  (:attr:`edge.flame.FlameWatch.onset`): a heater that was hot in the last 30 min, a
+  (:attr:`edge.detect.flame.FlameWatch.onset`): a heater that was hot in the last 30 min, a
   fireplace burning at start-up are the scene.
 - **Heating steadily**: the hottest new pixel (the median over each ``step_s`` step, so
   flicker does not count) rose in each of the last ``steps`` steps (5 × 60 s) by at least

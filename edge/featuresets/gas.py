@@ -1,4 +1,4 @@
-"""Gas features 13–18 of ``seed-v1`` (../shared/specs/features.md) from the SCD41 readings.
+"""Gas features 13–18 of ``seed-v1`` (docs/features.md) from the SCD41 readings.
 
 They depend only on the latest reading and the readings before it, so both the streaming
 extractor and the batch path compute them once per reading, with this same function, and

@@ -1,4 +1,4 @@
-"""Thermal features 1–12 of ``seed-v1`` (../shared/specs/features.md), one frame at a time.
+"""Thermal features 1–12 of ``seed-v1`` (docs/features.md), one frame at a time.
 
 The streaming extractor and the batch path over a recording both run this function, so they
 agree to the bit on the thermal features. (A version vectorised over stacks of 64 frames

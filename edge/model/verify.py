@@ -1,4 +1,4 @@
-"""Verify a model artifact before anything in it is deserialised (docs/architecture.md).
+"""Verify a model artifact before anything in it is deserialised (docs/model-artifact.md).
 
 Order: Ed25519 signature over the exact bytes of ``manifest.json`` → SHA-256 of every file
 the manifest lists (a missing, changed or unlisted file refuses) → the manifest's schema →

@@ -1,7 +1,7 @@
 """Building the paho client for :mod:`edge.mqtt.link`: broker URL, Last Will, credentials, TLS.
 
 Kept apart from the link's logic so each reads in one sitting. The password comes from
-:func:`edge.credentials.read_secret` (environment or ``$CREDENTIALS_DIRECTORY``) and goes
+:func:`edge.mqtt.credentials.read_secret` (environment or ``$CREDENTIALS_DIRECTORY``) and goes
 only to paho — never into a log line or a payload.
 """
 

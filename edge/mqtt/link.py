@@ -6,7 +6,7 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
   a dead process or a lost link reads ``offline``.
 - On every (re)connect: retained ``online``, the latest state and health, HA discovery, and
   subscriptions to ``<base>/cmd/test`` and ``<discovery_prefix>/status``.
-- Events go only through the :class:`~edge.outbox.Outbox`. A publisher thread sends pending
+- Events go only through the :class:`~edge.mqtt.outbox.Outbox`. A publisher thread sends pending
   events in seq order (at most ``window`` in flight) and deletes each from the outbox only
   once the broker has acknowledged it (PUBACK). On reconnect paho's own copies are dropped
   and the publisher resends everything unacknowledged from the outbox, in order, so order

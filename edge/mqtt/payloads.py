@@ -1,4 +1,4 @@
-"""The JSON payloads the daemon publishes (../shared/specs/mqtt.md), built from pipeline state.
+"""The JSON payloads the daemon publishes (docs/mqtt.md), built from pipeline state.
 
 Pure functions: no clock is read here (the caller passes ``ts``), so tests pin every byte.
 NaN is not JSON: a missing number is ``null``.
