@@ -60,6 +60,7 @@ case "${1:-}" in
     test)
         shift
         ruff check .
+        lint-imports
         mypy
         exec python -m pytest "$@"
         ;;

@@ -32,7 +32,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edge.commands.run import build_daemon
+from edge.app import build_daemon
 from edge.config import parse_config
 from edge.daemon import DaemonOptions
 from edge.notify import Notifier

@@ -3,9 +3,9 @@
 1. ``FeatureExtractor.add_frame`` on 160×120 frames at 8.7 Hz with a reading every 5 s,
    timed frame by frame after a warm-up: a quiet room (no hot pixel, so no blob labelling)
    and a room with a moving hot spot (hot pixels in every frame). Target: median ≤ 0.5 ms.
-   Beside it, on the same frames: the growing-flame watch (``edge.flame.FlameWatch.update``,
+   Beside it, on the same frames: the growing-flame watch (``edge.detect.flame.FlameWatch.update``,
    including the °C conversion the pipeline does) and the smoulder watch
-   (``edge.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too.
+   (``edge.detect.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too.
 2. ``featurize_recording`` over a 10-minute 8.7 Hz recording (5220 frames) of the hot-spot
    room. Target: ≤ 5 s.
 
@@ -24,10 +24,10 @@ import time
 import numpy as np
 import numpy.typing as npt
 
+from edge.detect.flame import FlameWatch
+from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor, featurize_recording
-from edge.flame import FlameWatch
 from edge.recording import Recording
-from edge.smoulder import SmoulderWatch
 from edge.types import GasReading, ThermalFrame
 
 RATE_HZ = 8.7

@@ -38,10 +38,10 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from cloud.artifact import write_artifact
-from cloud.signing import public_key_pem
+from cloud.artifact.signing import public_key_pem
+from cloud.artifact.write import write_artifact
 from edge.features import FEATURE_NAMES, FeatureExtractor, FeatureParams
-from edge.model import load_model
+from edge.model.holder import load_model
 from edge.types import GasReading, ThermalFrame
 
 N = len(FEATURE_NAMES)
@@ -54,7 +54,7 @@ import gc, sys
 from pathlib import Path
 import onnxruntime  # imported before the first reading: libraries are not the model
 from cryptography.hazmat.primitives import serialization
-from edge.model import load_model
+from edge.model.holder import load_model
 
 def rss():
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -2,7 +2,7 @@
 
 One 10-minute recording at the Lepton's full 8.7 Hz (5220 frames, an SCD41 reading every 5 s)
 of a flaming fire over a kitchen background (``kitchen_grease_fire``), rendered once, saved
-and loaded as ``firedetect replay`` does, then replayed through ``edge.pipeline`` (features →
+and loaded as ``firedetect replay`` does, then replayed through ``edge.detect.pipeline`` (features →
 model → alarm logic and the scene watches) in the same process, side by side:
 
 1. the demo model with the default config (what ``firedetect replay --config
@@ -27,8 +27,8 @@ from pathlib import Path
 
 from edge.commands.replay import replay
 from edge.config import Config, load_config
-from edge.model import ModelHolder
-from edge.pipeline import build_pipeline
+from edge.detect.pipeline import build_pipeline
+from edge.model.holder import ModelHolder
 from edge.recording import Recording, load_recording, save_recording
 from edge.sim.scenarios import render_recording
 

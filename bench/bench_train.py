@@ -2,7 +2,7 @@
 
 The seed trained its three models on 251,000 samples in 806 s (13.4 min) on an ml.m5.large
 (2 vCPU). Target here: ≤ 3 minutes on this 2-core machine, with the real member settings
-(cloud.ensemble.DEFAULT_PARAMS) and the degraded-mode copies the training adds.
+(cloud.training.ensemble.DEFAULT_PARAMS) and the degraded-mode copies the training adds.
 
 The rows are synthetic but shaped like the real features: hot-spot statistics ordered
 (t_max ≥ t_p95 ≥ t_mean), hot area and blob in percent, CO2 around room levels with rates in
@@ -28,7 +28,7 @@ import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from cloud.ensemble import EnsembleConfig, fit_ensemble
+from cloud.training.ensemble import EnsembleConfig, fit_ensemble
 from edge.features import FEATURE_NAMES
 
 IDX = {n: i for i, n in enumerate(FEATURE_NAMES)}

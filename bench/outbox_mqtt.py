@@ -22,8 +22,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import MqttConfig
-from edge.mqtt import MqttLink
-from edge.outbox import Outbox
+from edge.mqtt.link import MqttLink
+from edge.mqtt.outbox import Outbox
 from tests.broker import Broker
 
 

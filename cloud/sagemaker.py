@@ -7,7 +7,7 @@ named by the hyperparameters ``sagemaker_submit_directory`` and ``sagemaker_prog
 data is the ``train`` channel; every hyperparameter is a JSON-encoded string, which the
 container decodes and passes to the script as ``--name value``. Inside, ``cloud/train.py``
 reads ``SM_CHANNEL_TRAIN`` and writes the artifact to ``SM_MODEL_DIR`` and the report to
-``SM_OUTPUT_DATA_DIR`` (cloud/train_cli.py).
+``SM_OUTPUT_DATA_DIR`` (cloud/training/options.py).
 
 The signing key never leaves this machine: the job writes an *unsigned* artifact
 (``--unsigned true``), and when it completes, ``fetch_and_sign`` downloads it, signs its
@@ -214,9 +214,9 @@ def _safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
 def fetch_and_sign(s3: Any, model_s3_url: str, out_dir: Path, key: Any) -> Path:
     """Download the job's ``model.tar.gz``, sign the artifact inside it here, and write
     ``out_dir/<version>/`` + ``<version>.tar.gz`` (never overwriting). Returns the folder."""
-    from cloud.artifact import _make_tarball
-    from cloud.s3 import parse_s3_url
-    from cloud.signing import sign
+    from cloud.artifact.s3 import parse_s3_url
+    from cloud.artifact.signing import sign
+    from cloud.artifact.write import _make_tarball
 
     bucket, obj = parse_s3_url(model_s3_url)
     with tempfile.TemporaryDirectory() as tmp:
@@ -246,8 +246,8 @@ def launch_from_args(args: argparse.Namespace) -> int:
     """``cloud/train.py --sagemaker ...``: package, upload, start, follow, fetch and sign."""
     import boto3
 
-    from cloud import train_cli
-    from cloud.s3 import parse_s3_url
+    from cloud.artifact.s3 import parse_s3_url
+    from cloud.training import options as train_cli
 
     try:
         if not args.role:
@@ -293,7 +293,7 @@ def launch_from_args(args: argparse.Namespace) -> int:
     folder = fetch_and_sign(s3, model, Path(args.out), key)
     print(f"artifact: {folder} (signed here)", file=sys.stderr)
     if args.upload:
-        from cloud.s3 import upload_artifact
+        from cloud.artifact.s3 import upload_artifact
 
         name = upload_artifact(folder.parent / f"{folder.name}.tar.gz", args.upload,
                                endpoint_url=args.s3_endpoint_url, private_key=key)

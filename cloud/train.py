@@ -37,11 +37,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from cloud import train_cli
-from cloud.data import Dataset, Skipped, load_paths, sim_jobs, simulate, skip_summary
-from cloud.evaluate import evaluate, fit_on_split, holdout_families
-from cloud.report import feature_importances, write_report
-from cloud.splits import split_groups, strata
+from cloud.training import options as train_cli
+from cloud.training.data import Dataset, Skipped, load_paths, sim_jobs, simulate, skip_summary
+from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
+from cloud.training.report import feature_importances, write_report
+from cloud.training.splits import split_groups, strata
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams
 
@@ -121,7 +121,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
     # --------------------------------------------------------------------
-    from cloud.artifact import write_artifact
+    from cloud.artifact.write import write_artifact
 
     test_rows = ds.rows_of(list(split.test))
     rng = np.random.default_rng(args.seed)
@@ -157,7 +157,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Publish to S3 (versions/<version>.tar.gz, then latest.json)
     # ------------------------------------------------------------
     if args.upload:
-        from cloud.s3 import upload_artifact
+        from cloud.artifact.s3 import upload_artifact
 
         key_name = upload_artifact(info.tarball, args.upload, endpoint_url=args.s3_endpoint_url,
                                    private_key=key)  # key None (--unsigned): unsigned pointer

@@ -2,12 +2,13 @@
 
 Threads:
 
-- one :class:`edge.daemon_sensors.SensorLoop` per sensor (Lepton frames as they come, SCD41
+- one :class:`edge.sensors.loop.SensorLoop` per sensor (Lepton frames as they come, SCD41
   every 5 s), each with its own recovery, putting typed readings on a bounded queue;
-- the processing thread (:meth:`Daemon.run`'s caller): the shared :class:`edge.pipeline.Pipeline`
-  on every reading, events appended to the crash-safe outbox (``MqttLink.publish_event``:
-  synced to disk, never blocking on the network), retained state/health, telemetry, the
-  ``cmd/test`` answer, sd_notify ``STATUS=`` lines and the watchdog;
+- the processing thread (:meth:`Daemon.run`'s caller): the shared
+  :class:`edge.detect.pipeline.Pipeline` on every reading, events appended to the crash-safe
+  outbox (``MqttLink.publish_event``: synced to disk, never blocking on the network),
+  retained state/health, telemetry, the ``cmd/test`` answer, sd_notify ``STATUS=`` lines and
+  the watchdog;
 - the MQTT link's own threads (paho's network loop and the outbox publisher).
 
 The systemd watchdog is pinged only while every component makes progress (each sensor loop,
@@ -26,14 +27,16 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from edge.alarm import AlarmStateMachine
 from edge.config import Config
-from edge.daemon_sensors import Reading, SensorLoop
-from edge.daemon_storage import StorageWatch
-from edge.daemon_types import DaemonOptions, Link
+from edge.detect.pipeline import (
+    DetectionEvent,
+    ModelSource,
+    Pipeline,
+    build_pipeline,
+    model_threshold,
+)
 from edge.features import FEATURE_NAMES
-from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
-from edge.payloads import (
+from edge.mqtt.payloads import (
     dumps,
     event_payload,
     health_payload,
@@ -42,8 +45,11 @@ from edge.payloads import (
     telemetry_payload,
     test_payload,
 )
-from edge.pipeline import DetectionEvent, ModelSource, Pipeline, build_pipeline, model_threshold
-from edge.sources import Sources
+from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
+from edge.sensors.loop import Reading, SensorLoop
+from edge.sensors.sources import Sources
+from edge.service.options import DaemonOptions, Link
+from edge.service.storage import StorageWatch
 from edge.types import ThermalFrame
 
 __all__ = ["Daemon", "DaemonOptions", "Link"]
@@ -98,6 +104,7 @@ class Daemon:
         ]
         self.start_t = self.clock.monotonic()
         self.pipeline: Pipeline = build_pipeline(config, holder, start_t=self.start_t)
+        self._model_in_alarm = holder.model  # the model whose threshold the alarm logic uses
         self.events_published = 0
         self.ready = False
         self._test_requested = threading.Event()
@@ -241,7 +248,7 @@ class Daemon:
         log.info("daemon: test event seq=%d", seq)
 
     def _model_version(self) -> str:
-        from edge.rules import RULES_VERSION
+        from edge.model.rules import RULES_VERSION
 
         model = self.holder.model
         return str(model.version) if model is not None else RULES_VERSION
@@ -380,13 +387,11 @@ class Daemon:
     def _follow_model_threshold(self) -> None:
         """A model swapped in (S3 update, rollback) brings its own threshold: use it from the
         next idle moment (an alarm in progress keeps the logic it was raised with)."""
-        if self.config.alarm.threshold is not None or self.pipeline.alarm.state != "idle":
+        model = self.holder.model
+        if model is self._model_in_alarm:
             return
-        threshold = model_threshold(self.holder)
-        if threshold != self.pipeline.alarm.threshold:
-            self.pipeline.alarm = AlarmStateMachine(self.config.alarm, threshold)
-            log.info("daemon: alarm threshold now %.3f (model %s)", threshold,
-                     self._model_version())
+        if self.pipeline.retune(self.config.alarm, model_threshold(self.holder)):
+            self._model_in_alarm = model
 
     def _apply_pending_config(self) -> None:
         with self._config_lock:
@@ -400,9 +405,7 @@ class Daemon:
                             "(systemctl restart firedetect)", section)
         if new.alarm != old.alarm:
             if self.pipeline.alarm.state == "idle":
-                self.pipeline.alarm = AlarmStateMachine(new.alarm, model_threshold(self.holder))
-                if self.pipeline.scene_threshold is not None:
-                    self.pipeline.scene_threshold = new.alarm.scene_threshold or "halfway"
+                self.pipeline.retune(new.alarm, model_threshold(self.holder))
                 log.info("reload: new alarm settings in use")
             else:
                 log.warning("reload: alarm settings not changed during a %s; reload again "

@@ -1,8 +1,8 @@
-"""The 18 features of feature set ``seed-v1`` (../shared/specs/features.md).
+"""The 18 features of feature set ``seed-v1`` (docs/features.md).
 
 ``FeatureExtractor`` is the streaming path the daemon runs frame by frame;
 ``featurize_recording`` is the batch path over a whole recording, for training and replay.
-Both run the same per-frame code (``edge.features_thermal``, ``edge.features_gas``) and
+Both run the same per-frame code (``edge.featuresets.thermal``, ``edge.featuresets.gas``) and
 give the same vectors (tested).
 
 Order of events: frames and readings are taken in time order; a reading and a frame at
@@ -31,8 +31,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from edge.features_gas import N_GAS, gas_features, window_indices
-from edge.features_thermal import N_THERMAL, frame_thermal_features
+from edge.config.sensors import LEPTON_STALE_AFTER_S, SCD41_STALE_AFTER_S
+from edge.featuresets.gas import N_GAS, gas_features, window_indices
+from edge.featuresets.thermal import N_THERMAL, frame_thermal_features
+from edge.types import Vector
 
 if TYPE_CHECKING:
     from edge.recording import Recording
@@ -74,8 +76,8 @@ class FeatureParams:
     hot_threshold_c: float = 60.0
     reference_age_s: float = 1.0
     window_s: float = 60.0
-    gas_stale_s: float = 30.0
-    frame_stale_s: float = 5.0
+    gas_stale_s: float = SCD41_STALE_AFTER_S
+    frame_stale_s: float = LEPTON_STALE_AFTER_S
     flow_min_grad_k_per_px: float = 0.5
     flow_min_diff_k: float = 0.5
 
@@ -90,7 +92,6 @@ class FeatureParams:
         return asdict(self)
 
 
-Vector = npt.NDArray[np.float64]
 F32Frame = npt.NDArray[np.float32]
 # Frames kept as reference candidates: the last second of a Lepton (~9 Hz) needs about 10.
 MAX_HISTORY_FRAMES = 128

@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from edge.recording import Recording
+from edge.types import ZERO_C_K, FloatArray
 
 log = logging.getLogger(__name__)
-FloatArray = npt.NDArray[np.float64]
 HOT_C = 60.0
 THUMBNAILS = 8
 _MAX_POINTS = 1500  # frames summarised for the curves (t_max uses every frame)
@@ -34,12 +33,12 @@ def thermal_summary(rec: Recording) -> dict[str, FloatArray]:
         np.zeros(0, dtype=np.intp)
     res = rec.frame_resolution_k
     flat = rec.frames[pick].reshape(pick.size, -1)
-    hot_count = round((HOT_C + 273.15) / res)
+    hot_count = round((HOT_C + ZERO_C_K) / res)
     return {
         "t": rec.frame_t[pick],
-        "t_max": flat.max(axis=1) * res - 273.15 if pick.size else np.zeros(0),
-        "t_p95": np.percentile(flat, 95, axis=1) * res - 273.15 if pick.size else np.zeros(0),
-        "t_mean": flat.mean(axis=1) * res - 273.15 if pick.size else np.zeros(0),
+        "t_max": flat.max(axis=1) * res - ZERO_C_K if pick.size else np.zeros(0),
+        "t_p95": np.percentile(flat, 95, axis=1) * res - ZERO_C_K if pick.size else np.zeros(0),
+        "t_mean": flat.mean(axis=1) * res - ZERO_C_K if pick.size else np.zeros(0),
         "hot_pct": 100.0 * (flat > hot_count).mean(axis=1) if pick.size else np.zeros(0),
     }
 
@@ -145,7 +144,7 @@ def _thumbnails(fig: Any, grid: Any, rec: Recording, onset: float | None,
             times[near] = special
     times = np.sort(times)
     idx = np.minimum(np.searchsorted(rec.frame_t, times), n - 1)
-    shots = rec.frames[idx] * rec.frame_resolution_k - 273.15
+    shots = rec.frames[idx] * rec.frame_resolution_k - ZERO_C_K
     lo, hi = float(np.percentile(shots, 1)), float(shots.max())
     for k, (i, img) in enumerate(zip(idx, shots, strict=True)):
         ax = fig.add_subplot(grid[0, k])

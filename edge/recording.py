@@ -1,4 +1,4 @@
-"""Recordings: what one device's sensors saw, as a ``.npz`` file (../shared/specs/recording.md).
+"""Recordings: what one device's sensors saw, as a ``.npz`` file (docs/recording.md).
 
 ``load_recording`` checks every rule of the spec and refuses a broken file with one
 ``RecordingError`` naming the array and the rule. ``save_recording`` never overwrites.
@@ -11,6 +11,7 @@ import math
 import os
 import tempfile
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import RecordingError
+from edge.types import GasReading, ThermalFrame
 
 FRAME_SHAPES = {(120, 160): "Lepton 3.x", (60, 80): "Lepton 2.x"}
 RESOLUTIONS_K = (0.01, 0.1)
@@ -272,3 +274,21 @@ def _fsync_dir(directory: Path) -> None:
         pass  # some file systems cannot sync a directory; the file itself is synced
     finally:
         os.close(fd)
+
+
+def readings(rec: Recording) -> Iterator[ThermalFrame | GasReading]:
+    """Frames and SCD41 readings merged in time order (a reading before a frame at equal t)."""
+    n, m = len(rec.frame_t), len(rec.gas_t)
+    i = j = 0
+    while i < n or j < m:
+        if j < m and (i >= n or rec.gas_t[j] <= rec.frame_t[i]):
+            yield GasReading(
+                float(rec.gas_t[j]), float(rec.co2_ppm[j]), float(rec.temperature_c[j]),
+                float(rec.humidity_pct[j]),
+            )
+            j += 1
+        else:
+            yield ThermalFrame(
+                float(rec.frame_t[i]), rec.frames[i], rec.frame_resolution_k, frame_id=i
+            )
+            i += 1

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+#: 0 °C in kelvin: radiometric pixels are kelvin, everything we reason about is °C.
+ZERO_C_K = 273.15
+
 FrameArray = npt.NDArray[np.uint16]
 FloatArray = npt.NDArray[np.float64]
+#: One feature vector (18,), NaN where a sensor is missing.
+Vector = FloatArray
+
+#: What the alarm logic says: an alarm raised or cleared.
+AlarmKind = Literal["alarm", "clear"]
+#: What the device publishes as an event: the alarm logic's kinds, and a sensor ``fault``.
+EventKind = Literal[AlarmKind, "fault"]
 
 
 @dataclass(frozen=True, slots=True)

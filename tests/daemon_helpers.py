@@ -17,7 +17,8 @@ import numpy as np
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.sim.scene import ZERO_C_K, AirSample, KelvinArray, StaticRoom
+from edge.sim.scene import AirSample, KelvinArray, StaticRoom
+from edge.types import ZERO_C_K
 
 
 @dataclass(frozen=True)
@@ -219,7 +220,7 @@ def start_inprocess(workdir: Path, speed: float = 2.0, device: str = "t1",
                     persistent_subscriber: bool = False, lepton_stale_s: float = 5.0,
                     **options: Any) -> Run:
     """A broker, a subscriber to ``firedetect/<device>/#``, and the daemon in a thread."""
-    from edge.commands.run import build_daemon
+    from edge.app import build_daemon
     from edge.daemon import DaemonOptions
     from edge.notify import Notifier
     from edge.sim.clock import ScaledClock
@@ -249,8 +250,8 @@ def child_main(argv: list[str]) -> int:
     whose scene sets a fire on and off at the given scene times (SIGTERM stops it)."""
     import signal
 
+    from edge.app import build_daemon
     from edge.cli import configure_logging
-    from edge.commands.run import build_daemon
     from edge.config import load_config
     from edge.sim.clock import ScaledClock
 

@@ -18,8 +18,8 @@ import numpy.typing as npt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud.artifact import ArtifactInfo, write_artifact
-from cloud.signing import public_key_pem, sign
+from cloud.artifact.signing import public_key_pem, sign
+from cloud.artifact.write import ArtifactInfo, write_artifact
 from edge.features import FEATURE_NAMES, FeatureParams
 
 N = len(FEATURE_NAMES)

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import AlarmConfig
+from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 
 
 def _cfg(**kw: float) -> AlarmConfig:
@@ -253,3 +253,17 @@ class TestAlarmOtherEvidence:
         assert held == [] and sm.state == "alarm"
         after = [e for t in range(60, 80) for e in sm.update(float(t), 0.05)]
         assert [e.kind for e in after] == ["clear"]
+
+
+class TestRetune:
+    def test_retune_only_when_idle(self) -> None:
+        """A new model's threshold is taken in place while idle and refused during an alarm."""
+        from edge.config.alarm import AlarmConfig as Cfg
+
+        sm = AlarmStateMachine(Cfg(pre_alarm_s=0.0), 0.5)
+        assert sm.retune(Cfg(pre_alarm_s=0.0), 0.7) and sm.threshold == 0.7
+        assert not sm.retune(Cfg(pre_alarm_s=0.0), 0.7)  # nothing changed
+        sm.update(0.0, 0.9)
+        assert sm.state == "alarm"
+        with pytest.raises(RuntimeError, match="alarm"):
+            sm.retune(Cfg(), 0.6)

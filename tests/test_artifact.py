@@ -1,4 +1,4 @@
-"""The artifact writer (cloud/artifact.py), signing keys (cloud/signing.py) and S3 upload."""
+"""The artifact writer (cloud/artifact/write.py), signing keys (``signing.py``) and S3 upload."""
 
 from __future__ import annotations
 
@@ -17,11 +17,16 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-import cloud.artifact
-from cloud.artifact import ArtifactExportError
-from cloud.artifact_onnx import export_member
-from cloud.s3 import upload_artifact
-from cloud.signing import generate_keypair, load_private_key, private_key_pem, public_key_pem
+import cloud.artifact.write
+from cloud.artifact.onnx import export_member
+from cloud.artifact.s3 import upload_artifact
+from cloud.artifact.signing import (
+    generate_keypair,
+    load_private_key,
+    private_key_pem,
+    public_key_pem,
+)
+from cloud.artifact.write import ArtifactExportError
 from edge.features import FEATURE_NAMES
 from tests.modelkit import WEIGHTS, Kit, build, fit_pipelines, kit, synthetic_features
 from tests.s3server import S3Bucket
@@ -143,7 +148,7 @@ class TestWriteArtifact:
         def wrong_export(name: str, model: object, n: int) -> bytes:
             return export_member(name, other[name], n)
 
-        monkeypatch.setattr(cloud.artifact, "export_member", wrong_export)
+        monkeypatch.setattr(cloud.artifact.write, "export_member", wrong_export)
         with pytest.raises(ArtifactExportError, match="ONNX and scikit-learn disagree"):
             build(tmp_path, kit.pipelines_a, kit.key, version="x")
         assert list(tmp_path.iterdir()) == []

@@ -250,7 +250,7 @@ class TestBrokerUrl:
     ])
     def test_good_broker_urls_pass(self, url: str, expected: tuple[str, int, bool]) -> None:
         """Host names, a trailing '/', and bracketed IPv6 are valid broker URLs."""
-        from edge.mqtt_client import broker_address
+        from edge.mqtt.client import broker_address
 
         assert broker_address(parse_config({"mqtt": {"url": url}}).mqtt.url) == expected
 
@@ -278,7 +278,7 @@ class TestNamedFiles:
 
     def test_missing_model_still_loads_and_starts_degraded(self, tmp_path: Path) -> None:
         """Loading does not check files: a daemon whose model file is gone starts, degraded."""
-        from edge.commands.run import build_daemon
+        from edge.app import build_daemon
         from edge.notify import Notifier
 
         cfg = load_config(_write(

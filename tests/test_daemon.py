@@ -220,7 +220,8 @@ class TestReload:
         """A bad file on reload is logged and ignored; a good one changes the alarm logic."""
         import argparse
 
-        from edge.commands.run import _reload, build_config, build_daemon
+        from edge.app import build_daemon
+        from edge.commands.run import _reload, build_config
         from edge.notify import Notifier
 
         cfg = tmp_path / "c.toml"
@@ -252,7 +253,8 @@ class TestReload:
         import argparse
         import logging
 
-        from edge.commands.run import _reload, build_config, build_daemon
+        from edge.app import build_daemon
+        from edge.commands.run import _reload, build_config
         from edge.notify import Notifier
 
         secret = "Hunter2Secret"
@@ -283,10 +285,10 @@ class TestModelSwap:
         """A model swapped in at run time brings its threshold into the alarm logic."""
         from types import SimpleNamespace
 
-        from edge.commands.run import build_daemon
+        from edge.app import build_daemon
         from edge.config import parse_config
+        from edge.model.rules import RULES_THRESHOLD
         from edge.notify import Notifier
-        from edge.rules import RULES_THRESHOLD
 
         config = parse_config({"device": {"id": "s1", "state_dir": str(tmp_path)}})
         rt = build_daemon(config, simulate="static", notifier=Notifier(""))
@@ -303,7 +305,7 @@ class TestModelSwap:
 class TestBrokenOutbox:
     def test_corrupt_outbox_file_does_not_stop_the_detector(self, tmp_path: Path) -> None:
         """A corrupt outbox file is moved aside intact; the daemon starts on a new outbox."""
-        from edge.commands.run import build_daemon
+        from edge.app import build_daemon
         from edge.config import parse_config
         from edge.notify import Notifier
 

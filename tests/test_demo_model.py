@@ -11,8 +11,8 @@ import pytest
 from edge.cli import main
 from edge.config import load_config
 from edge.features import N_FEATURES
-from edge.model import load_model
-from edge.model_verify import load_public_key
+from edge.model.holder import load_model
+from edge.model.verify import load_public_key
 from edge.recording import save_recording
 from edge.sim.scenarios import render_recording
 

@@ -1,7 +1,7 @@
 """End to end: the daemon as a process (``firedetect run --simulate``) or in-process, a real
 Mosquitto, real subscribers; fires, nuisances, broker outages, SIGKILL and SIGTERM.
 
-No trained model is given, so the rule fallback (edge/rules.py) decides — the alarm payloads
+No trained model is given, so the rule fallback (edge/model/rules.py) decides — the alarm payloads
 say ``"model": "rules-v1"``.
 """
 
@@ -88,7 +88,7 @@ class TestSimulatedScenarios:
         self, broker: Broker, workdir: Path
     ) -> None:
         """fast_flaming (seed 2) alarms after ignition; SIGTERM then gives offline and exit 0."""
-        from edge.sources import make_scene
+        from edge.sim.sources import make_scene
 
         _, truth = make_scene("fast_flaming", 2, 240.0)
         fire_start = truth["fire_start_s"]

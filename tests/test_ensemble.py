@@ -7,8 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from cloud.artifact_onnx import compare_member, export_member
-from cloud.ensemble import (
+from cloud.artifact.onnx import compare_member, export_member
+from cloud.heldout.metrics import wilson_ci
+from cloud.training.ensemble import (
     DEFAULT_PARAMS,
     Ensemble,
     EnsembleConfig,
@@ -20,9 +21,8 @@ from cloud.ensemble import (
     parse_params,
     weights_from_scores,
 )
-from cloud.eval_metrics import wilson_ci
-from cloud.metrics import frame_metrics, run_events, summarise_runs
-from cloud.splits import family_holdouts, split_groups, strata
+from cloud.training.metrics import frame_metrics, run_events, summarise_runs
+from cloud.training.splits import family_holdouts, split_groups, strata
 from tests.modelkit import synthetic_features
 
 SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"n_estimators": 8, "max_depth": 3},
@@ -268,8 +268,8 @@ class TestEventMetrics:
 class TestFitOnSplit:
     def test_lag_window_not_learned(self) -> None:
         """Rows in the post-onset lag window (not scored) do not change the fitted model."""
-        from cloud.data import Dataset, Group
-        from cloud.evaluate import fit_on_split
+        from cloud.training.data import Dataset, Group
+        from cloud.training.evaluate import fit_on_split
 
         X, y = synthetic_features(600, 11)
         groups = np.repeat(np.arange(6), 100).astype(np.int32)

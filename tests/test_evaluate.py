@@ -10,9 +10,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cloud.eval_metrics import kaplan_meier, poisson_rate_ci, tta_summary, wilson_ci
-from cloud.eval_report import write_report
-from cloud.eval_suite import (
+from cloud.heldout.metrics import kaplan_meier, poisson_rate_ci, tta_summary, wilson_ci
+from cloud.heldout.report import write_report
+from cloud.heldout.suite import (
     MODES,
     HeldoutRun,
     Job,
@@ -23,7 +23,7 @@ from cloud.eval_suite import (
     readings,
     training_seeds,
 )
-from cloud.eval_summary import family_stats, run_outcome, summarise
+from cloud.heldout.summary import family_stats, run_outcome, summarise
 from edge.sim.scenarios import SCENARIOS, render_recording
 from edge.types import GasReading, ThermalFrame
 from tests.modelkit import Kit, build, kit  # noqa: F401  (session fixture)
@@ -141,7 +141,7 @@ def _run(events: list[dict[str, Any]], t0: float | None, duration: float = 100.0
 class TestVisibleTimes:
     def test_new_hot_pixels_only(self) -> None:
         """A hob hot before the onset does not count; 1 new hot px, then 4, are found."""
-        from cloud.eval_suite import visible_times
+        from cloud.heldout.suite import visible_times
         from edge.recording import Recording
 
         k = 0.1

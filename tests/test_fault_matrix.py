@@ -32,12 +32,13 @@ import pytest
 from edge.config import Config, MqttConfig
 from edge.daemon import Daemon
 from edge.errors import ModelError, OutboxError, SensorError
-from edge.model import ModelHolder
-from edge.mqtt import MqttLink
-from edge.outbox import Outbox
+from edge.model.holder import ModelHolder
+from edge.mqtt.link import MqttLink
+from edge.mqtt.outbox import Outbox
+from edge.sensors.sources import Sources
 from edge.sim.clock import ManualClock
 from edge.sim.scene import AirSample, KelvinArray, StaticRoom
-from edge.sources import Sources, simulated_sources
+from edge.sim.sources import simulated_sources
 from tests import storage_helpers as storage
 from tests.broker import Broker
 from tests.daemon_helpers import Subscriber

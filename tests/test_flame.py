@@ -1,4 +1,4 @@
-"""The growing-flame watch (edge.flame) and how the pipeline and alarm use it."""
+"""The growing-flame watch (edge.detect.flame) and how the pipeline and alarm use it."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
-from edge.alarm import AlarmStateMachine
 from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule
+from edge.detect.flame import FlameWatch
+from edge.detect.pipeline import Pipeline, build_pipeline
+from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
-from edge.flame import FlameWatch
-from edge.pipeline import Pipeline, build_pipeline
 from edge.types import ThermalFrame
 from tests.fixedscore import FixedScore, FixedScorer
 
@@ -114,11 +116,12 @@ class TestFlameWatch:
 
 
 def run_pipeline(p: float, scene: Scene, times: np.ndarray,
-                 flame: FlameWatch | None) -> list[tuple[str, float, str]]:
+                 flame: FlameConfig | None) -> list[tuple[str, float, str]]:
     cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
+    memory = SceneMemory()
+    sources = [] if flame is None else [FlameSource(flame, memory)]
     pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
-                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, flame=flame,
-                    flame_min_score=0.2)
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources, scene=memory)
     out = []
     for t in times:
         kelvin = scene(float(t)) + 273.15
@@ -135,21 +138,21 @@ class TestPipelineFlame:
         """A growing flame with a corroborating score (0.3 < threshold 0.8) alarms, reason
         flame_growth, and the alarm holds while the new region lasts."""
         events = run_pipeline(0.3, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
-                              FlameWatch())
+                              FlameConfig())
         assert [e[0] for e in events] == ["alarm"]
         assert events[0][2] == "flame_growth" and 108.0 <= events[0][1] <= 114.0
 
     def test_score_must_corroborate(self) -> None:
         """Below flame.min_score the watch alone does not alarm (sure_steps off)."""
         assert run_pipeline(0.1, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
-                            FlameWatch(FlameConfig(sure_steps=0))) == []
+                            FlameConfig(sure_steps=0)) == []
 
     def test_sure_growth_needs_no_score(self) -> None:
         """A region that keeps spreading for sure_steps steps alarms even at score 0.1, about
         (sure_steps − steps) × step_s later than a corroborated one."""
         times = np.arange(0.0, 200.0, 1.0)
-        quick = run_pipeline(0.3, growing_flame(100.0), times, FlameWatch())
-        sure = run_pipeline(0.1, growing_flame(100.0), times, FlameWatch())
+        quick = run_pipeline(0.3, growing_flame(100.0), times, FlameConfig())
+        sure = run_pipeline(0.1, growing_flame(100.0), times, FlameConfig())
         assert [e[2] for e in sure] == ["flame_growth"]
         assert sure[0][1] - quick[0][1] == pytest.approx(10.0, abs=1.0)
 
@@ -161,21 +164,23 @@ class TestPipelineFlame:
         """Once the flame is out and the score low, the alarm clears as usual."""
         def out_at_150(t: float) -> np.ndarray:
             return growing_flame(100.0)(t) if t < 150.0 else np.full(SHAPE, ROOM_C, np.float32)
-        events = run_pipeline(0.3, out_at_150, np.arange(0.0, 220.0, 1.0), FlameWatch())
+        events = run_pipeline(0.3, out_at_150, np.arange(0.0, 220.0, 1.0), FlameConfig())
         assert [e[0] for e in events] == ["alarm", "clear"] and events[1][1] >= 150.0
 
     def test_config_switches_it(self) -> None:
         """flame.enabled decides whether build_pipeline watches for flames."""
-        from edge.model import ModelHolder
+        from edge.model.holder import ModelHolder
 
         holder = ModelHolder(Config().model)
-        on = build_pipeline(Config(), holder)
-        assert on.flame is not None and on.flame_alarms and on.smoulder is not None
-        no_flame = build_pipeline(Config.model_validate({"flame": {"enabled": False}}), holder)
-        assert no_flame.flame is not None and not no_flame.flame_alarms  # the smoulder's memory
+        def names(config: Config) -> list[str]:
+            return [s.name for s in build_pipeline(config, holder).sources]
+
+        assert names(Config()) == ["known_scene", "flame_growth", "smoulder"]
+        no_flame = Config.model_validate({"flame": {"enabled": False}})
+        assert names(no_flame) == ["known_scene", "smoulder"]  # the memory stays, for both
         neither = Config.model_validate({"flame": {"enabled": False},
                                          "smoulder": {"enabled": False}})
-        assert build_pipeline(neither, holder).flame is None
+        assert names(neither) == []
 
 
 class TestSimulatedScenes:
@@ -243,10 +248,15 @@ class TestSceneThreshold:
 
     @staticmethod
     def run(scene: Scene, p: float, p_gas: float, scene_threshold: float | None) -> list[float]:
-        cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
+        cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0,
+                          scene_threshold=scene_threshold)
+        memory = SceneMemory()
+        sources: list[EvidenceSource] = [FlameSource(FlameConfig(), memory)]
+        if scene_threshold is not None:
+            sources.insert(0, KnownSceneRule(FlameConfig().new_s))
         pipe = Pipeline(FeatureExtractor(), SplitScorer(p, p_gas), AlarmStateMachine(cfg, 0.8),
-                        stale_after_s={"scd41": 1e6, "lepton": 1e6}, flame=FlameWatch(),
-                        scene_threshold=scene_threshold)
+                        stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources,
+                        scene=memory)
         out = []
         for t in np.arange(0.0, 120.0, 1.0):
             kelvin = scene(float(t)) + 273.15
@@ -275,10 +285,10 @@ class TestSceneThreshold:
 
     def test_build_pipeline_default_halfway(self) -> None:
         """Unset, the scene threshold is halfway from the alarm threshold to 1."""
-        from edge.model import ModelHolder
+        from edge.model.holder import ModelHolder
 
         cfg = Config.model_validate({"alarm": {"threshold": 0.8}})
         pipe = build_pipeline(cfg, ModelHolder(cfg.model))
         assert pipe.scene_bar == pytest.approx(0.9)
-        pipe.alarm = AlarmStateMachine(AlarmConfig(), 0.6)  # a new model, a new threshold
+        assert pipe.retune(AlarmConfig(), 0.6)  # a reload, a new model's threshold
         assert pipe.scene_bar == pytest.approx(0.8)

@@ -2,9 +2,10 @@
 
 Targets: SCD41 replies (word/CRC decoding and the driver over a transceiver answering random
 bytes), the Scd41Reader above it, VoSPI packets (the SPI driver reading random or bit-flipped
-streams, telemetry rows, segment assembly), training JSON (``cloud.data``), the config (random
-TOML text and random documents) and the MQTT ``cmd/test`` command (random payloads through
-``MqttLink``'s message handler into the daemon). Recordings are fuzzed in test_recording.py.
+streams, telemetry rows, segment assembly), training JSON (``cloud.training.data``), the
+config (random TOML text and random documents) and the MQTT ``cmd/test`` command (random
+payloads through ``MqttLink``'s message handler into the daemon).
+Recordings are fuzzed in test_recording.py.
 
 "No hang" is enforced by the drivers' own deadlines on a ManualClock (a wait advances it at
 once) plus pytest-timeout. Hypothesis (no atheris: these parsers are pure Python, so
@@ -26,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from cloud.data import parse_json_samples
+from cloud.training.data import parse_json_samples
 from edge.config import Config, load_config, parse_config
 from edge.config.sensors import LeptonConfig, Scd41Config
 from edge.errors import ConfigError, CrcError, SensorError, TrainingDataError
@@ -422,10 +423,10 @@ class TestMqttTestCommand:
         """A daemon on simulated sensors whose link (not connected) calls request_test."""
         from edge.config import MqttConfig
         from edge.daemon import Daemon
-        from edge.model import ModelHolder
-        from edge.mqtt import MqttLink
-        from edge.outbox import Outbox
-        from edge.sources import simulated_sources
+        from edge.model.holder import ModelHolder
+        from edge.mqtt.link import MqttLink
+        from edge.mqtt.outbox import Outbox
+        from edge.sim.sources import simulated_sources
 
         cfg = Config()
         clock = ManualClock()

@@ -19,8 +19,9 @@ from edge.sensors.lepton_cci import LeptonCci
 from edge.sim.clock import ManualClock, ScaledClock
 from edge.sim.lepton import SimulatedLepton, SimulatedVoSpi, quantise, saturation_k
 from edge.sim.lepton_cci import LeptonState
-from edge.sim.scene import ZERO_C_K, AirSample, KelvinArray, Scene, StaticRoom
-from edge.types import ThermalFrame
+from edge.sim.scene import AirSample, KelvinArray, Scene, StaticRoom
+from edge.sim.sources import open_simulated_lepton
+from edge.types import ZERO_C_K, ThermalFrame
 from tests.conftest import LeptonRig
 
 MODELS = ["3.5", "2.5"]
@@ -321,9 +322,9 @@ class TestSetup:
 
     @pytest.mark.parametrize("model", MODELS)
     def test_open_lepton_simulated(self, model: str) -> None:
-        """open_lepton with kind "simulated" gives a started camera streaming the model's frames."""
+        """The real driver on a simulated camera is started and streams the model's frames."""
         cfg = LeptonConfig(kind="simulated", model=model, gain="high")
-        cam = open_lepton(cfg, ManualClock())
+        cam = open_simulated_lepton(cfg, ManualClock())
         frame = cam.read_frame()
         assert frame.resolution_k == 0.01
         assert frame.pixels.shape == ((120, 160) if model == "3.5" else (60, 80))
@@ -372,7 +373,7 @@ class TestScaledClock:
         """On a real (scaled) clock the simulated camera still delivers whole, exact frames."""
         clock = ScaledClock(speed=5.0)
         scene = StaticRoom(seed=8, ffc_period_s=0)
-        cam = open_lepton(LeptonConfig(kind="simulated", gain="high"), clock, scene=scene)
+        cam = open_simulated_lepton(LeptonConfig(kind="simulated", gain="high"), clock, scene)
         frames = [cam.read_frame() for _ in range(4)]
         assert all(f.pixels.shape == (120, 160) for f in frames)
         assert len({f.telemetry["frame_counter"] for f in frames}) == 4

@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud.signing import public_key_pem
+from cloud.artifact.signing import public_key_pem
 from edge.errors import (
     ModelCompatibilityError,
     ModelIntegrityError,
     ModelSelfTestError,
 )
 from edge.features import FEATURE_NAMES, FeatureParams
-from edge.model import Model, load_model
-from edge.model_runtime import JoblibMember, MemberEnsemble
+from edge.model.holder import Model, load_model
+from edge.model.runtime import JoblibMember, MemberEnsemble
 from tests.modelkit import (
     IDX,
     Kit,
@@ -193,7 +193,7 @@ class TestTarballExtraction:
 
     def test_unpacked_size_is_bounded(self, kit: Kit, tmp_path: Path) -> None:
         """An archive unpacking to more than the limit is refused (no decompression bomb)."""
-        from edge.model_verify import extract_tarball
+        from edge.model.verify import extract_tarball
 
         with pytest.raises(ModelIntegrityError, match="more than 10000 bytes"):
             extract_tarball(kit.a.tarball, tmp_path / "x", max_bytes=10_000)
@@ -203,7 +203,7 @@ class TestTarballExtraction:
         import gzip
         import tracemalloc
 
-        from edge.model_verify import MAX_ARTIFACT_FILES, extract_tarball
+        from edge.model.verify import MAX_ARTIFACT_FILES, extract_tarball
 
         entry = tarfile.TarInfo("v/")
         entry.type = tarfile.DIRTYPE
@@ -225,7 +225,7 @@ class TestTarballExtraction:
 
     def test_oversized_member_is_refused_before_its_data(self, tmp_path: Path) -> None:
         """A file whose header claims more than the per-file limit is refused from the header."""
-        from edge.model_verify import MAX_MEMBER_BYTES, extract_tarball
+        from edge.model.verify import MAX_MEMBER_BYTES, extract_tarball
 
         big = tarfile.TarInfo("v/members/rf.onnx")
         big.size = MAX_MEMBER_BYTES + 1
@@ -238,7 +238,7 @@ class TestTarballExtraction:
 
     def test_device_and_sparse_entries_are_refused(self, tmp_path: Path) -> None:
         """Character devices, FIFOs and sparse files are special entries, refused by name."""
-        from edge.model_verify import extract_tarball
+        from edge.model.verify import extract_tarball
 
         for kind in (tarfile.CHRTYPE, tarfile.FIFOTYPE, tarfile.GNUTYPE_SPARSE):
             info = tarfile.TarInfo("v/dev")
@@ -281,7 +281,7 @@ class TestBackends:
     ) -> None:
         """When onnxruntime cannot be imported the joblib members score, with a warning."""
         monkeypatch.setitem(sys.modules, "onnxruntime", None)
-        with caplog.at_level(logging.WARNING, logger="edge.model_runtime"):
+        with caplog.at_level(logging.WARNING, logger="edge.model.runtime"):
             model = _load(kit.a.path, kit)
         assert model.backend == "joblib"
         assert "onnxruntime is not installed" in caplog.text
@@ -336,8 +336,8 @@ class TestScore:
 
 
 def test_public_key_helper_roundtrip(tmp_path: Path) -> None:
-    """The public key PEM written by cloud.signing is what edge.model_verify reads."""
-    from edge.model_verify import load_public_key
+    """The public key PEM written by cloud.artifact.signing is what edge.model.verify reads."""
+    from edge.model.verify import load_public_key
 
     key = Ed25519PrivateKey.generate()
     (tmp_path / "k.pem").write_bytes(public_key_pem(key))

@@ -13,11 +13,11 @@ import boto3
 import numpy as np
 import pytest
 
-from cloud.s3 import upload_artifact
+from cloud.artifact.s3 import upload_artifact
 from edge.config import ModelConfig
 from edge.features import FeatureParams
-from edge.model import ModelHolder, load_model
-from edge.model_delivery import ModelUpdater, PollOutcome
+from edge.model.holder import ModelHolder, load_model
+from edge.model.updater import ModelUpdater, PollOutcome
 from tests.modelkit import Kit, build, copy_artifact, kit, resign, synthetic_features
 from tests.s3server import S3Bucket, free_port
 

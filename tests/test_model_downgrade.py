@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from cloud.s3 import pointer_document, publish_rollback, upload_artifact
-from cloud.signing import private_key_pem
-from edge.model import ModelHolder
-from edge.model_delivery import ModelUpdater, PollOutcome
-from edge.model_pointer import model_time
+from cloud.artifact.s3 import pointer_document, publish_rollback, upload_artifact
+from cloud.artifact.signing import private_key_pem
+from edge.model.holder import ModelHolder
+from edge.model.pointer import model_time
+from edge.model.updater import ModelUpdater, PollOutcome
 from tests.modelkit import Kit, copy_artifact, kit, resign
 from tests.s3server import S3Bucket
 from tests.test_model_delivery import PREFIX, _Device, _put_raw, _s3, _tar

@@ -13,8 +13,8 @@ import pytest
 
 from edge.config import ModelConfig
 from edge.errors import ModelError, ModelIntegrityError
-from edge.model import Model, ModelHolder, load_model
-from edge.rules import RULES_VERSION
+from edge.model.holder import Model, ModelHolder, load_model
+from edge.model.rules import RULES_VERSION
 from tests.modelkit import Kit, build, clean_row, copy_artifact, kit, resign, rows
 
 __all__ = ["kit"]
@@ -165,7 +165,7 @@ class TestModelHolder:
                 raise RuntimeError("onnxruntime exploded")
 
         broken.ensemble = Boom()
-        with caplog.at_level(logging.ERROR, logger="edge.model"):
+        with caplog.at_level(logging.ERROR, logger="edge.model.holder"):
             s = holder.score(clean_row())
         assert s.model_version == "model-a" and not s.degraded
         assert holder.is_rejected("model-b")

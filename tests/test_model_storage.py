@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from cloud.s3 import upload_artifact
+from cloud.artifact.s3 import upload_artifact
 from tests.modelkit import Kit, kit
 from tests.s3server import S3Bucket
 
@@ -31,8 +31,8 @@ _PRELUDE = textwrap.dedent('''
     from pathlib import Path
     from edge.config import ModelConfig
     from edge.errors import ModelError, ModelStorageError
-    from edge.model import ModelHolder
-    from edge.model_delivery import ModelUpdater
+    from edge.model.holder import ModelHolder
+    from edge.model.updater import ModelUpdater
     from tests.modelkit import clean_row
 
     args = json.loads(sys.argv[1])

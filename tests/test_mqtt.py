@@ -19,13 +19,13 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from pydantic import ValidationError
 
-from edge import payloads
 from edge.config import MqttConfig, TlsConfig
-from edge.credentials import read_secret
-from edge.discovery import DiscoveryInfo, discovery_message, discovery_payload
 from edge.errors import MqttError
-from edge.mqtt import MqttLink, broker_address
-from edge.outbox import Outbox
+from edge.mqtt import payloads
+from edge.mqtt.credentials import read_secret
+from edge.mqtt.discovery import DiscoveryInfo, discovery_message, discovery_payload
+from edge.mqtt.link import MqttLink, broker_address
+from edge.mqtt.outbox import Outbox
 from tests.broker import BROKER_PASSWORD, BROKER_USER, Broker, TlsFiles, make_tls_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -33,8 +33,8 @@ REPO = Path(__file__).resolve().parents[1]
 _CHILD = """
 import sys, time
 from edge.config import MqttConfig
-from edge.mqtt import MqttLink
-from edge.outbox import Outbox
+from edge.mqtt.link import MqttLink
+from edge.mqtt.outbox import Outbox
 url, path, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 link = MqttLink(MqttConfig(url=url, keepalive_s=5), "kid", Outbox(path),
                 reconnect_min_s=1, reconnect_max_s=1)
@@ -432,7 +432,7 @@ class TestMqttLink:
         caplog: pytest.LogCaptureFixture,
     ) -> None:
         """A refused CONNACK is one clear ERROR, a readable status, and retries with backoff."""
-        caplog.set_level(logging.DEBUG, logger="edge.mqtt")
+        caplog.set_level(logging.DEBUG, logger="edge.mqtt.link")
         secret = "wrong-password-xyz"
         link = make_link(password_broker.url, username=BROKER_USER,
                          environ={"FIREDETECT_MQTT_PASSWORD": secret})
@@ -525,7 +525,7 @@ class TestDiscovery:
 
 
 class TestDiscoveryTemplates:
-    """The discovery value_templates rendered with Jinja2 against edge.payloads' real JSON."""
+    """The discovery value_templates rendered with Jinja2 against edge.mqtt.payloads' real JSON."""
 
     def _render(self, key: str, body: bytes) -> str:
         info = DiscoveryInfo(device_id="k1", base_topic="fd/k1")
@@ -608,7 +608,7 @@ class TestPahoLogNoise:
         self, caplog: pytest.LogCaptureFixture
     ) -> None:
         """paho's per-loop "not connected" ERROR is filtered; its other errors still log."""
-        from edge.mqtt_client import make_client
+        from edge.mqtt.client import make_client
 
         client = make_client(
             MqttConfig(), "noise-test", "firedetect/noise/availability", tls=False

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from edge.errors import OutboxError
-from edge.outbox import Outbox, open_outbox
+from edge.mqtt.outbox import Outbox, open_outbox
 
 _CHILD = """
 import sys
-from edge.outbox import Outbox, open_outbox
+from edge.mqtt.outbox import Outbox, open_outbox
 box = Outbox(sys.argv[1])
 i = 0
 while True:
@@ -240,7 +240,7 @@ class TestSeqAcrossStorageFaults:
     def test_recovery_starts_above_the_volatile_seqs(self, tmp_path: Path) -> None:
         """A volatile outbox (its directory missing) recovers into the file once it can be
         written: held events move in and the next seq is above every volatile one."""
-        from edge.outbox_open import try_recover
+        from edge.mqtt.outbox_open import try_recover
 
         path = tmp_path / "gone" / "o.db"
         box = open_outbox(path)
@@ -263,7 +263,7 @@ class TestSeqAcrossStorageFaults:
         run.mkdir()
         env = {"RUNTIME_DIRECTORY": str(run)}
         path = tmp_path / "d" / "o.db"
-        from edge.outbox_open import open_outbox as open_with_env
+        from edge.mqtt.outbox_open import open_outbox as open_with_env
 
         volatile = open_with_env(path, env)
         last = volatile.append("fd/a", "x")

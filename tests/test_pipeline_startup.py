@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edge.alarm import AlarmStateMachine
 from edge.config import Config
 from edge.config.alarm import AlarmConfig
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.pipeline import Pipeline
 from edge.features import FeatureExtractor
-from edge.pipeline import Pipeline
 from edge.types import ThermalFrame
 from tests.fixedscore import FixedScorer
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 
 from edge.cli import main
-from edge.commands.replay import readings
-from edge.recording import Recording, load_recording, save_recording
+from edge.recording import Recording, load_recording, readings, save_recording
 from edge.types import GasReading, ThermalFrame
 
 ROOM_RAW = int((22.0 + 273.15) * 100)
@@ -172,10 +171,10 @@ class TestSamePipeline:
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
     ) -> None:
         """Replay's alarm/clear events equal the batch path: featurize → score → alarm logic."""
-        from edge.alarm import AlarmStateMachine
         from edge.config import AlarmConfig
+        from edge.detect.alarm import AlarmStateMachine
         from edge.features import featurize_recording
-        from edge.rules import RULES_THRESHOLD, rule_score
+        from edge.model.rules import RULES_THRESHOLD, rule_score
 
         rec = synthetic(duration_s=240.0, fire_at=40.0)
         # The fire burns out at 150 s so the alarm also clears.

@@ -1,11 +1,11 @@
-"""The rule-based fallback scoring used when the device has no model (edge/rules.py)."""
+"""The rule-based fallback scoring used when the device has no model (edge/model/rules.py)."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from edge.features import FEATURE_NAMES
-from edge.rules import RULES_VERSION, rule_score
+from edge.model.rules import RULES_VERSION, rule_score
 from tests.modelkit import IDX
 
 

@@ -20,9 +20,9 @@ from botocore.stub import Stubber
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from cloud import sagemaker as smk
-from cloud.signing import generate_keypair
-from cloud.train_cli import build_parser
-from edge.model import load_model
+from cloud.artifact.signing import generate_keypair
+from cloud.training.options import build_parser
+from edge.model.holder import load_model
 from tests.s3server import S3Bucket
 from tests.test_train_cli import write_json_groups
 
@@ -95,7 +95,7 @@ class TestRequest:
         for k, v in hp.items():
             if not k.startswith("sagemaker_"):
                 argv += [f"--{k}", str(json.loads(v))]
-        from cloud.train_cli import parse
+        from cloud.training.options import parse
 
         args = parse(argv)
         assert args.unsigned is True and args.holdout_families is False
@@ -247,7 +247,7 @@ class TestContainer:
         s3 = boto3.client("s3", endpoint_url=s3_bucket.endpoint_url)
         s3.upload_file(str(model_tar), s3_bucket.name, f"out/{JOB}/output/model.tar.gz")
         generate_keypair(tmp_path / "k.pem", tmp_path / "k.pub")
-        from cloud.signing import load_private_key
+        from cloud.artifact.signing import load_private_key
 
         out = tmp_path / "models"
         url = f"s3://{s3_bucket.name}/out/{JOB}/output/model.tar.gz"

@@ -13,7 +13,6 @@ import pytest
 from edge.cli import main
 from edge.config.sensors import LeptonConfig, Scd41Config
 from edge.recording import Recording, load_recording, save_recording
-from edge.sensors.flir_lepton import open_lepton
 from edge.sensors.scd41 import SCD41
 from edge.sensors.scd41_reader import Scd41Reader
 from edge.sim.clock import ManualClock
@@ -28,6 +27,7 @@ from edge.sim.scenarios import (
 from edge.sim.scenarios.base import COMMON_RANGES
 from edge.sim.scenarios.camera import LEPTON_SHAPES
 from edge.sim.scene import Scene
+from edge.sim.sources import open_simulated_lepton
 
 K0 = 273.15
 FAST: dict[str, Any] = {"frame_rate_hz": 2.0, "lepton": "2.5"}
@@ -258,7 +258,7 @@ class TestThroughTheDrivers:
         fs = scene.truth["fire_start_s"]
         hottest = []
         for t0 in (fs - 30.0, fs + 40.0):
-            cam = open_lepton(LeptonConfig(kind="simulated"), ManualClock(start=t0), scene=scene)
+            cam = open_simulated_lepton(LeptonConfig(), ManualClock(start=t0), scene)
             frame = cam.read_frame()
             hottest.append(float(frame.pixels.max()) * frame.resolution_k - K0)
         assert hottest[0] < 40.0 < 300.0 < hottest[1]

@@ -1,4 +1,4 @@
-"""The smoulder watch (edge.smoulder): a new spot that keeps heating or spreading."""
+"""The smoulder watch (edge.detect.smoulder): a new spot that keeps heating or spreading."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from edge.config import FlameConfig, SmoulderConfig
-from edge.flame import FlameWatch
-from edge.smoulder import SmoulderWatch
+from edge.detect.flame import FlameWatch
+from edge.detect.smoulder import SmoulderWatch
 
 SHAPE = (60, 80)
 ROOM_C = 21.0

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from edge.commands.run import build_daemon
+from edge.app import build_daemon
 from edge.config import parse_config
 from edge.daemon import DaemonOptions
 from edge.errors import SensorError

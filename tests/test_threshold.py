@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from cloud.threshold import CEILING, FLOOR, Stream, count_alarms, event_threshold
+from cloud.training.threshold import CEILING, FLOOR, Stream, count_alarms, event_threshold
 from edge.config.alarm import AlarmConfig
 
 

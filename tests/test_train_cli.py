@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from cloud.train import main
 from edge.features import FEATURE_NAMES
-from edge.model import load_model
+from edge.model.holder import load_model
 from tests.modelkit import synthetic_features
 from tests.s3server import S3Bucket
 
@@ -228,7 +228,7 @@ class TestSimulatedRun:
 class TestModelOptionValues:
     def test_degraded_fraction_reaches_config(self) -> None:
         """--degraded-fraction, --threshold-mode and --event-margin end up in the config."""
-        from cloud.train_cli import ensemble_config, parse
+        from cloud.training.options import ensemble_config, parse
 
         cfg = ensemble_config(parse(["--simulate", "4", "--degraded-fraction", "0.5",
                                      "--threshold-mode", "frames", "--event-margin", "0.02"]))

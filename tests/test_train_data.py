@@ -10,7 +10,7 @@ import boto3
 import numpy as np
 import pytest
 
-from cloud.data import (
+from cloud.training.data import (
     Dataset,
     load_paths,
     observable_time,

@@ -1,9 +1,9 @@
 """``firedetect record --out REC.npz --duration S [--simulate SCENARIO --seed N]``: a recording.
 
-The same sensor threads as the daemon (:class:`edge.daemon_sensors.SensorLoop`) read both
+The same sensor threads as the daemon (:class:`edge.sensors.loop.SensorLoop`) read both
 sensors through the real drivers — live hardware, or the byte-level simulators rendering a
 scenario on a ``ScaledClock`` — for ``S`` seconds of the sensors' clock, and the readings are
-saved as a recording (../shared/specs/recording.md) that never overwrites an existing file.
+saved as a recording (docs/recording.md) that never overwrites an existing file.
 FFC (frozen) frames are repeats, not data: they are left out, like any missing frame.
 """
 
@@ -19,12 +19,14 @@ from typing import Any
 
 import numpy as np
 
+from edge.app import configured_sources
 from edge.config import load_config
-from edge.daemon_sensors import Reading, SensorLoop
 from edge.errors import ConfigError, RecordingError
 from edge.notify import ProgressMonitor
 from edge.recording import Recording, save_recording
-from edge.sources import Sources, hardware_sources, make_scene, simulated_sources
+from edge.sensors.loop import Reading, SensorLoop
+from edge.sensors.sources import Sources
+from edge.sim.sources import make_scene, simulated_sources
 from edge.types import GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -117,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"{args.out}: exists; refusing to overwrite a recording", file=sys.stderr)
         return 1
     meta: dict[str, Any] = {"device": config.device.id, "source": "firedetect record"}
+    sources: Sources
     if args.simulate:
         from edge.sim.clock import ScaledClock
 
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                     fire_start_s=None if fire is None else float(fire) - args.start,
                     label=truth.get("label"))
     else:
-        sources = hardware_sources(config)
+        sources = configured_sources(config)
     t0 = sources.clock.monotonic()
     try:
         frames, gas = collect(sources, args.duration)

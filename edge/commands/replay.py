@@ -12,15 +12,14 @@ import argparse
 import json
 import logging
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from edge.config import load_config
+from edge.detect.pipeline import DetectionEvent, Pipeline, build_pipeline
 from edge.errors import ConfigError, ModelError, RecordingError
-from edge.pipeline import DetectionEvent, Pipeline, build_pipeline
-from edge.recording import Recording, load_recording
-from edge.types import GasReading, ThermalFrame
+from edge.recording import Recording, load_recording, readings
+from edge.types import ThermalFrame
 
 log = logging.getLogger(__name__)
 
@@ -33,24 +32,6 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--model", type=Path, help="a model folder or .tar.gz (overrides config)")
     p.add_argument("--config", type=Path, help="the TOML config file (alarm settings, model)")
     p.set_defaults(func=run)
-
-
-def readings(rec: Recording) -> Iterator[ThermalFrame | GasReading]:
-    """Frames and SCD41 readings merged in time order (a reading before a frame at equal t)."""
-    n, m = len(rec.frame_t), len(rec.gas_t)
-    i = j = 0
-    while i < n or j < m:
-        if j < m and (i >= n or rec.gas_t[j] <= rec.frame_t[i]):
-            yield GasReading(
-                float(rec.gas_t[j]), float(rec.co2_ppm[j]), float(rec.temperature_c[j]),
-                float(rec.humidity_pct[j]),
-            )
-            j += 1
-        else:
-            yield ThermalFrame(
-                float(rec.frame_t[i]), rec.frames[i], rec.frame_resolution_k, frame_id=i
-            )
-            i += 1
 
 
 def event_line(ev: DetectionEvent) -> dict[str, Any]:
@@ -98,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from edge.model import ModelHolder
+    from edge.model.holder import ModelHolder
 
     holder = ModelHolder(config.model)
     if config.model.path is not None:

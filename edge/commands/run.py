@@ -17,23 +17,16 @@ import logging
 import signal
 import sys
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from edge import __version__
 from edge.clock import Clock
 from edge.config import Config, load_config, parse_config
 from edge.errors import ConfigError, FiredetectError, MqttError
-from edge.notify import Notifier
 
 if TYPE_CHECKING:
-    from edge.daemon import Daemon, DaemonOptions
-    from edge.model_delivery import ModelUpdater
-    from edge.outbox import Outbox
-    from edge.sim.scene import Scene
-    from edge.statelock import StateLock
+    from edge.daemon import Daemon
 
 log = logging.getLogger(__name__)
 
@@ -86,126 +79,6 @@ def build_config(path: Path | None, extra: dict[str, dict[str, Any]]) -> Config:
     return parse_config(data, where)
 
 
-@dataclass
-class Runtime:
-    """A wired daemon and the parts its owner closes after it."""
-
-    daemon: Daemon
-    outbox: Outbox
-    updater: ModelUpdater | None = None
-    lock: StateLock | None = None
-
-    def close(self) -> None:
-        if self.updater is not None:
-            self.updater.stop()
-        self.outbox.close()
-        if self.lock is not None:
-            self.lock.release()
-
-
-def build_daemon(
-    config: Config,
-    *,
-    simulate: str | None = None,
-    scene: Scene | None = None,
-    seed: int = 0,
-    clock: Clock | None = None,
-    duration_s: float | None = None,
-    scene_duration_s: float | None = None,
-    notifier: Notifier | None = None,
-    environ: dict[str, str] | None = None,
-    options: DaemonOptions | None = None,
-) -> Runtime:
-    """Everything wired: sources, model holder, outbox, MQTT link, daemon (not started).
-
-    Sensors: real hardware; or simulated chips seeing the scenario ``simulate`` (seeded) or
-    the given ``scene``, on ``clock`` (a ``ScaledClock`` by default).
-
-    The state directory is locked first (:mod:`edge.statelock`): a second daemon on it gets
-    :class:`~edge.statelock.AlreadyRunning`. A state directory that cannot be created or
-    written does not stop the detector: the model loads without its cache, events are held
-    in memory (a volatile outbox) and the health reports it.
-
-    :raises FiredetectError: another daemon holds the state directory, or the MQTT TLS files
-        cannot be used.
-    :raises ValueError: an unknown scenario.
-    """
-    from edge.statelock import StateLock
-
-    state_dir = Path(config.device.state_dir)
-    try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:  # detect all the same: volatile outbox, model without its cache
-        log.error("%s: cannot create the state directory: %s; running without it", state_dir,
-                  exc)
-    lock = StateLock(state_dir).acquire()
-    try:
-        return _wire(config, state_dir, lock, simulate=simulate, scene=scene, seed=seed,
-                     clock=clock, duration_s=duration_s, scene_duration_s=scene_duration_s,
-                     notifier=notifier, environ=environ, options=options)
-    except BaseException:
-        lock.release()
-        raise
-
-
-def _wire(
-    config: Config,
-    state_dir: Path,
-    lock: StateLock,
-    *,
-    simulate: str | None,
-    scene: Scene | None,
-    seed: int,
-    clock: Clock | None,
-    duration_s: float | None,
-    scene_duration_s: float | None,
-    notifier: Notifier | None,
-    environ: dict[str, str] | None,
-    options: DaemonOptions | None,
-) -> Runtime:
-    from edge.daemon import Daemon, DaemonOptions
-    from edge.model import ModelHolder
-    from edge.mqtt import MqttLink
-    from edge.outbox import open_outbox
-    from edge.sim.clock import ScaledClock
-    from edge.sources import hardware_sources, make_scene, simulated_sources
-
-    if simulate is not None or scene is not None:
-        clock = clock or ScaledClock(1.0)
-        truth: dict[str, Any] = {}
-        if scene is None:
-            scene, truth = make_scene(str(simulate), seed,
-                                      scene_duration_s or duration_s or 3600.0)
-            log.info("simulation: %s (seed %d): %s", simulate, seed,
-                     {k: v for k, v in truth.items() if k != "params"})
-        sources = simulated_sources(config, scene, clock, truth)
-    else:
-        sources = hardware_sources(config, clock)
-    holder = ModelHolder(config.model, state_dir)
-    holder.load_initial()
-    # A broken outbox file must not keep the detector from running: open_outbox falls back
-    # to a volatile outbox and the daemon reports the fault in its health.
-    outbox = open_outbox(state_dir / "outbox.sqlite")
-    model = holder.model
-    box: dict[str, Any] = {}
-    link = MqttLink(
-        config.mqtt, config.device.id, outbox,
-        on_test_command=lambda payload: box["daemon"].request_test(payload),
-        sw_version=__version__, model_version=None if model is None else model.version,
-        environ=environ,
-    )
-    opts = options or DaemonOptions(duration_s=duration_s)
-    daemon = Daemon(config, sources, holder, link, notifier=notifier, options=opts,
-                    lock_fault=lock.fault)
-    box["daemon"] = daemon
-    updater = None
-    if config.model.s3_url:
-        from edge.model_delivery import ModelUpdater
-
-        updater = ModelUpdater(config.model, holder, state_dir)
-    return Runtime(daemon, outbox, updater, lock)
-
-
 def run(args: argparse.Namespace) -> int:
     try:
         config = build_config(args.config, overrides(args))
@@ -223,6 +96,8 @@ def run(args: argparse.Namespace) -> int:
 
         clock = ScaledClock(args.speed, start=args.start)
     try:
+        from edge.app import build_daemon
+
         rt = build_daemon(config, simulate=args.simulate, seed=args.seed, clock=clock,
                               duration_s=args.duration, scene_duration_s=(
                                   None if args.duration is None else args.start + args.duration))

@@ -16,15 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
+from edge.app import configured_sources
 from edge.clock import Clock, SystemClock
 from edge.config import load_config
 from edge.errors import ConfigError, SensorError, SensorSetupError
+from edge.sensors.sources import Sources
 from edge.sim.clock import ManualClock
-from edge.sources import Sources, hardware_sources, simulated_sources
-from edge.types import GasReading, ThermalFrame
+from edge.sim.sources import simulated_sources
+from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
-ZERO_C_K = 273.15
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"--count must be ≥ 0, got {args.count}", file=sys.stderr)
         return 2
     clock: Clock
+    sources: Sources
     if args.simulate:
         from edge.sim.scene import StaticRoom
 
@@ -101,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         sources = simulated_sources(config, StaticRoom(), clock)
     else:
         clock = SystemClock()
-        sources = hardware_sources(config, clock)
+        sources = configured_sources(config, clock)
     sources.scd41.read_timeout_s = 12.0  # the first reading comes two intervals after start
     try:
         problems = open_both(sources)

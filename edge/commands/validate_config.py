@@ -1,7 +1,7 @@
 """``firedetect validate-config FILE``: check a config file and say what is wrong.
 
 Beyond loading (every key, its type and range), the files the config names are checked on
-this machine (:mod:`edge.config.files`). Exit 0 when all is well, 2 otherwise, each problem
+this machine (:mod:`edge.commands.config_files`). Exit 0 when all is well, 2 otherwise, each problem
 on its own line naming the key, what was given and what is allowed.
 """
 
@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from edge.commands.config_files import file_problems
 from edge.config import load_config
-from edge.config.files import file_problems
 from edge.errors import ConfigError
 
 

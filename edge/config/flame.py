@@ -1,4 +1,4 @@
-"""The growing-flame watch: new hot pixels that keep spreading (edge/flame.py)."""
+"""The growing-flame watch: new hot pixels that keep spreading (edge/detect/flame.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from edge.config.base import Section
 
 
 class FlameConfig(Section):
-    """When a new, steadily growing hot region counts as a flame (``edge.flame``)."""
+    """When a new, steadily growing hot region counts as a flame (``edge.detect.flame``)."""
 
     enabled: bool = Field(True, description="watch for growing flames at all")
     hot_c: float = Field(

@@ -8,6 +8,14 @@ from pydantic import Field
 
 from edge.config.base import Section
 
+#: Seconds between readings per SCD41 measurement mode.
+SCD41_INTERVAL_S = {"periodic": 5.0, "low_power": 30.0, "single_shot": 5.0}
+#: How old a sensor's newest data may be before it counts as missing: the default of
+#: ``stale_after_s`` (a fault) and the feature set's freshness (``edge.features.FeatureParams``
+#: ``gas_stale_s``/``frame_stale_s``, recorded in every model manifest).
+SCD41_STALE_AFTER_S = 30.0
+LEPTON_STALE_AFTER_S = 5.0
+
 
 class Scd41Config(Section):
     """The SCD41 CO2/temperature/humidity sensor."""
@@ -31,8 +39,21 @@ class Scd41Config(Section):
         True, description="automatic self-calibration (assumes weekly exposure to fresh air)"
     )
     stale_after_s: float = Field(
-        30.0, gt=0, le=600, description="no reading for this long marks the sensor faulted"
+        SCD41_STALE_AFTER_S, gt=0, le=600,
+        description="no reading for this long marks the sensor faulted"
     )
+
+    @property
+    def interval_s(self) -> float:
+        """Seconds between two readings in ``mode`` (datasheet: 5 s, 30 s; single shot on demand
+        every 5 s, its 5-s conversion back to back)."""
+        return SCD41_INTERVAL_S[self.mode]
+
+    @property
+    def startup_grace_s(self) -> float:
+        """How much longer than ``stale_after_s`` the first reading may take: power-up, the
+        clean start, the dropped first sample, then the first reading."""
+        return 2.0 * self.interval_s + 5.0
 
 
 class LeptonConfig(Section):
@@ -54,7 +75,8 @@ class LeptonConfig(Section):
         "low", description="gain mode: high clips near 140 °C, low reaches ~400 °C"
     )
     stale_after_s: float = Field(
-        5.0, gt=0, le=60, description="no frame for this long marks the camera faulted"
+        LEPTON_STALE_AFTER_S, gt=0, le=60,
+        description="no frame for this long marks the camera faulted"
     )
     reboot_after_failures: int = Field(
         10,
@@ -62,6 +84,13 @@ class LeptonConfig(Section):
         le=1000,
         description="consecutive VoSPI failures (lost sync, CRC, timeouts) before a CCI reboot",
     )
+
+
+    @property
+    def startup_grace_s(self) -> float:
+        """How much longer than ``stale_after_s`` the first frame may take (camera boot and
+        the first FFC)."""
+        return 5.0
 
 
 class SensorsConfig(Section):

@@ -8,7 +8,7 @@ from edge.config.base import Section
 
 
 class SmoulderConfig(Section):
-    """When a new hot spot counts as smouldering (``edge.smoulder``). It shares the flame
+    """When a new hot spot counts as smouldering (``edge.detect.smoulder``). It shares the flame
     watch's memory of the scene (``[flame]`` ``known_c``, ``memory_s``, ``warmup_s``)."""
 
     enabled: bool = Field(True, description="watch for smouldering spots at all")

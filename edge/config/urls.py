@@ -1,7 +1,7 @@
 """URLs in the config: the broker URL parsed in one place, and secrets kept out of messages.
 
 A password never belongs in the config (``mqtt.password_env`` names where it is read from,
-:mod:`edge.credentials`), so a URL with user info (``mqtt://bob:secret@host`` or
+:mod:`edge.mqtt.credentials`), so a URL with user info (``mqtt://bob:secret@host`` or
 ``mqtt://TOKEN@host``) is refused rather than used or silently stripped, and every message
 that could echo such a value shows it as ``mqtt://***@host``.
 """

@@ -2,8 +2,8 @@
 
 Entry point: ``open_lepton(config, clock)`` builds, starts and returns a camera for
 ``LeptonConfig.kind`` — ``"spi"`` (``LeptonSpi`` over ``/dev/spidevB.D`` and
-``/dev/i2c-N``), ``"usb"`` (``edge.sensors.lepton_usb.LeptonUsb`` on a PureThermal) or
-``"simulated"`` (``LeptonSpi`` over ``edge.sim.lepton.SimulatedLepton``). Every camera has
+``/dev/i2c-N``, or over the ``spi``/``cci_bus`` handles passed in — how the simulator's chips
+are read) or ``"usb"`` (``edge.sensors.lepton_usb.LeptonUsb`` on a PureThermal). Every camera has
 ``read_frame() -> ThermalFrame``, ``health() -> LeptonHealth`` and ``close()``.
 
 Frozen frames: during a flat-field correction the camera repeats an old image. Such a frame
@@ -32,7 +32,6 @@ from edge.types import SmBus, SpiDevice
 
 if TYPE_CHECKING:
     from edge.config import LeptonConfig
-    from edge.sim.scene import Scene
 
 __all__ = ["LeptonHealth", "LeptonSpi", "ThermalCamera", "open_lepton", "open_spidev"]
 
@@ -45,13 +44,12 @@ def open_lepton(
     *,
     spi: SpiDevice | None = None,
     cci_bus: SmBus | None = None,
-    scene: Scene | None = None,
     flirpy_factory: Any = None,
 ) -> ThermalCamera:
     """Build and start the camera ``config.kind`` names.
 
-    ``spi``/``cci_bus`` replace the real ``spidev``/``smbus2`` handles, ``scene`` is what a
-    ``"simulated"`` camera sees (a ``StaticRoom`` by default) and ``flirpy_factory`` stands
+    ``spi``/``cci_bus`` replace the real ``spidev``/``smbus2`` handles (both or neither) and
+    ``flirpy_factory`` stands
     in for ``flirpy.camera.lepton.Lepton`` (e.g. ``edge.sim.purethermal.SimulatedPureThermal``).
     """
     clock = clock or SystemClock()
@@ -60,13 +58,9 @@ def open_lepton(
 
         return LeptonUsb(open_purethermal(flirpy_factory), clock)
     max_transfer = 4096
-    if config.kind == "simulated":
-        from edge.sim.lepton import SimulatedLepton
-        from edge.sim.scene import StaticRoom
-
-        sim = SimulatedLepton(scene or StaticRoom(), clock, model=config.model)
-        spi, cci_bus = spi or sim.spi, cci_bus or sim.cci
-    else:
+    if spi is None or cci_bus is None:
+        if config.kind == "simulated":
+            raise ValueError("a simulated Lepton needs its spi and cci_bus (see edge.sim.sources)")
         spi = spi or open_spidev(config.spi_bus, config.spi_device, config.spi_speed_hz)
         cci_bus = cci_bus or open_smbus(config.cci_bus)
         max_transfer = spidev_bufsiz()

@@ -33,7 +33,6 @@ from edge.types import GasReading
 
 log = logging.getLogger(__name__)
 
-INTERVAL_S = {"periodic": 5.0, "low_power": 30.0, "single_shot": 5.0}
 MISSED_INTERVALS = 3  # data not ready for longer than this many intervals is a stall
 
 
@@ -88,7 +87,7 @@ class Scd41Reader:
         self.retry_backoff_s = retry_backoff_s
         self.max_backoff_s = max_backoff_s
         self.gone_after = gone_after
-        self.interval_s = INTERVAL_S[config.mode]
+        self.interval_s = config.interval_s
         self.status = "starting"
         self.last_error: SensorError | None = None
         self.serial_number: int | None = None

@@ -35,8 +35,8 @@ import numpy as np
 from edge.clock import Clock
 from edge.sensors import vospi
 from edge.sim.lepton_cci import LeptonState, SimulatedCci
-from edge.sim.scene import ZERO_C_K, KelvinArray, Scene
-from edge.types import FrameArray
+from edge.sim.scene import KelvinArray, Scene
+from edge.types import ZERO_C_K, FrameArray
 
 FRAME_RATE_HZ = 8.7
 HIGH_GAIN_MAX_K = 140.0 + ZERO_C_K

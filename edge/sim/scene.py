@@ -19,8 +19,9 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+from edge.types import ZERO_C_K
+
 KelvinArray = npt.NDArray[np.float64]
-ZERO_C_K = 273.15
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,8 +24,8 @@ import numpy.typing as npt
 from edge.sim.scenarios.base import Parts
 from edge.sim.scenarios.physics import saturation_vapour_hpa
 from edge.sim.scenarios.signals import first_order, random_walk, total
+from edge.types import FloatArray
 
-FloatArray = npt.NDArray[np.float64]
 CO2_MAX_PPM = 40000.0
 PRE_ROLL_S = 600.0  # simulate this long before t = 0 so the lags start settled
 _DT = 1.0

@@ -22,8 +22,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.sim.scenarios.signals import Signal
+from edge.types import ZERO_C_K, FloatArray
 
-FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 LEPTON_SHAPES = {"3.5": (120, 160), "2.5": (60, 80)}
 NOMINAL_RATE_HZ = 8.7  # an FFC freezes a number of frames at the camera's own rate
@@ -53,7 +53,7 @@ class CameraParams:
     def saturation_k(self) -> float:
         """The hottest scene the camera reports before it clips (K)."""
         clip_c = self.low_gain_clip_c if self.low_gain else self.high_gain_clip_c
-        return clip_c + 273.15
+        return clip_c + ZERO_C_K
 
     @property
     def max_count(self) -> int:

@@ -14,7 +14,6 @@ import numpy as np
 
 from edge.sim.scenarios.base import Ctx, Range
 from edge.sim.scenarios.physics import (
-    ZERO_C_K,
     FlickerSignal,
     ceiling_jet_rise_k,
     co2_ppm_per_min,
@@ -22,7 +21,6 @@ from edge.sim.scenarios.physics import (
     t2_hrr_kw,
 )
 from edge.sim.scenarios.signals import (
-    FloatArray,
     GridSignal,
     Signal,
     approach,
@@ -31,6 +29,7 @@ from edge.sim.scenarios.signals import (
     scaled,
 )
 from edge.sim.scenarios.thermal import Flame, Patch, SmokeLayer
+from edge.types import ZERO_C_K, FloatArray
 
 _FLAME_F1: dict[str, Range] = {
     "flame_alpha_kw_s2": (0.0117, 0.047),  # medium … fast t² growth

@@ -10,9 +10,8 @@ import math
 import numpy as np
 
 from edge.sim.scenarios.base import Ctx, Range
-from edge.sim.scenarios.physics import HFOV_LEPTON_3_RAD, ZERO_C_K, FlickerSignal
+from edge.sim.scenarios.physics import HFOV_LEPTON_3_RAD, FlickerSignal
 from edge.sim.scenarios.signals import (
-    FloatArray,
     approach,
     const,
     pulses,
@@ -22,6 +21,7 @@ from edge.sim.scenarios.signals import (
     window,
 )
 from edge.sim.scenarios.thermal import Flame, Patch
+from edge.types import ZERO_C_K, FloatArray
 
 Anchors = dict[str, tuple[float, float]]
 NATURAL_GAS_G_KJ = 0.055  # CO2 yield / heat of combustion (fire-science.md §2.1)

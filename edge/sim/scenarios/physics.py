@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from edge.types import FloatArray
+
 ArrayLike = float | npt.NDArray[np.floating[Any]]
 
-ZERO_C_K = 273.15
 _H = 6.62607015e-34  # Planck constant, J·s
 _C = 2.99792458e8  # speed of light, m/s
 _KB = 1.380649e-23  # Boltzmann constant, J/K

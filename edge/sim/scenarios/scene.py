@@ -28,9 +28,9 @@ from edge.sim.scenarios.families import QUIET, SCENARIOS
 from edge.sim.scenarios.signals import total
 from edge.sim.scenarios.thermal import background_k
 from edge.sim.scene import AirSample
+from edge.types import FloatArray
 
 log = logging.getLogger(__name__)
-FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 FIRE_START_FRAC = (0.3, 0.5)
 _CHUNK = 64  # frames rendered at once

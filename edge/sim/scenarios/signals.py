@@ -10,9 +10,9 @@ import math
 from collections.abc import Callable, Sequence
 
 import numpy as np
-import numpy.typing as npt
 
-FloatArray = npt.NDArray[np.float64]
+from edge.types import FloatArray
+
 Signal = Callable[[FloatArray], FloatArray]
 
 

@@ -24,8 +24,8 @@ from edge.sim.scenarios.physics import (
     ifov_rad,
 )
 from edge.sim.scenarios.signals import Signal
+from edge.types import ZERO_C_K, FloatArray
 
-FloatArray = npt.NDArray[np.float64]
 F32Array = npt.NDArray[np.float32]
 INTEGRATION_S = 1.0 / 27.0  # one frame of the Lepton core (27 Hz; 8.7 Hz are passed on)
 SUBSTEPS = 4  # samples per integration window: 108 Hz, above the ≥ 50 Hz asked for
@@ -78,7 +78,7 @@ def background_k(height: int, width: int, seed: int, room_c: float) -> F32Array:
         r0, r1 = int(y0 * height), min(height, int((y0 + hh) * height))
         c0, c1 = int(x0 * width), min(width, int((x0 + ww) * width))
         img[r0:r1, c0:c1] += rng.uniform(-3.0, 2.0)
-    return np.asarray(img + room_c + 273.15, dtype=np.float32)
+    return np.asarray(img + room_c + ZERO_C_K, dtype=np.float32)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Held-out evaluation: fresh scenario runs replayed through the device pipeline, scored."""

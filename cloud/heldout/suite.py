@@ -1,0 +1,387 @@
+"""The held-out evaluation: fresh scenario runs through the whole device pipeline.
+
+``python -m cloud.heldout.suite --model models/<version> --public-key KEY --out DIR`` renders
+``--runs`` recordings per scenario family with seeds training never used (checked against
+the artifact's ``training_data.sources``), replays each through ``edge.detect.pipeline`` (features
+→ model → alarm state machine, exactly as ``firedetect replay``) and scores events and frames
+(``cloud.heldout.summary``), then writes ``DIR/summary.json``, ``DIR/runs.json``, the plots and
+``DIR/report.md`` (``cloud.heldout.report``).
+
+Every run is replayed three times:
+
+- ``fused``: both sensors, as on a device;
+- ``thermal_only``: the SCD41 readings are dropped — the device's degraded mode with the
+  SCD41 gone (its features are NaN; the ``scd41`` fault event is expected);
+- ``co2_only``: the camera frames are dropped — degraded mode with the Lepton gone (scored
+  on each SCD41 reading, the ``lepton`` fault event is expected).
+
+The ablations therefore blank a block to NaN in the live pipeline; nothing is retrained.
+Without ``--model`` the rule fallback (``edge.model.rules``) is evaluated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import multiprocessing
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge.config import Config, ModelConfig, load_config
+from edge.detect.pipeline import build_pipeline
+from edge.recording import Recording
+from edge.types import ZERO_C_K, GasReading, ThermalFrame
+
+log = logging.getLogger(__name__)
+
+MODES = ("fused", "thermal_only", "co2_only")
+DEFAULT_SEED_BASE = 7_300_000_000  # far from cloud.training.data.sim_jobs' seed·100003 + i
+FULL_RATE_HZ = 8.7
+_SOURCE_RE = re.compile(r"^simulate:(\d+)x[^,]*,seed=(-?\d+)$")
+
+
+@dataclass(frozen=True)
+class HeldoutRun:
+    """One held-out recording to render: family, seed, length and frame rate."""
+
+    scenario: str
+    seed: int
+    duration_s: float
+    rate_hz: float
+
+
+def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_rate_runs: int,
+              seed_base: int = DEFAULT_SEED_BASE, families: Sequence[str] | None = None,
+              slow_duration_s: float | None = None) -> list[HeldoutRun]:
+    """``runs_per_family`` runs of each family; the first ``full_rate_runs`` of each at 8.7 Hz.
+
+    Smoulders and overheating (F3–F5) last ``slow_duration_s`` when given: they take tens of
+    minutes to develop.
+
+    :raises ValueError: for an unknown family or non-positive counts, rates or durations.
+    """
+    from edge.sim.scenarios import SCENARIOS
+
+    names = list(families) if families else list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        raise ValueError(f"unknown scenario(s) {unknown}; choose from: {', '.join(SCENARIOS)}")
+    if runs_per_family < 1 or not (duration_s > 0 and rate_hz > 0) or full_rate_runs < 0:
+        raise ValueError(f"runs {runs_per_family}, duration {duration_s} s, rate {rate_hz} Hz, "
+                         f"full-rate runs {full_rate_runs}; allowed: runs ≥ 1, duration and "
+                         f"rate > 0, full-rate runs ≥ 0")
+    order = sorted(SCENARIOS)
+    slow = {"F3", "F4", "F5"}
+    out = []
+    for name in names:
+        dur = slow_duration_s if slow_duration_s and SCENARIOS[name].code in slow else duration_s
+        base = seed_base + 10_000 * order.index(name)
+        for i in range(runs_per_family):
+            rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz
+            out.append(HeldoutRun(name, base + i, float(dur), float(rate)))
+    return out
+
+
+def training_seeds(manifest: dict[str, Any]) -> set[int]:
+    """The simulation seeds a model was trained on, from its manifest's data sources
+    (``simulate:NxDs@RHz,seed=S`` → ``S·100003 + i`` for ``i < N``, as ``cloud.training.data``)."""
+    seeds: set[int] = set()
+    sources = manifest.get("training_data", {}).get("sources", [])
+    for src in sources if isinstance(sources, list) else []:
+        m = _SOURCE_RE.match(str(src))
+        if m:
+            n, s = int(m.group(1)), int(m.group(2))
+            seeds.update(s * 100_003 + i for i in range(n))
+    return seeds
+
+
+def check_disjoint(runs: Iterable[HeldoutRun], trained: set[int]) -> None:
+    """:raises ValueError: when a held-out seed was used in training."""
+    clash = sorted(r.seed for r in runs if r.seed in trained)
+    if clash:
+        raise ValueError(f"held-out seeds {clash[:5]} were used to train the model; choose "
+                         f"another --seed-base")
+
+
+# ----------------------------------------------------------------------------- replay
+
+
+def readings(rec: Recording, mode: str) -> Iterator[ThermalFrame | GasReading]:
+    """The recording's frames and SCD41 readings in time order, minus the blanked sensor."""
+    from edge.recording import readings as merged
+
+    if mode not in MODES:
+        raise ValueError(f"mode {mode!r}; allowed: {', '.join(MODES)}")
+    for r in merged(rec):
+        if mode == "thermal_only" and isinstance(r, GasReading):
+            continue
+        if mode == "co2_only" and isinstance(r, ThermalFrame):
+            continue
+        yield r
+
+
+_HOLDERS: dict[tuple[str, str, bool], Any] = {}
+
+
+def model_holder(model: Path | None, public_key: Path | None, allow_unsigned: bool) -> Any:
+    """A ``ModelHolder`` with the artifact installed (rule fallback without one); one per
+    process, reused across runs."""
+    from edge.model.holder import ModelHolder
+
+    key = (str(model), str(public_key), allow_unsigned)
+    if key not in _HOLDERS:
+        holder = ModelHolder(ModelConfig(public_key=public_key, allow_unsigned=allow_unsigned))
+        if model is not None:
+            holder.install(model)
+        _HOLDERS[key] = holder
+    return _HOLDERS[key]
+
+
+def replay_mode(rec: Recording, holder: Any, mode: str, config: Config | None = None
+                ) -> dict[str, Any]:
+    """One replay: the events the device would publish and every score it computed."""
+    pipeline = build_pipeline(config or Config(), holder, start_t=0.0)
+    events: list[dict[str, Any]] = []
+    ts: list[float] = []
+    ps: list[float] = []
+    for r in readings(rec, mode):
+        step = pipeline.frame(r) if isinstance(r, ThermalFrame) else pipeline.gas(r)
+        if step.score is not None:
+            ts.append(step.t)
+            ps.append(float(step.score.probability))
+        for ev in step.events:
+            events.append({"kind": ev.kind, "t": float(ev.t),
+                           "score": None if math.isnan(ev.score) else float(ev.score),
+                           "sensor": ev.sensor,
+                           "reason": ev.alarm.reason if ev.alarm is not None else ev.reason})
+    return {"events": events, "t": np.asarray(ts), "p": np.asarray(ps),
+            "threshold": float(pipeline.alarm.threshold)}
+
+
+VISIBLE_C = 140.0  # the lowest high-gain clip (fire-science.md §2.4): hot in any gain mode
+
+
+def visible_times(rec: Recording) -> dict[str, float | None]:
+    """When the fire shows on the camera, from the frames themselves: the first frame at or
+    after ``fire_start_s`` with ≥ 4 new pixels (``flame_4px_s``) or ≥ 1 new pixel
+    (``spot_s``) at ≥ 140 °C apparent; "new" = not that hot in the last frame before the
+    onset (so a hob already on does not count). None if never, or for nuisance runs."""
+    t0 = rec.fire_start_s
+    out: dict[str, float | None] = {"flame_4px_s": None, "spot_s": None}
+    if t0 is None or rec.frame_t.size == 0:
+        return out
+    limit = (VISIBLE_C + ZERO_C_K) / rec.frame_resolution_k
+    first = int(np.searchsorted(rec.frame_t, t0))
+    base = rec.frames[first - 1] >= limit if first > 0 else np.zeros(rec.frames.shape[1:], bool)
+    for i in range(first, rec.frame_t.size):
+        n = int(((rec.frames[i] >= limit) & ~base).sum())
+        if n >= 1 and out["spot_s"] is None:
+            out["spot_s"] = float(rec.frame_t[i])
+        if n >= 4:
+            out["flame_4px_s"] = float(rec.frame_t[i])
+            break
+    return out
+
+
+@dataclass(frozen=True)
+class Job:
+    """A run plus how to score it (picklable for worker processes)."""
+
+    run: HeldoutRun
+    model: Path | None
+    public_key: Path | None
+    allow_unsigned: bool
+    modes: tuple[str, ...] = MODES
+    config: Path | None = None  # a device config (its [alarm] and [flame]); defaults if None
+
+
+def evaluate_run(job: Job) -> dict[str, Any]:
+    """Render one held-out run and replay it in every mode."""
+    from edge.sim.scenarios import render_recording
+
+    r = job.run
+    rec = render_recording(r.scenario, r.seed, r.duration_s, frame_rate_hz=r.rate_hz)
+    holder = model_holder(job.model, job.public_key, job.allow_unsigned)
+    config = load_config(job.config) if job.config is not None else None
+    params = rec.meta.get("params", {})
+    out: dict[str, Any] = {
+        **asdict(r), "family": rec.meta["family"], "label": rec.meta["label"],
+        "fire_start_s": rec.fire_start_s, "background": rec.meta.get("background"),
+        "distance_m": params.get("camera_distance_m"),
+        "occlusion": params.get("camera_occlusion"), **visible_times(rec), "modes": {},
+        "model_version": holder.model.version if holder.model is not None else "rules-v1",
+    }
+    for mode in job.modes:
+        out["modes"][mode] = replay_mode(rec, holder, mode, config)
+    return out
+
+
+def run_all(jobs: Sequence[Job], workers: int, progress: bool = True,
+            sink: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every job, in ``workers`` processes; results in job order, each also handed to
+    ``sink(index, result)`` as it arrives (so a long run keeps what it did)."""
+    from tqdm import tqdm
+
+    def keep(res: dict[str, Any]) -> None:
+        if sink is not None:
+            sink(len(results), res)
+        results.append(res)
+
+    bar = tqdm(total=len(jobs), desc="held-out runs", unit="run", disable=not progress)
+    results: list[dict[str, Any]] = []
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                keep(evaluate_run(job))
+                bar.update()
+        else:
+            ctx = multiprocessing.get_context(
+                "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+                for res in pool.imap(evaluate_run, jobs, chunksize=1):
+                    keep(res)
+                    bar.update()
+    finally:
+        bar.close()
+    return results
+
+
+def _plain(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {k: _plain(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_plain(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, np.generic):
+        return obj.item()
+    return obj
+
+
+def raw_sink(folder: Path) -> Callable[[int, dict[str, Any]], None]:
+    """Writes each result as ``folder/NNNN.json`` (new files only)."""
+    import json
+
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def sink(i: int, res: dict[str, Any]) -> None:
+        with open(folder / f"{i:04d}.json", "x", encoding="utf-8") as f:
+            json.dump(_plain(res), f)
+
+    return sink
+
+
+def load_raw(out: Path) -> list[dict[str, Any]]:
+    """The results ``raw_sink`` left under ``out/raw``, in order."""
+    import json
+
+    return [json.loads(p.read_text(encoding="utf-8"))
+            for p in sorted((out / "raw").glob("*.json"))]
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m cloud.heldout.suite", description=__doc__.split(
+        "\n")[0])
+    p.add_argument("--model", type=Path, help="artifact folder or .tar.gz (default: rules)")
+    p.add_argument("--public-key", type=Path, help="Ed25519 public key the model is signed with")
+    p.add_argument("--allow-unsigned", action="store_true", help="accept an unsigned model")
+    p.add_argument("--out", type=Path, required=True, help="report folder (created)")
+    p.add_argument("--runs", type=int, default=20, help="runs per family (default 20)")
+    p.add_argument("--duration", type=float, default=600.0, help="run length, s")
+    p.add_argument("--slow-duration", type=float, default=None,
+                   help="run length of F3–F5 (slow fires), s; default --duration")
+    p.add_argument("--rate", type=float, default=1.0, help="frame rate of most runs, Hz")
+    p.add_argument("--full-rate-runs", type=int, default=2,
+                   help="runs per family at the Lepton's full 8.7 Hz")
+    p.add_argument("--families", default="", help="comma-separated subset (default: all 12)")
+    p.add_argument("--seed-base", type=int, default=DEFAULT_SEED_BASE)
+    p.add_argument("--ablation-runs", type=int, default=None,
+                   help="replay the thermal-only and CO2-only ablations on only the first N "
+                        "runs of each family (default: every run)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--config", type=Path, default=None,
+                   help="replay with this device config's [alarm] and [flame] (default: the "
+                        "defaults)")
+    p.add_argument("--lag", type=float, default=30.0,
+                   help="seconds after onset left out of frame scores (sensor lag)")
+    p.add_argument("--from-raw", type=Path, default=None, metavar="DIR",
+                   help="no new runs: report on the raw/*.json results an earlier (possibly "
+                        "interrupted) evaluation left in DIR")
+    p.add_argument("--lofo", type=Path, default=None,
+                   help="the training report's metrics.json, for its leave-one-family-out part")
+    p.add_argument("-v", "--verbose", action="count", default=0)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import json
+
+    from cloud.heldout.report import write_report
+    from cloud.heldout.summary import summarise
+    from edge.errors import ConfigError, ModelError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.verbose == 0:  # the ablations' sensor faults and every alarm are expected here
+        for name in ("edge.detect.pipeline", "edge.detect.alarm"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+    try:
+        runs = plan_runs(args.runs, args.duration, args.rate, full_rate_runs=args.full_rate_runs,
+                         seed_base=args.seed_base,
+                         families=[f for f in args.families.split(",") if f],
+                         slow_duration_s=args.slow_duration)
+        if args.config is not None:
+            load_config(args.config)  # a bad file stops here, named, not in every worker
+        manifest: dict[str, Any] = {}
+        if args.model is not None:
+            holder = model_holder(args.model, args.public_key, args.allow_unsigned)
+            manifest = holder.model.manifest
+            check_disjoint(runs, training_seeds(manifest))
+    except (ValueError, ModelError, ConfigError) as exc:
+        print(f"evaluate: {exc}", file=sys.stderr)
+        return 2
+    if args.out.exists() and any(args.out.iterdir()):
+        print(f"evaluate: {args.out} is not empty; refusing to overwrite a report",
+              file=sys.stderr)
+        return 2
+    _HOLDERS.clear()  # workers load their own copy after the fork
+    index: dict[str, int] = {}
+    jobs = []
+    for r in runs:
+        i = index[r.scenario] = index.get(r.scenario, -1) + 1
+        full = args.ablation_runs is None or i < args.ablation_runs
+        jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
+                        MODES if full else ("fused",), args.config))
+    if args.from_raw is not None:
+        results = load_raw(args.from_raw)
+        if not results:
+            print(f"evaluate: no raw/*.json results in {args.from_raw}", file=sys.stderr)
+            return 2
+    else:
+        results = run_all(jobs, args.workers, sink=raw_sink(args.out / "raw"))
+    summary = summarise(results, lag_s=args.lag)
+    summary["model"] = {"version": results[0].get("model_version", "rules-v1"),
+                        "training_data": manifest.get("training_data"),
+                        "threshold": results[0]["modes"]["fused"]["threshold"]}
+    summary["command"] = "python -m cloud.heldout.suite " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    lofo = json.loads(args.lofo.read_text()) if args.lofo else None
+    write_report(args.out, results, summary, lofo)
+    print(f"report: {args.out / 'report.md'}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Training the ensemble: data, splits, members, threshold, metrics and the training report."""

@@ -1,0 +1,465 @@
+"""Training data: the seed's JSON sample files, ``.npz`` recordings, and simulated recordings.
+
+Every input becomes rows of the 18 features (float32 values, NaN for a missing sensor) with
+a label, a group (one recording or one JSON file: splits never cut a group), the time in its
+recording, and whether the row counts in frame-level scores (rows in [t0, t0 + Δ] after the
+fire onset t0 do not: the sensors have not seen the fire yet; fire-science.md §4).
+
+A bad file is skipped with its name and reason (``Skipped``), or, in strict mode, stops the
+load with a ``TrainingDataError``. Nothing in a file can crash the loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import multiprocessing
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import RecordingError, TrainingDataError
+from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
+from edge.recording import Recording, load_recording
+from edge.types import ZERO_C_K
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".json", ".npz")
+DEFAULT_LAG_S = 30.0
+LABEL_MODES = ("onset", "observable")
+#: A fire is observable once a pixel that was not this hot before the onset is (the features'
+#: hot threshold, FeatureParams.hot_threshold_c) ...
+OBSERVABLE_HOT_C = 60.0
+#: ... or the CO2 reading exceeds its pre-onset baseline (median of the last 60 s) by this.
+OBSERVABLE_CO2_PPM = 100.0
+#: Families that take tens of minutes to develop (smoulders, overheating): ``--sim-slow-
+#: duration`` applies to them.
+SLOW_CODES = frozenset({"F3", "F4", "F5"})
+_NAMES = set(FEATURE_NAMES)
+
+
+@dataclass(frozen=True)
+class Group:
+    """One recording or JSON file."""
+
+    name: str
+    family: str  # scenario family name, or "json" for the seed's sample files
+    fire_start_s: float | None
+    duration_s: float
+    kind: str  # "recording" or "json"
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A file left out of the training data, and why."""
+
+    name: str
+    reason: str
+
+
+@dataclass
+class Dataset:
+    """Feature rows with labels, groups, times and the frame-scoring mask."""
+
+    X: npt.NDArray[np.float32]
+    y: npt.NDArray[np.int8]
+    group: npt.NDArray[np.int32]
+    t: npt.NDArray[np.float64]
+    scored: npt.NDArray[np.bool_]
+    groups: list[Group] = field(default_factory=list)
+
+    @classmethod
+    def empty(cls) -> Dataset:
+        n = len(FEATURE_NAMES)
+        return cls(np.zeros((0, n), np.float32), np.zeros(0, np.int8), np.zeros(0, np.int32),
+                   np.zeros(0, np.float64), np.zeros(0, bool), [])
+
+    @classmethod
+    def concat(cls, parts: Sequence[Dataset]) -> Dataset:
+        """One dataset from many; group indices are renumbered."""
+        if not parts:
+            return cls.empty()
+        offsets = np.cumsum([0] + [len(p.groups) for p in parts[:-1]])
+        return cls(
+            X=np.concatenate([p.X for p in parts]),
+            y=np.concatenate([p.y for p in parts]),
+            group=np.concatenate([p.group + o for p, o in zip(parts, offsets, strict=True)])
+            .astype(np.int32),
+            t=np.concatenate([p.t for p in parts]),
+            scored=np.concatenate([p.scored for p in parts]),
+            groups=[g for p in parts for g in p.groups],
+        )
+
+    def __len__(self) -> int:
+        return int(self.y.shape[0])
+
+    def rows_of(self, group_ids: Sequence[int] | npt.NDArray[np.integer[Any]]) -> npt.NDArray[
+            np.intp]:
+        """Row indices belonging to the given groups, in row order."""
+        return np.flatnonzero(np.isin(self.group, np.asarray(group_ids)))
+
+    @property
+    def families(self) -> list[str]:
+        """Each group's family, by group index."""
+        return [g.family for g in self.groups]
+
+    def fingerprint(self) -> str:
+        """A content id: SHA-256 over features, labels and groups (the artifact's data id)."""
+        h = hashlib.sha256()
+        for a in (self.X, self.y, self.group):
+            h.update(np.ascontiguousarray(a).tobytes())
+        return h.hexdigest()
+
+
+def _one_group(name: str, X: npt.NDArray[Any], y: npt.NDArray[Any], t: npt.NDArray[Any],
+               scored: npt.NDArray[np.bool_], group: Group) -> Dataset:
+    n = y.shape[0]
+    return Dataset(np.asarray(X, np.float32), np.asarray(y, np.int8), np.zeros(n, np.int32),
+                   np.asarray(t, np.float64), scored, [group])
+
+
+# ------------------------------------------------------------------------------ JSON samples
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _number(v: Any) -> float | None:
+    """A finite number, NaN for null (a missing sensor), or None when not acceptable."""
+    if v is None:
+        return math.nan
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return None
+    try:
+        f = float(v)
+    except OverflowError:  # an int beyond any float
+        return None
+    if math.isnan(f):
+        return f
+    # Features are stored as float32: a finite value beyond its range would turn into inf.
+    return f if math.isfinite(f) and abs(f) <= _FLOAT32_MAX else None
+
+
+def parse_json_samples(data: bytes, name: str) -> Dataset:
+    """The seed's ``{"samples": [{"features": {...18...}, "label": 0|1}]}`` as one group.
+
+    :raises TrainingDataError: naming the file, the sample and the rule it breaks.
+    """
+    try:
+        doc = json.loads(data)
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise TrainingDataError(f"{name}: not JSON ({exc})") from None
+    samples = doc.get("samples") if isinstance(doc, dict) else None
+    if not isinstance(samples, list):
+        raise TrainingDataError(f'{name}: expected an object {{"samples": [...]}}')
+    if not samples:
+        raise TrainingDataError(f"{name}: holds no samples")
+    n = len(samples)
+    X = np.empty((n, len(FEATURE_NAMES)), np.float32)
+    y = np.empty(n, np.int8)
+    for i, s in enumerate(samples):
+        feats = s.get("features") if isinstance(s, dict) else None
+        if not isinstance(feats, dict):
+            raise TrainingDataError(f'{name}: sample {i}: expected {{"features": {{...}}, '
+                                    f'"label": 0|1}}')
+        keys = set(feats)
+        if keys != _NAMES:
+            missing, extra = sorted(_NAMES - keys), sorted(keys - _NAMES)
+            what = "; ".join(x for x in (f"missing {missing}" if missing else "",
+                                         f"unknown {extra}" if extra else "") if x)
+            raise TrainingDataError(f"{name}: sample {i}: features {what} (feature set seed-v1 "
+                                    f"has exactly the 18 names)")
+        for j, fname in enumerate(FEATURE_NAMES):
+            v = _number(feats[fname])
+            if v is None:
+                raise TrainingDataError(f"{name}: sample {i}: feature {fname!r} is "
+                                        f"{feats[fname]!r}; allowed: a finite number "
+                                        f"within float32 range (±3.4e38) or null")
+            X[i, j] = v
+        label = s.get("label")
+        if isinstance(label, bool) or label not in (0, 1):
+            raise TrainingDataError(f"{name}: sample {i}: label {label!r}; allowed: 0 or 1")
+        y[i] = int(label)
+    if np.isnan(X).all(axis=1).any():
+        i = int(np.flatnonzero(np.isnan(X).all(axis=1))[0])
+        raise TrainingDataError(f"{name}: sample {i}: every feature is null")
+    t = np.full(n, np.nan)
+    group = Group(name, "json", None, 0.0, "json")
+    return _one_group(name, X, y, t, np.ones(n, bool), group)
+
+
+# ------------------------------------------------------------------------------ recordings
+
+
+def observable_time(rec: Recording, hot_c: float = OBSERVABLE_HOT_C,
+                    co2_excess_ppm: float = OBSERVABLE_CO2_PPM) -> float | None:
+    """When a fire first shows to either sensor, from the recording itself: the first frame
+    at/after ``fire_start_s`` with a *new* pixel ≥ ``hot_c`` (not that hot in the last frame
+    before the onset), or the first SCD41 reading ``co2_excess_ppm`` above the median of the
+    readings in the 60 s before the onset — whichever comes first. None when the recording
+    has no fire or the fire never shows."""
+    t0 = rec.fire_start_s
+    if t0 is None:
+        return None
+    found: list[float] = []
+    if rec.frame_t.size:
+        limit = (hot_c + ZERO_C_K) / rec.frame_resolution_k
+        first = int(np.searchsorted(rec.frame_t, t0))
+        base = (rec.frames[first - 1] >= limit if first > 0
+                else np.zeros(rec.frames.shape[1:], bool))
+        new_hot = ((rec.frames[first:] >= limit) & ~base).any(axis=(1, 2))
+        if new_hot.any():
+            found.append(float(rec.frame_t[first + int(np.argmax(new_hot))]))
+    if rec.gas_t.size:
+        before = (rec.gas_t < t0) & (rec.gas_t >= t0 - 60.0)
+        after = rec.gas_t >= t0
+        if before.any() and after.any():
+            baseline = float(np.median(rec.co2_ppm[before]))
+            high = rec.co2_ppm[after] >= baseline + co2_excess_ppm
+            if high.any():
+                found.append(float(rec.gas_t[after][int(np.argmax(high))]))
+    return min(found) if found else None
+
+
+def recording_rows(rec: Recording, name: str, params: FeatureParams,
+                   lag_s: float = DEFAULT_LAG_S, labels: str = "onset") -> Dataset:
+    """Feature rows of a recording with the device's own code.
+
+    ``labels="onset"``: label 1 from ``fire_start_s``, rows in [t0, t0 + ``lag_s``] left out
+    of training and frame scores. ``labels="observable"``: label 1 only from when the fire
+    shows to a sensor (:func:`observable_time`); rows in [t0, that time) — all rows after t0
+    when it never shows — are left out instead, so quiet frames are never called fire.
+
+    :raises TrainingDataError: when the recording gives no rows or its meta is unusable.
+    :raises ValueError: for an unknown ``labels`` mode.
+    """
+    if labels not in LABEL_MODES:
+        raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
+    t, X = featurize_recording(rec, params)
+    if t.size == 0:
+        raise TrainingDataError(f"{name}: the recording gives no feature rows (no frames and "
+                                f"no gas readings)")
+    t0 = rec.fire_start_s
+    family = rec.meta.get("scenario") or rec.meta.get("family") or "recorded"
+    if not isinstance(family, str):
+        raise TrainingDataError(f"{name}: meta 'scenario' is {family!r}; allowed: a string")
+    if t0 is None:
+        y = np.zeros(t.size, np.int8)
+        scored = np.ones(t.size, bool)
+    elif labels == "observable":
+        t_obs = observable_time(rec)
+        seen = math.inf if t_obs is None else t_obs
+        y = (t >= seen).astype(np.int8)
+        scored = ~((t >= t0) & (t < seen))
+    else:
+        y = (t >= t0).astype(np.int8)
+        scored = ~((t >= t0) & (t <= t0 + lag_s))
+    group = Group(name, family, t0, rec.duration_s, "recording")
+    return _one_group(name, X, y, t, scored, group)
+
+
+# ------------------------------------------------------------------------------ sources
+
+
+@dataclass(frozen=True)
+class Source:
+    """One input file: local, or an object in S3 (read on demand)."""
+
+    name: str
+    path: Path | None = None
+    read_bytes: Callable[[], bytes] | None = None
+
+    def data(self) -> bytes:
+        if self.path is not None:
+            return self.path.read_bytes()
+        if self.read_bytes is None:
+            raise TrainingDataError(f"{self.name}: a source needs a path or a reader")
+        return self.read_bytes()
+
+
+def _s3_sources(url: str, endpoint_url: str | None) -> Iterator[Source]:
+    from cloud.artifact.s3 import parse_s3_url, s3_client
+
+    bucket, prefix = parse_s3_url(url)
+    client = s3_client(endpoint_url)
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=f"{prefix}/" if prefix else "")
+    for page in pages:
+        for obj in page.get("Contents", []):
+            key = obj["Key"]
+            if key.endswith(SUFFIXES):
+
+                def read(key: str = key) -> bytes:
+                    body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+                    return body
+
+                yield Source(f"s3://{bucket}/{key}", read_bytes=read)
+
+
+def list_sources(paths: Sequence[str], endpoint_url: str | None = None
+                 ) -> tuple[list[Source], list[Skipped]]:
+    """Every ``.json``/``.npz`` under the given files, folders and ``s3://`` prefixes."""
+    sources: list[Source] = []
+    skipped: list[Skipped] = []
+    for p in paths:
+        if p.startswith("s3://"):
+            sources.extend(_s3_sources(p, endpoint_url))
+            continue
+        path = Path(p)
+        if path.is_dir():
+            sources.extend(Source(str(f), f) for f in sorted(path.rglob("*"))
+                           if f.is_file() and f.suffix in SUFFIXES)
+        elif path.is_file():
+            if path.suffix in SUFFIXES:
+                sources.append(Source(str(path), path))
+            else:
+                skipped.append(Skipped(str(path), f"not a .json or .npz file ({path.suffix!r})"))
+        else:
+            skipped.append(Skipped(p, "no such file or folder"))
+    return sources, skipped
+
+
+def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S,
+                labels: str = "onset") -> Dataset:
+    """One file's rows.
+
+    :raises TrainingDataError: with the file's name and what is wrong with it.
+    """
+    try:
+        if src.name.endswith(".json"):
+            return parse_json_samples(src.data(), src.name)
+        if src.path is not None:
+            rec = load_recording(src.path)
+        else:
+            with tempfile.TemporaryDirectory() as tmp:
+                local = Path(tmp) / "recording.npz"
+                local.write_bytes(src.data())
+                try:
+                    rec = load_recording(local)
+                except RecordingError as exc:
+                    raise RecordingError(str(exc).replace(str(local), src.name)) from None
+        return recording_rows(rec, src.name, params, lag_s, labels)
+    except RecordingError as exc:
+        raise TrainingDataError(str(exc)) from None
+    except OSError as exc:
+        raise TrainingDataError(f"{src.name}: cannot read ({exc})") from None
+
+
+def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
+               strict: bool = False, endpoint_url: str | None = None,
+               lag_s: float = DEFAULT_LAG_S, progress: bool = True, labels: str = "onset"
+               ) -> tuple[Dataset, list[Skipped]]:
+    """Load every file; skip (or, ``strict``, refuse) bad ones with their reason.
+
+    :raises TrainingDataError: in strict mode, for the first bad file.
+    """
+    from tqdm import tqdm
+
+    fp = params if params is not None else FeatureParams()
+    sources, skipped = list_sources(paths, endpoint_url)
+    if strict and skipped:
+        raise TrainingDataError(f"{skipped[0].name}: {skipped[0].reason}")
+    parts: list[Dataset] = []
+    for src in tqdm(sources, desc="load data", unit="file", disable=not progress):
+        try:
+            parts.append(load_source(src, fp, lag_s, labels))
+        except TrainingDataError as exc:
+            if strict:
+                raise
+            skipped.append(Skipped(src.name, str(exc).removeprefix(f"{src.name}: ")))
+            log.warning("skipping %s", exc)
+    return Dataset.concat(parts), skipped
+
+
+def skip_summary(skipped: Sequence[Skipped]) -> str:
+    """A human summary of skipped files, one per line."""
+    if not skipped:
+        return "no files skipped"
+    lines = [f"{len(skipped)} file(s) skipped:"]
+    lines += [f"  {s.name}: {s.reason}" for s in skipped]
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ simulation
+
+
+@dataclass(frozen=True)
+class SimJob:
+    """One recording to render and featurise."""
+
+    scenario: str
+    seed: int
+    duration_s: float
+    rate_hz: float
+    lag_s: float
+    params: FeatureParams
+    labels: str = "onset"
+
+
+def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
+             lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None, *,
+             slow_duration_s: float | None = None, labels: str = "onset") -> list[SimJob]:
+    """``n`` jobs balanced across the twelve families, seeds derived from ``seed``; the slow
+    families (F3–F5) last ``slow_duration_s`` when given."""
+    from edge.sim.scenarios import SCENARIOS
+
+    if n < 1:
+        raise ValueError(f"--simulate {n}; allowed: at least 1 recording")
+    if duration_s <= 0 or rate_hz <= 0:
+        raise ValueError(f"duration {duration_s} s at {rate_hz} Hz; allowed: both > 0")
+    if slow_duration_s is not None and slow_duration_s <= 0:
+        raise ValueError(f"slow-family duration {slow_duration_s} s; allowed: > 0")
+    if labels not in LABEL_MODES:
+        raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
+    names = sorted(SCENARIOS)
+    fp = params if params is not None else FeatureParams()
+    jobs = []
+    for i in range(n):
+        name = names[i % len(names)]
+        dur = duration_s
+        if slow_duration_s is not None and SCENARIOS[name].code in SLOW_CODES:
+            dur = slow_duration_s
+        jobs.append(SimJob(name, seed * 100_003 + i, dur, rate_hz, lag_s, fp, labels))
+    return jobs
+
+
+def run_sim_job(job: SimJob) -> Dataset:
+    """Render one scenario recording and featurise it with the device's code."""
+    from edge.sim.scenarios import render_recording
+
+    rec = render_recording(job.scenario, job.seed, job.duration_s, frame_rate_hz=job.rate_hz)
+    return recording_rows(rec, f"sim:{job.scenario}:{job.seed}", job.params, job.lag_s,
+                          job.labels)
+
+
+def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True) -> Dataset:
+    """Run the jobs (in ``workers`` processes when > 1); rows in job order."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(jobs), desc="simulate", unit="rec", disable=not progress)
+    parts: list[Dataset] = []
+    try:
+        if workers <= 1 or len(jobs) <= 1:
+            for job in jobs:
+                parts.append(run_sim_job(job))
+                bar.update()
+        else:
+            # fork: the children need no re-import of the (script) main module.
+            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+            ctx = multiprocessing.get_context(method)
+            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+                for part in pool.imap(run_sim_job, jobs, chunksize=1):
+                    parts.append(part)
+                    bar.update()
+    finally:
+        bar.close()
+    return Dataset.concat(parts)

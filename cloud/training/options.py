@@ -1,0 +1,317 @@
+"""The options of ``cloud/train.py`` and the small steps around training (key, summary).
+
+Inside a SageMaker training container (``SM_CHANNEL_TRAIN``, ``SM_MODEL_DIR``,
+``SM_OUTPUT_DATA_DIR`` set) the defaults follow the container: data from the ``train``
+channel, the artifact into the model folder, the report into the output folder. The
+container passes hyperparameters as ``--name value``, so every on/off option also accepts
+an explicit value (``--unsigned true``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from cloud.training.data import LABEL_MODES, Dataset
+from cloud.training.ensemble import (
+    MEMBER_NAMES,
+    THRESHOLD_MODES,
+    WEIGHT_METRICS,
+    Ensemble,
+    EnsembleConfig,
+    parse_members,
+    parse_params,
+)
+from cloud.training.evaluate import Evaluation
+from cloud.training.splits import GroupSplit
+
+log = logging.getLogger(__name__)
+
+PRIVATE_KEY_FILE = "model-signing.pem"
+PUBLIC_KEY_FILE = "model-signing.pub.pem"
+
+
+def _bool(text: str) -> bool:
+    v = text.strip().lower()
+    if v in ("1", "true", "yes", "on"):
+        return True
+    if v in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"{text!r}; allowed: true or false")
+
+
+def _flag(p: argparse._ActionsContainer, name: str, default: bool, help: str) -> None:
+    p.add_argument(name, nargs="?", const=True, default=default, type=_bool, metavar="BOOL",
+                   help=help)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}; allowed: a whole number ≥ 1") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}; allowed: a whole number ≥ 1")
+    return v
+
+
+def _positive_float(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}; allowed: a number > 0") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"{text!r}; allowed: a number > 0")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Every option of ``cloud/train.py``."""
+    env = os.environ
+    p = argparse.ArgumentParser(prog="cloud/train.py", description="Train, evaluate, sign and "
+                                "publish the firedetect ensemble.")
+    d = p.add_argument_group("data")
+    d.add_argument("--simulate", type=int, default=0, metavar="N",
+                   help="render N recordings from the scenario engine (balanced over the 12 "
+                        "families)")
+    d.add_argument("--sim-duration", type=_positive_float, default=600.0, metavar="S",
+                   help="length of each simulated recording, s (default 600)")
+    d.add_argument("--sim-rate", type=_positive_float, default=1.0, metavar="HZ",
+                   help="frame rate of simulated recordings, Hz (default 1)")
+    d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
+                   help="length of simulated smoulders and overheating (F3–F5), s; they take "
+                        "tens of minutes to develop (default --sim-duration)")
+    d.add_argument("--labels", choices=LABEL_MODES, default="onset",
+                   help="fire rows: 'onset' = from ignition, with --lag seconds left out "
+                        "(default); 'observable' = from when the fire first shows to a sensor, "
+                        "the span before left out (docs/evaluation.md: a trade-off, not a win)")
+    d.add_argument("--workers", type=_positive_int, default=2, help="processes for simulation")
+    d.add_argument("--data", action="append", default=[], metavar="PATH",
+                   help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable)")
+    d.add_argument("--s3-endpoint-url", default=None, metavar="URL",
+                   help="endpoint of an S3-compatible store (data and --upload)")
+    _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
+    d.add_argument("--lag", type=float, default=30.0, metavar="S",
+                   help="seconds after a fire's onset left out of frame scores (sensor lag)")
+    m = p.add_argument_group("model")
+    m.add_argument("--members", default=",".join(MEMBER_NAMES),
+                   help="ensemble members, from rf,gb,lr")
+    m.add_argument("--param", action="append", default=[], metavar="MEMBER.KEY=VALUE",
+                   help="a member hyperparameter, e.g. rf.n_estimators=50 (repeatable)")
+    m.add_argument("--threshold-mode", choices=THRESHOLD_MODES, default="events",
+                   help="'events' (default): the lowest threshold at which the device's alarm "
+                        "logic raises no alarm on the validation no-fire recordings, plus "
+                        "--event-margin (visible flames are the flame watch's job, "
+                        "edge/detect/flame.py); 'frames': a per-frame false-positive rate of "
+                        "--target-far")
+    m.add_argument("--event-margin", type=float, default=0.05, metavar="M",
+                   help="added to the event threshold (default 0.05)")
+    m.add_argument("--target-far", type=float, default=0.001, metavar="RATE",
+                   help="per-frame false-positive rate the threshold is chosen for "
+                        "(--threshold-mode frames)")
+    m.add_argument("--weight-metric", choices=WEIGHT_METRICS, default="roc_auc",
+                   help="validation score behind the member weights")
+    m.add_argument("--degraded-fraction", type=float, default=0.1, metavar="F",
+                   help="fraction of training rows copied with the gas block blanked, and as "
+                        "many with the thermal block blanked (degraded mode; default 0.1)")
+    m.add_argument("--seed", type=int, default=42, help="seed of data, splits and models")
+    _flag(m, "--holdout-families", True, "leave-one-family-out report (default on)")
+    m.add_argument("--no-holdout-families", dest="holdout_families", action="store_false",
+                   help="skip the leave-one-family-out report")
+    o = p.add_argument_group("output")
+    o.add_argument("--out", type=Path, default=Path(env.get("SM_MODEL_DIR", "models")),
+                   help="artifact folder (default models/, or $SM_MODEL_DIR)")
+    out_data = env.get("SM_OUTPUT_DATA_DIR")
+    o.add_argument("--report-dir", type=Path, default=Path(out_data) if out_data else None,
+                   help="report folder (default <out>/<version>-report)")
+    o.add_argument("--signing-key", type=Path, default=None, metavar="FILE",
+                   help="Ed25519 private key (PEM); else $FIREDETECT_SIGNING_KEY holds the PEM")
+    _flag(o, "--unsigned", False, "write an unsigned artifact (devices refuse it by default)")
+    o.add_argument("--upload", default=None, metavar="S3_URL",
+                   help="publish the artifact to s3://bucket/prefix/")
+    o.add_argument("--keygen", type=Path, default=None, metavar="DIR",
+                   help=f"only write a key pair {PRIVATE_KEY_FILE} (0600) + {PUBLIC_KEY_FILE}")
+    o.add_argument("--rollback", default=None, metavar="VERSION",
+                   help="only point --upload's latest.json back at an already published "
+                        "VERSION (signed, \"rollback\": true): devices install it although "
+                        "it is older than theirs")
+    o.add_argument("-v", "--verbose", action="count", default=0)
+    s = p.add_argument_group("SageMaker (cloud/sagemaker.py)")
+    _flag(s, "--sagemaker", False, "run this training as a SageMaker job and follow it")
+    s.add_argument("--role", default=env.get("SAGEMAKER_ROLE_ARN"),
+                   help="execution role ARN (default $SAGEMAKER_ROLE_ARN)")
+    s.add_argument("--sm-s3", default=None, metavar="S3_URL",
+                   help="s3://bucket/prefix/ for the job's code and output")
+    s.add_argument("--instance-type", default="ml.m5.large")
+    s.add_argument("--image-uri", default=None,
+                   help="training image (default: the prebuilt scikit-learn one for the region)")
+    s.add_argument("--region", default=None)
+    s.add_argument("--job-name", default=None)
+    return p
+
+
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse, and fill container defaults (the train channel when no data was named)."""
+    args = build_parser().parse_args(argv)
+    # The SageMaker container passes one value per option: several --param items as a;b.
+    args.param = [item for p in args.param for item in p.split(";") if item.strip()]
+    channel = os.environ.get("SM_CHANNEL_TRAIN")
+    if channel and not args.data and not args.simulate:
+        args.data = [channel]
+    if args.simulate < 0:
+        build_parser().error(f"--simulate {args.simulate}; allowed: 0 or more recordings")
+    return args
+
+
+def configure_logging(verbosity: int) -> None:
+    """Logs to stderr; warnings by default."""
+    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+    logging.basicConfig(level=level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def fail(message: str) -> int:
+    """Say what is wrong on stderr; exit status 2."""
+    print(f"train.py: error: {message}", file=sys.stderr)
+    return 2
+
+
+def keygen(folder: Path) -> int:
+    """Write a new key pair into ``folder``; refuses to overwrite."""
+    from cloud.artifact.signing import generate_keypair
+
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        generate_keypair(folder / PRIVATE_KEY_FILE, folder / PUBLIC_KEY_FILE)
+    except FileExistsError as exc:
+        return fail(str(exc))
+    print(f"private key: {folder / PRIVATE_KEY_FILE} (mode 0600, keep it secret)\n"
+          f"public key:  {folder / PUBLIC_KEY_FILE} (give it to devices: model.public_key)")
+    return 0
+
+
+def rollback(args: argparse.Namespace) -> int:
+    """``--rollback VERSION --upload S3_URL``: sign a rollback pointer; exit 0, or 2 naming
+    what is wrong (no key, no URL, a version never published)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from cloud.artifact.s3 import publish_rollback
+
+    if not args.upload:
+        return fail("--rollback needs --upload s3://bucket/prefix/ (where latest.json is)")
+    if args.unsigned:
+        return fail("--rollback with --unsigned: devices honour only a signed rollback")
+    try:
+        key = signing_key(args)
+        if key is None:  # only with --unsigned, refused above
+            return fail("--rollback needs the model-signing key")
+        name = publish_rollback(args.rollback, args.upload, key,
+                                endpoint_url=args.s3_endpoint_url)
+    except (ValueError, ClientError, BotoCoreError) as exc:
+        return fail(str(exc))
+    print(f"latest.json under {args.upload} rolled back to {name} (signed)", file=sys.stderr)
+    return 0
+
+
+def signing_key(args: argparse.Namespace) -> Ed25519PrivateKey | None:
+    """The key to sign with, or None with ``--unsigned``.
+
+    :raises ValueError: neither a key nor ``--unsigned``, both, or an unreadable key.
+    """
+    from cloud.artifact.signing import SIGNING_KEY_ENV, load_private_key
+
+    has_env = bool(os.environ.get(SIGNING_KEY_ENV))
+    if args.unsigned:
+        if args.signing_key is not None:
+            raise ValueError("--unsigned with --signing-key: choose one")
+        return None
+    if args.signing_key is None and not has_env:
+        raise ValueError(f"no signing key: pass --signing-key FILE, put the PEM in "
+                         f"${SIGNING_KEY_ENV}, or pass --unsigned explicitly (make a key pair "
+                         f"with --keygen DIR)")
+    return load_private_key(args.signing_key)
+
+
+def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
+    """The ensemble's settings from the options.
+
+    :raises ValueError: for unknown members or hyperparameters, or a bad target rate.
+    """
+    if not 0.0 <= args.target_far < 1.0:
+        raise ValueError(f"--target-far {args.target_far}; allowed: 0 ≤ rate < 1")
+    if not 0.0 <= args.degraded_fraction <= 1.0:
+        raise ValueError(f"--degraded-fraction {args.degraded_fraction}; allowed: 0 ≤ F ≤ 1")
+    if not 0.0 <= args.event_margin < 1.0:
+        raise ValueError(f"--event-margin {args.event_margin}; allowed: 0 ≤ margin < 1")
+    return EnsembleConfig(members=parse_members(args.members), params=parse_params(args.param),
+                          seed=args.seed, target_far=args.target_far,
+                          weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
+                          event_margin=args.event_margin,
+                          degraded_fraction=args.degraded_fraction)
+
+
+def sources(args: argparse.Namespace) -> list[str]:
+    """What the data came from, for the manifest."""
+    out = list(args.data)
+    if args.simulate:
+        slow = (f"(F3-F5 {args.sim_slow_duration:g}s)" if args.sim_slow_duration is not None
+                else "")
+        out.insert(0, f"simulate:{args.simulate}x{args.sim_duration:g}s{slow}"
+                      f"@{args.sim_rate:g}Hz,seed={args.seed}")
+    return out
+
+
+def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: Ensemble,
+                ev: Evaluation, holdout: Mapping[str, Any]) -> dict[str, Any]:
+    """Everything metrics.json holds."""
+    return {
+        "data": {"n_rows": len(ds), "n_groups": len(ds.groups), "id": ds.fingerprint(),
+                 "sources": sources(args), "train_groups": len(split.train),
+                 "val_groups": len(split.val), "test_groups": len(split.test),
+                 "lag_s": args.lag, "labels": args.labels},
+        "members": list(ens.pipelines),
+        "weights": ens.weights,
+        "validation_scores": ens.validation_scores,
+        "weight_metric": args.weight_metric,
+        "threshold": ens.threshold,
+        "target_far": args.target_far,
+        "threshold_mode": args.threshold_mode,
+        "event_margin": args.event_margin,
+        "seed": args.seed,
+        "frame": ev.frame,
+        "families": ev.families,
+        "holdout_families": dict(holdout),
+    }
+
+
+def manifest_metrics(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    """The short form kept in the manifest (frame scores of the ensemble, detection rates)."""
+    from cloud.training.metrics import clean_json
+
+    ens = metrics["frame"]["ensemble"]
+    out = {k: ens[k] for k in ("roc_auc", "pr_auc", "f1", "accuracy", "fpr", "brier")}
+    out["detection_rate"] = {f: v.get("detection_rate") for f, v in metrics["families"].items()
+                             if "detection_rate" in v}
+    out["target_far"] = metrics["target_far"]
+    out["validation_scores"] = metrics["validation_scores"]
+    result: dict[str, Any] = clean_json(out)
+    return result
+
+
+def print_summary(metrics: Mapping[str, Any]) -> None:
+    """A few lines on stderr: frame scores and detection per family."""
+    for name, m in metrics["frame"].items():
+        print(f"{name:>13}: ROC-AUC {m['roc_auc']:.4f}  PR-AUC {m['pr_auc']:.4f}  "
+              f"F1 {m['f1']:.4f}  FPR {m['fpr']:.5f}", file=sys.stderr)
+    for fam, v in metrics["families"].items():
+        det = (f"detected {v['detected']}/{v['fire_runs']}" if "fire_runs" in v
+               else "no fire runs")
+        print(f"{fam:>22}: {det}, {v['runs_with_false_alarm']}/{v['runs']} runs with a false "
+              f"alarm", file=sys.stderr)

@@ -1,0 +1,1 @@
+"""Detection: the pipeline (features → evidence → alarm), the scene watches and the alarm logic."""

@@ -1,0 +1,207 @@
+"""The alarm state machine: idle → pre_alarm → alarm → (clear) → idle.
+
+Fed one fire score at a time with the time it was computed (device clock, seconds). It never
+reads a clock itself, so replaying a recording gives the same events as living through it.
+
+Rules (thresholds from :class:`edge.config.AlarmConfig`, else the model's own):
+
+- ``idle``: a score ≥ ``threshold`` enters ``pre_alarm``; a score ≥ ``fast_path_score``
+  alarms at once (overwhelming evidence skips the wait).
+- ``pre_alarm``: alarms once it has lasted ``pre_alarm_s`` and the current score is still
+  ≥ ``threshold``. Dips into the hysteresis band (``clear_threshold`` ≤ score < threshold)
+  keep the pre-alarm alive, so a fire flickering around the threshold still alarms; a score
+  below ``clear_threshold`` falls back to ``idle`` without an event.
+- ``alarm``: clears when scores have stayed below ``clear_threshold`` for ``clear_s`` *and*
+  the alarm has lasted ``min_alarm_s``. Any score ≥ ``clear_threshold`` restarts the clear
+  timer, so a score flickering around the threshold gives one alarm, not an alarm/clear storm.
+- A NaN score is no evidence: it neither raises an alarm nor counts towards clearing one (it
+  restarts the clear timer — an alarm never clears while the sensors are blind).
+- A ``trigger`` (other evidence, e.g. ``flame_growth`` from :mod:`edge.detect.flame`) alarms at once
+  from ``idle`` or ``pre_alarm``, its name the event's reason; ``hold`` (that evidence still
+  present) keeps a raised alarm from clearing, as a score above ``clear_threshold`` would.
+- A timestamp earlier than the last one is treated as equal to it (time never runs
+  backwards here); equal timestamps are fine.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+from edge.config.alarm import AlarmConfig
+from edge.types import AlarmKind
+
+log = logging.getLogger(__name__)
+
+AlarmState = Literal["idle", "pre_alarm", "alarm"]
+
+#: The default clear threshold is this fraction of the threshold (0.5 → 0.4).
+DEFAULT_CLEAR_RATIO = 0.8
+
+
+@dataclass(frozen=True, slots=True)
+class AlarmEvent:
+    """A change of the alarm condition: ``alarm`` raised or ``clear``-ed.
+
+    ``state`` is the state after the event and ``since`` when it began; ``reason`` says why:
+    ``persistent`` (score held through the pre-alarm), ``fast_path`` (overwhelming score) or
+    ``cleared`` (score stayed low long enough).
+    """
+
+    kind: AlarmKind
+    t: float
+    score: float
+    state: AlarmState
+    since: float
+    reason: str
+
+
+class AlarmStateMachine:
+    """Turns a stream of ``(t, score)`` into alarm and clear events, with hysteresis."""
+
+    def __init__(self, config: AlarmConfig, model_threshold: float) -> None:
+        """Use ``config``'s thresholds, falling back to ``model_threshold``.
+
+        :raises ValueError: a threshold outside (0, 1), or a clear threshold above it.
+        """
+        self._tune(config, model_threshold)
+        self._state: AlarmState = "idle"
+        self._since: float | None = None
+        self._last_t: float | None = None
+        self._last_score = math.nan
+        self._low_since: float | None = None
+
+    def retune(self, config: AlarmConfig, model_threshold: float) -> bool:
+        """Take new settings (a reload) or a new model's threshold, keeping the state; return
+        whether the thresholds changed. Only while idle: an alarm or a pre-alarm in progress
+        keeps the logic it began with.
+
+        :raises RuntimeError: called while not idle.
+        :raises ValueError: as the constructor.
+        """
+        if self._state != "idle":
+            raise RuntimeError(f"alarm settings cannot change in state {self._state!r}")
+        before = (self.threshold, self.clear_threshold, self.fast_path_score)
+        self._tune(config, model_threshold)
+        return before != (self.threshold, self.clear_threshold, self.fast_path_score)
+
+    @property
+    def config(self) -> AlarmConfig:
+        """The settings in use."""
+        return self._cfg
+
+    def _tune(self, config: AlarmConfig, model_threshold: float) -> None:
+        threshold = config.threshold if config.threshold is not None else model_threshold
+        if not 0.0 < threshold < 1.0:
+            raise ValueError(f"alarm threshold must be in (0, 1), got {threshold!r}")
+        clear = (
+            config.clear_threshold
+            if config.clear_threshold is not None
+            else threshold * DEFAULT_CLEAR_RATIO
+        )
+        if clear > threshold:
+            raise ValueError(
+                f"alarm.clear_threshold ({clear}) must not exceed the threshold ({threshold})"
+            )
+        self.threshold = threshold
+        self.clear_threshold = clear
+        self.fast_path_score = max(config.fast_path_score, threshold)
+        self._cfg = config
+
+    @property
+    def state(self) -> AlarmState:
+        """The current state."""
+        return self._state
+
+    @property
+    def since(self) -> float | None:
+        """When the current state began (None before the first update)."""
+        return self._since
+
+    @property
+    def last_score(self) -> float:
+        """The last score given (NaN when none, or when it was NaN)."""
+        return self._last_score
+
+    def update(self, t: float, score: float, *, trigger: str | None = None,
+               hold: bool = False) -> list[AlarmEvent]:
+        """Feed one score at time ``t``; return the events it causes (usually none).
+
+        ``trigger`` names other evidence that alarms at once; ``hold`` keeps an alarm up.
+
+        :raises ValueError: ``t`` not finite, or ``score`` outside [0, 1] (NaN is allowed).
+        """
+        if not math.isfinite(t):
+            raise ValueError(f"alarm update time must be finite, got {t!r}")
+        if not (math.isnan(score) or 0.0 <= score <= 1.0):
+            raise ValueError(f"fire score must be in [0, 1] or NaN, got {score!r}")
+        if self._last_t is not None and t < self._last_t:
+            log.warning(
+                "alarm: time went backwards (%.3f after %.3f); using %.3f",
+                t, self._last_t, self._last_t,
+            )
+            t = self._last_t
+        self._last_t = t
+        if self._since is None:
+            self._since = t
+        self._last_score = score
+        if trigger is not None and self._state != "alarm":
+            return self._raise(t, score, trigger)
+        if (trigger is not None or hold) and self._state == "alarm":
+            self._low_since = None
+            return []
+        if self._state == "idle":
+            return self._from_idle(t, score)
+        if self._state == "pre_alarm":
+            return self._from_pre_alarm(t, score)
+        return self._from_alarm(t, score)
+
+    def _began(self, t: float) -> float:
+        return t if self._since is None else self._since
+
+    def _enter(self, state: AlarmState, t: float) -> None:
+        log.debug("alarm: %s → %s at %.3f", self._state, state, t)
+        self._state = state
+        self._since = t
+        self._low_since = None
+
+    def _raise(self, t: float, score: float, reason: str) -> list[AlarmEvent]:
+        self._enter("alarm", t)
+        log.warning("alarm: ALARM at t=%.3f score=%.3f (%s)", t, score, reason)
+        return [AlarmEvent("alarm", t, score, "alarm", t, reason)]
+
+    def _from_idle(self, t: float, score: float) -> list[AlarmEvent]:
+        if math.isnan(score) or score < self.threshold:
+            return []
+        if score >= self.fast_path_score or self._cfg.pre_alarm_s <= 0.0:
+            reason = "fast_path" if score >= self.fast_path_score else "persistent"
+            return self._raise(t, score, reason)
+        self._enter("pre_alarm", t)
+        return []
+
+    def _from_pre_alarm(self, t: float, score: float) -> list[AlarmEvent]:
+        if math.isnan(score):
+            return []
+        if score >= self.fast_path_score:
+            return self._raise(t, score, "fast_path")
+        if score < self.clear_threshold:
+            self._enter("idle", t)
+            return []
+        if score >= self.threshold and t - self._began(t) >= self._cfg.pre_alarm_s:
+            return self._raise(t, score, "persistent")
+        return []
+
+    def _from_alarm(self, t: float, score: float) -> list[AlarmEvent]:
+        if math.isnan(score) or score >= self.clear_threshold:
+            self._low_since = None
+            return []
+        if self._low_since is None:
+            self._low_since = t
+        lasted = t - self._began(t)
+        if t - self._low_since >= self._cfg.clear_s and lasted >= self._cfg.min_alarm_s:
+            self._enter("idle", t)
+            log.warning("alarm: clear at t=%.3f score=%.3f", t, score)
+            return [AlarmEvent("clear", t, score, "idle", t, "cleared")]
+        return []

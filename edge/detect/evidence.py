@@ -1,0 +1,186 @@
+"""Evidence sources: what, besides the model's score, the alarm logic hears about a frame.
+
+The model contributes the fire probability of the 18 features (and its ``top_features`` say
+why). What one frame's features cannot say is the history of the scene, kept once in
+:class:`edge.detect.scene.SceneMemory`. Each source reads that memory and the frame and may
+add one :class:`Evidence`:
+
+- ``flame_growth`` (:class:`FlameSource`): a new hot region keeps growing; it *triggers* an
+  alarm when the model corroborates it (``[flame] min_score``) or the growth is sure, and
+  *holds* a raised alarm while the new region lasts;
+- ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
+  triggers at ``[smoulder] min_score``, holds while it goes on;
+- ``known_scene`` (:class:`KnownSceneRule`): everything hot in view is the known scene (a
+  fireplace, a heater), so a score under the scene bar counts only as far as the gas alone
+  agrees: it *caps* the evidence at the score with the thermal features blanked.
+
+The pipeline (``edge.detect.pipeline``) holds the list the config switches on
+(:func:`build_sources`); adding, removing or learning a source is one class here and one
+line there. Sources are asked only about real camera frames (not FFC repeats, not gas
+readings), in list order; the first that triggers names the alarm's reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config import Config
+from edge.config.flame import FlameConfig
+from edge.config.smoulder import SmoulderConfig
+from edge.detect.flame import FlameWatch
+from edge.detect.scene import SceneMemory
+from edge.detect.smoulder import SmoulderWatch
+
+__all__ = [
+    "Evidence",
+    "EvidenceSource",
+    "FlameSource",
+    "KnownSceneRule",
+    "Look",
+    "SmoulderSource",
+    "build_sources",
+    "combine",
+    "scene_bar",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What one source says about one frame.
+
+    ``source`` names it (the alarm's reason when it triggers); ``why`` says it in words.
+    ``triggers``: alarm now. ``holds``: keep a raised alarm from clearing. ``cap``: the
+    score the alarm logic hears is at most this (NaN caps nothing).
+    """
+
+    source: str
+    why: str
+    triggers: bool = False
+    holds: bool = False
+    cap: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """One camera frame as the sources see it.
+
+    ``score``: the model's fire probability. ``evidence``: what the alarm logic would hear
+    (the score; NaN while the start-up guard holds it back). ``threshold`` and
+    ``scene_threshold``: the alarm logic's in use. ``gas_only``: the model's score with the
+    thermal features blanked (computed when called).
+    """
+
+    t: float
+    celsius: npt.NDArray[np.float32]
+    score: float
+    evidence: float
+    threshold: float
+    scene_threshold: float | None
+    gas_only: Callable[[], float]
+
+
+class EvidenceSource(Protocol):
+    """One source of evidence besides the model (see the module docstring)."""
+
+    name: str
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        """Judge one frame; the memory has already taken it. None: nothing to say."""
+        ...
+
+
+class FlameSource:
+    """The growing-flame watch (``edge.detect.flame``) as an evidence source."""
+
+    name = "flame_growth"
+
+    def __init__(self, config: FlameConfig, memory: SceneMemory) -> None:
+        self.cfg = config
+        self.watch = FlameWatch(config, memory)
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        seen = self.watch.observe(look.celsius)
+        holds = seen.growing or seen.new_px >= self.cfg.min_px
+        if not holds:
+            return None
+        triggers = seen.growing and (look.score >= self.cfg.min_score or seen.sure)
+        why = (f"{seen.new_px} new px ≥ {self.cfg.hot_c:g} °C, grown {seen.growth_px} px, "
+               f"rising {seen.rise_k_s:.1f} K/s" + (" (sure)" if seen.sure else "")
+               if seen.growing else f"{seen.new_px} new px ≥ {self.cfg.hot_c:g} °C")
+        return Evidence(self.name, why, triggers=triggers, holds=True)
+
+
+class SmoulderSource:
+    """The smoulder watch (``edge.detect.smoulder``) as an evidence source."""
+
+    name = "smoulder"
+
+    def __init__(self, config: SmoulderConfig, flame: FlameConfig) -> None:
+        self.cfg = config
+        self.watch = SmoulderWatch(config, flame)
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        seen = self.watch.update(look.t, look.celsius, memory.onset)
+        if not seen.smouldering:
+            return None
+        why = (f"new spot {'heating' if seen.heating else 'spreading'}: {seen.new_px} px, "
+               f"hottest {seen.hottest_c:.0f} °C")
+        return Evidence(self.name, why, triggers=look.score >= self.cfg.min_score, holds=True)
+
+
+class KnownSceneRule:
+    """While every hot pixel in view is the known scene, a score under the scene bar counts
+    only as far as the gas alone says fire too.
+
+    The bar is ``[alarm] scene_threshold`` (never under the alarm threshold), or halfway from
+    the alarm threshold to 1 when unset: it follows the alarm logic in use (a new model
+    brings its own threshold; a reload its own settings).
+    """
+
+    name = "known_scene"
+
+    def __init__(self, new_s: float) -> None:
+        self.new_s = new_s
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        bar = scene_bar(look.scene_threshold, look.threshold)
+        if not (memory.scene_only(self.new_s) and look.evidence < bar):
+            return None
+        cap = look.gas_only()
+        return Evidence(self.name, f"only the known scene is hot; the gas alone scores "
+                        f"{cap:.2f}", cap=cap)
+
+
+def scene_bar(scene_threshold: float | None, threshold: float) -> float:
+    """The known-scene rule's bar for ``[alarm] scene_threshold`` and the alarm threshold."""
+    if scene_threshold is None:
+        return (threshold + 1.0) / 2.0
+    return max(scene_threshold, threshold)
+
+
+def build_sources(config: Config, memory: SceneMemory) -> list[EvidenceSource]:
+    """The sources ``config`` switches on, in the order they name an alarm's reason. The
+    known-scene rule comes with either watch (it needs the scene memory they keep)."""
+    sources: list[EvidenceSource] = []
+    if config.flame.enabled:
+        sources.append(FlameSource(config.flame, memory))
+    if config.smoulder.enabled:
+        sources.append(SmoulderSource(config.smoulder, config.flame))
+    if sources:
+        sources.insert(0, KnownSceneRule(config.flame.new_s))
+    return sources
+
+
+def combine(score: float, found: list[Evidence]) -> tuple[float, str | None, bool]:
+    """The alarm's input from the evidence: the capped score, the trigger (the first source
+    that triggers) and whether any source holds the alarm."""
+    for ev in found:
+        if ev.cap is not None:
+            score = min(score, ev.cap)
+    trigger = next((ev.source for ev in found if ev.triggers), None)
+    return score, trigger, any(ev.holds for ev in found)

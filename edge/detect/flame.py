@@ -1,0 +1,144 @@
+"""The growing-flame watch: a hot region that is *new* to the scene and *keeps spreading*.
+
+The 18 features describe one frame (and a few seconds of change), so to the model a fire's
+first visible seconds look like a candle, a fireplace, a glowing hob or a grate: all hot,
+some flickering. What they cannot say is the history of the scene. This watch keeps it, per
+pixel, and looks for the one thing the everyday hot objects do not do:
+
+- **New**: a pixel is *hot* at ``known_c`` (100 °C). It is *new* when its hot episode began
+  after the start-up warm-up and within ``new_s``; a pixel that was hot at any time in the last
+  ``memory_s`` (30 min) continues its old episode. So a fireplace burning since boot, a candle,
+  or a heater cycling on its thermostat are the scene, not news.
+- **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
+  clip) rose in each of the last ``steps`` steps of ``step_s`` (5 × 2 s), by ``min_growth_px`` (12)
+  in all, and is at least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few
+  seconds; a hob, a grate or a heater crosses the line all at once and stops, a gas ring
+  flickers in place, a glint or the sun is a few pixels that do not spread.
+- **Fast**: the pixels that join the region jump: the median rate at which they crossed
+  ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
+  whose edge pixels cross the line one after another as it warms rises well under that.
+- **Sure**: the region rose in each of ``sure_steps`` steps (10 × 2 s): so long a steady
+  spread is a flame whatever the model says, and the pipeline needs no score to alarm on it.
+
+:class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
+same answers as living through it. The pipeline alarms on a growing flame when the model's
+score corroborates it (``flame.min_score``); see ``edge/detect/evidence.py``. The per-pixel
+memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the smoulder watch.
+Tuned on scenario runs disjoint from the held-out evaluation (docs/evaluation.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from bisect import bisect_right
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config.flame import FlameConfig
+from edge.detect.scene import SceneMemory
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FlameEvidence", "FlameWatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class FlameEvidence:
+    """What the watch sees in one frame: ``new_px`` new pixels at ≥ ``hot_c``, their
+    growth over the watched steps, and whether that is a growing flame."""
+
+    t: float
+    new_px: int
+    growth_px: int
+    growing: bool
+    rise_k_s: float = math.nan
+    scene_only: bool = False  # hot pixels in view, every one of them known to the scene
+    sure: bool = False  # growing, and rose in each of ``sure_steps`` steps: needs no score
+
+
+class FlameWatch:
+    """Says when a new hot region keeps growing, reading the scene memory
+    (:class:`edge.detect.scene.SceneMemory`) for what is new.
+
+    :param memory: the shared scene memory, updated by its owner before :meth:`observe`;
+        None gives the watch its own, updated by :meth:`update` (a watch on its own).
+    """
+
+    def __init__(self, config: FlameConfig | None = None,
+                 memory: SceneMemory | None = None) -> None:
+        self.cfg = config or FlameConfig()
+        self.memory = memory if memory is not None else SceneMemory(self.cfg)
+        self._generation = -1
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the watched window (the scene memory was reset)."""
+        self._times: list[float] = []  # the new-pixel counts of the watched window
+        self._counts: list[int] = []
+        self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
+        self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
+
+    @property
+    def onset(self) -> npt.NDArray[np.float64] | None:
+        """The scene memory's per-pixel onsets (:attr:`SceneMemory.onset`)."""
+        return self.memory.onset
+
+    def update(self, t: float, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
+        """Feed one frame (°C, any 2-D shape) taken at ``t`` seconds to the memory, then
+        :meth:`observe` it.
+
+        :raises ValueError: ``t`` not finite, or a frame that is not 2-D.
+        """
+        self.memory.update(t, celsius)
+        return self.observe(celsius)
+
+    def observe(self, celsius: npt.NDArray[np.floating]) -> FlameEvidence:
+        """Judge the frame the scene memory has just taken (``celsius``, at ``memory.t``)."""
+        memory = self.memory
+        if memory.generation != self._generation:
+            self._generation = memory.generation
+            self.reset()
+        t = memory.t
+        cfg = self.cfg
+        recent = memory.recent(cfg.new_s)
+        new = (celsius >= cfg.hot_c) & recent
+        new_px = int(np.count_nonzero(new))
+        scene_only = memory.scene_only(cfg.new_s)
+        rise = math.nan
+        if self._prev is not None and t > self._prev[0] and new_px:
+            before = self._prev[1]
+            crossed = new & (before < cfg.hot_c)
+            if crossed.any():
+                rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
+                rise = float(np.median(rate))
+        self._prev = (t, celsius)
+        return self._judge(t, new_px, rise, scene_only)
+
+    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
+        cfg = self.cfg
+        span = cfg.step_s * max(cfg.steps, cfg.sure_steps)
+        times, counts_ = self._times, self._counts
+        times.append(t)
+        counts_.append(new_px)
+        self._rises.append(rise)
+        drop = bisect_right(times, t - span) - 1  # keep one sample at or before the start
+        if drop > 0:
+            del times[:drop], counts_[:drop], self._rises[:drop]
+        if times[0] > t - span:
+            return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
+        counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
+                  for k in range(max(cfg.steps, cfg.sure_steps) + 1)]
+        # How many steps back the count has risen step after step.
+        run = next((k - 1 for k in range(1, len(counts)) if counts[k - 1] <= counts[k]),
+                   len(counts) - 1)
+        growth = counts[0] - counts[cfg.steps]
+        first = bisect_right(times, t - cfg.step_s * cfg.steps)
+        rises = [r for r in self._rises[first:] if not math.isnan(r)]
+        rate = float(np.median(rises)) if rises else math.nan
+        growing = (run >= cfg.steps and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+                   and rate >= cfg.min_rise_k_s)
+        sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)

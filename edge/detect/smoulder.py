@@ -1,0 +1,131 @@
+"""The smoulder watch: a hot spot new to the scene that keeps heating, or keeps spreading,
+minute after minute.
+
+A smoulder's CO2 (0.5–15 ppm/min) hides in a room's breathing, so fire-science.md says the
+thermal channel must catch it — but a spot at 150–250 °C is also a pan, a grate, a halogen
+lamp or a heater, and on one frame the model cannot tell them apart. Their histories differ:
+
+- **New**: the spot's pixels (≥ ``flame.known_c``) began their hot episode after the
+  start-up warm-up, within ``new_s`` (1 h). The memory is the flame watch's
+  (:attr:`edge.detect.flame.FlameWatch.onset`): a heater that was hot in the last 30 min, a
+  fireplace burning at start-up are the scene.
+- **Heating steadily**: the hottest new pixel (the median over each ``step_s`` step, so
+  flicker does not count) rose in each of the last ``steps`` steps (5 × 60 s) by at least
+  ``min_heat_k``, and the smallest rise is at least ``steadiness`` × the largest. A smoulder
+  or an overheating contact heats for tens of minutes at a near-steady rate; a hob, a pan or
+  a grate comes up to temperature in a few minutes, its rise halving each minute or so.
+- **or spreading**: the new area (median per step) grew in each step by at least
+  ``min_spread_px`` and ``min_spread_frac`` of itself. A smoulder spreads through fabric at
+  3–25 mm/min; a cooking object has the size it has.
+
+:class:`SmoulderWatch` reads no clock; steps are counted from its first frame.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config.flame import FlameConfig
+from edge.config.smoulder import SmoulderConfig
+
+log = logging.getLogger(__name__)
+
+__all__ = ["SmoulderEvidence", "SmoulderWatch"]
+
+
+@dataclass(frozen=True, slots=True)
+class SmoulderEvidence:
+    """What the watch sees: ``new_px`` new hot pixels, their hottest (°C, NaN if none), and
+    whether the last completed steps show steady heating or spreading."""
+
+    t: float
+    new_px: int
+    hottest_c: float
+    heating: bool
+    spreading: bool
+
+    @property
+    def smouldering(self) -> bool:
+        """Heating steadily or spreading."""
+        return self.heating or self.spreading
+
+
+class SmoulderWatch:
+    """Per step, the new hot spot's hottest pixel and area; says when it keeps heating or
+    spreading."""
+
+    def __init__(self, config: SmoulderConfig | None = None,
+                 flame: FlameConfig | None = None) -> None:
+        self.cfg = config or SmoulderConfig()
+        self.known_c = (flame or FlameConfig()).known_c
+        self._start: float | None = None
+        self._step = -1
+        self._hottest: list[float] = []  # this step's per-frame values
+        self._areas: list[int] = []
+        self._steps_t: list[float] = []  # completed steps: median hottest (NaN: mostly none)
+        self._steps_n: list[float] = []  # completed steps: median area
+        self._heating = False
+        self._spreading = False
+
+    def update(self, t: float, celsius: npt.NDArray[np.floating],
+               onset: npt.NDArray[np.float64] | None) -> SmoulderEvidence:
+        """Feed one frame (°C) taken at ``t`` and the flame watch's per-pixel onsets.
+
+        :raises ValueError: ``t`` not finite, or ``onset`` not the frame's shape.
+        """
+        if not math.isfinite(t):
+            raise ValueError(f"smoulder watch: frame time must be finite, got {t!r}")
+        if onset is None or onset.shape != celsius.shape:
+            shape = None if onset is None else onset.shape
+            raise ValueError(f"smoulder watch: onsets of shape {shape}; allowed: the frame's "
+                             f"{celsius.shape} (feed the flame watch first)")
+        if self._start is None:
+            self._start = t
+        step = int(max(t - self._start, 0.0) // self.cfg.step_s)
+        if step != self._step:
+            if self._step >= 0:
+                self._close_step(missed=step - self._step - 1)
+            self._step = step
+        new = (celsius >= self.known_c) & (onset > -math.inf) & (onset >= t - self.cfg.new_s)
+        new_px = int(np.count_nonzero(new))
+        hottest = float(celsius[new].max()) if new_px else math.nan
+        self._hottest.append(hottest)
+        self._areas.append(new_px)
+        return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading)
+
+    def _close_step(self, missed: int) -> None:
+        values = np.asarray(self._hottest)
+        seen = ~np.isnan(values)
+        self._steps_t.append(float(np.median(values[seen])) if seen.mean() > 0.5 else math.nan)
+        self._steps_n.append(float(np.median(self._areas)))
+        self._hottest.clear()
+        self._areas.clear()
+        for _ in range(missed):  # a camera gap: steps without frames break the run
+            self._steps_t.append(math.nan)
+            self._steps_n.append(0.0)
+        keep = self.cfg.steps + 1
+        del self._steps_t[:-keep], self._steps_n[:-keep]
+        self._judge()
+
+    def _judge(self) -> None:
+        cfg = self.cfg
+        self._heating = self._spreading = False
+        if len(self._steps_t) < cfg.steps + 1:
+            return
+        temps = np.asarray(self._steps_t)
+        if not np.isnan(temps).any():
+            rise = np.diff(temps)
+            self._heating = bool(rise.min() >= cfg.min_heat_k
+                                 and rise.min() >= cfg.steadiness * rise.max())
+        areas = np.asarray(self._steps_n)
+        grow = np.diff(areas)
+        need = np.maximum(cfg.min_spread_px, cfg.min_spread_frac * areas[:-1])
+        self._spreading = bool(areas[0] > 0 and (grow >= need).all())
+        if self._heating or self._spreading:
+            log.info("smoulder watch: new spot %s (hottest %.0f °C, %d px)",
+                     "heating" if self._heating else "spreading", temps[-1], areas[-1])

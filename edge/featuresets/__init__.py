@@ -1,0 +1,1 @@
+"""The blocks of the feature sets: thermal (one frame at a time) and gas (SCD41 readings)."""

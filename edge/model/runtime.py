@@ -1,0 +1,290 @@
+"""Scoring a verified model: ONNX members through onnxruntime, or the joblib members.
+
+Only ``edge.model.load_model`` builds a ``Model``, and only after ``edge.model.verify`` has
+passed. The ensemble score is ``Σ weight[name] · p(name)``, keyed by member name.
+
+``top_features`` is the attribution of the manifest's linear member (usually ``lr``, a
+``SimpleImputer → StandardScaler → LogisticRegression`` pipeline): contribution of feature i
+= ``coef[i] · (x[i] − mean[i]) / scale[i]``, in that member's log-odds; positive pushes toward
+fire. A missing (NaN) feature contributes 0. The three largest by magnitude are reported;
+a model without a linear member reports none.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.errors import ModelError, ModelSelfTestError
+from edge.features import FEATURE_NAMES, N_FEATURES
+from edge.types import FloatArray
+
+__all__ = [
+    "SELF_TEST_TOLERANCE",
+    "Backend",
+    "Model",
+    "Score",
+    "open_ensemble",
+]
+
+log = logging.getLogger(__name__)
+
+SELF_TEST_TOLERANCE = 1e-5
+Backend = Literal["auto", "onnx", "onnx-members", "joblib"]
+
+
+@dataclass(frozen=True, slots=True)
+class Score:
+    """One frame's fire score.
+
+    ``top_features``: up to 3 ``(feature name, signed contribution)``, largest first.
+    ``degraded``: no model (rule fallback) or a sensor missing (NaN inputs).
+    """
+
+    probability: float
+    members: dict[str, float]
+    top_features: list[tuple[str, float]]
+    degraded: bool
+    model_version: str
+    threshold: float
+
+
+class Member(Protocol):
+    """One ensemble member: P(fire) of every float32 row."""
+
+    def proba(self, X: npt.NDArray[np.float32]) -> FloatArray: ...
+
+
+class Ensemble(Protocol):
+    """Every member's P(fire) of every float32 row, by member name."""
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]: ...
+
+
+def _session(onnx_bytes: bytes) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # an edge device: never fan out over the sensor loops' cores
+    opts.inter_op_num_threads = 1
+    return ort.InferenceSession(onnx_bytes, opts, providers=["CPUExecutionProvider"])
+
+
+class OnnxMember:
+    """A member scored by its own onnxruntime session."""
+
+    def __init__(self, onnx_bytes: bytes) -> None:
+        self._sess = _session(onnx_bytes)
+
+    def proba(self, X: npt.NDArray[np.float32]) -> FloatArray:
+        out = self._sess.run(["probabilities"], {"input": X})[0]
+        return np.asarray(out, dtype=np.float64)[:, 1]
+
+
+class JoblibMember:
+    """A member scored by scikit-learn (the fallback when onnxruntime is missing)."""
+
+    def __init__(self, model: Any) -> None:
+        for step in [model, *[s for _, s in getattr(model, "steps", [])]]:
+            if hasattr(step, "n_jobs"):
+                step.n_jobs = 1  # never fan out over every core at inference (seed flaw)
+        self.model = model
+
+    def proba(self, X: npt.NDArray[np.float32]) -> FloatArray:
+        return np.asarray(self.model.predict_proba(X.astype(np.float64)), dtype=np.float64)[:, 1]
+
+
+class MemberEnsemble:
+    """Members scored one by one (per-member ONNX sessions, or joblib)."""
+
+    def __init__(self, members: dict[str, Member]) -> None:
+        self.members = members
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]:
+        return {name: m.proba(X) for name, m in self.members.items()}
+
+
+class FusedOnnxEnsemble:
+    """All members in one ONNX graph (``ensemble.onnx``): one session call per frame."""
+
+    def __init__(self, onnx_bytes: bytes, outputs: Mapping[str, str]) -> None:
+        self._sess = _session(onnx_bytes)
+        self._names = sorted(outputs)
+        self._outputs = [outputs[n] for n in self._names]
+
+    def proba(self, X: npt.NDArray[np.float32]) -> dict[str, FloatArray]:
+        res = self._sess.run(self._outputs, {"input": X})
+        return {
+            name: np.asarray(r, dtype=np.float64)[:, 1]
+            for name, r in zip(self._names, res, strict=True)
+        }
+
+
+def _onnxruntime_available() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def open_ensemble(
+    folder: Path, manifest: Mapping[str, Any], backend: Backend
+) -> tuple[Ensemble, str]:
+    """Deserialise a VERIFIED artifact folder; returns (ensemble, backend used).
+
+    ``onnx`` uses the fused ``ensemble.onnx`` when the manifest has one, else one session per
+    member (``onnx-members`` forces that); ``joblib`` the scikit-learn members; ``auto`` is
+    ``onnx`` when onnxruntime imports, else ``joblib``.
+    """
+    if backend == "auto":
+        backend = "onnx" if _onnxruntime_available() else "joblib"
+        if backend == "joblib":
+            log.warning("onnxruntime is not installed: scoring with the joblib members")
+    fused = manifest.get("fused")
+    if backend == "onnx" and isinstance(fused, dict):
+        try:
+            ens = FusedOnnxEnsemble((folder / fused["onnx"]).read_bytes(), fused["outputs"])
+        except Exception as exc:  # any failure to deserialise refuses the model
+            raise ModelError(f"{folder}: {fused.get('onnx')} cannot be loaded: {exc}") from exc
+        return ens, "onnx-fused"
+    if backend == "joblib":
+        from importlib import metadata
+
+        trained = manifest.get("libraries", {}).get("scikit-learn")
+        here = metadata.version("scikit-learn")
+        if trained != here:
+            log.warning("model trained with scikit-learn %s, running %s: the joblib members may "
+                        "score differently (the self-test will tell)", trained, here)
+    members: dict[str, Member] = {}
+    for name in sorted(manifest["members"]):
+        entry = manifest["members"][name]
+        try:
+            if backend in ("onnx", "onnx-members"):
+                members[name] = OnnxMember((folder / entry["onnx"]).read_bytes())
+            else:
+                import joblib
+
+                members[name] = JoblibMember(joblib.load(folder / entry["joblib"]))
+        except Exception as exc:  # any failure to deserialise refuses the model
+            raise ModelError(
+                f"{folder}: member {name!r} cannot be loaded ({backend}): {exc}"
+            ) from exc
+    return MemberEnsemble(members), "joblib" if backend == "joblib" else "onnx-members"
+
+
+@dataclass
+class Model:
+    """A verified, self-tested ensemble; ``score`` is safe to call from several threads."""
+
+    version: str
+    threshold: float
+    weights: dict[str, float]
+    ensemble: Ensemble
+    backend: str
+    manifest: dict[str, Any]
+    _coef: FloatArray | None = field(default=None, repr=False)
+    _center: FloatArray | None = field(default=None, repr=False)
+    _scale: FloatArray | None = field(default=None, repr=False)
+    _order: tuple[str, ...] = field(default=(), repr=False)
+
+    def __post_init__(self) -> None:
+        self._order = tuple(sorted(self.weights))
+        att = self.manifest.get("attribution")
+        if isinstance(att, dict) and att.get("method") == "linear":
+            self._coef = np.asarray(att["coef"], dtype=np.float64)
+            self._center = np.asarray(att["center"], dtype=np.float64)
+            scale = np.asarray(att["scale"], dtype=np.float64)
+            self._scale = np.where(scale == 0.0, 1.0, scale)
+
+    def score_batch(self, X: npt.ArrayLike) -> tuple[FloatArray, dict[str, FloatArray]]:
+        """Ensemble and per-member P(fire) of every row of ``X`` (n, 18)."""
+        x32 = np.ascontiguousarray(np.asarray(X, dtype=np.float64), dtype=np.float32)
+        if x32.ndim != 2 or x32.shape[1] != N_FEATURES:
+            raise ValueError(f"X: shape {x32.shape}; allowed: (n, {N_FEATURES})")
+        per = self.ensemble.proba(x32)
+        total = np.zeros(x32.shape[0])
+        for name in sorted(per):
+            total += self.weights[name] * per[name]
+        return total, per
+
+    def score(self, x: npt.ArrayLike) -> Score:
+        """Score one feature vector (18,); NaN features mean a missing sensor (degraded).
+
+        :raises ValueError: when ``x`` is not 18 numbers.
+        :raises ModelError: when the model returns a non-probability (a broken model).
+        """
+        v = np.asarray(x, dtype=np.float64)
+        if v.shape != (N_FEATURES,):
+            raise ValueError(f"x: shape {v.shape}; allowed: ({N_FEATURES},)")
+        x32 = v.astype(np.float32).reshape(1, N_FEATURES)
+        members: dict[str, float] = {}
+        p = 0.0
+        per = self.ensemble.proba(x32)
+        for name in self._order:
+            pm = float(per[name][0])
+            p += self.weights[name] * pm
+            # float32 ONNX outputs may overshoot [0, 1] by ~1e-7: report clean probabilities
+            members[name] = min(max(pm, 0.0), 1.0)
+        if not (math.isfinite(p) and -1e-6 <= p <= 1.0 + 1e-6):
+            raise ModelError(f"model {self.version}: score {p} is not a probability")
+        return Score(
+            probability=min(max(p, 0.0), 1.0),
+            members=members,
+            top_features=self.top_features(v),
+            degraded=bool(np.isnan(v).any()),
+            model_version=self.version,
+            threshold=self.threshold,
+        )
+
+    def top_features(self, v: FloatArray, k: int = 3) -> list[tuple[str, float]]:
+        """The ``k`` largest linear contributions (see the module docstring)."""
+        if self._coef is None or self._center is None or self._scale is None:
+            return []
+        contrib = (self._coef * (v - self._center) / self._scale).tolist()
+        vals = [0.0 if math.isnan(c) else c for c in contrib]
+        order = sorted(range(len(vals)), key=lambda i: -abs(vals[i]))[:k]
+        return [(FEATURE_NAMES[i], round(vals[i], 4)) for i in order]
+
+    def self_test(self, golden: Mapping[str, Any]) -> None:
+        """Score the golden inputs; every member and the ensemble within 1e-5.
+
+        :raises ModelSelfTestError: naming the member (or ensemble) and the row.
+        """
+        try:
+            X = np.array(
+                [[math.nan if v is None else float(v) for v in row] for row in golden["inputs"]],
+                dtype=np.float64,
+            )
+            want_scores = np.asarray(golden["scores"], dtype=np.float64)
+            want_members = {n: np.asarray(golden["members"][n], dtype=np.float64)
+                            for n in self.weights}
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelSelfTestError(
+                f"model {self.version}: golden.json malformed: {exc}"
+            ) from None
+        total, per = self.score_batch(X)
+        checks = [("ensemble", total, want_scores)]
+        checks += [(n, per[n], want_members[n]) for n in sorted(per)]
+        for name, got, want in checks:
+            if got.shape != want.shape:
+                raise ModelSelfTestError(
+                    f"model {self.version}: golden {name} has {want.shape[0]} rows, got "
+                    f"{got.shape[0]}"
+                )
+            diff = np.abs(got - want)
+            diff[np.isnan(diff)] = np.inf
+            if diff.size and diff.max() > SELF_TEST_TOLERANCE:
+                row = int(np.argmax(diff))
+                raise ModelSelfTestError(
+                    f"model {self.version}: self-test failed: {name} scores {got[row]:.6g} on "
+                    f"golden row {row}, expected {want[row]:.6g} (tolerance "
+                    f"{SELF_TEST_TOLERANCE:g}, backend {self.backend})"
+                )

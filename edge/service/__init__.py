@@ -1,0 +1,1 @@
+"""Running as a service: supervision timings, the state-directory lock, storage faults."""
