@@ -8,8 +8,9 @@
   run now and one run at the end of the window (``homeassistant/status`` floods, overwrites).
 - :class:`RetainedTopics`: the device's own retained topics (state, health, availability,
   discovery). Re-published on every connect, and re-asserted when a message with another
-  body arrives on one of them — someone else overwrote it. The device's own echo carries the
-  same body, so it never answers itself.
+  body arrives on one of them — someone else overwrote it. The device's own echoes (also the
+  late echo of an older value of its own, overtaken by a newer one) are recognised by the
+  bodies it published and has not yet seen come back, so it never answers itself.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import logging
 import random
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 
 log = logging.getLogger(__name__)
@@ -108,12 +110,20 @@ class RetainedTopics:
         self._publish = publish
         self._lock = threading.Lock()
         self._values: dict[str, bytes] = {}
+        # Bodies published and not yet echoed back, per topic, oldest first.
+        self._unechoed: dict[str, deque[bytes]] = {t: deque(maxlen=32) for t in self.topics}
         self._overwrites = 0
         self._limits = {
             t: Coalescer(reassert_interval_s, functools.partial(self._reassert, t),
                          f"re-assert {t}")
             for t in self.topics
         }
+
+    def _send(self, topic: str, body: bytes) -> None:
+        # With the lock held. Recorded even if not connected: harmless, bounded, cleared on
+        # connect by publish_all.
+        self._unechoed[topic].append(body)
+        self._publish(topic, body)
 
     @property
     def overwrites(self) -> int:
@@ -128,7 +138,7 @@ class RetainedTopics:
         with self._lock:
             self._values[topic] = body
             if publish:
-                self._publish(topic, body)
+                self._send(topic, body)
 
     def get(self, topic: str) -> bytes | None:
         with self._lock:
@@ -137,9 +147,11 @@ class RetainedTopics:
     def publish_all(self, first: str | None = None) -> None:
         """Publish every known value (``first`` before the others), e.g. after a connect."""
         with self._lock:
+            for pending in self._unechoed.values():
+                pending.clear()
             order = sorted(self._values, key=lambda t: t != first)
             for topic in order:
-                self._publish(topic, self._values[topic])
+                self._send(topic, self._values[topic])
 
     def received(self, topic: str, body: bytes) -> bool:
         """A message arrived on ``topic``; re-assert the device's value if it differs.
@@ -149,6 +161,11 @@ class RetainedTopics:
         if topic not in self._limits:
             return False
         with self._lock:
+            pending = self._unechoed[topic]
+            if body in pending:  # our own echo: forget it and every older one
+                while pending.popleft() != body:
+                    pass
+                return True
             ours = self._values.get(topic)
             if ours is None or body == ours:
                 return True
@@ -169,4 +186,4 @@ class RetainedTopics:
         with self._lock:
             body = self._values.get(topic)
             if body is not None:
-                self._publish(topic, body)
+                self._send(topic, body)
