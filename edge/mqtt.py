@@ -10,15 +10,14 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
   re-publishing the device's value (:class:`~edge.mqtt_guard.RetainedTopics`). A *retained*
   ``cmd/test`` is ignored (it would fire a test on every reconnect), and a burst of
   ``<discovery_prefix>/status`` ``online`` is one rediscovery now and one at the window's end.
-- Events go only through the :class:`~edge.outbox.Outbox`. A publisher thread sends pending
-  events in seq order (at most ``window`` in flight) and deletes each from the outbox only
-  once the broker has acknowledged it (PUBACK). On reconnect paho's own copies are dropped
-  and the publisher resends everything unacknowledged from the outbox, in order, so order
-  holds and nothing is lost (a duplicate is possible and visible by its seq).
-- No event is ever dropped on an error: if the outbox refuses it (any error) it is kept in
-  memory; if paho refuses to publish it (a bad topic, a payload too large) it is held, the
-  later events go on, and it is retried on every reconnect and every ``HOLD_RETRY_S``. Either
-  fault is logged at ERROR once per change and shown in :meth:`MqttLink.status`.
+- Events go only through the :class:`~edge.outbox.Outbox` (:mod:`edge.mqtt_events`). A
+  publisher thread sends pending events in seq order (at most ``window`` in flight) and
+  deletes each from the outbox only once the broker has acknowledged it (PUBACK). On
+  reconnect paho's own copies are dropped and the publisher resends everything
+  unacknowledged from the outbox, in order, so order holds and nothing is lost (a duplicate
+  is possible and visible by its seq). No event is ever dropped on an error: one the outbox
+  refuses is kept in memory, one paho refuses is held and retried while the later ones go
+  on; the fault shows in :meth:`MqttLink.status`.
 - Reconnects wait :func:`~edge.mqtt_guard.backoff_delay`: doubling from
   ``mqtt.reconnect_min_s`` to ``mqtt.reconnect_max_s`` (a few seconds), with jitter.
 - A refused CONNACK (bad credentials, not authorised) is logged at ERROR once per change,
@@ -41,6 +40,7 @@ from edge.config.mqtt import MqttConfig
 from edge.discovery import AVAILABLE, NOT_AVAILABLE, DiscoveryInfo, discovery_message
 from edge.errors import OutboxError
 from edge.mqtt_client import LinkState, LinkStatus, Payload, broker_address, encode, make_client
+from edge.mqtt_events import EventPublisher
 from edge.mqtt_guard import Coalescer, RetainedTopics, backoff_delay
 from edge.outbox import Outbox, OutboxItem
 
@@ -48,11 +48,8 @@ __all__ = ["LinkStatus", "MqttLink", "broker_address"]
 
 log = logging.getLogger(__name__)
 
-#: How often, s, events paho refused to publish are tried again (also on every reconnect).
-HOLD_RETRY_S = 10.0
 
-
-class MqttLink:
+class MqttLink(EventPublisher):
     """One device's connection to its broker. Start it, feed it, stop it."""
 
     def __init__(
@@ -199,29 +196,6 @@ class MqttLink:
             self._state = "stopped"
 
     # -- what the daemon calls ----------------------------------------------------------------
-
-    def publish_event(self, make_payload: Callable[[int], bytes | str]) -> int:
-        """Queue one alarm event on ``<base>/alarm``; ``make_payload(seq)`` builds its body.
-
-        Never blocks on the network: the event is written to the outbox (synced) and the
-        publisher is woken. If the outbox cannot take it, the event is kept in memory with a
-        seq that is never reused, sent all the same, and the fault shows in :meth:`status`.
-        ``make_payload`` must be pure: after a failed write it is called again with the new seq.
-        """
-        try:
-            seq = self.outbox.append_event(self.alarm_topic, make_payload, qos=1)
-        except Exception as exc:  # whatever the outbox refuses, the event is kept in memory
-            seq = self.outbox.reserve_seq()
-            item = OutboxItem(seq, self.alarm_topic, encode(make_payload(seq)), 1, False)
-            with self._lock:
-                self._memory[seq] = item
-                if isinstance(exc, OutboxError):
-                    self._outbox_fault = str(exc)
-            log.error("mqtt: event %d kept in memory only, the outbox refused it: %s", seq, exc)
-            if not isinstance(exc, OutboxError):
-                self._report_publish_fault(f"the outbox refused event {seq}: {exc}")
-        self._wake.set()
-        return seq
 
     def set_state(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/state``."""
@@ -378,13 +352,6 @@ class MqttLink:
         else:
             log.debug("mqtt: %s", text)
 
-    def _report_publish_fault(self, text: str) -> None:
-        with self._lock:
-            self._publish_fault = text
-            changed = text != self._logged_publish_fault
-            self._logged_publish_fault = text
-        log.log(logging.ERROR if changed else logging.DEBUG, "mqtt: %s", text)
-
     def _next_reconnect_delay(self) -> None:
         # paho doubles its own delay without jitter; set each wait ourselves instead (the
         # callbacks run just before paho's wait). paho only adds and compares the numbers,
@@ -401,98 +368,3 @@ class MqttLink:
     def _publish_retained(self, topic: str, body: bytes) -> None:
         if self.connected and not self._stop.is_set():
             self._client.publish(topic, body, qos=1, retain=True)
-
-    def _publisher(self) -> None:
-        inflight: list[tuple[int, paho.MQTTMessageInfo]] = []
-        generation = -1
-        sent_upto = 0
-        retry_held_at = 0.0
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                inflight = self._collect_acks(inflight)
-                with self._lock:
-                    connected = self._state == "connected"
-                    current = self._generation
-                if current != generation:
-                    # A new connection: everything unacknowledged goes again, from the start.
-                    inflight, sent_upto, generation = [], 0, current
-                    self._held.clear()
-                elif self._held and time.monotonic() >= retry_held_at:
-                    # Held events go again from the start; what is in flight is skipped.
-                    self._held.clear()
-                    sent_upto = 0
-                if not connected or len(inflight) >= self.window:
-                    continue
-                busy = {seq for seq, _ in inflight}
-                for item in self._next_items(sent_upto, self.window - len(inflight), busy):
-                    try:
-                        info = self._client.publish(item.topic, item.payload, qos=item.qos,
-                                                    retain=item.retain)
-                    except (ValueError, TypeError) as exc:
-                        # paho refuses this message itself (a bad topic, a payload too large):
-                        # hold it (never drop it), report it, and let the later events go.
-                        self._held.add(item.seq)
-                        retry_held_at = time.monotonic() + HOLD_RETRY_S
-                        sent_upto = max(sent_upto, item.seq)
-                        self._report_publish_fault(
-                            f"event {item.seq} cannot be published to {item.topic!r}: {exc} "
-                            f"(check mqtt.base_topic); it is kept and retried"
-                        )
-                        continue
-                    if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
-                                       MQTTErrorCode.MQTT_ERR_NO_CONN):
-                        log.warning("mqtt: event %d not sent (%s); will retry",
-                                    item.seq, paho.error_string(info.rc))
-                        break
-                    inflight.append((item.seq, info))
-                    sent_upto = max(sent_upto, item.seq)
-            except Exception:  # the publisher must outlive any single failure; it retries
-                log.exception("mqtt: publisher error; retrying")
-                time.sleep(0.5)
-
-    def _collect_acks(
-        self, inflight: list[tuple[int, paho.MQTTMessageInfo]]
-    ) -> list[tuple[int, paho.MQTTMessageInfo]]:
-        waiting = []
-        for seq, info in inflight:
-            if info.is_published():
-                self._ack(seq)
-            else:
-                waiting.append((seq, info))
-        for seq in sorted(self._acked_unsaved):
-            self._ack(seq)
-        if not self._held and self._publish_fault is not None and len(waiting) < len(inflight):
-            with self._lock:
-                self._publish_fault = self._logged_publish_fault = None
-            log.info("mqtt: events are published again")
-        return waiting
-
-    def _ack(self, seq: int) -> None:
-        with self._lock:
-            if self._memory.pop(seq, None) is not None:
-                return
-        try:
-            self.outbox.ack(seq)
-            self._acked_unsaved.discard(seq)
-        except OutboxError as exc:
-            # The broker has it; remember not to resend it, and retry the deletion later.
-            self._acked_unsaved.add(seq)
-            with self._lock:
-                self._outbox_fault = str(exc)
-
-    def _next_items(self, after: int, limit: int, busy: set[int]) -> list[OutboxItem]:
-        """Up to ``limit`` events after seq ``after``, stored and in memory, in seq order,
-        without those acknowledged, ``busy`` (in flight) or held."""
-        skip = self._acked_unsaved | busy | self._held
-        try:
-            stored = self.outbox.pending(limit + len(skip), after=after)
-        except OutboxError as exc:
-            with self._lock:
-                self._outbox_fault = str(exc)
-            stored = []
-        with self._lock:
-            memory = [i for s, i in self._memory.items() if s > after]
-        items = sorted(stored + memory, key=lambda i: i.seq)
-        return [i for i in items if i.seq not in skip][:limit]
