@@ -164,12 +164,12 @@ class Broker:
                 subprocess.run([MOSQUITTO_PASSWD, "-b", str(pwfile), user, pw], check=True,
                                capture_output=True)
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
+        else:
+            lines.append("allow_anonymous true")
         if acl is not None:
             aclfile = workdir / "acl"
             aclfile.write_text(acl)
             lines.append(f"acl_file {aclfile}")
-        else:
-            lines.append("allow_anonymous true")
         if tls:
             lines += [
                 f"cafile {tls.ca}",
