@@ -111,7 +111,7 @@ def build_daemon(
     the given ``scene``, on ``clock`` (a ``ScaledClock`` by default).
 
     The state directory is locked first (:mod:`edge.service.statelock`): a second daemon on it gets
-    :class:`~edge.statelock.AlreadyRunning`. A state directory that cannot be created or
+    :class:`~edge.service.statelock.AlreadyRunning`. A state directory that cannot be created or
     written does not stop the detector: the model loads without its cache, events are held
     in memory (a volatile outbox) and the health reports it.
 

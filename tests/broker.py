@@ -1,4 +1,5 @@
-"""A real Mosquitto broker for tests: plain, TLS with client certificates, or passwords.
+"""A real Mosquitto broker for tests: plain, TLS with client certificates, or passwords
+(optionally with an ``acl_file``).
 
 Fixtures ``broker``, ``tls_broker`` and ``password_broker`` start ``/usr/sbin/mosquitto`` on
 a free 127.0.0.1 port with persistence in a temporary directory; :meth:`Broker.restart`
@@ -137,6 +138,7 @@ class Broker:
         *,
         tls: TlsFiles | None = None,
         passwords: dict[str, str] | None = None,
+        acl: str | None = None,
     ) -> None:
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -164,6 +166,10 @@ class Broker:
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
         else:
             lines.append("allow_anonymous true")
+        if acl is not None:
+            aclfile = workdir / "acl"
+            aclfile.write_text(acl)
+            lines.append(f"acl_file {aclfile}")
         if tls:
             lines += [
                 f"cafile {tls.ca}",

@@ -60,6 +60,7 @@ class Sub:
         client_id: str = "",
         clean: bool = True,
         tls: TlsFiles | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> None:
         self.messages: list[paho.MQTTMessage] = []
         self.cond = threading.Condition()
@@ -71,6 +72,8 @@ class Sub:
         if tls is not None:
             self.client.tls_set(ca_certs=str(tls.ca), certfile=str(tls.client_cert),
                                 keyfile=str(tls.client_key))
+        if auth is not None:
+            self.client.username_pw_set(*auth)
         self.client.reconnect_delay_set(1, 1)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = lambda *a: self.subscribed.set()

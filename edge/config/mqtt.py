@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.topics import check_topic_prefix
@@ -42,6 +42,15 @@ class MqttConfig(Section):
     discovery_prefix: str = Field("homeassistant", description="Home Assistant discovery prefix")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive, s")
     telemetry_interval_s: float = Field(10.0, ge=1.0, le=3600.0, description="telemetry period")
+    reconnect_min_s: float = Field(
+        0.5, ge=0.1, le=60.0, description="first wait before reconnecting to a lost broker, s"
+    )
+    reconnect_max_s: float = Field(
+        4.0, ge=0.1, le=60.0,
+        description="longest wait between reconnect attempts, s (doubling from the first, "
+        "each a random 50-100 %): a queued alarm waits at most this long after the broker "
+        "is back",
+    )
     tls: TlsConfig = TlsConfig()
 
     @field_validator("url")
@@ -54,3 +63,12 @@ class MqttConfig(Section):
     @classmethod
     def _topic_prefix(cls, v: str | None) -> str | None:
         return None if v is None else check_topic_prefix(v)
+
+    @model_validator(mode="after")
+    def _reconnect_order(self) -> MqttConfig:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError(
+                f"reconnect_min_s ({self.reconnect_min_s}) must not exceed reconnect_max_s "
+                f"({self.reconnect_max_s})"
+            )
+        return self

@@ -198,7 +198,7 @@ class ModelHolder:
         ``expect_version``: refuse a signed model whose manifest names another version (a
         pointer such as ``latest.json`` replaying an older artifact under a new name).
         ``allow_older=False``: refuse (``ModelDowngradeError``) a model older than the one in
-        use (``edge.model_pointer.downgrade_reason``).
+        use (``edge.model.pointer.downgrade_reason``).
         On failure the running model is kept, ``last_error`` set, and the error raised.
         """
         with self._install_lock:

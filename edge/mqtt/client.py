@@ -45,6 +45,8 @@ class LinkStatus:
     refused: credentials or ACL), ``disconnected`` (lost, reconnecting) or ``stopped``.
     ``outbox_depth`` is -1 when the outbox cannot be read; ``outbox_fault`` then says why.
     ``memory_events`` counts events the outbox could not store, kept in memory until sent.
+    ``publish_fault`` says why an event cannot be sent (kept and retried, never dropped).
+    ``overwrites`` counts foreign messages on the device's own retained topics (re-asserted).
     """
 
     state: LinkState
@@ -54,6 +56,8 @@ class LinkStatus:
     outbox_depth: int
     outbox_fault: str | None
     memory_events: int
+    publish_fault: str | None = None
+    overwrites: int = 0
 
 
 def encode(payload: Payload) -> bytes:

@@ -5,14 +5,23 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
 - A retained ``offline`` Last Will on ``<base>/availability`` is set before connecting, so
   a dead process or a lost link reads ``offline``.
 - On every (re)connect: retained ``online``, the latest state and health, HA discovery, and
-  subscriptions to ``<base>/cmd/test`` and ``<discovery_prefix>/status``.
-- Events go only through the :class:`~edge.mqtt.outbox.Outbox`. A publisher thread sends pending
-  events in seq order (at most ``window`` in flight) and deletes each from the outbox only
-  once the broker has acknowledged it (PUBACK). On reconnect paho's own copies are dropped
-  and the publisher resends everything unacknowledged from the outbox, in order, so order
-  holds and nothing is lost (a duplicate is possible and visible by its seq).
+  subscriptions to ``<base>/cmd/test``, ``<discovery_prefix>/status`` and the device's own
+  retained topics: a different body on one of them (someone else overwrote it) is answered by
+  re-publishing the device's value (:class:`~edge.mqtt.guard.RetainedTopics`). A *retained*
+  ``cmd/test`` is ignored (it would fire a test on every reconnect), and a burst of
+  ``<discovery_prefix>/status`` ``online`` is one rediscovery now and one at the window's end.
+- Events go only through the :class:`~edge.mqtt.outbox.Outbox` (:mod:`edge.mqtt.events`). A
+  publisher thread sends pending events in seq order (at most ``window`` in flight) and
+  deletes each from the outbox only once the broker has acknowledged it (PUBACK). On
+  reconnect paho's own copies are dropped and the publisher resends everything
+  unacknowledged from the outbox, in order, so order holds and nothing is lost (a duplicate
+  is possible and visible by its seq). No event is ever dropped on an error: one the outbox
+  refuses is kept in memory, one paho refuses is held and retried while the later ones go
+  on; the fault shows in :meth:`MqttLink.status`.
+- Reconnects wait :func:`~edge.mqtt.guard.backoff_delay`: doubling from
+  ``mqtt.reconnect_min_s`` to ``mqtt.reconnect_max_s`` (a few seconds), with jitter.
 - A refused CONNACK (bad credentials, not authorised) is logged at ERROR once per change,
-  kept in :meth:`MqttLink.status`, and retried with paho's backoff — never a crash loop.
+  kept in :meth:`MqttLink.status`, and retried with that backoff — never a crash loop.
 """
 
 from __future__ import annotations
@@ -32,6 +41,8 @@ from edge.config.mqtt import MqttConfig
 from edge.errors import OutboxError
 from edge.mqtt.client import LinkState, LinkStatus, Payload, broker_address, encode, make_client
 from edge.mqtt.discovery import AVAILABLE, NOT_AVAILABLE, DiscoveryInfo, discovery_message
+from edge.mqtt.events import EventPublisher
+from edge.mqtt.guard import Coalescer, RetainedTopics, backoff_delay
 from edge.mqtt.outbox import Outbox, OutboxItem
 
 __all__ = ["LinkStatus", "MqttLink", "broker_address"]
@@ -39,7 +50,7 @@ __all__ = ["LinkStatus", "MqttLink", "broker_address"]
 log = logging.getLogger(__name__)
 
 
-class MqttLink:
+class MqttLink(EventPublisher):
     """One device's connection to its broker. Start it, feed it, stop it."""
 
     def __init__(
@@ -52,22 +63,26 @@ class MqttLink:
         sw_version: str = __version__,
         model_version: str | None = None,
         window: int = 10,
-        reconnect_min_s: int = 1,
-        reconnect_max_s: int = 60,
+        reconnect_min_s: float | None = None,
+        reconnect_max_s: float | None = None,
+        rediscovery_interval_s: float = 10.0,
+        reassert_interval_s: float = 1.0,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         """Prepare the link; nothing touches the network until :meth:`start`.
+
+        The reconnect delays default to ``mqtt.reconnect_min_s`` / ``mqtt.reconnect_max_s``.
 
         :raises ValueError: a bad URL, window or reconnect delays.
         :raises MqttError: the TLS files cannot be loaded.
         """
         if window < 1:
             raise ValueError(f"window must be ≥ 1, got {window}")
-        if not 1 <= reconnect_min_s <= reconnect_max_s:
-            raise ValueError(
-                f"reconnect delays must satisfy 1 ≤ min ≤ max, got {reconnect_min_s}, "
-                f"{reconnect_max_s}"
-            )
+        self.reconnect_min_s = config.reconnect_min_s if reconnect_min_s is None else (
+            reconnect_min_s)
+        self.reconnect_max_s = config.reconnect_max_s if reconnect_max_s is None else (
+            reconnect_max_s)
+        backoff_delay(0, self.reconnect_min_s, self.reconnect_max_s)  # raises if they are bad
         self.config = config
         self.device_id = device_id
         self.base = config.base_topic or f"firedetect/{device_id}"
@@ -85,7 +100,6 @@ class MqttLink:
             telemetry_interval_s=config.telemetry_interval_s,
         )
         self._lock = threading.Lock()
-        self._retained_lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._state: LinkState = "stopped"
@@ -95,9 +109,21 @@ class MqttLink:
         self._refusals = 0
         self._generation = 0
         self._outbox_fault: str | None = outbox.fault
+        self._publish_fault: str | None = None
+        self._logged_publish_fault: str | None = None
+        self._attempt = 0
         self._memory: dict[int, OutboxItem] = {}
         self._acked_unsaved: set[int] = set()
-        self._retained: dict[str, bytes] = {}
+        self._held: set[int] = set()
+        self._discovery_topic, discovery_body = discovery_message(self._discovery)
+        self._retained = RetainedTopics(
+            self._publish_retained,
+            [self.availability_topic, self.state_topic, self.health_topic,
+             self._discovery_topic],
+            reassert_interval_s,
+        )
+        self._retained.set(self._discovery_topic, discovery_body)
+        self._rediscover = Coalescer(rediscovery_interval_s, self._announce, "rediscovery")
         self._thread: threading.Thread | None = None
         self._client = make_client(
             config, f"firedetect-{device_id}", self.availability_topic,
@@ -108,7 +134,7 @@ class MqttLink:
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
         self._client.on_message = self._on_message
-        self._client.reconnect_delay_set(reconnect_min_s, reconnect_max_s)
+        self._next_reconnect_delay()
 
     # -- topics ---------------------------------------------------------------------------
 
@@ -119,6 +145,14 @@ class MqttLink:
     @property
     def alarm_topic(self) -> str:
         return f"{self.base}/alarm"
+
+    @property
+    def state_topic(self) -> str:
+        return f"{self.base}/state"
+
+    @property
+    def health_topic(self) -> str:
+        return f"{self.base}/health"
 
     @property
     def test_topic(self) -> str:
@@ -147,6 +181,8 @@ class MqttLink:
         """Say ``offline``, disconnect cleanly and stop the threads. Events stay in the outbox."""
         self._stop.set()
         self._wake.set()
+        self._retained.close()
+        self._rediscover.close()
         if self._thread is not None:
             self._thread.join(timeout)
         if self.connected:
@@ -162,33 +198,13 @@ class MqttLink:
 
     # -- what the daemon calls ----------------------------------------------------------------
 
-    def publish_event(self, make_payload: Callable[[int], bytes | str]) -> int:
-        """Queue one alarm event on ``<base>/alarm``; ``make_payload(seq)`` builds its body.
-
-        Never blocks on the network: the event is written to the outbox (synced) and the
-        publisher is woken. If the outbox cannot take it, the event is kept in memory with a
-        seq that is never reused, sent all the same, and the fault shows in :meth:`status`.
-        ``make_payload`` must be pure: after a failed write it is called again with the new seq.
-        """
-        try:
-            seq = self.outbox.append_event(self.alarm_topic, make_payload, qos=1)
-        except OutboxError as exc:
-            seq = self.outbox.reserve_seq()
-            item = OutboxItem(seq, self.alarm_topic, encode(make_payload(seq)), 1, False)
-            with self._lock:
-                self._memory[seq] = item
-                self._outbox_fault = str(exc)
-            log.error("mqtt: event %d kept in memory only, the outbox failed: %s", seq, exc)
-        self._wake.set()
-        return seq
-
     def set_state(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/state``."""
-        self._set_retained(f"{self.base}/state", encode(payload))
+        self._retained.set(self.state_topic, encode(payload))
 
     def set_health(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/health``."""
-        self._set_retained(f"{self.base}/health", encode(payload))
+        self._retained.set(self.health_topic, encode(payload))
 
     def telemetry(self, payload: Payload) -> bool:
         """Send one telemetry reading (QoS 0); dropped, returning False, while offline."""
@@ -203,7 +219,10 @@ class MqttLink:
             return self._state == "connected"
 
     def status(self) -> LinkStatus:
-        """The link's state, last error and backlog."""
+        """The link's state, last error and backlog.
+
+        ``last_error`` is the connection's error, else an event that cannot be published.
+        """
         try:
             depth = self.outbox.depth()
         except OutboxError as exc:
@@ -211,8 +230,10 @@ class MqttLink:
             with self._lock:
                 self._outbox_fault = str(exc)
         with self._lock:
-            return LinkStatus(self._state, self._last_error, self._connects, self._refusals,
-                              depth, self._outbox_fault, len(self._memory))
+            return LinkStatus(self._state, self._last_error or self._publish_fault,
+                              self._connects, self._refusals, depth, self._outbox_fault,
+                              len(self._memory), self._publish_fault,
+                              self._retained.overwrites)
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for a connection; True if connected."""
@@ -239,6 +260,7 @@ class MqttLink:
     def _on_connect(self, client: paho.Client, userdata: Any, flags: paho.ConnectFlags,
                     reason_code: ReasonCode, properties: Any) -> None:
         if reason_code.is_failure:
+            self._next_reconnect_delay()
             with self._lock:
                 self._state = "refused"
                 self._refusals += 1
@@ -257,16 +279,18 @@ class MqttLink:
             self._generation += 1
             self._last_error = None
             self._logged_error = None
+        self._attempt = 0
+        self._next_reconnect_delay()
         log.info("mqtt: connected to %s:%d", self.host, self.port)
-        client.subscribe([(self.test_topic, 1), (self.ha_status_topic, 1)])
-        with self._retained_lock:
-            client.publish(self.availability_topic, AVAILABLE, qos=1, retain=True)
-            for topic, body in self._retained.items():
-                client.publish(topic, body, qos=1, retain=True)
-        self._announce()
+        # Ours first, then subscribe: the retained copies that come back are then our own.
+        self._retained.set(self.availability_topic, AVAILABLE.encode(), publish=False)
+        self._retained.publish_all(first=self.availability_topic)
+        client.subscribe([(self.test_topic, 1), (self.ha_status_topic, 1)]
+                         + [(t, 1) for t in self._retained.topics])
         self._wake.set()
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        self._next_reconnect_delay()
         with self._lock:
             if self._state != "refused":
                 self._state = "connecting"
@@ -279,6 +303,7 @@ class MqttLink:
     def _on_disconnect(self, client: paho.Client, userdata: Any,
                        flags: paho.DisconnectFlags, reason_code: ReasonCode,
                        properties: Any) -> None:
+        self._next_reconnect_delay()
         with self._lock:
             was = self._state
             if self._state == "connected":
@@ -297,16 +322,24 @@ class MqttLink:
 
     def _on_message(self, client: paho.Client, userdata: Any,
                     message: paho.MQTTMessage) -> None:
+        if self._stop.is_set() or self._retained.received(message.topic,
+                                                           bytes(message.payload)):
+            return
         if message.topic == self.test_topic:
+            if message.retain:
+                log.warning("mqtt: ignoring a retained %s (left on the broker by some client; "
+                            "commands are never retained): clear it and restrict writes with "
+                            "the broker ACL", self.test_topic)
+                return
             log.info("mqtt: test command received")
             if self.on_test_command is not None:
                 try:
                     self.on_test_command(bytes(message.payload))
                 except Exception:  # a faulty callback must not kill paho's network thread
                     log.exception("mqtt: the test command handler failed")
-        elif message.topic == self.ha_status_topic and message.payload == b"online":
+        elif (message.topic == self.ha_status_topic and message.payload == b"online"
+              and self._rediscover.request()):
             log.info("mqtt: Home Assistant came online; announcing discovery again")
-            self._announce()
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -320,81 +353,19 @@ class MqttLink:
         else:
             log.debug("mqtt: %s", text)
 
+    def _next_reconnect_delay(self) -> None:
+        # paho doubles its own delay without jitter; set each wait ourselves instead (the
+        # callbacks run just before paho's wait). paho only adds and compares the numbers,
+        # so a float is fine despite its int annotation.
+        delay = backoff_delay(self._attempt, self.reconnect_min_s, self.reconnect_max_s)
+        self._attempt += 1
+        self._client.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
+
     def _announce(self) -> None:
-        topic, body = discovery_message(self._discovery)
-        self._client.publish(topic, body, qos=1, retain=True)
+        body = self._retained.get(self._discovery_topic)
+        if body is not None:
+            self._publish_retained(self._discovery_topic, body)
 
-    def _set_retained(self, topic: str, body: bytes) -> None:
-        with self._retained_lock:
-            self._retained[topic] = body
-            if self.connected:
-                self._client.publish(topic, body, qos=1, retain=True)
-
-    def _publisher(self) -> None:
-        inflight: list[tuple[int, paho.MQTTMessageInfo]] = []
-        generation = -1
-        sent_upto = 0
-        while not self._stop.is_set():
-            self._wake.wait(0.5)
-            self._wake.clear()
-            try:
-                inflight = self._collect_acks(inflight)
-                with self._lock:
-                    connected = self._state == "connected"
-                    current = self._generation
-                if current != generation:
-                    # A new connection: everything unacknowledged goes again, from the start.
-                    inflight, sent_upto, generation = [], 0, current
-                if not connected or len(inflight) >= self.window:
-                    continue
-                for item in self._next_items(sent_upto, self.window - len(inflight)):
-                    info = self._client.publish(item.topic, item.payload, qos=item.qos,
-                                                retain=item.retain)
-                    if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
-                                       MQTTErrorCode.MQTT_ERR_NO_CONN):
-                        log.warning("mqtt: event %d not sent (%s); will retry",
-                                    item.seq, paho.error_string(info.rc))
-                        break
-                    inflight.append((item.seq, info))
-                    sent_upto = item.seq
-            except Exception:  # the publisher must outlive any single failure; it retries
-                log.exception("mqtt: publisher error; retrying")
-                time.sleep(0.5)
-
-    def _collect_acks(
-        self, inflight: list[tuple[int, paho.MQTTMessageInfo]]
-    ) -> list[tuple[int, paho.MQTTMessageInfo]]:
-        waiting = []
-        for seq, info in inflight:
-            if info.is_published():
-                self._ack(seq)
-            else:
-                waiting.append((seq, info))
-        for seq in sorted(self._acked_unsaved):
-            self._ack(seq)
-        return waiting
-
-    def _ack(self, seq: int) -> None:
-        with self._lock:
-            if self._memory.pop(seq, None) is not None:
-                return
-        try:
-            self.outbox.ack(seq)
-            self._acked_unsaved.discard(seq)
-        except OutboxError as exc:
-            # The broker has it; remember not to resend it, and retry the deletion later.
-            self._acked_unsaved.add(seq)
-            with self._lock:
-                self._outbox_fault = str(exc)
-
-    def _next_items(self, after: int, limit: int) -> list[OutboxItem]:
-        try:
-            stored = self.outbox.pending(limit + len(self._acked_unsaved), after=after)
-        except OutboxError as exc:
-            with self._lock:
-                self._outbox_fault = str(exc)
-            stored = []
-        with self._lock:
-            memory = [i for s, i in self._memory.items() if s > after]
-        items = sorted(stored + memory, key=lambda i: i.seq)
-        return [i for i in items if i.seq not in self._acked_unsaved][:limit]
+    def _publish_retained(self, topic: str, body: bytes) -> None:
+        if self.connected and not self._stop.is_set():
+            self._client.publish(topic, body, qos=1, retain=True)

@@ -3,7 +3,7 @@
 A detector that cannot write keeps detecting (events held in memory, the model without its
 cache), and says so: the retained health gets an ``outbox`` section and ``status``
 ``"degraded"``, the sd_notify ``STATUS=`` line ``outbox=FAULT(...)``. A volatile outbox is
-retried every ``retry_s`` wall seconds (:func:`edge.outbox_open.try_recover`).
+retried every ``retry_s`` wall seconds (:func:`edge.mqtt.outbox_open.try_recover`).
 """
 
 from __future__ import annotations
