@@ -38,9 +38,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from cloud.training import options as train_cli
-from cloud.training.data import Dataset, Skipped, load_paths, sim_jobs, simulate, skip_summary
+from cloud.training.data import Dataset, Skipped, load_paths, skip_summary
 from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
 from cloud.training.report import feature_importances, write_report
+from cloud.training.simulated import sim_jobs, simulate
 from cloud.training.splits import split_groups, strata
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams

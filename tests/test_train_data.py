@@ -16,10 +16,9 @@ from cloud.training.data import (
     observable_time,
     parse_json_samples,
     recording_rows,
-    run_sim_job,
-    sim_jobs,
     skip_summary,
 )
+from cloud.training.simulated import run_sim_job, sim_jobs
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams
 from edge.recording import Recording, save_recording

@@ -43,7 +43,7 @@ from edge.types import ZERO_C_K, GasReading, ThermalFrame
 log = logging.getLogger(__name__)
 
 MODES = ("fused", "thermal_only", "co2_only")
-DEFAULT_SEED_BASE = 7_300_000_000  # far from cloud.training.data.sim_jobs' seed·100003 + i
+DEFAULT_SEED_BASE = 7_300_000_000  # far from cloud.training.simulated.sim_jobs' seed·100003 + i
 FULL_RATE_HZ = 8.7
 _SOURCE_RE = re.compile(r"^simulate:(\d+)x[^,]*,seed=(-?\d+)$")
 

@@ -1,4 +1,6 @@
-"""Training data: the seed's JSON sample files, ``.npz`` recordings, and simulated recordings.
+"""Training data: the seed's JSON sample files and ``.npz`` recordings, as feature rows.
+
+Simulated recordings are rendered and featurised in :mod:`cloud.training.simulated`.
 
 Every input becomes rows of the 18 features (float32 values, NaN for a missing sensor) with
 a label, a group (one recording or one JSON file: splits never cut a group), the time in its
@@ -15,8 +17,6 @@ import hashlib
 import json
 import logging
 import math
-import multiprocessing
-import os
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -387,79 +387,3 @@ def skip_summary(skipped: Sequence[Skipped]) -> str:
     lines = [f"{len(skipped)} file(s) skipped:"]
     lines += [f"  {s.name}: {s.reason}" for s in skipped]
     return "\n".join(lines)
-
-
-# ------------------------------------------------------------------------------ simulation
-
-
-@dataclass(frozen=True)
-class SimJob:
-    """One recording to render and featurise."""
-
-    scenario: str
-    seed: int
-    duration_s: float
-    rate_hz: float
-    lag_s: float
-    params: FeatureParams
-    labels: str = "onset"
-
-
-def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
-             lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None, *,
-             slow_duration_s: float | None = None, labels: str = "onset") -> list[SimJob]:
-    """``n`` jobs balanced across the twelve families, seeds derived from ``seed``; the slow
-    families (F3–F5) last ``slow_duration_s`` when given."""
-    from edge.sim.scenarios import SCENARIOS
-
-    if n < 1:
-        raise ValueError(f"--simulate {n}; allowed: at least 1 recording")
-    if duration_s <= 0 or rate_hz <= 0:
-        raise ValueError(f"duration {duration_s} s at {rate_hz} Hz; allowed: both > 0")
-    if slow_duration_s is not None and slow_duration_s <= 0:
-        raise ValueError(f"slow-family duration {slow_duration_s} s; allowed: > 0")
-    if labels not in LABEL_MODES:
-        raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
-    names = sorted(SCENARIOS)
-    fp = params if params is not None else FeatureParams()
-    jobs = []
-    for i in range(n):
-        name = names[i % len(names)]
-        dur = duration_s
-        if slow_duration_s is not None and SCENARIOS[name].code in SLOW_CODES:
-            dur = slow_duration_s
-        jobs.append(SimJob(name, seed * 100_003 + i, dur, rate_hz, lag_s, fp, labels))
-    return jobs
-
-
-def run_sim_job(job: SimJob) -> Dataset:
-    """Render one scenario recording and featurise it with the device's code."""
-    from edge.sim.scenarios import render_recording
-
-    rec = render_recording(job.scenario, job.seed, job.duration_s, frame_rate_hz=job.rate_hz)
-    return recording_rows(rec, f"sim:{job.scenario}:{job.seed}", job.params, job.lag_s,
-                          job.labels)
-
-
-def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True) -> Dataset:
-    """Run the jobs (in ``workers`` processes when > 1); rows in job order."""
-    from tqdm import tqdm
-
-    bar = tqdm(total=len(jobs), desc="simulate", unit="rec", disable=not progress)
-    parts: list[Dataset] = []
-    try:
-        if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                parts.append(run_sim_job(job))
-                bar.update()
-        else:
-            # fork: the children need no re-import of the (script) main module.
-            method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
-            ctx = multiprocessing.get_context(method)
-            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
-                for part in pool.imap(run_sim_job, jobs, chunksize=1):
-                    parts.append(part)
-                    bar.update()
-    finally:
-        bar.close()
-    return Dataset.concat(parts)
