@@ -348,7 +348,7 @@ class Outbox:
 
 
 def open_outbox(path: Path | str) -> Outbox:
-    """The outbox at ``path``, or a volatile stand-in (:func:`edge.mqtt.outbox_open.open_outbox`)."""
+    """The outbox at ``path``, or a volatile stand-in (``edge.mqtt.outbox_open``)."""
     from edge.mqtt.outbox_open import open_outbox as _open
 
     return _open(path)
