@@ -29,6 +29,7 @@ import numpy.typing as npt
 from edge.alarm import AlarmEvent, AlarmStateMachine
 from edge.config import Config
 from edge.flame import FlameEvidence, FlameWatch
+from edge.plausibility import GasPlausibility
 from edge.smoulder import SmoulderEvidence, SmoulderWatch
 from edge.types import GasReading, ThermalFrame
 
@@ -104,10 +105,13 @@ class SensorState:
     last_t: float | None = None
     driver_reason: str | None = None
     stale_reason: str | None = None
+    implausible: str | None = None  # why its readings are rejected (edge.plausibility)
     reported: bool = False  # a fault event was published for the current fault
 
     @property
     def reason(self) -> str | None:
+        if self.implausible is not None:
+            return self.implausible
         if self.stale_reason is None:
             return None
         if self.driver_reason:
@@ -204,6 +208,7 @@ class Pipeline:
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
+        self.plausibility = GasPlausibility()
         self.scored = 0
 
     # ----------------------------------------------------------------- readings
@@ -221,8 +226,18 @@ class Pipeline:
         return self._score(frame.t, vector, events, self.last_flame, self.last_smoulder)
 
     def gas(self, reading: GasReading) -> Step:
-        """One SCD41 reading; scored only when frames are stale (the extractor decides)."""
-        events = self._seen("scd41", reading.t)
+        """One SCD41 reading; scored only when frames are stale (the extractor decides). The
+        plausibility filter (``edge.plausibility``) may reject it (then it is missing), hold
+        it one reading, or release a held one with it."""
+        step = Step(reading.t, None, None, [])
+        for r in self.plausibility.check(reading):
+            step = self._gas(r, step.events)
+        self.sensors_state["scd41"].implausible = self.plausibility.fault
+        step.events += self.check(reading.t)
+        return step if step.t == reading.t else Step(reading.t, None, None, step.events)
+
+    def _gas(self, reading: GasReading, events: list[DetectionEvent]) -> Step:
+        events = events + self._seen("scd41", reading.t)
         self.last_gas = reading
         vector = self.extractor.add_gas(reading)
         return self._score(reading.t, vector, events)
