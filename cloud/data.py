@@ -11,7 +11,6 @@ load with a ``TrainingDataError``. Nothing in a file can crash the loader.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import logging
@@ -29,7 +28,7 @@ import numpy.typing as npt
 
 from edge.errors import RecordingError, TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
-from edge.plausibility import plausible_mask
+from edge.plausibility import plausible_recording
 from edge.recording import Recording, load_recording
 
 log = logging.getLogger(__name__)
@@ -245,7 +244,7 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
     """
     if labels not in LABEL_MODES:
         raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
-    rec = _plausible_gas(rec)
+    rec = plausible_recording(rec)  # what the device's pipeline feeds its features
     t, X = featurize_recording(rec, params)
     if t.size == 0:
         raise TrainingDataError(f"{name}: the recording gives no feature rows (no frames and "
@@ -465,15 +464,3 @@ def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True)
     finally:
         bar.close()
     return Dataset.concat(parts)
-
-
-def _plausible_gas(rec: Recording) -> Recording:
-    """``rec`` without the SCD41 readings the pipeline rejects (``edge.plausibility``), so the
-    model trains on what it will see on the device."""
-    keep = np.asarray(plausible_mask(rec.gas_t, rec.co2_ppm, rec.temperature_c,
-                                     rec.humidity_pct), dtype=bool)
-    if keep.all():
-        return rec
-    return dataclasses.replace(rec, gas_t=rec.gas_t[keep], co2_ppm=rec.co2_ppm[keep],
-                               temperature_c=rec.temperature_c[keep],
-                               humidity_pct=rec.humidity_pct[keep])

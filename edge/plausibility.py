@@ -47,11 +47,15 @@ reports the SCD41 faulted with it); it clears when plausible readings push them 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections import deque
 from collections.abc import Iterable
 
+import numpy as np
+
+from edge.recording import Recording
 from edge.types import GasReading
 
 log = logging.getLogger(__name__)
@@ -206,3 +210,15 @@ def plausible_mask(t: Iterable[float], co2_ppm: Iterable[float], temperature_c: 
     for r in readings:
         fed.update(index[id(x)] for x in f.check(r))
     return [i in fed for i in range(len(readings))]
+
+
+def plausible_recording(rec: Recording) -> Recording:
+    """``rec`` without the SCD41 readings the pipeline would not feed (so a model trains on
+    what it will see on the device); ``rec`` itself when every reading passes."""
+    keep = np.asarray(plausible_mask(rec.gas_t, rec.co2_ppm, rec.temperature_c,
+                                     rec.humidity_pct), dtype=bool)
+    if keep.all():
+        return rec
+    return dataclasses.replace(rec, gas_t=rec.gas_t[keep], co2_ppm=rec.co2_ppm[keep],
+                               temperature_c=rec.temperature_c[keep],
+                               humidity_pct=rec.humidity_pct[keep])

@@ -175,6 +175,7 @@ class TestSamePipeline:
         from edge.alarm import AlarmStateMachine
         from edge.config import AlarmConfig
         from edge.features import featurize_recording
+        from edge.plausibility import plausible_recording
         from edge.rules import RULES_THRESHOLD, rule_score
 
         rec = synthetic(duration_s=240.0, fire_at=40.0)
@@ -185,7 +186,9 @@ class TestSamePipeline:
         got = [(ln["event"], ln["t"], ln["score"]) for ln in replay_lines(path, capsys)]
         sm = AlarmStateMachine(AlarmConfig(), RULES_THRESHOLD)
         want = []
-        for t, x in zip(*featurize_recording(rec), strict=True):
+        # the batch path with the pipeline's SCD41 filter, as training uses it (the sudden
+        # 2650 → 450 ppm burnout is faster than the sensor's lag: readings held back)
+        for t, x in zip(*featurize_recording(plausible_recording(rec)), strict=True):
             for ev in sm.update(float(t), rule_score(x).probability):
                 want.append((ev.kind, round(ev.t, 3), round(ev.score, 4)))
         assert [e[0] for e in want] == ["alarm", "clear"]
