@@ -139,9 +139,9 @@ class GasPlausibility:
     def check(self, r: GasReading) -> list[GasReading]:
         """The readings to feed now, in order: ``[r]``, ``[]`` (rejected or held), or
         ``[held, r]`` when ``r`` confirms the held one."""
-        if self.held is not None:
+        if self.held is not None and range_problem(r) is None:
             held, self.held = self.held, None
-            if range_problem(r) is None and rate_problem(held, r) is None:
+            if rate_problem(held, r) is None:
                 self._count(None)
                 self._count(None)
                 self._accept(r)

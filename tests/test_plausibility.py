@@ -76,6 +76,16 @@ class TestGasPlausibility:
         assert f.check(b) == [a, b]
         assert f.rejected == 0 and f.held_count == 1
 
+    def test_dropout_does_not_decide_a_held_rise(self) -> None:
+        """A 0-ppm dropout after a held rise is rejected alone; the next reading still
+        confirms the held one."""
+        f = settled()
+        a, b = quiet(30.0, 4600.0), quiet(40.0, 9000.0)
+        assert f.check(a) == []
+        assert f.check(quiet(35.0, 0.0)) == []
+        assert f.check(b) == [a, b]
+        assert f.rejected == 1
+
     def test_wrong_first_anchor_does_not_lock_out(self) -> None:
         """After a bad first reading, consistent readings are accepted again."""
         f = GasPlausibility()
