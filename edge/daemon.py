@@ -358,6 +358,7 @@ class Daemon:
                      "last_error": getattr(st, "last_error", None)},
             "alarm_state": self.pipeline.alarm.state,
             "drivers": {k: v or "ok" for k, v in self.pipeline.driver_reasons().items()},
+            "scd41_rejected": self.pipeline.plausibility.rejected,  # implausible readings
         }
         if callable(status):
             extra["model_error"] = getattr(status(), "last_error", None)

@@ -520,3 +520,71 @@ class TestStateDirectory:
         finally:
             storage.stop_daemon(first)
             sub.close()
+
+ROOT = Path(__file__).resolve().parent.parent
+T_OUTLIER = 40.0  # a quiet room, well after the SCD41's first readings fill the windows
+
+
+def demo_holder() -> ModelHolder:
+    """The demo model (demo/config.toml), verified with its public key."""
+    from edge.config import load_config
+
+    model = load_config(ROOT / "demo" / "config.toml").model
+    assert model.path is not None and model.public_key is not None
+    holder = ModelHolder(model.model_copy(update={"path": ROOT / model.path,
+                                                  "public_key": ROOT / model.public_key}))
+    holder.load_initial()
+    assert holder.model is not None
+    return holder
+
+
+class TestScd41Outliers:
+    """Issue 11 item 5: single implausible SCD41 samples through the real driver."""
+
+    @pytest.mark.parametrize("model", ["rules", "demo"])
+    def test_single_outlier_and_dropout_raise_no_alarm(self, tmp_path: Path, model: str) -> None:
+        """One 5000-ppm sample, then a 0-ppm dropout 58 s later, in a quiet room: no alarm,
+        both counted as rejected in the health, the SCD41 stays ok."""
+        d = Device(tmp_path, t_fire=1e9, holder=demo_holder() if model == "demo" else None)
+        # the default staleness limit: the matrix's 10 s is less than two intervals plus
+        # the one reading that is missing (rejected)
+        d.daemon.pipeline.sensors_state["scd41"].stale_after_s = 30.0
+        try:
+            d.run_until(T_OUTLIER + 100, {T_OUTLIER: lambda: d.sim_scd41.inject_co2(5000),
+                                          T_OUTLIER + 58: lambda: d.sim_scd41.inject_co2(0)})
+            ev = d.events()
+            assert [e for e in ev if e["event"] == "alarm"] == []
+            assert faults(ev) == []
+            assert d.daemon.pipeline.plausibility.rejected == 2
+            health = json.loads(d.daemon._health())
+            assert health["scd41_rejected"] == 2
+            assert health["sensors"]["scd41"]["status"] == "ok"
+        finally:
+            d.close()
+
+    def test_fire_alarms_as_before(self, tmp_path: Path) -> None:
+        """The fire (CO2 1000 ppm/min and a flame) alarms with no SCD41 reading rejected."""
+        d = Device(tmp_path)
+        try:
+            d.run_until(T_FIRE + 6)
+            assert d.daemon.pipeline.plausibility.rejected == 0
+            assert_nothing_lost(d, d.events())
+        finally:
+            d.close()
+
+    def test_sensor_that_keeps_failing_plausibility_is_faulted(self, tmp_path: Path) -> None:
+        """A chip reporting 0 ppm on every other sample for a minute is faulted with the
+        reason, and the fault clears once plausible readings resume."""
+        d = Device(tmp_path, t_fire=1e9)
+        d.daemon.pipeline.sensors_state["scd41"].stale_after_s = 30.0  # as above
+        try:
+            d.run_until(T_FAULT + 60, {T_FAULT: lambda: d.sim_scd41.inject_co2(
+                *[0, 450] * 6)})  # 12 samples: one minute of 5-s readings
+            ev = d.events()
+            (fault,) = [e for e in ev if e["event"] == "fault"]
+            assert fault["sensor"] == "scd41" and "implausible" in fault["reason"]
+            assert d.daemon.pipeline.sensors()["scd41"] == "fault"
+            d.run_until(T_FAULT + 120)
+            assert d.daemon.pipeline.sensors()["scd41"] == "ok"
+        finally:
+            d.close()

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge.detect.plausibility import plausible_recording
 from edge.errors import RecordingError, TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
 from edge.recording import Recording, load_recording
@@ -244,6 +245,7 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
     """
     if labels not in LABEL_MODES:
         raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
+    rec = plausible_recording(rec)  # what the device's pipeline feeds its features
     t, X = featurize_recording(rec, params)
     if t.size == 0:
         raise TrainingDataError(f"{name}: the recording gives no feature rows (no frames and "

@@ -36,6 +36,7 @@ from edge.config import Config
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
+from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
 from edge.types import ZERO_C_K, EventKind, GasReading, ThermalFrame, Vector
 
@@ -109,10 +110,13 @@ class SensorState:
     last_t: float | None = None
     driver_reason: str | None = None
     stale_reason: str | None = None
+    implausible: str | None = None  # why its readings are rejected (edge.detect.plausibility)
     reported: bool = False  # a fault event was published for the current fault
 
     @property
     def reason(self) -> str | None:
+        if self.implausible is not None:
+            return self.implausible
         if self.stale_reason is None:
             return None
         if self.driver_reason:
@@ -189,6 +193,7 @@ class Pipeline:
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
+        self.plausibility = GasPlausibility()
         self.scored = 0
 
     # ----------------------------------------------------------------- readings
@@ -206,8 +211,18 @@ class Pipeline:
 
     def gas(self, reading: GasReading) -> Step:
         """One SCD41 reading (the one way gas enters the pipeline); scored only when frames
-        are stale (the extractor decides). The evidence sources are not asked."""
-        events = self._seen("scd41", reading.t)
+        are stale (the extractor decides). The evidence sources are not asked. The
+        plausibility filter (``edge.detect.plausibility``) may reject it (then it is
+        missing), hold it one reading, or release a held one with it."""
+        step = Step(reading.t, None, None, [])
+        for r in self.plausibility.check(reading):
+            step = self._gas(r, step.events)
+        self.sensors_state["scd41"].implausible = self.plausibility.fault
+        step.events += self.check(reading.t)
+        return step if step.t == reading.t else Step(reading.t, None, None, step.events)
+
+    def _gas(self, reading: GasReading, events: list[DetectionEvent]) -> Step:
+        events = events + self._seen("scd41", reading.t)
         self.last_gas = reading
         vector = self.extractor.add_gas(reading)
         return self._score(reading.t, vector, events)

@@ -14,7 +14,8 @@ air temperature. Humidity is recomputed at the reported temperature (Magnus), as
 does. Pressure and altitude do not change the simulated CO2 **(simplification)**.
 
 Fault injection: ``nack(n)``, ``corrupt_crc(n)``, ``stall_data_ready(clears_on_reinit)``
-(esphome #2832), ``disappear()`` / ``reappear()``, ``power_cycle()``, ``clear_faults()``.
+(esphome #2832), ``disappear()`` / ``reappear()``, ``power_cycle()``, ``clear_faults()``,
+``inject_co2(*ppm)`` (the next samples' CO2 words: an outlier, a 0-ppm dropout).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ class SimulatedSCD41:
         self._stalled = False
         self._stall_clears_on_reinit = True
         self._gone = False
+        self._co2_words: list[int] = []
         self._frc_ppm = 0  # the calibration history lives in its own EEPROM
         self._boot(clock.monotonic())
 
@@ -184,6 +186,13 @@ class SimulatedSCD41:
             self._gone = False
             self._stalled = False
             self._boot(self.clock.monotonic())
+
+    def inject_co2(self, *ppm: int) -> None:
+        """Report these CO2 words (0–0xFFFF, with valid CRCs) in the next samples, in order."""
+        if not all(0 <= v <= 0xFFFF for v in ppm):
+            raise ValueError(f"a CO2 word is 0–65535, got {ppm}")
+        with self._lock:
+            self._co2_words.extend(ppm)
 
     def clear_faults(self) -> None:
         """Remove every injected fault (the chip keeps its state)."""
@@ -375,6 +384,8 @@ class SimulatedSCD41:
         # Same water vapour pressure, expressed as RH at the reported temperature.
         rh = air.humidity_pct * _psat_hpa(air.temperature_c) / _psat_hpa(reported_c)
         co2 = min(40_000, max(0, round(air.co2_ppm + self._frc_ppm))) if with_co2 else 0
+        if with_co2 and self._co2_words:
+            co2 = self._co2_words.pop(0)
         self._buffer = (
             co2,
             proto.temperature_to_word(reported_c),
