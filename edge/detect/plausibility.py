@@ -2,7 +2,8 @@
 
 The pipeline (daemon, ``replay``, evaluation) and the training featuriser
 (``cloud/training/data.py``) pass every SCD41 reading through :class:`GasPlausibility`. A
-rejected reading is treated as missing (the gas features go stale after ``gas_stale_s``, as for a dropped reading).
+rejected reading is treated as missing (the gas features go stale after ``gas_stale_s``, as
+for a dropped reading).
 
 **Range.** CO2 in ``[CO2_FLOOR_PPM, 40 000]``: 0 ppm is what the chip reports when it has no
 CO2 value (``measure_single_shot_rht_only``, an aborted measurement), > 40 000 is past its
