@@ -30,12 +30,13 @@ from typing import Any
 from edge.config import Config
 from edge.detect.pipeline import (
     DetectionEvent,
-    ModelSource,
     Pipeline,
     build_pipeline,
     model_threshold,
 )
 from edge.features import FEATURE_NAMES
+from edge.model.holder import ModelHolder
+from edge.mqtt.base import Link
 from edge.mqtt.payloads import (
     dumps,
     event_payload,
@@ -48,7 +49,7 @@ from edge.mqtt.payloads import (
 from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
 from edge.sensors.loop import Reading, SensorLoop
 from edge.sensors.sources import Sources
-from edge.service.options import DaemonOptions, Link
+from edge.service.options import DaemonOptions
 from edge.service.storage import StorageWatch
 from edge.types import ThermalFrame
 
@@ -73,7 +74,7 @@ class Daemon:
         self,
         config: Config,
         sources: Sources,
-        holder: ModelSource,
+        holder: ModelHolder,
         link: Link,
         *,
         notifier: Notifier | None = None,
@@ -318,12 +319,11 @@ class Daemon:
     def _check_outbox(self) -> None:
         """Outbox progress: nothing pending, the broker away (not our stall), or the head moved."""
         st = self.link.status()
-        depth = getattr(st, "outbox_depth", 0)
-        connected = getattr(st, "state", "connected") == "connected"
+        depth = st.outbox_depth
+        connected = st.state == "connected"
         head: int | None = None
         if depth > 0 and connected:
-            outbox = getattr(self.link, "outbox", None)
-            items = outbox.pending(1) if outbox is not None else []
+            items = self.link.outbox.pending(1)
             head = items[0].seq if items else None
         if depth <= 0 or not connected or head != self._outbox_head:
             self.monitor.beat("outbox")
@@ -346,29 +346,25 @@ class Daemon:
                            else "ok")
         sensors = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
         return (f"state={self.pipeline.alarm.state} score={score} {sensors} "
-                f"{self.storage.status_word(getattr(st, 'outbox_depth', '?'))} "
-                f"mqtt={getattr(st, 'state', '?')}")
+                f"{self.storage.status_word(st.outbox_depth)} mqtt={st.state}")
 
     def _health(self) -> bytes:
         st = self.link.status()
-        status = getattr(self.holder, "status", None)
         model_degraded = self.holder.model is None
         extra: dict[str, Any] = {
-            "mqtt": {"state": getattr(st, "state", None),
-                     "last_error": getattr(st, "last_error", None)},
+            "mqtt": {"state": st.state, "last_error": st.last_error},
             "alarm_state": self.pipeline.alarm.state,
             "drivers": {k: v or "ok" for k, v in self.pipeline.driver_reasons().items()},
             "scd41_rejected": self.pipeline.plausibility.rejected,  # implausible readings
         }
-        if callable(status):
-            extra["model_error"] = getattr(status(), "last_error", None)
+        extra["model_error"] = self.holder.status().last_error
         extra["outbox"] = self.storage.report()
         extra.update(self.storage.faults())
         if extra["outbox"]["status"] != "ok" or self.storage.faults():
             extra["status"] = "degraded"
         return health_payload(
             self.pipeline.sensors(), self.pipeline.reasons(), self._model_version(),
-            model_degraded, self.wall() - self._wall_start, getattr(st, "outbox_depth", None),
+            model_degraded, self.wall() - self._wall_start, st.outbox_depth,
             iso_utc(), extra,
         )
 

@@ -1,9 +1,10 @@
 """The fault matrix: every sensor, link, storage, model and clock fault during a fire.
 
 Each case runs the daemon's processing path (``Daemon.step``: pipeline → alarm → outbox →
-``MqttLink``) on the real drivers reading the byte-level simulators of a room where a fire
-starts at ``T_FIRE`` (a 500 °C, 4×4 px flame and CO2 rising 1000 ppm/min), scored by the
-rule fallback. The sensor threads are replaced by one deterministic loop that reads each
+link: the link's in-memory twin ``MemoryLink``, never up, or ``MqttLink`` with a real
+Mosquitto for the link cases) on the real drivers reading the byte-level simulators of a
+room where a fire starts at ``T_FIRE`` (a 500 °C, 4×4 px flame and CO2 rising 1000 ppm/min),
+scored by the rule fallback. The sensor threads are replaced by one deterministic loop that reads each
 source the way ``SensorLoop`` does (a frame per pass, the SCD41 once per device second) on a
 ``ManualClock``; faults are injected through the simulators' own fault hooks at ``T_FAULT``.
 
@@ -33,6 +34,7 @@ from edge.config import Config, MqttConfig
 from edge.daemon import Daemon
 from edge.errors import ModelError, OutboxError, SensorError
 from edge.model.holder import ModelHolder
+from edge.mqtt.base import MemoryLink
 from edge.mqtt.link import MqttLink
 from edge.mqtt.outbox import Outbox
 from edge.sensors.sources import Sources
@@ -79,12 +81,12 @@ class FireAt(StaticRoom):
 class Device:
     """A daemon on simulated sensors, stepped deterministically on a manual clock."""
 
-    def __init__(self, tmp_path: Path, mqtt_url: str = "mqtt://127.0.0.1:1",
+    def __init__(self, tmp_path: Path, mqtt_url: str | None = None,
                  holder: ModelHolder | None = None, t_fire: float = T_FIRE,
                  lepton: str = "2.5") -> None:
         self.clock = ManualClock()
         self.t_fire = t_fire
-        cfg = Config(mqtt=MqttConfig(url=mqtt_url, keepalive_s=5))
+        cfg = Config(mqtt=MqttConfig(url=mqtt_url or "mqtt://127.0.0.1:1", keepalive_s=5))
         sensors = cfg.sensors.model_copy(update={
             "scd41": cfg.sensors.scd41.model_copy(update={"stale_after_s": SCD41_STALE_S}),
             "lepton": cfg.sensors.lepton.model_copy(update={"model": lepton})})
@@ -93,8 +95,9 @@ class Device:
         self.sources.scd41.read_timeout_s = 0.001  # poll: a longer wait desyncs the VoSPI stream
         self.holder = holder or ModelHolder(self.config.model)
         self.outbox = Outbox(tmp_path / "outbox.db")
-        self.link = MqttLink(self.config.mqtt, "fm", self.outbox, reconnect_min_s=1,
-                             reconnect_max_s=1)
+        # No broker: the link's in-memory twin, never up, so every event stays in the outbox.
+        self.link: Any = MemoryLink(self.outbox) if mqtt_url is None else MqttLink(
+            self.config.mqtt, "fm", self.outbox, reconnect_min_s=1, reconnect_max_s=1)
         self.daemon = Daemon(self.config, self.sources, self.holder, self.link)
         self.errors: dict[str, list[str]] = {"lepton": [], "scd41": []}
         self._next_gas = 0.0

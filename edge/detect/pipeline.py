@@ -27,7 +27,7 @@ import logging
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -38,6 +38,7 @@ from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
 from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
+from edge.model.runtime import Model
 from edge.types import ZERO_C_K, EventKind, GasReading, ThermalFrame, Vector
 
 log = logging.getLogger(__name__)
@@ -359,7 +360,7 @@ class ModelSource(Scorer, Protocol):
     """:class:`edge.model.holder.ModelHolder`: scores, and says which model (if any) is in use."""
 
     @property
-    def model(self) -> Any: ...
+    def model(self) -> Model | None: ...
 
 
 def model_threshold(holder: ModelSource) -> float:

@@ -11,8 +11,7 @@ import json
 import logging
 import ssl
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -34,32 +33,6 @@ class _NotConnectedFilter(logging.Filter):
         return not str(record.msg).startswith("Client is not connected")
 
 Payload = bytes | str | Mapping[str, Any]
-LinkState = Literal["stopped", "connecting", "connected", "refused", "disconnected"]
-
-
-@dataclass(frozen=True, slots=True)
-class LinkStatus:
-    """A snapshot of the link for the daemon's health report.
-
-    ``state``: ``connected``, ``connecting`` (no broker reachable yet), ``refused`` (CONNACK
-    refused: credentials or ACL), ``disconnected`` (lost, reconnecting) or ``stopped``.
-    ``outbox_depth`` is -1 when the outbox cannot be read; ``outbox_fault`` then says why.
-    ``memory_events`` counts events the outbox could not store, kept in memory until sent.
-    ``publish_fault`` says why an event cannot be sent (kept and retried, never dropped).
-    ``overwrites`` counts foreign messages on the device's own retained topics (re-asserted).
-    """
-
-    state: LinkState
-    last_error: str | None
-    connects: int
-    refusals: int
-    outbox_depth: int
-    outbox_fault: str | None
-    memory_events: int
-    publish_fault: str | None = None
-    overwrites: int = 0
-
-
 def encode(payload: Payload) -> bytes:
     """Bytes as they are, str as UTF-8, a mapping as compact JSON."""
     if isinstance(payload, bytes):

@@ -23,7 +23,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import MQTTErrorCode
 
 from edge.errors import OutboxError
-from edge.mqtt.client import LinkState, encode
+from edge.mqtt.base import LinkState
+from edge.mqtt.client import encode
 from edge.mqtt.outbox import Outbox, OutboxItem
 
 log = logging.getLogger("edge.mqtt.link")

@@ -39,7 +39,8 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge import __version__
 from edge.config.mqtt import MqttConfig
 from edge.errors import OutboxError
-from edge.mqtt.client import LinkState, LinkStatus, Payload, broker_address, encode, make_client
+from edge.mqtt.base import LinkState, LinkStatus
+from edge.mqtt.client import Payload, broker_address, encode, make_client
 from edge.mqtt.discovery import AVAILABLE, NOT_AVAILABLE, DiscoveryInfo, discovery_message
 from edge.mqtt.events import EventPublisher
 from edge.mqtt.guard import Coalescer, RetainedTopics, backoff_delay

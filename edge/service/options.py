@@ -1,32 +1,10 @@
-"""The daemon's seams: what it needs of the MQTT link, and its supervision timings."""
+"""The daemon's supervision timings (its contract with the link is :mod:`edge.mqtt.base`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol
 
-__all__ = ["DaemonOptions", "Link"]
-
-
-class Link(Protocol):
-    """What the daemon needs of :class:`edge.mqtt.link.MqttLink`."""
-
-    def start(self) -> None: ...
-
-    def stop(self, timeout: float = 5.0) -> None: ...
-
-    def publish_event(self, make_payload: Callable[[int], bytes | str]) -> int: ...
-
-    def set_state(self, payload: bytes) -> None: ...
-
-    def set_health(self, payload: bytes) -> None: ...
-
-    def telemetry(self, payload: bytes) -> bool: ...
-
-    def drain(self, timeout: float) -> bool: ...
-
-    def status(self) -> Any: ...
+__all__ = ["DaemonOptions"]
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ import logging
 import math
 from typing import Any
 
+from edge.model.holder import ModelHolder
+from edge.mqtt.base import Link
 from edge.mqtt.outbox import Outbox
 
 log = logging.getLogger(__name__)
@@ -26,7 +28,7 @@ class StorageWatch:
     :param retry_s: how often a volatile outbox tries its file again (wall seconds).
     """
 
-    def __init__(self, link: Any, holder: Any, lock_fault: str | None = None,
+    def __init__(self, link: Link, holder: ModelHolder, lock_fault: str | None = None,
                  retry_s: float = 30.0) -> None:
         self.link = link
         self.holder = holder
@@ -35,14 +37,13 @@ class StorageWatch:
         self._next_retry = -math.inf
 
     @property
-    def outbox(self) -> Outbox | None:
-        box = getattr(self.link, "outbox", None)
-        return box if isinstance(box, Outbox) else None
+    def outbox(self) -> Outbox:
+        return self.link.outbox
 
     def retry(self, wall: float) -> None:
         """A volatile outbox: try its file again, at most every ``retry_s``."""
         box = self.outbox
-        if box is None or not box.in_memory or wall < self._next_retry:
+        if not box.in_memory or wall < self._next_retry:
             return
         self._next_retry = wall + self.retry_s
         from edge.mqtt.outbox_open import try_recover
@@ -52,16 +53,13 @@ class StorageWatch:
     def report(self) -> dict[str, Any]:
         """The health's ``outbox`` section: status, fault, volatile, events held in memory."""
         st = self.link.status()
-        depth = getattr(st, "outbox_depth", 0)
-        memory = int(getattr(st, "memory_events", 0) or 0)
+        depth, memory = st.outbox_depth, st.memory_events
         box = self.outbox
-        volatile = bool(box is not None and box.in_memory)
-        fault = None
-        if box is not None:
-            fault = box.fault or box.last_error
-        if fault is None and (memory > 0 or (depth is not None and depth < 0)):
-            fault = getattr(st, "outbox_fault", None) or "outbox unreadable"
-        held = memory + (max(depth, 0) if volatile and depth is not None else 0)
+        volatile = box.in_memory
+        fault = box.fault or box.last_error
+        if fault is None and (memory > 0 or depth < 0):
+            fault = st.outbox_fault or "outbox unreadable"
+        held = memory + (max(depth, 0) if volatile else 0)
         return {
             "status": "fault" if fault else "ok",
             "fault": fault,
@@ -72,9 +70,8 @@ class StorageWatch:
     def faults(self) -> dict[str, str]:
         """Other storage faults for the health: model cache, state-dir lock."""
         out: dict[str, str] = {}
-        cache = getattr(self.holder, "cache_fault", None)
-        if isinstance(cache, str):
-            out["model_cache"] = cache
+        if self.holder.cache_fault:
+            out["model_cache"] = self.holder.cache_fault
         if self.lock_fault:
             out["state_lock"] = self.lock_fault
         return out
