@@ -4,9 +4,9 @@ Each case runs the daemon's processing path (``Daemon.step``: pipeline → alarm
 link: the link's in-memory twin ``MemoryLink``, never up, or ``MqttLink`` with a real
 Mosquitto for the link cases) on the real drivers reading the byte-level simulators of a
 room where a fire starts at ``T_FIRE`` (a 500 °C, 4×4 px flame and CO2 rising 1000 ppm/min),
-scored by the rule fallback. The sensor threads are replaced by one deterministic loop that reads each
-source the way ``SensorLoop`` does (a frame per pass, the SCD41 once per device second) on a
-``ManualClock``; faults are injected through the simulators' own fault hooks at ``T_FAULT``.
+scored by the rule fallback. The sensor threads are replaced by one deterministic loop that
+reads each source the way ``SensorLoop`` does (a frame per pass, the SCD41 once per device
+second) on a ``ManualClock``; faults are injected through the simulators' own fault hooks at ``T_FAULT``.
 
 Every case asserts what the device did (which ``fault`` events, degraded flags) and that no
 event was lost: the outbox's seqs are contiguous from 1 and hold every event the daemon
