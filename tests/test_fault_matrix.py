@@ -6,7 +6,8 @@ Mosquitto for the link cases) on the real drivers reading the byte-level simulat
 room where a fire starts at ``T_FIRE`` (a 500 °C, 4×4 px flame and CO2 rising 1000 ppm/min),
 scored by the rule fallback. The sensor threads are replaced by one deterministic loop that
 reads each source the way ``SensorLoop`` does (a frame per pass, the SCD41 once per device
-second) on a ``ManualClock``; faults are injected through the simulators' own fault hooks at ``T_FAULT``.
+second) on a ``ManualClock``; faults are injected through the simulators' own fault hooks
+at ``T_FAULT``.
 
 Every case asserts what the device did (which ``fault`` events, degraded flags) and that no
 event was lost: the outbox's seqs are contiguous from 1 and hold every event the daemon
