@@ -34,31 +34,26 @@ from edge.detect.pipeline import (
     build_pipeline,
     model_threshold,
 )
-from edge.features import FEATURE_NAMES
 from edge.model.holder import ModelHolder
 from edge.mqtt.base import Link
 from edge.mqtt.payloads import (
     dumps,
     event_payload,
-    health_payload,
     iso_utc,
     state_payload,
-    telemetry_payload,
     test_payload,
 )
 from edge.notify import Notifier, ProgressMonitor, watchdog_interval_s
 from edge.sensors.loop import Reading, SensorLoop
 from edge.sensors.sources import Sources
 from edge.service.options import DaemonOptions
+from edge.service.report import Reporter
 from edge.service.storage import StorageWatch
 from edge.types import ThermalFrame
 
 __all__ = ["Daemon", "DaemonOptions", "Link"]
 
 log = logging.getLogger(__name__)
-
-T_MAX = FEATURE_NAMES.index("t_max")
-
 
 class Daemon:
     """One running device. Build it, then call :meth:`run` from the thread that should process.
@@ -122,6 +117,8 @@ class Daemon:
         self._outbox_head: int | None = None
         self._stall_logged: frozenset[str] = frozenset()
         self._wall_start = wall()
+        self.report = Reporter(self.pipeline, link, holder, self.storage,
+                               lambda: self.wall() - self._wall_start)
         self.watchdog_s = opt.watchdog_s if opt.watchdog_s is not None else watchdog_interval_s()
 
     # ------------------------------------------------------------------ control (any thread)
@@ -249,10 +246,7 @@ class Daemon:
         log.info("daemon: test event seq=%d", seq)
 
     def _model_version(self) -> str:
-        from edge.model.rules import RULES_VERSION
-
-        model = self.holder.model
-        return str(model.version) if model is not None else RULES_VERSION
+        return self.report.model_version()
 
     # ----------------------------------------------------------------------- periodic duties
 
@@ -269,10 +263,10 @@ class Daemon:
         if key != self._last_health_key or now >= self._next_health:
             self._last_health_key = key
             self._next_health = now + self.options.health_interval_s
-            self.link.set_health(self._health())
+            self.link.set_health(self.report.health())
         if now >= self._next_telemetry:
             self._next_telemetry = now + self.config.mqtt.telemetry_interval_s
-            self._telemetry(score)
+            self.link.telemetry(self.report.telemetry(score))
         wall = self.wall()
         if wall >= self._next_outbox_check:
             self._next_outbox_check = wall + 1.0
@@ -330,54 +324,8 @@ class Daemon:
         self._outbox_head = head
 
     def status_line(self) -> str:
-        """``state=idle score=0.02 lepton=ok scd41=ok outbox=0 mqtt=connected``.
-
-        A sensor reads ``fault`` (stale), ``retrying`` (its driver complains, data not yet
-        stale), ``starting`` (no data yet) or ``ok``.
-        """
-        last = self.pipeline.last_score
-        score = "-" if last is None or not math.isfinite(last.probability) else (
-            f"{last.probability:.2f}")
-        st = self.link.status()
-        shown = {}
-        for name, state in self.pipeline.sensors_state.items():
-            shown[name] = ("fault" if state.status == "fault" else "retrying"
-                           if state.driver_reason else "starting" if state.last_t is None
-                           else "ok")
-        sensors = " ".join(f"{k}={v}" for k, v in sorted(shown.items()))
-        return (f"state={self.pipeline.alarm.state} score={score} {sensors} "
-                f"{self.storage.status_word(st.outbox_depth)} mqtt={st.state}")
-
-    def _health(self) -> bytes:
-        st = self.link.status()
-        model_degraded = self.holder.model is None
-        extra: dict[str, Any] = {
-            "mqtt": {"state": st.state, "last_error": st.last_error},
-            "alarm_state": self.pipeline.alarm.state,
-            "drivers": {k: v or "ok" for k, v in self.pipeline.driver_reasons().items()},
-            "scd41_rejected": self.pipeline.plausibility.rejected,  # implausible readings
-        }
-        extra["model_error"] = self.holder.status().last_error
-        extra["outbox"] = self.storage.report()
-        extra.update(self.storage.faults())
-        if extra["outbox"]["status"] != "ok" or self.storage.faults():
-            extra["status"] = "degraded"
-        return health_payload(
-            self.pipeline.sensors(), self.pipeline.reasons(), self._model_version(),
-            model_degraded, self.wall() - self._wall_start, st.outbox_depth,
-            iso_utc(), extra,
-        )
-
-    def _telemetry(self, score: float | None) -> None:
-        gas = self.pipeline.last_gas
-        vec = self.pipeline.last_vector
-        self.link.telemetry(telemetry_payload(
-            None if gas is None else gas.co2_ppm,
-            None if gas is None else gas.temperature_c,
-            None if gas is None else gas.humidity_pct,
-            None if vec is None else float(vec[T_MAX]),
-            score, iso_utc(),
-        ))
+        """The sd_notify ``STATUS=`` line (:meth:`edge.service.report.Reporter.status_line`)."""
+        return self.report.status_line()
 
     # --------------------------------------------------------------------------- reload
 

@@ -560,7 +560,7 @@ class TestScd41Outliers:
             assert [e for e in ev if e["event"] == "alarm"] == []
             assert faults(ev) == []
             assert d.daemon.pipeline.plausibility.rejected == 2
-            health = json.loads(d.daemon._health())
+            health = json.loads(d.daemon.report.health())
             assert health["scd41_rejected"] == 2
             assert health["sensors"]["scd41"]["status"] == "ok"
         finally:
