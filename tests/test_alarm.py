@@ -49,6 +49,25 @@ class TestAlarmStateMachine:
         assert clear.t == 130.0 and clear.state == "idle" and clear.reason == "cleared"
         assert sm.state == "idle"
 
+    def test_events_say_why_in_words(self) -> None:
+        """Each event says in words what the score did: held past the threshold, past the
+        fast path, or stayed low long enough to clear."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        alarm, clear = _run(sm, _series(0, 10, 1, 0.8) + _series(10, 100, 1, 0.1))
+        assert alarm.why == ("the fire score stayed at or above the threshold 0.50 for 3 s "
+                             "(now 0.80)")
+        assert clear.why.startswith("the fire score stayed under 0.")
+        fast = AlarmStateMachine(_cfg(), model_threshold=0.5).update(0.0, 0.99)[0]
+        assert fast.reason == "fast_path" and "past the fast path (0.98)" in fast.why
+
+    def test_trigger_says_what_the_source_saw(self, caplog: pytest.LogCaptureFixture) -> None:
+        """A triggering source's words become the event's and the ALARM log line's why."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.9)
+        with caplog.at_level("WARNING", logger="edge.detect.alarm"):
+            (ev,) = sm.update(1.0, 0.1, trigger="flame_growth", why="a new hot region grew")
+        assert (ev.reason, ev.why) == ("flame_growth", "a new hot region grew")
+        assert "ALARM at t=1.000 (flame_growth): a new hot region grew" in caplog.text
+
     def test_states_visible_through_properties(self) -> None:
         """state, since and last_score follow the transitions."""
         sm = AlarmStateMachine(_cfg(), model_threshold=0.5)

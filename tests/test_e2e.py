@@ -105,6 +105,7 @@ class TestSimulatedScenarios:
             # The rule fallback needs the flame to grow past ~210 °C in view: allow 120 s.
             assert fire_start <= ev["t"] <= fire_start + 120.0, (ev, fire_start)
             assert ev["model"] == "rules-v1"
+            assert ev["reason"] and ev["why"].startswith(("the fire score", "a new hot"))
             proc.p.send_signal(signal.SIGTERM)
             assert proc.wait(20) == 0, proc.stderr()
             assert sub.on(f"{base}/availability")[-1].payload == b"offline"

@@ -130,7 +130,11 @@ def run_pipeline(p: float, scene: Scene, times: np.ndarray,
             if ev.kind in ("alarm", "clear"):
                 assert ev.alarm is not None
                 out.append((ev.kind, ev.t, ev.alarm.reason))
+                whys.append(ev.alarm.why)
     return out
+
+
+whys: list[str] = []  # the last run_pipeline's alarm words (test_flame_alarm_says_why)
 
 
 class TestPipelineFlame:
@@ -141,6 +145,14 @@ class TestPipelineFlame:
                               FlameConfig())
         assert [e[0] for e in events] == ["alarm"]
         assert events[0][2] == "flame_growth" and 108.0 <= events[0][1] <= 114.0
+
+    def test_flame_alarm_says_why(self) -> None:
+        """The flame alarm says in words how the region grew, how big and how hot it is."""
+        whys.clear()
+        run_pipeline(0.3, growing_flame(100.0), np.arange(0.0, 200.0, 1.0), FlameConfig())
+        assert len(whys) == 1
+        assert whys[0].startswith("a new hot region grew by ")
+        assert "% of the view" in whys[0] and "hottest" in whys[0] and "K/s" in whys[0]
 
     def test_score_must_corroborate(self) -> None:
         """Below flame.min_score the watch alone does not alarm (sure_steps off)."""

@@ -44,6 +44,7 @@ def event_line(ev: DetectionEvent) -> dict[str, Any]:
         out["reason"] = ev.reason
     elif ev.alarm is not None:
         out["reason"] = ev.alarm.reason
+        out["why"] = ev.alarm.why
     if ev.detail is not None:
         out["model"] = ev.detail.model_version
         out["degraded"] = ev.detail.degraded

@@ -47,7 +47,8 @@ class AlarmEvent:
 
     ``state`` is the state after the event and ``since`` when it began; ``reason`` says why:
     ``persistent`` (score held through the pre-alarm), ``fast_path`` (overwhelming score) or
-    ``cleared`` (score stayed low long enough).
+    ``cleared`` (score stayed low long enough), or the evidence source that triggered it
+    (``flame_growth``, ``smoulder``). ``why`` says it in words, for a person.
     """
 
     kind: AlarmKind
@@ -56,6 +57,7 @@ class AlarmEvent:
     state: AlarmState
     since: float
     reason: str
+    why: str = ""
 
 
 class AlarmStateMachine:
@@ -126,10 +128,11 @@ class AlarmStateMachine:
         return self._last_score
 
     def update(self, t: float, score: float, *, trigger: str | None = None,
-               hold: bool = False) -> list[AlarmEvent]:
+               hold: bool = False, why: str = "") -> list[AlarmEvent]:
         """Feed one score at time ``t``; return the events it causes (usually none).
 
-        ``trigger`` names other evidence that alarms at once; ``hold`` keeps an alarm up.
+        ``trigger`` names other evidence that alarms at once (``why`` says what it saw);
+        ``hold`` keeps an alarm up.
 
         :raises ValueError: ``t`` not finite, or ``score`` outside [0, 1] (NaN is allowed).
         """
@@ -148,7 +151,7 @@ class AlarmStateMachine:
             self._since = t
         self._last_score = score
         if trigger is not None and self._state != "alarm":
-            return self._raise(t, score, trigger)
+            return self._raise(t, score, trigger, why or trigger)
         if (trigger is not None or hold) and self._state == "alarm":
             self._low_since = None
             return []
@@ -167,17 +170,18 @@ class AlarmStateMachine:
         self._since = t
         self._low_since = None
 
-    def _raise(self, t: float, score: float, reason: str) -> list[AlarmEvent]:
+    def _raise(self, t: float, score: float, reason: str, why: str) -> list[AlarmEvent]:
         self._enter("alarm", t)
-        log.warning("alarm: ALARM at t=%.3f score=%.3f (%s)", t, score, reason)
-        return [AlarmEvent("alarm", t, score, "alarm", t, reason)]
+        log.warning("alarm: ALARM at t=%.3f (%s): %s", t, reason, why)
+        return [AlarmEvent("alarm", t, score, "alarm", t, reason, why)]
 
     def _from_idle(self, t: float, score: float) -> list[AlarmEvent]:
         if math.isnan(score) or score < self.threshold:
             return []
-        if score >= self.fast_path_score or self._cfg.pre_alarm_s <= 0.0:
-            reason = "fast_path" if score >= self.fast_path_score else "persistent"
-            return self._raise(t, score, reason)
+        if score >= self.fast_path_score:
+            return self._raise(t, score, "fast_path", self._said_fast(score))
+        if self._cfg.pre_alarm_s <= 0.0:
+            return self._raise(t, score, "persistent", self._said_persistent(score))
         self._enter("pre_alarm", t)
         return []
 
@@ -185,12 +189,12 @@ class AlarmStateMachine:
         if math.isnan(score):
             return []
         if score >= self.fast_path_score:
-            return self._raise(t, score, "fast_path")
+            return self._raise(t, score, "fast_path", self._said_fast(score))
         if score < self.clear_threshold:
             self._enter("idle", t)
             return []
         if score >= self.threshold and t - self._began(t) >= self._cfg.pre_alarm_s:
-            return self._raise(t, score, "persistent")
+            return self._raise(t, score, "persistent", self._said_persistent(score))
         return []
 
     def _from_alarm(self, t: float, score: float) -> list[AlarmEvent]:
@@ -202,6 +206,16 @@ class AlarmStateMachine:
         lasted = t - self._began(t)
         if t - self._low_since >= self._cfg.clear_s and lasted >= self._cfg.min_alarm_s:
             self._enter("idle", t)
-            log.warning("alarm: clear at t=%.3f score=%.3f", t, score)
-            return [AlarmEvent("clear", t, score, "idle", t, "cleared")]
+            why = (f"the fire score stayed under {self.clear_threshold:.2f} for "
+                   f"{self._cfg.clear_s:g} s (now {score:.2f})")
+            log.warning("alarm: clear at t=%.3f: %s", t, why)
+            return [AlarmEvent("clear", t, score, "idle", t, "cleared", why)]
         return []
+
+    def _said_fast(self, score: float) -> str:
+        return (f"the fire score is {score:.2f}, past the fast path "
+                f"({self.fast_path_score:.2f})")
+
+    def _said_persistent(self, score: float) -> str:
+        return (f"the fire score stayed at or above the threshold {self.threshold:.2f} for "
+                f"{self._cfg.pre_alarm_s:g} s (now {score:.2f})")

@@ -109,9 +109,12 @@ class FlameSource:
         if not holds:
             return None
         triggers = seen.growing and (look.score >= self.cfg.min_score or seen.sure)
-        why = (f"{seen.new_px} new px ≥ {self.cfg.hot_c:g} °C, grown {seen.growth_px} px, "
-               f"rising {seen.rise_k_s:.1f} K/s" + (" (sure)" if seen.sure else "")
-               if seen.growing else f"{seen.new_px} new px ≥ {self.cfg.hot_c:g} °C")
+        share = 100.0 * seen.new_px / max(look.celsius.size, 1)
+        why = (f"a new hot region grew by {seen.growth_px} px to {share:.2g} % of the view "
+               f"({seen.new_px} px ≥ {self.cfg.hot_c:g} °C, hottest "
+               f"{float(look.celsius.max()):.0f} °C), crossing it at {seen.rise_k_s:.1f} K/s"
+               + (", step after step" if seen.sure else "")
+               if seen.growing else f"{seen.new_px} px newly ≥ {self.cfg.hot_c:g} °C")
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
 
@@ -128,8 +131,9 @@ class SmoulderSource:
         seen = self.watch.update(look.t, look.celsius, memory.onset)
         if not seen.smouldering:
             return None
-        why = (f"new spot {'heating' if seen.heating else 'spreading'}: {seen.new_px} px, "
-               f"hottest {seen.hottest_c:.0f} °C")
+        why = (f"a hot spot new to the scene keeps "
+               f"{'heating' if seen.heating else 'spreading'}: {seen.new_px} px, hottest "
+               f"{seen.hottest_c:.0f} °C")
         return Evidence(self.name, why, triggers=look.score >= self.cfg.min_score, holds=True)
 
 
@@ -176,11 +180,11 @@ def build_sources(config: Config, memory: SceneMemory) -> list[EvidenceSource]:
     return sources
 
 
-def combine(score: float, found: list[Evidence]) -> tuple[float, str | None, bool]:
+def combine(score: float, found: list[Evidence]) -> tuple[float, Evidence | None, bool]:
     """The alarm's input from the evidence: the capped score, the trigger (the first source
     that triggers) and whether any source holds the alarm."""
     for ev in found:
         if ev.cap is not None:
             score = min(score, ev.cap)
-    trigger = next((ev.source for ev in found if ev.triggers), None)
+    trigger = next((ev for ev in found if ev.triggers), None)
     return score, trigger, any(ev.holds for ev in found)

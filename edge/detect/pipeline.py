@@ -325,7 +325,9 @@ class Pipeline:
                     found.append(said)
         self.last_evidence = found
         evidence, trigger, hold = combine(evidence, found)
-        for ev in self.alarm.update(t, evidence, trigger=trigger, hold=hold):
+        for ev in self.alarm.update(t, evidence, hold=hold,
+                                    trigger=None if trigger is None else trigger.source,
+                                    why="" if trigger is None else trigger.why):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
         return Step(t, score, vector, events, found)
 

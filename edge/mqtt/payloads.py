@@ -70,6 +70,7 @@ def event_payload(
         out["reason"] = event.reason
     elif event.alarm is not None:
         out["reason"] = event.alarm.reason
+        out["why"] = event.alarm.why
     if reasons:
         out["faults"] = {k: v for k, v in reasons.items() if v}
     return out
