@@ -123,9 +123,19 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGHUP, on_hup)
     if rt.updater is not None:
         rt.updater.start()
+    live = None
+    if sys.stderr.isatty():
+        from edge.commands.live import LiveStatus
+
+        clock = daemon.clock
+        live = LiveStatus(lambda: f"t={clock.monotonic():.0f} s {daemon.status_line()}",
+                          sys.stderr)
+        live.start()
     try:
         daemon.run()
     finally:
+        if live is not None:
+            live.stop()
         rt.close()
     return 0
 
