@@ -303,3 +303,22 @@ class TestNamedFiles:
         f = _write(tmp_path, f'[mqtt.tls]\nenabled = true\nca_file = "{tmp_path / "ca.pem"}"\n')
         assert main(["validate-config", str(f)]) == 2
         assert "mqtt.tls.ca_file: given" in capsys.readouterr().err
+
+
+class TestWording:
+    @pytest.mark.parametrize(("doc", "key", "allowed"), [
+        ({"mqtt": {"keepalive_s": "abc"}}, "mqtt.keepalive_s", "a whole number (no quotes)"),
+        ({"mqtt": {"telemetry_interval_s": "x"}}, "mqtt.telemetry_interval_s",
+         "a number (no quotes)"),
+        ({"device": {"id": 5}}, "device.id", 'a string in quotes, e.g. "text"'),
+        ({"flame": {"enabled": [1]}}, "flame.enabled", "true or false (no quotes)"),
+        ({"mqtt": 3}, "mqtt", "a table of keys"),
+    ])
+    def test_type_errors_say_what_the_key_takes(self, doc: dict[str, object], key: str,
+                                                allowed: str) -> None:
+        """A wrong type is told in our words (what the key takes), not pydantic's."""
+        with pytest.raises(ConfigError) as info:
+            parse_config(doc, "cfg.toml")
+        text = str(info.value)
+        assert f"cfg.toml: {key}: given " in text and f"allowed: {allowed}" in text
+        assert "Input should be" not in text

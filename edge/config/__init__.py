@@ -73,7 +73,30 @@ def _allowed(err: ErrorDetails) -> str:
         return f"a string matching {ctx.get('pattern')}"
     if kind == "value_error" and "error" in ctx:
         return str(ctx["error"])  # our validators' own "what is allowed"
+    if kind in _KINDS:
+        return _KINDS[kind]
     return str(err["msg"])
+
+
+#: pydantic's type errors in our words: what the key takes.
+_KINDS = {
+    "int_parsing": "a whole number (no quotes)",
+    "int_type": "a whole number (no quotes)",
+    "int_from_float": "a whole number (no fraction)",
+    "float_parsing": "a number (no quotes)",
+    "float_type": "a number (no quotes)",
+    "bool_parsing": "true or false (no quotes)",
+    "bool_type": "true or false (no quotes)",
+    "string_type": 'a string in quotes, e.g. "text"',
+    "dict_type": "a table of keys, e.g. [section] or {key = value}",
+    "model_type": "a table of keys, e.g. [section] or {key = value}",
+    "list_type": "a list, e.g. [1, 2]",
+    "path_type": 'a file path in quotes, e.g. "/etc/firedetect/key.pem"',
+    "finite_number": "a finite number (not inf or nan)",
+    "missing": "a value (the key is required)",
+    "string_too_short": "a longer string",
+    "string_too_long": "a shorter string",
+}
 
 
 def format_validation_error(exc: ValidationError, source: str) -> str:
