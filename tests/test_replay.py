@@ -15,6 +15,7 @@ from edge.commands.replay import readings
 from edge.recording import Recording, load_recording, save_recording
 from edge.types import GasReading, ThermalFrame
 
+ROOT = Path(__file__).resolve().parent.parent
 ROOM_RAW = int((22.0 + 273.15) * 100)
 
 
@@ -165,6 +166,33 @@ class TestReplayErrors:
         path = save_recording(synthetic(duration_s=20.0), tmp_path / "ok.npz")
         assert main(["replay", str(path), "--model", str(tmp_path / "nope")]) == 2
         assert "nope" in capsys.readouterr().err
+
+
+class TestModelOptions:
+    DEMO_MODEL = "demo/model/20261129T000800Z-7e67e658.tar.gz"
+    DEMO_KEY = "demo/model-signing.pub.pem"
+
+    def _replay(self, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        rec = save_recording(synthetic(duration_s=120.0), tmp_path / "fire.npz")
+        return subprocess.run(
+            [sys.executable, "-m", "edge.cli", "replay", str(rec), *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    def test_signed_tarball_loads_with_public_key_option(self, tmp_path: Path) -> None:
+        """--public-key checks a signed .tar.gz given with --model, with no config file."""
+        done = self._replay(tmp_path, "--model", self.DEMO_MODEL, "--public-key", self.DEMO_KEY)
+        assert done.returncode == 0, done.stderr
+        assert "refused" not in done.stderr and "rule fallback" not in done.stderr
+
+    def test_missing_key_is_said_once_naming_the_archive(self, tmp_path: Path) -> None:
+        """Without a key the refusal is one stderr line naming the .tar.gz and --public-key."""
+        done = self._replay(tmp_path, "--model", self.DEMO_MODEL)
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"{self.DEMO_MODEL}: model refused: ")
+        assert "--public-key" in lines[0] and "firedetect-model-" not in lines[0]
 
 
 class TestSamePipeline:
