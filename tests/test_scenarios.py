@@ -354,6 +354,14 @@ class TestCommands:
         assert res.returncode == 2 and "smoulder_in_view" in res.stderr
         assert not (tmp_path / "x.npz").exists()
 
+    def test_simulate_help_lists_every_scenario(self) -> None:
+        """simulate --help names every scenario family (fire and nuisance)."""
+        with pytest.raises(SystemExit) as done:
+            main(["simulate", "--help"])
+        assert done.value.code == 0
+        out = self.capsys.readouterr().out
+        assert all(name in out for name in SCENARIOS), out
+
     def test_simulate_set_pins_parameters(self, tmp_path: Path) -> None:
         """--set NAME=VALUE pins a parameter; an unknown name or a malformed item exits 2."""
         out = tmp_path / "f1.npz"
