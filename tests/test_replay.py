@@ -228,7 +228,8 @@ class TestReplayScenario:
         scenarios = pytest.importorskip("edge.sim.scenarios")
         if not hasattr(scenarios, "render_recording"):
             pytest.skip("the scenario engine has no render_recording yet")
-        rec = scenarios.render_recording("flaming_upholstery", 1, 180.0, frame_rate_hz=2.0)
+        rec = scenarios.render_recording("flaming_upholstery", 1, 180.0, frame_rate_hz=2.0,
+                                         fire_start_s=72.0)  # ignition inside the 180 s
         path = save_recording(rec, tmp_path / "upholstery.npz")
         assert load_recording(path).fire_start_s is not None
         lines = replay_lines(path, capsys)
