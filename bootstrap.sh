@@ -10,6 +10,14 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
+case "${1:-}" in
+    run|test) ;;
+    *)
+        echo "usage: $0 run|test [args...]" >&2
+        exit 2
+        ;;
+esac
+
 need_apt=()
 command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need_apt+=(mosquitto)
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
@@ -28,8 +36,15 @@ fi
 if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[$extras]"
+# Install only when something an install depends on changed since the last one: the
+# project's pyproject.toml, the extras, the Python. The code itself is installed editable.
+stamp=.venv/.bootstrap-installed
+want="$(sha256sum pyproject.toml | cut -d' ' -f1) [$extras] $(.venv/bin/python -V 2>&1)"
+if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
+    .venv/bin/python -m pip install -q --upgrade pip
+    .venv/bin/python -m pip install -q -e ".[$extras]"
+    printf '%s\n' "$want" > "$stamp"
+fi
 
 export PATH="$PWD/.venv/bin:$PATH"
 case "${1:-}" in
@@ -43,19 +58,36 @@ case "${1:-}" in
         work=$(mktemp -d)
         printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" > "$work/mosquitto.conf"
         [ "$(id -u)" -ne 0 ] || echo "user root" >> "$work/mosquitto.conf"
-        "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" \
+        # The broker runs in its own session, so a Ctrl-C on the terminal does not reach it:
+        # it is stopped on exit, after the daemon (which publishes `offline` as it stops).
+        setsid "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -c "$work/mosquitto.conf" \
             > "$work/mosquitto.log" 2>&1 &
         broker_pid=$!
-        trap 'kill "$broker_pid" 2>/dev/null; rm -rf "$work"' EXIT
-        scenario=(--simulate flaming_upholstery --seed 2 --duration 240 --speed 2)
+        trap 'kill "$broker_pid" 2>/dev/null || true; wait "$broker_pid" 2>/dev/null || true; rm -rf "$work"' EXIT
+        # The demo: a flaming fire igniting at 216 s; start at 150 s, to skip most of the quiet.
+        # Another scenario (--simulate NAME) keeps the demo's duration and speed unless given.
+        scenario=(--simulate flaming_upholstery --seed 2 --start 150)
+        duration=(--duration 150)
+        speed=(--speed 2)
         config=(--config demo/config.toml)   # the demo model, see docs/evaluation.md
         for a in "$@"; do
             [ "$a" = --simulate ] && scenario=()
+            [ "$a" = --duration ] && duration=()
+            [ "$a" = --speed ] && speed=()
             [ "$a" = --config ] && config=()
         done
         echo "bootstrap: broker mqtt://127.0.0.1:$port; events are logged below (Ctrl-C stops)" >&2
-        firedetect -v run "${config[@]}" "${scenario[@]}" --broker "mqtt://127.0.0.1:$port" \
-            --state-dir "$work/state" "$@"
+        # The daemon runs in the background so that INT and TERM (Ctrl-C, `timeout`, `kill`)
+        # reach this script, which passes them on and waits for the daemon to stop cleanly.
+        firedetect -v run "${config[@]}" "${scenario[@]}" "${duration[@]}" "${speed[@]}" \
+            --broker "mqtt://127.0.0.1:$port" --state-dir "$work/state" "$@" &
+        daemon_pid=$!
+        trap 'kill -TERM "$daemon_pid" 2>/dev/null || true' INT TERM
+        while :; do
+            wait "$daemon_pid" && status=0 || status=$?  # a trapped signal ends a wait early
+            kill -0 "$daemon_pid" 2>/dev/null || break
+        done
+        exit "$status"
         ;;
     test)
         shift
@@ -63,9 +95,5 @@ case "${1:-}" in
         lint-imports
         mypy
         exec python -m pytest "$@"
-        ;;
-    *)
-        echo "usage: $0 run|test [args...]" >&2
-        exit 2
         ;;
 esac

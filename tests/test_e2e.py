@@ -90,14 +90,14 @@ class TestSimulatedScenarios:
         """fast_flaming (seed 2) alarms after ignition; SIGTERM then gives offline and exit 0."""
         from edge.sim.sources import make_scene
 
-        _, truth = make_scene("fast_flaming", 2, 240.0)
+        _, truth = make_scene("fast_flaming", 2, 400.0)
         fire_start = truth["fire_start_s"]
         base = "firedetect/fire"
         sub = Subscriber(broker.host, broker.port, [f"{base}/#"])
-        # Start shortly before ignition; --start + --duration = the scene's 240 s.
+        # Start shortly before ignition; --start + --duration = the scene's 400 s.
         proc = firedetect(workdir, broker, "fire", "--simulate", "fast_flaming", "--seed", "2",
                           "--start", str(round(fire_start - 10.0, 1)),
-                          "--duration", str(round(250.0 - fire_start, 1)), "--speed", "3")
+                          "--duration", str(round(410.0 - fire_start, 1)), "--speed", "3")
         try:
             msg = sub.wait_for(lambda m: m.topic == f"{base}/alarm"
                                and m.json()["event"] == "alarm", 90)

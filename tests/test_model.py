@@ -54,6 +54,13 @@ class _Marker:
 
 
 class TestVerification:
+    def test_tarball_error_names_the_archive_not_a_temporary_folder(self, kit: Kit) -> None:
+        """A refused .tar.gz is named as given, not by the folder it was unpacked into."""
+        with pytest.raises(ModelIntegrityError) as err:
+            load_model(kit.a.tarball, public_key=None)
+        assert str(err.value).startswith(f"{kit.a.tarball}: ")
+        assert "firedetect-model-" not in str(err.value)
+
     def test_good_model_loads_from_folder_and_tarball(self, kit: Kit) -> None:
         """A signed, intact artifact loads from its folder and from its .tar.gz alike."""
         a, b = _load(kit.a.path, kit), _load(kit.a.tarball, kit)

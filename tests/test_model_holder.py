@@ -37,6 +37,15 @@ class TestModelHolder:
         assert s.model_version == RULES_VERSION and s.degraded
         assert holder.status().degraded
 
+    def test_refused_tarball_is_named_as_given(self, kit: Kit, tmp_path: Path) -> None:
+        """An install refusal names the .tar.gz given, not the cache's staging folder."""
+        holder = ModelHolder(ModelConfig(), tmp_path)  # no public key: the signature refuses
+        with pytest.raises(ModelIntegrityError) as err:
+            holder.install(kit.a.tarball)
+        assert str(err.value).startswith(f"{kit.a.tarball}: ")
+        assert str(tmp_path / "models") not in str(err.value)
+        assert holder.last_error is not None and "staging" not in holder.last_error
+
     def test_install_persists_and_restarts_offline(self, kit: Kit, tmp_path: Path) -> None:
         """An installed model is the one a fresh holder starts with, from the cache alone."""
         holder = self._holder(kit, tmp_path)

@@ -14,6 +14,7 @@ from edge.cli import main
 from edge.recording import Recording, load_recording, readings, save_recording
 from edge.types import GasReading, ThermalFrame
 
+ROOT = Path(__file__).resolve().parent.parent
 ROOM_RAW = int((22.0 + 273.15) * 100)
 
 
@@ -166,6 +167,33 @@ class TestReplayErrors:
         assert "nope" in capsys.readouterr().err
 
 
+class TestModelOptions:
+    DEMO_MODEL = "demo/model/20261129T000800Z-7e67e658.tar.gz"
+    DEMO_KEY = "demo/model-signing.pub.pem"
+
+    def _replay(self, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+        rec = save_recording(synthetic(duration_s=120.0), tmp_path / "fire.npz")
+        return subprocess.run(
+            [sys.executable, "-m", "edge.cli", "replay", str(rec), *extra],
+            cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
+        )
+
+    def test_signed_tarball_loads_with_public_key_option(self, tmp_path: Path) -> None:
+        """--public-key checks a signed .tar.gz given with --model, with no config file."""
+        done = self._replay(tmp_path, "--model", self.DEMO_MODEL, "--public-key", self.DEMO_KEY)
+        assert done.returncode == 0, done.stderr
+        assert "refused" not in done.stderr and "rule fallback" not in done.stderr
+
+    def test_missing_key_is_said_once_naming_the_archive(self, tmp_path: Path) -> None:
+        """Without a key the refusal is one stderr line naming the .tar.gz and --public-key."""
+        done = self._replay(tmp_path, "--model", self.DEMO_MODEL)
+        assert done.returncode == 2 and done.stdout == ""
+        lines = done.stderr.splitlines()
+        assert len(lines) == 1, lines
+        assert lines[0].startswith(f"{self.DEMO_MODEL}: model refused: ")
+        assert "--public-key" in lines[0] and "firedetect-model-" not in lines[0]
+
+
 class TestSamePipeline:
     def test_replay_equals_batch_features_model_alarm(
         self, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -202,7 +230,8 @@ class TestReplayScenario:
         scenarios = pytest.importorskip("edge.sim.scenarios")
         if not hasattr(scenarios, "render_recording"):
             pytest.skip("the scenario engine has no render_recording yet")
-        rec = scenarios.render_recording("flaming_upholstery", 1, 180.0, frame_rate_hz=2.0)
+        rec = scenarios.render_recording("flaming_upholstery", 1, 180.0, frame_rate_hz=2.0,
+                                         fire_start_s=72.0)  # ignition inside the 180 s
         path = save_recording(rec, tmp_path / "upholstery.npz")
         assert load_recording(path).fire_start_s is not None
         lines = replay_lines(path, capsys)

@@ -24,7 +24,7 @@ from edge.sim.scenarios import (
     make_scene,
     render_recording,
 )
-from edge.sim.scenarios.base import COMMON_RANGES
+from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S
 from edge.sim.scenarios.camera import LEPTON_SHAPES
 from edge.sim.scene import Scene
 from edge.sim.sources import open_simulated_lepton
@@ -109,6 +109,32 @@ class TestDeterminism:
         assert np.array_equal(a.temperature_c, b.temperature_c)
         assert a.meta == b.meta
 
+    @pytest.mark.parametrize("name", sorted(SCENARIOS))
+    def test_duration_does_not_change_the_draw(self, name: str) -> None:
+        """The same seed is the same scenario at any duration: parameters and ignition, and a
+        shorter rendering is the start of a longer one."""
+
+        def drawn(p: dict[str, Any]) -> dict[str, Any]:  # less when Q passes 10/50/100 kW
+            return {k: v for k, v in p.items() if not k.startswith("fire_q")}  # in the run
+
+        short = render_recording(name, 2, 140.0, **FAST)
+        longer = render_recording(name, 2, 240.0, **FAST)
+        far = make_scene(name, 2, 1800.0).truth
+        assert short.fire_start_s == longer.fire_start_s == far["fire_start_s"]
+        assert drawn(short.meta["params"]) == drawn(longer.meta["params"]) == drawn(
+            far["params"])
+        n, m = short.frame_t.size, short.gas_t.size
+        assert np.array_equal(short.frames, longer.frames[:n])
+        for key in ("co2_ppm", "temperature_c", "humidity_pct"):
+            assert np.array_equal(getattr(short, key), getattr(longer, key)[:m])
+
+    def test_ignition_is_drawn_on_the_span(self) -> None:
+        """A fire ignites 30–50 % into the 600-s span whatever the duration (seed 2: 215.8 s)."""
+        for duration in (140.0, 240.0, 600.0, 2400.0):
+            start = make_scene("flaming_upholstery", 2, duration).truth["fire_start_s"]
+            assert start == pytest.approx(215.82, abs=0.01)
+            assert 0.3 * SPAN_S <= start <= 0.5 * SPAN_S
+
     def test_different_seed_different_params(self) -> None:
         """Another seed draws other parameters and other frames."""
         a = render_recording("occupancy", 1, 30.0, **FAST)
@@ -147,7 +173,7 @@ class TestEveryFamily:
         assert back.gas_t.size == 18 and np.all(np.diff(back.frame_t) > 0)
         if fam.is_fire:
             assert back.fire_start_s is not None
-            assert 0.3 * 90.0 <= back.fire_start_s <= 0.5 * 90.0
+            assert 0.3 * SPAN_S <= back.fire_start_s <= 0.5 * SPAN_S  # may be after the end
         else:
             assert back.fire_start_s is None
         json.dumps(back.meta)
@@ -210,6 +236,7 @@ class TestCamera:
     def test_high_gain_clips(self) -> None:
         """In high gain a flaming fire clips at the drawn ceiling (140–182 °C), held flat."""
         rec = render_recording("flaming_upholstery", 1, 200.0, frame_rate_hz=1.0, lepton="2.5",
+                               fire_start_s=80.0,  # ignition inside the 200-s run
                                camera_low_gain=False, camera_high_gain_clip_c=150.0,
                                camera_occlusion=0.0, background="none")
         top = round((150.0 + K0) / 0.01)
@@ -219,6 +246,7 @@ class TestCamera:
     def test_centikelvin_caps_at_382_c(self) -> None:
         """Low gain at 0.01 K tops out at 65535 (382.2 °C)."""
         rec = render_recording("flaming_upholstery", 1, 200.0, frame_rate_hz=1.0, lepton="2.5",
+                               fire_start_s=80.0,  # ignition inside the 200-s run
                                camera_low_gain=True, camera_fine_resolution=True,
                                camera_occlusion=0.0, background="none", flame_core_c=900.0,
                                flame_core_emissivity=0.9)
@@ -227,6 +255,7 @@ class TestCamera:
     def test_decikelvin_goes_above_382_c(self) -> None:
         """Low gain at 0.1 K reports hotter than 382 °C, up to its own ceiling."""
         rec = render_recording("flaming_upholstery", 1, 200.0, frame_rate_hz=1.0, lepton="2.5",
+                               fire_start_s=80.0,  # ignition inside the 200-s run
                                camera_low_gain=True, camera_fine_resolution=False,
                                camera_low_gain_clip_c=420.0, camera_occlusion=0.0,
                                background="none", flame_core_c=900.0,
@@ -353,6 +382,14 @@ class TestCommands:
         res = self._cli("simulate", "--scenario", "bonfire", "--out", str(tmp_path / "x.npz"))
         assert res.returncode == 2 and "smoulder_in_view" in res.stderr
         assert not (tmp_path / "x.npz").exists()
+
+    def test_simulate_help_lists_every_scenario(self) -> None:
+        """simulate --help names every scenario family (fire and nuisance)."""
+        with pytest.raises(SystemExit) as done:
+            main(["simulate", "--help"])
+        assert done.value.code == 0
+        out = self.capsys.readouterr().out
+        assert all(name in out for name in SCENARIOS), out
 
     def test_simulate_set_pins_parameters(self, tmp_path: Path) -> None:
         """--set NAME=VALUE pins a parameter; an unknown name or a malformed item exits 2."""

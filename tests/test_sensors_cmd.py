@@ -36,6 +36,19 @@ class TestSensorsCommand:
             assert 400 <= co2 <= 500 and 20 < t < 23 and 38 < rh < 42
             assert 18 < tmin < tmean < 25 and 43 < tmax < 47  # the radiator at ~45 °C
 
+    def test_closed_pipe_stops_quietly(self) -> None:
+        """`firedetect sensors | head -1`: the reader leaving ends it without a traceback."""
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "edge.cli", "sensors", "--simulate"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        assert proc.stdout is not None and proc.stderr is not None
+        assert LINE.match(proc.stdout.readline())
+        proc.stdout.close()  # as `head` does after its line
+        err = proc.stderr.read()
+        assert proc.wait(timeout=60) == 1
+        assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
     def test_missing_hardware_says_what_and_how(self, tmp_path: Path) -> None:
         """No I2C bus and no SPI device: both named with a fix, exit 1, no traceback."""
         cfg = tmp_path / "hw.toml"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -200,10 +201,20 @@ class TestSimulation:
         with pytest.raises(ValueError, match="allowed"):
             sim_jobs(n, 1, dur, rate)
 
+    def test_runs_shorter_than_ignition_are_warned_about(
+        self, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """Simulated runs that may end before their fire ignites (< 300 s) log a warning."""
+        with caplog.at_level(logging.WARNING, logger="cloud.training.data"):
+            sim_jobs(12, 3, 600.0, 1.0)
+            assert not caplog.records
+            sim_jobs(12, 3, 90.0, 1.0)
+        assert "90 s" in caplog.text and "180–300 s" in caplog.text
+
     def test_rendered_fire(self) -> None:
         """A simulated fire recording is featurised by the device code and labelled from its
         onset."""
-        job = next(j for j in sim_jobs(12, 3, 90.0, 1.0) if j.scenario == "fast_flaming")
+        job = next(j for j in sim_jobs(12, 3, 300.0, 1.0) if j.scenario == "fast_flaming")
         ds = run_sim_job(job)
         t0 = ds.groups[0].fire_start_s
         assert t0 is not None and ds.groups[0].family == "fast_flaming"

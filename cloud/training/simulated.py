@@ -7,6 +7,7 @@ seed; ``simulate`` renders and featurises them (in worker processes), as
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 from collections.abc import Sequence
@@ -20,6 +21,8 @@ from cloud.training.data import (
     recording_rows,
 )
 from edge.features import FeatureParams
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,14 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
         raise ValueError(f"slow-family duration {slow_duration_s} s; allowed: > 0")
     if labels not in LABEL_MODES:
         raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
+    from edge.sim.scenarios.base import SPAN_S
+    from edge.sim.scenarios.scene import FIRE_START_FRAC
+
+    first, last = (f * SPAN_S for f in FIRE_START_FRAC)
+    shortest = min(duration_s, slow_duration_s or duration_s)
+    if shortest < last:
+        log.warning("simulated runs of %g s: fires ignite %g–%g s into a scenario, so some "
+                    "fire runs end before their fire", shortest, first, last)
     names = sorted(SCENARIOS)
     fp = params if params is not None else FeatureParams()
     jobs = []

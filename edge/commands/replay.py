@@ -1,4 +1,4 @@
-"""``firedetect replay REC.npz [--model PATH] [--config FILE]``: the daemon's pipeline, offline.
+"""``firedetect replay REC.npz [--model PATH] [--public-key PEM] [--config FILE]``: offline.
 
 Output is exactly recording.md's "Replay output": one JSON object per line on stdout for every
 event the daemon would publish (``alarm``, ``clear``, ``fault``), with ``t`` in recording
@@ -30,6 +30,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     p.add_argument("recording", type=Path, help="the .npz recording")
     p.add_argument("--model", type=Path, help="a model folder or .tar.gz (overrides config)")
+    p.add_argument("--public-key", type=Path, metavar="PEM",
+                   help="the Ed25519 public key the model is signed with (overrides config)")
     p.add_argument("--config", type=Path, help="the TOML config file (alarm settings, model)")
     p.set_defaults(func=run)
 
@@ -65,16 +67,23 @@ def replay(rec: Recording, pipeline: Pipeline, out: TextIO) -> int:
     return count
 
 
+def refusal(path: Path, exc: ModelError, public_key: Path | None) -> str:
+    """One line: the model path as given, why it was refused, and what to do if no key was given."""
+    why = str(exc).removeprefix(f"{path}: ")
+    if public_key is None and "model.public_key" in why:
+        why += "; give the signer's key with --public-key PEM (or model.public_key in --config)"
+    return f"{path}: model refused: {why}"
+
+
 def run(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return 2
-    if args.model is not None:
-        config = config.model_copy(
-            update={"model": config.model.model_copy(update={"path": args.model})}
-        )
+    given = {k: v for k, v in (("path", args.model), ("public_key", args.public_key)) if v}
+    if given:
+        config = config.model_copy(update={"model": config.model.model_copy(update=given)})
     try:
         rec = load_recording(args.recording)
     except RecordingError as exc:
@@ -84,10 +93,10 @@ def run(args: argparse.Namespace) -> int:
 
     holder = ModelHolder(config.model)
     if config.model.path is not None:
-        try:
-            holder.install(config.model.path)
+        try:  # load, not install: the error is said once, here, not logged as well
+            holder.swap(holder.load(config.model.path))
         except ModelError as exc:
-            print(f"{config.model.path}: model refused: {exc}", file=sys.stderr)
+            print(refusal(config.model.path, exc, config.model.public_key), file=sys.stderr)
             return 2
     else:
         log.warning("replay: no model given; scoring with the rule fallback (degraded)")

@@ -16,9 +16,30 @@ from typing import Any
 from edge.recording import save_recording
 
 
+class _HelpWithScenarios(argparse.Action):
+    """``-h``: the usual help, ending with the scenario names (imported only when asked)."""
+
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS,
+                 default: str = argparse.SUPPRESS, help: str | None = None) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=default, help=help)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: object, option_string: str | None = None) -> None:
+        from edge.sim.scenarios import FIRE_FAMILIES, NUISANCE_FAMILIES
+
+        parser.epilog = (f"Fire scenarios: {', '.join(FIRE_FAMILIES)}. "
+                         f"Nuisance scenarios: {', '.join(NUISANCE_FAMILIES)}.")
+        parser.print_help()
+        parser.exit()
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("simulate", help="render a fire or nuisance scenario to a recording")
-    p.add_argument("--scenario", required=True, help="scenario family, e.g. flaming_upholstery")
+    p = sub.add_parser("simulate", help="render a fire or nuisance scenario to a recording",
+                       add_help=False)
+    p.add_argument("-h", "--help", action=_HelpWithScenarios,
+                   help="show this help message and exit")
+    p.add_argument("--scenario", required=True,
+                   help="scenario family, e.g. flaming_upholstery (all listed below)")
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same run)")
     p.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
     p.add_argument("--out", type=Path, required=True, help="the .npz recording to write")

@@ -88,7 +88,15 @@ def load_model(
         return _load_folder(path, public_key, allow_unsigned, backend)
     with tempfile.TemporaryDirectory(prefix="firedetect-model-") as tmp:
         folder = extract_tarball(path, Path(tmp))
-        return _load_folder(folder, public_key, allow_unsigned, backend)
+        try:
+            return _load_folder(folder, public_key, allow_unsigned, backend)
+        except ModelError as exc:
+            raise _naming(exc, folder, path) from None
+
+
+def _naming(exc: ModelError, folder: Path, archive: Path) -> ModelError:
+    """The same error naming the archive the user gave, not the folder it was unpacked to."""
+    return type(exc)(str(exc).replace(str(folder), str(archive)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,7 +220,12 @@ class ModelHolder:
                 if self.cache is not None and not path.is_dir():
                     staging = self._cache_write(self.cache.staging_dir, "stage the model")
                     folder = extract_tarball(path, staging)
-                model = self.load(folder)
+                try:
+                    model = self.load(folder)
+                except ModelError as exc:
+                    if folder == path:
+                        raise
+                    raise _naming(exc, folder, path) from None
                 if expect_version is not None and model.version != expect_version:
                     raise ModelIntegrityError(
                         f"{path}: the manifest is version {model.version!r}, but "

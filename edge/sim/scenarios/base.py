@@ -21,6 +21,10 @@ if TYPE_CHECKING:
     from edge.sim.scenarios.thermal import ThermalObject
 
 Range = tuple[float, float]
+# Events (an ignition, arrivals, a hob switched on) are drawn as fractions of this time scale,
+# never of the rendered duration: the same seed is the same scenario however long it is
+# rendered. 600 s, the usual run length, so 600-s runs are what they always were.
+SPAN_S = 600.0
 
 # Every run randomises these (fire-science.md §3, first paragraph, and §2.2–2.4).
 COMMON_RANGES: dict[str, Range] = {
@@ -145,7 +149,7 @@ class Ctx:
     """What a builder needs to know about the run it is part of."""
 
     draw: Draw
-    duration_s: float
+    duration_s: float  # how long the run is rendered: never part of a draw
     fire_start_s: float | None
     room_c: float
     volume_m3: float
@@ -154,7 +158,14 @@ class Ctx:
     visible: float  # 1 − occlusion, for the fire's own objects
     seed: int
     baseline_ppm: float
+    span_s: float = SPAN_S  # the time scale events are placed on, whatever the duration
     parts: Parts = field(default_factory=Parts)
+
+    @property
+    def horizon_s(self) -> float:
+        """How far the noise processes are drawn: at least the span, so a shorter rendering
+        sees the same noise as a longer one up to its end."""
+        return max(self.duration_s, self.span_s)
 
     def sub_seed(self, tag: int) -> int:
         """A seed for a sub-process of the run (flicker, motion), distinct per ``tag``."""

@@ -165,7 +165,7 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
     smoke_delay, descent = d.uniform("smoke_delay_s"), d.uniform("smoke_descent_s")
     front_max, opacity_max = d.uniform("smoke_front_max"), d.uniform("smoke_opacity_max")
     radius = float(ctx.draw.params.get("sensor_radius_m", 2.0))
-    hrr = hrr_curve(t_ign, alpha, q_max, energy_kj, ctx.duration_s)
+    hrr = hrr_curve(t_ign, alpha, q_max, energy_kj, ctx.horizon_s)
     for kw in (10, 50, 100):  # for time-to-alarm from Q = 10, 50, 100 kW (fire-science.md §5)
         above = np.nonzero(hrr.values >= kw)[0]
         t_kw = float(hrr.times[above[0]]) if above.size else None
@@ -184,7 +184,7 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
     flame = Flame(u=u, v=v, distance_m=ctx.distance_m, hrr_kw=hrr, hrr_per_area_kw_m2=per_area,
                   d_max_m=d_max, core_k=core_c + ZERO_C_K, core_emissivity=core_eps,
                   envelope_k=env_c + ZERO_C_K, envelope_emissivity=env_eps,
-                  flicker=FlickerSignal(freq, ctx.duration_s, ctx.sub_seed(31)),
+                  flicker=FlickerSignal(freq, ctx.horizon_s, ctx.sub_seed(31)),
                   flicker_depth=depth, visible=ctx.visible)
     ctx.parts.objects.append(flame)
     ctx.parts.fire_co2_rate.append(lambda t: co2_ppm_per_min(hrr(t), yield_g_kj, ctx.volume_m3))

@@ -123,7 +123,7 @@ def _person(ctx: Ctx, tag: int, skin_c: float, t_in: float, t_out: float,
     rng = np.random.default_rng(ctx.sub_seed(100 + tag))
     dist = float(rng.uniform(1.5, 6.0))
     start = float(rng.uniform(0.1, 0.9)) if u0 is None else u0
-    walk = random_walk(rng, -700.0, ctx.duration_s + 10.0, 0.12, 90.0)
+    walk = random_walk(rng, -700.0, ctx.horizon_s + 10.0, 0.12, 90.0)
     tall = float(rng.uniform(0.9, 1.5))  # body without the head: seated … standing
     clothes = skin_c - float(rng.uniform(2.0, 5.0))
     per_m = 1.0 / (HFOV_LEPTON_3_RAD * 0.75 * dist)  # frame heights per metre at dist
@@ -146,7 +146,7 @@ def _person(ctx: Ctx, tag: int, skin_c: float, t_in: float, t_out: float,
 
 def occupancy(ctx: Ctx) -> Anchors:
     """N1: people (and a pet) come and stay; a door opens; the CO2 climbs to a plateau."""
-    d, dur = ctx.draw, ctx.duration_s
+    d, span, far = ctx.draw, ctx.span_s, ctx.horizon_s
     per_person = d.uniform("occ_co2_l_s_person") * 60000.0 / ctx.volume_m3  # ppm/min
     lo, hi = RANGES["occupancy"]["occ_co2_ppm_min"]
     n_lo = max(1, math.ceil(lo / per_person))
@@ -155,18 +155,18 @@ def occupancy(ctx: Ctx) -> Anchors:
         n_lo, n_hi + 1))), int, "an integer"))
     d.record("occ_co2_ppm_min", people * per_person)
     skin = d.uniform("occ_skin_c")
-    t_in = d.uniform("occ_arrive_frac") * dur
-    t_out = t_in + d.uniform("occ_stay_frac") * dur
+    t_in = d.uniform("occ_arrive_frac") * span
+    t_out = t_in + d.uniform("occ_stay_frac") * span
     for i in range(people):
         _person(ctx, i, skin, t_in + 30.0 * i, t_out)
     ctx.parts.co2_rate.append(lambda t: people * per_person * _in(t, t_in, t_out))
     if d.flag("occ_door", 0.5):
-        t_door = float(d.rng.uniform(0.2, 0.9)) * dur
+        t_door = float(d.rng.uniform(0.2, 0.9)) * span
         ach, length = d.uniform("occ_door_ach"), d.uniform("occ_door_s")
         ctx.parts.extra_ach.append(pulses([t_door], [length], [ach], rise_s=5.0))
     if d.flag("occ_pet", 0.3):
         rng = np.random.default_rng(ctx.sub_seed(99))
-        walk = random_walk(rng, -700.0, dur + 10.0, 0.2, 30.0)
+        walk = random_walk(rng, -700.0, far + 10.0, 0.2, 30.0)
         ctx.parts.objects.append(Patch(
             lambda t: np.clip(0.5 + walk(t), 0.05, 0.95), const(0.85), const(0.5), const(0.3),
             const(d.uniform("occ_pet_c") + ZERO_C_K), emissivity=0.95,
@@ -178,8 +178,8 @@ def occupancy(ctx: Ctx) -> Anchors:
 
 def electric_cooking(ctx: Ctx) -> Anchors:
     """N2: a coil ring glowing, a pan heating, steam, an oven door, the cook."""
-    d, dur = ctx.draw, ctx.duration_s
-    t0 = d.uniform("cook_start_frac") * dur
+    d, span, far = ctx.draw, ctx.span_s, ctx.horizon_s
+    t0 = d.uniform("cook_start_frac") * span
     u, v = d.uniform("cook_u"), d.uniform("cook_v")
     tau = d.uniform("cook_heat_tau_s")
     room = ctx.room_c + ZERO_C_K
@@ -199,8 +199,8 @@ def electric_cooking(ctx: Ctx) -> Anchors:
                                            "cook_oven_c") + ZERO_C_K, 600.0), distance_m=dist))
     steam_c, steam_eps = d.uniform("cook_steam_c"), d.uniform("cook_steam_emissivity")
     rng = np.random.default_rng(ctx.sub_seed(41))
-    sway = random_walk(rng, -10.0, dur + 10.0, 0.02, 3.0, dt=0.25)
-    puff = random_walk(rng, -10.0, dur + 10.0, 0.3, 1.0, dt=0.25)
+    sway = random_walk(rng, -10.0, far + 10.0, 0.02, 3.0, dt=0.25)
+    puff = random_walk(rng, -10.0, far + 10.0, 0.3, 1.0, dt=0.25)
     ctx.parts.objects.append(Patch(
         lambda t: u + sway(t), const(v - 0.08), const(pan_m), const(0.3),
         lambda t: room + (steam_c + ZERO_C_K - room) * np.clip(1.0 + puff(t), 0.2, 1.8),
@@ -216,8 +216,8 @@ def electric_cooking(ctx: Ctx) -> Anchors:
 
 def gas_cooking(ctx: Ctx) -> Anchors:
     """N3: blue burner flames, hot grates, and the main CO2 confuser (+40–150 ppm/min)."""
-    d, dur = ctx.draw, ctx.duration_s
-    t0 = d.uniform("gas_start_frac") * dur
+    d, span, far = ctx.draw, ctx.span_s, ctx.horizon_s
+    t0 = d.uniform("gas_start_frac") * span
     t1 = t0 + d.uniform("gas_on_min") * 60.0
     u, v = d.uniform("gas_u"), d.uniform("gas_v")
     rate = d.uniform("gas_co2_ppm_min")
@@ -225,7 +225,7 @@ def gas_cooking(ctx: Ctx) -> Anchors:
     room = ctx.room_c + ZERO_C_K
     flame_k, ring = d.uniform("gas_flame_c") + ZERO_C_K, d.uniform("gas_flame_m")
     hz = d.uniform("gas_flicker_hz")
-    flick = FlickerSignal(lambda t: np.full(np.shape(t), hz), dur, ctx.sub_seed(43))
+    flick = FlickerSignal(lambda t: np.full(np.shape(t), hz), far, ctx.sub_seed(43))
     on = window(t0, t1)
     ctx.parts.objects.append(Patch(
         const(u), const(v), const(ring), const(0.025),
@@ -249,11 +249,11 @@ def gas_cooking(ctx: Ctx) -> Anchors:
 
 def candles_fireplace(ctx: Ctx) -> Anchors:
     """N4: candles (sub-pixel, aliased flicker) or a fireplace burning in a fixed zone."""
-    d, dur = ctx.draw, ctx.duration_s
+    d, far = ctx.draw, ctx.horizon_s
     if d.flag("fireplace", 0.4):
         q, dia = d.uniform("fireplace_q_kw"), d.uniform("fireplace_d_m")
         core = d.uniform("fireplace_core_c") + ZERO_C_K
-        flick = FlickerSignal(lambda t: np.full(np.shape(t), 1.5 / math.sqrt(dia)), dur,
+        flick = FlickerSignal(lambda t: np.full(np.shape(t), 1.5 / math.sqrt(dia)), far,
                               ctx.sub_seed(44))
         ctx.parts.objects.append(Flame(
             u=0.5, v=0.8, distance_m=ctx.distance_m, hrr_kw=const(q), hrr_per_area_kw_m2=100.0,
@@ -271,7 +271,7 @@ def candles_fireplace(ctx: Ctx) -> Anchors:
     rng = np.random.default_rng(ctx.sub_seed(45))
     u0, v0 = float(rng.uniform(0.2, 0.7)), float(rng.uniform(0.5, 0.8))
     for i in range(count):
-        flick = FlickerSignal(lambda t: np.full(np.shape(t), hz), dur, ctx.sub_seed(46 + i))
+        flick = FlickerSignal(lambda t: np.full(np.shape(t), hz), far, ctx.sub_seed(46 + i))
         ctx.parts.objects.append(Flame(
             u=u0 + 0.03 * i, v=v0, distance_m=ctx.distance_m, hrr_kw=const(q_each),
             hrr_per_area_kw_m2=500.0, d_max_m=0.01, core_k=core, core_emissivity=eps,
@@ -283,10 +283,10 @@ def candles_fireplace(ctx: Ctx) -> Anchors:
 
 def heaters_appliances(ctx: Ctx) -> Anchors:
     """N5: a heater cycling on its thermostat; sometimes an iron moving back and forth."""
-    d, dur = ctx.draw, ctx.duration_s
+    d, far = ctx.draw, ctx.horizon_s
     area = d.log_uniform("heater_area_px")
     hot = d.uniform("heater_c") + ZERO_C_K
-    cycle = thermostat(-700.0, dur + 10.0, d.uniform("heater_period_min") * 60.0,
+    cycle = thermostat(-700.0, far + 10.0, d.uniform("heater_period_min") * 60.0,
                        d.uniform("heater_duty"), d.uniform("heater_tau_s"),
                        float(d.rng.uniform()))
     room = ctx.room_c + ZERO_C_K
@@ -306,7 +306,7 @@ def heaters_appliances(ctx: Ctx) -> Anchors:
 
 def sun_steam_breath_ffc(ctx: Ctx) -> Anchors:
     """N6: sun patches, glints, direct sun, HVAC, a shower, breath on the sensor, camera events."""
-    d, dur = ctx.draw, ctx.duration_s
+    d, span = ctx.draw, ctx.span_s
     rng = np.random.default_rng(ctx.sub_seed(47))
     if d.flag("sun", 0.6):
         sun, drift = d.uniform("sun_c") + ZERO_C_K, d.uniform("sun_drift_px_min")
@@ -316,33 +316,33 @@ def sun_steam_breath_ffc(ctx: Ctx) -> Anchors:
             const(side / 1.3), const(sun), emissivity=1.0, px=True))
     if d.flag("glints", 0.4):
         for _ in range(d.integer("glint_count")):
-            t_g = float(rng.uniform(0.0, dur))
+            t_g = float(rng.uniform(0.0, span))
             gu, gv = float(rng.uniform(0.1, 0.9)), float(rng.uniform(0.1, 0.9))
             ctx.parts.objects.append(Patch(
                 const(gu), const(gv), const(0.6), const(0.6),
                 const(d.uniform("glint_c") + ZERO_C_K), emissivity=1.0, px=True,
                 active=window(t_g, t_g + float(rng.uniform(0.5, 3.0)), rise_s=0.01)))
     if d.flag("direct_sun", 0.15):
-        t_s = float(rng.uniform(0.0, dur))
+        t_s = float(rng.uniform(0.0, span))
         end = t_s + d.uniform("direct_sun_s")
         ctx.parts.objects.append(Patch(
             const(float(rng.uniform(0.1, 0.9))), const(0.3), const(2.0), const(2.0),
             const(2500.0), emissivity=1.0, px=True, active=lambda t: _in(t, t_s, end)))
     if d.flag("extra_ffc", 0.5):
         ctx.parts.extra_ffc_s.extend(float(x) for x in rng.uniform(
-            0.0, dur, d.integer("extra_ffc_count")))
+            0.0, span, d.integer("extra_ffc_count")))
     if d.flag("gain_switch", 0.3):
-        t_g = float(rng.uniform(0.0, dur))
+        t_g = float(rng.uniform(0.0, span))
         ctx.parts.camera_offsets_k.append(pulses([t_g], [float(rng.uniform(1.0, 3.0))],
                                                  [d.uniform("gain_switch_k")], rise_s=0.1))
     if d.flag("breath", 0.5):
         n = d.integer("breath_count")
         ctx.parts.co2_at_sensor.append(pulses(
-            list(rng.uniform(0.0, dur, n)), [d.uniform("breath_s")] * n,
+            list(rng.uniform(0.0, span, n)), [d.uniform("breath_s")] * n,
             [d.uniform("breath_ppm")] * n, rise_s=2.0))
     if d.flag("shower", 0.3):
         target = d.uniform("shower_rh_pct")
-        t_s = float(rng.uniform(0.0, 0.6)) * dur
+        t_s = float(rng.uniform(0.0, 0.6)) * span
         need = target - float(d.params["room_rh_pct"])
         ctx.parts.vapour_rh.append(lambda t: need * approach(t_s, 0.0, 1.0, 120.0)(t) * (
             1.0 - approach(t_s + 900.0, 0.0, 1.0, 600.0)(t)))

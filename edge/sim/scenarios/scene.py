@@ -3,7 +3,11 @@
 ``make_scene(name, seed, duration_s, **overrides)`` draws every parameter from its
 documented range with ``numpy.random.default_rng(seed)`` — the same arguments give the same
 scene — and returns a ``ScenarioScene`` (an ``edge.sim.scene.Scene``) with its ``truth``.
-Fires ignite 30–50 % into the run, over a nuisance background drawn from the family's list.
+Fires ignite 30–50 % into the span (``SPAN_S``, 600 s: 180–300 s), over a nuisance
+background drawn from the family's list. Nothing drawn depends on ``duration_s``: the same
+seed gives the same scene however long it is rendered, and a shorter rendering is the start
+of a longer one (up to the span; beyond it the noise is drawn afresh). A rendering that ends
+before the drawn ignition shows no fire: that is the caller's choice of duration.
 
 ``render_recording`` goes straight to an ``edge.recording.Recording``, vectorised over
 frames: the frames are what ``thermal_k`` gives at each frame time, quantised, clipped and
@@ -22,7 +26,7 @@ import numpy.typing as npt
 
 from edge.recording import Recording
 from edge.sim.scenarios.air import AirModel, AirParams, quantise_like_scd41
-from edge.sim.scenarios.base import COMMON_RANGES, Ctx, Draw
+from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Ctx, Draw
 from edge.sim.scenarios.camera import LEPTON_SHAPES, Camera, CameraParams
 from edge.sim.scenarios.families import QUIET, SCENARIOS
 from edge.sim.scenarios.signals import total
@@ -110,7 +114,7 @@ def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> Sce
     fire_start = None
     if family.is_fire:
         fire_start = float(d.record("fire_start_s", float(rng.uniform(*FIRE_START_FRAC))
-                                    * duration_s))
+                                    * SPAN_S))
     ctx = Ctx(draw=d, duration_s=duration_s, fire_start_s=fire_start, room_c=room_c,
               volume_m3=d.uniform("room_volume_m3"), ceiling_m=d.uniform("room_ceiling_m"),
               distance_m=d.uniform("camera_distance_m"),
@@ -132,7 +136,7 @@ def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> Sce
         assert family.build_nuisance is not None
         family.build_nuisance(ctx)
     camera = _camera(d, ctx, duration_s)
-    air = AirModel(_air_params(d, ctx, duration_s), ctx.parts, seed, duration_s)
+    air = AirModel(_air_params(d, ctx), ctx.parts, seed, ctx.horizon_s)
     unknown = sorted(set(overrides) - d.used)
     if unknown:
         raise ValueError(f"override(s) {', '.join(unknown)} name no parameter of scenario "
@@ -149,7 +153,7 @@ def _camera(d: Draw, ctx: Ctx, duration_s: float) -> Camera:
     fine = d.flag("camera_fine_resolution", 0.3 if low_gain else 1.0)
     resolution = d.record("camera_resolution_k", 0.01 if fine else 0.1)
     period = d.uniform("camera_ffc_period_s")
-    n = int(duration_s // period) + 2 + len(ctx.parts.extra_ffc_s)
+    n = int(ctx.span_s // period) + 2 + len(ctx.parts.extra_ffc_s)  # cycled in longer runs
     lo, hi = d.ranges["camera_ffc_freeze_frames"]
     freeze = [int(x) for x in d.rng.integers(round(lo), round(hi) + 1, n)]
     settle = [float(x) for x in d.rng.uniform(*d.ranges["camera_ffc_settle_s"], n)]
@@ -167,10 +171,10 @@ def _camera(d: Draw, ctx: Ctx, duration_s: float) -> Camera:
     return Camera(p, ctx.sub_seed(3), duration_s)
 
 
-def _air_params(d: Draw, ctx: Ctx, duration_s: float) -> AirParams:
+def _air_params(d: Draw, ctx: Ctx) -> AirParams:
     step = d.flag("sensor_asc_step", 0.1)
     step_ppm = d.uniform("sensor_asc_step_ppm")
-    step_at = float(d.rng.uniform(0.0, duration_s))
+    step_at = float(d.rng.uniform(0.0, ctx.span_s))
     return AirParams(
         volume_m3=ctx.volume_m3, ach=float(d.params["room_ach"]), room_c=ctx.room_c,
         rh_pct=float(d.params["room_rh_pct"]), baseline_ppm=ctx.baseline_ppm,
