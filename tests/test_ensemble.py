@@ -25,7 +25,7 @@ from cloud.training.metrics import frame_metrics, run_events, summarise_runs
 from cloud.training.splits import family_holdouts, split_groups, strata
 from tests.modelkit import synthetic_features
 
-SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"n_estimators": 8, "max_depth": 3},
+SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"max_iter": 8, "max_depth": 3},
          "lr": {"max_iter": 500}}
 
 
