@@ -288,14 +288,23 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
         pipe = build_member(name, cfg.params.get(name, {}), cfg.seed, n_jobs=cfg.n_jobs)
         log.info("fitting %s on %d rows", name, Xf.shape[0])
         start = time.perf_counter()
-        pipe.fit(Xf, yf)
+        if name == "gb":
+            # One OpenMP thread: HistGB's many short parallel regions end in barriers that
+            # stall whenever a core is taken (by the forest's jobs beside it, or another
+            # process). On this 2-core VM under load, 2 threads took 35-75 s, 1 thread 5-9 s.
+            from threadpoolctl import threadpool_limits
+
+            with threadpool_limits(limits=1, user_api="openmp"):
+                pipe.fit(Xf, yf)
+        else:
+            pipe.fit(Xf, yf)
         seconds[name] = time.perf_counter() - start
         if name == "rf":
             pipe.set_params(clf__n_jobs=1)
         return pipe
 
-    # Members fit side by side: scikit-learn's tree code releases the GIL, so the serial
-    # boosting runs on one core while the forest's jobs share the rest.
+    # Members fit side by side: scikit-learn's tree code releases the GIL, so the boosting
+    # runs on one core (one OpenMP thread) while the forest's jobs share the rest.
     with ThreadPoolExecutor(max_workers=len(cfg.members)) as pool:
         futures = {name: pool.submit(fit_one, name) for name in cfg.members}
         bar = tqdm(total=len(futures), desc="fit members", disable=not progress, leave=False)
