@@ -107,6 +107,8 @@ class TestParams:
         ("xgb.depth=3", "unknown member 'xgb'; allowed: rf, gb, lr"),
         ("rf.depth=3", "no hyperparameter 'depth'; allowed: .*max_depth"),
         ("rf.random_state=3", "no hyperparameter 'random_state'"),
+        ("gb.n_estimators=100", "'n_estimators' \\(gb is HistGradientBoostingClassifier: its "
+                                "stages are gb.max_iter\\); allowed: .*max_iter"),
     ])
     def test_bad_override(self, item: str, match: str) -> None:
         """A malformed or unknown override names what is allowed."""

@@ -121,7 +121,9 @@ def parse_params(items: Sequence[str],
         allowed = _estimator(member, {}, 0, 1).get_params()
         if hp in ("random_state", "n_jobs") or hp not in allowed:
             names = sorted(set(allowed) - {"random_state", "n_jobs"})
-            raise ValueError(f"--param {item!r}: {member} has no hyperparameter {hp!r}; "
+            hint = (" (gb is HistGradientBoostingClassifier: its stages are gb.max_iter)"
+                    if (member, hp) == ("gb", "n_estimators") else "")
+            raise ValueError(f"--param {item!r}: {member} has no hyperparameter {hp!r}{hint}; "
                              f"allowed: {', '.join(names)}")
         params[member][hp] = _parse_value(value.strip())
     return params
