@@ -3,13 +3,14 @@
 skl2onnx's tree helper for the histogram-based estimators
 (``skl2onnx.common.tree_ensemble.add_tree_to_attribute_pairs_hist_gradient_boosting``) appends
 a Python ``False`` to the ``nodes_missing_value_tracks_true`` attribute for every LEAF node
-(branch nodes get scikit-learn's ``missing_go_to_left`` as a numpy integer). onnx ≥ 1.2x's
+(branch nodes get scikit-learn's ``missing_go_to_left`` as a numpy integer). onnx 1.23's
 ``helper.make_attribute`` refuses a bool in an INTS attribute ("Expected an int, got a
 boolean"), so the conversion fails inside skl2onnx, before any graph exists to repair. The
 same helper for the other trees already writes ``0`` ("cannot use boolean in onnx"); skl2onnx
-1.20.0 is the newest release on the index. Upstream context: onnx/sklearn-onnx#1253 (how the
-converters carry scikit-learn's learned NaN routing into this attribute; the HistGB helper is
-the one that copies it) and onnx/sklearn-onnx#358 (the HistGB converter).
+1.20.0 is the newest release on the index (checked 2026-12-04). No upstream issue was found
+for the bool itself; the nearest are onnx/sklearn-onnx#1253 (how the tree converters carry
+scikit-learn's learned NaN routing into this attribute; the HistGB helper is the one that
+copies it) and onnx/sklearn-onnx#358 (the HistGB converter).
 
 The fix, at the conversion step: convert HistGB with skl2onnx's own converter, but through a
 container whose ``add_node`` turns that attribute's values into ints (``False`` → 0; branch
