@@ -123,3 +123,14 @@ class TestHistGradientBoostingExport:
                 assert score.members[name] == pytest.approx(want[name], abs=ONNX_TOLERANCE)
             assert score.probability == pytest.approx(
                 sum(WEIGHTS[n] * want[n] for n in pipes), abs=ONNX_TOLERANCE)
+
+    def test_report_importances_without_rf(self, hist_gb: Any) -> None:
+        """With ``--members gb,lr`` the report falls back to LR coefficients (HistGB has no
+        impurity importances) instead of failing."""
+        from cloud.training.report import feature_importances
+        from edge.features import FEATURE_NAMES
+
+        X, y = synthetic_features(600, 8)
+        lr = build_member("lr", {}, seed=8).fit(X, y)
+        kind, imp = feature_importances({"gb": hist_gb, "lr": lr}, FEATURE_NAMES)
+        assert kind == "|LR coefficient|" and set(imp) == set(FEATURE_NAMES)
