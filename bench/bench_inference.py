@@ -15,6 +15,12 @@ the RSS growth of loading the artifact in a fresh process (onnxruntime allocates
 Python's heap, so tracemalloc alone would under-count), plus tracemalloc's Python-side peak.
 
 Run: .venv/bin/python bench/bench_inference.py [--rows N] [--frames N] [--seed-frames N]
+
+``--compare ROWS`` instead trains the firedetect ensemble with its previous defaults (exact
+``GradientBoostingClassifier``, RF 20 % bootstrap) and its current ones (HistGB, RF 5 %
+bootstrap) on the same ROWS rows of bench/bench_train.py, writes both artifacts and measures,
+side by side: the fused score alone per frame (the two models alternating on the same
+vectors), load time, artifact size and the RSS growth of loading each in a fresh process.
 """
 
 from __future__ import annotations
@@ -32,6 +38,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's cloud/, edge/
+
 from sklearn.ensemble import GradientBoostingClassifier, RandomForestClassifier
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -44,6 +53,7 @@ from edge.features import FEATURE_NAMES, FeatureExtractor, FeatureParams
 from edge.model.holder import load_model
 from edge.types import GasReading, ThermalFrame
 
+ROOT = Path(__file__).resolve().parents[1]
 N = len(FEATURE_NAMES)
 WEIGHTS = {"rf": 0.4902, "gb": 0.4854, "lr": 0.0244}  # the seed's reported weights
 H, W = 120, 160
@@ -73,7 +83,7 @@ print(rss() - before, model.backend)
 def model_rss_kib(tarball: Path, public_pem: Path) -> str:
     """RSS growth of loading the model in a fresh process (no recycled heap), KiB."""
     out = subprocess.run([sys.executable, "-c", _MEASURE_RSS, str(tarball), str(public_pem)],
-                         capture_output=True, text=True, check=True)
+                         capture_output=True, text=True, check=True, cwd=ROOT)
     return out.stdout.strip()
 
 
@@ -133,12 +143,76 @@ def stats_ms(samples: list[float]) -> str:
     return f"median {statistics.median(ms):.3f} ms, p99 {p99:.3f} ms (n={len(ms)})"
 
 
+def feature_vectors(n: int) -> list[npt.NDArray[np.float64]]:
+    """The feature vectors of ``n`` frames of the growing hot spot (after 50 warm-up)."""
+    ex = FeatureExtractor()
+    ex.add_gas(GasReading(t=0.0, co2_ppm=450.0, temperature_c=22.0, humidity_pct=40.0))
+    out = []
+    for i, f in enumerate(frames(n + 50)):
+        if i % 43 == 0:
+            ex.add_gas(GasReading(t=f.t, co2_ppm=450.0 + f.t, temperature_c=22.0,
+                                  humidity_pct=40.0))
+        v = ex.add_frame(f)
+        if i >= 50:
+            out.append(v)
+    return out
+
+
+def compare(rows: int, n_frames: int) -> None:
+    """Previous (exact GB) vs current (HistGB) defaults: per-frame score, load, size, RSS."""
+    from bench.bench_train import feature_rows, fit_firedetect
+
+    X, y = feature_rows(rows, 42)
+    Xv, yv = feature_rows(20_000, 43)
+    vectors = feature_vectors(n_frames)
+    models = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        key = Ed25519PrivateKey.generate()
+        pub = Path(tmp) / "pub.pem"
+        pub.write_bytes(public_key_pem(key))
+        for config in ("previous", "current"):
+            t0 = time.perf_counter()
+            ens = fit_firedetect(config, X, y, Xv, yv, 42)
+            fit_s = time.perf_counter() - t0
+            info = write_artifact(
+                Path(tmp) / config, pipelines=ens.pipelines, weights=ens.weights,
+                threshold=ens.threshold, feature_params=FeatureParams().as_dict(), metrics={},
+                training_data={"id": "bench"}, golden_inputs=Xv[:16], X_check=Xv[:500],
+                private_key=key, version=config,
+            )
+            size = sum(p.stat().st_size for p in info.path.rglob("*") if p.is_file())
+            kib, backend = model_rss_kib(info.tarball, pub).split()
+            t0 = time.perf_counter()
+            models[config] = load_model(info.tarball, public_key=key.public_key(),
+                                        backend="onnx")
+            load_s = time.perf_counter() - t0
+            est = {n: e.get("estimator") for n, e in info.manifest["members"].items()}
+            print(f"{config}: fit {fit_s:.1f} s; {est}; ROC-AUC "
+                  f"{ {n: round(v, 4) for n, v in ens.validation_scores.items()} }; artifact "
+                  f"{size / 1e6:.1f} MB unpacked, {info.tarball.stat().st_size / 1e6:.1f} MB "
+                  f"tar.gz; load_model {load_s * 1000:.0f} ms; RSS +{int(kib) / 1024:.1f} MiB "
+                  f"in a fresh process ({backend})", flush=True)
+    times: dict[str, list[float]] = {c: [] for c in models}
+    for v in vectors:  # alternating on the same vectors
+        for config, model in models.items():
+            t0 = time.perf_counter()
+            model.score(v)
+            times[config].append(time.perf_counter() - t0)
+    for config, samples in times.items():
+        print(f"score alone, fused graph, {config:8s}: {stats_ms(samples)}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--rows", type=int, default=10000, help="training rows")
     ap.add_argument("--frames", type=int, default=1000, help="frames for firedetect")
     ap.add_argument("--seed-frames", type=int, default=200, help="frames for the seed path")
+    ap.add_argument("--compare", type=int, metavar="ROWS", default=0,
+                    help="previous vs current defaults trained on ROWS rows (see above)")
     args = ap.parse_args()
+    if args.compare:
+        compare(args.compare, args.frames)
+        return
 
     X, y = training_rows(args.rows)
     t0 = time.perf_counter()

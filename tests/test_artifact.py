@@ -28,7 +28,7 @@ from cloud.artifact.signing import (
 )
 from cloud.artifact.write import ArtifactExportError
 from edge.features import FEATURE_NAMES
-from tests.modelkit import WEIGHTS, Kit, build, fit_pipelines, kit, synthetic_features
+from tests.modelkit import WEIGHTS, Kit, build, fit_pipelines, kit
 from tests.s3server import S3Bucket
 
 __all__ = ["kit"]
@@ -127,16 +127,6 @@ class TestWriteArtifact:
         """Weights must name exactly the members, be ≥ 0 and sum to 1."""
         with pytest.raises(ValueError, match=match):
             build(tmp_path, kit.pipelines_a, kit.key, version="w", weights=weights)
-        assert list(tmp_path.iterdir()) == []
-
-    def test_refuses_hist_gradient_boosting_with_reason(self, tmp_path: Path) -> None:
-        """A member skl2onnx cannot export here is refused by name before anything is written."""
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        X, y = synthetic_features(300, 3)
-        hgb = HistGradientBoostingClassifier(max_iter=5).fit(X, y)
-        with pytest.raises(ValueError, match=r"'hgb'.*HistGradientBoosting"):
-            build(tmp_path, {"hgb": hgb}, None, version="h", weights={"hgb": 1.0})
         assert list(tmp_path.iterdir()) == []
 
     def test_onnx_mismatch_refuses_and_leaves_nothing(

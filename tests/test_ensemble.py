@@ -25,7 +25,7 @@ from cloud.training.metrics import frame_metrics, run_events, summarise_runs
 from cloud.training.splits import family_holdouts, split_groups, strata
 from tests.modelkit import synthetic_features
 
-SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"n_estimators": 8, "max_depth": 3},
+SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"max_iter": 8, "max_depth": 3},
          "lr": {"max_iter": 500}}
 
 
@@ -107,6 +107,8 @@ class TestParams:
         ("xgb.depth=3", "unknown member 'xgb'; allowed: rf, gb, lr"),
         ("rf.depth=3", "no hyperparameter 'depth'; allowed: .*max_depth"),
         ("rf.random_state=3", "no hyperparameter 'random_state'"),
+        ("gb.n_estimators=100", "'n_estimators' \\(gb is HistGradientBoostingClassifier: its "
+                                "stages are gb.max_iter\\); allowed: .*max_iter"),
     ])
     def test_bad_override(self, item: str, match: str) -> None:
         """A malformed or unknown override names what is allowed."""

@@ -232,7 +232,7 @@ class TestContainer:
         proc = subprocess.run(
             [sys.executable, "cloud/train.py", "--unsigned", "true", "--holdout-families",
              "false", "--target-far", "0.01",
-             "--param", "rf.n_estimators=8;gb.n_estimators=8;gb.max_depth=2"],
+             "--param", "rf.n_estimators=8;gb.max_iter=8;gb.max_depth=2"],
             cwd=code, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert (output_dir / "metrics.json").is_file() and (output_dir / "report.html").is_file()

@@ -21,7 +21,7 @@ from tests.modelkit import synthetic_features
 from tests.s3server import S3Bucket
 
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ["--param", "rf.n_estimators=8", "--param", "gb.n_estimators=8",
+SMALL = ["--param", "rf.n_estimators=8", "--param", "gb.max_iter=8",
          "--param", "gb.max_depth=2"]
 
 

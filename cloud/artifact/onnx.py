@@ -4,8 +4,8 @@ Each member is a fitted scikit-learn classifier (usually a ``Pipeline``) over th
 classes exactly ``[0, 1]``. It is exported with skl2onnx: one float32 input ``"input"`` of
 shape ``(None, n_features)``, ``zipmap`` off so the output ``"probabilities"`` is a plain
 ``(N, 2)`` tensor. Members must score NaN rows (degraded mode): put a ``SimpleImputer`` in the
-pipeline. ``HistGradientBoostingClassifier`` does *not* export with skl2onnx 1.20 + onnx 1.23
-(its missing-value attribute is rejected), so it is refused here with that reason.
+pipeline, or use an estimator that routes NaN itself (``HistGradientBoostingClassifier``, whose
+export needs the small workaround in ``cloud.artifact.onnx_compat``).
 
 The canonical input of a model is float32: scikit-learn is compared on the same float32
 values (cast back to float64), which is also what the device's joblib fallback does.
@@ -27,6 +27,7 @@ __all__ = [
     "check_member",
     "compare_member",
     "export_member",
+    "final_estimator",
     "fuse_members",
     "linear_attribution",
     "onnx_member_proba",
@@ -43,7 +44,8 @@ class ArtifactExportError(RuntimeError):
     """A member cannot be exported, or its export does not score like the original."""
 
 
-def _final_estimator(model: Any) -> Any:
+def final_estimator(model: Any) -> Any:
+    """The last step of a ``Pipeline``, or the model itself."""
     steps = getattr(model, "steps", None)
     return steps[-1][1] if steps else model
 
@@ -63,13 +65,6 @@ def check_member(name: str, model: Any, n_features: int) -> None:
     n_in = getattr(model, "n_features_in_", n_features)
     if n_in != n_features:
         raise ValueError(f"member {name!r}: fitted on {n_in} features; expected {n_features}")
-    final = _final_estimator(model)
-    if type(final).__name__.startswith("HistGradientBoosting"):
-        raise ValueError(
-            f"member {name!r}: {type(final).__name__} does not export to ONNX with this "
-            "skl2onnx/onnx (missing-value attributes rejected); use a Pipeline with "
-            "SimpleImputer and GradientBoostingClassifier/RandomForestClassifier"
-        )
 
 
 def export_member(name: str, model: Any, n_features: int) -> bytes:
@@ -77,15 +72,18 @@ def export_member(name: str, model: Any, n_features: int) -> bytes:
 
     :raises ArtifactExportError: when skl2onnx cannot convert it.
     """
-    from skl2onnx import to_onnx
+    from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
+    from cloud.artifact.onnx_compat import custom_converters
+
     try:
-        onx = to_onnx(
+        onx = convert_sklearn(
             model,
             initial_types=[(ONNX_INPUT, FloatTensorType([None, n_features]))],
             options={id(model): {"zipmap": False}},
             target_opset=TARGET_OPSET,
+            custom_conversion_functions=custom_converters(),
         )
     except Exception as exc:  # skl2onnx raises many types; all mean "cannot export"
         raise ArtifactExportError(
@@ -125,7 +123,7 @@ def compare_member(
     if not (np.all(np.isfinite(p_onnx)) and np.all(np.isfinite(p_skl))):
         raise ArtifactExportError(
             f"member {name!r}: non-finite probabilities on the check rows (NaN inputs must be "
-            "imputed inside the pipeline)"
+            "imputed inside the pipeline or routed by the estimator)"
         )
     diff = np.abs(p_onnx - p_skl)
     worst = int(np.argmax(diff))

@@ -54,6 +54,7 @@ from cloud.artifact.onnx import (
     check_member,
     compare_member,
     export_member,
+    final_estimator,
     fuse_members,
     linear_attribution,
 )
@@ -231,6 +232,7 @@ def write_artifact(
                 "weight": float(weights[name]),
                 "joblib": f"members/{name}.joblib",
                 "onnx": f"members/{name}.onnx",
+                "estimator": type(final_estimator(model)).__name__,
             }
             if attribution is None:
                 attribution = linear_attribution(name, model, n_features)

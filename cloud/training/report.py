@@ -29,10 +29,12 @@ Array = npt.NDArray[np.float64]
 
 def feature_importances(pipelines: Mapping[str, Any], names: tuple[str, ...]
                         ) -> tuple[str, dict[str, float]]:
-    """RF impurity importances (else GB's, else |LR coefficient| on standardised inputs)."""
+    """RF impurity importances (else an exact GB's, else |LR coefficient| on standardised
+    inputs). HistGradientBoostingClassifier (today's gb) has no impurity importances."""
     for member, kind in (("rf", "RF impurity"), ("gb", "GB impurity")):
-        if member in pipelines:
-            imp = pipelines[member].named_steps["clf"].feature_importances_
+        imp = getattr(pipelines[member].named_steps["clf"], "feature_importances_", None) \
+            if member in pipelines else None
+        if imp is not None:
             return kind, {n: float(v) for n, v in zip(names, imp, strict=True)}
     if "lr" in pipelines:
         coef = np.abs(pipelines["lr"].named_steps["clf"].coef_[0])
