@@ -18,6 +18,7 @@ from edge.sensors.flir_lepton import LeptonSpi, open_lepton, open_spidev
 from edge.sensors.lepton_cci import LeptonCci
 from edge.sim.clock import ManualClock, ScaledClock
 from edge.sim.lepton import (
+    KEEP_RENDERED,
     TRANSFER_OVERHEAD_S,
     SimulatedLepton,
     SimulatedVoSpi,
@@ -490,3 +491,11 @@ class TestDiscardPause:
         slot_s = 1.0 / (27.0 * geo.segments)
         read_s = (geo.segment_bytes + 16 * vospi.PACKET_BYTES) * 8 / 18e6
         assert 0 < cam.discard_wait_s <= slot_s - read_s
+
+
+def test_simulator_keeps_only_recent_images() -> None:
+    """The simulated camera keeps a bounded, small history of rendered images (memory)."""
+    cam, sim, _, scene = make("3.5")
+    frames = [cam.read_frame() for _ in range(KEEP_RENDERED + 10)]
+    assert len(sim.spi.rendered) == KEEP_RENDERED <= 32
+    assert np.array_equal(frames[-1].pixels, expected(sim, scene, frames[-1], "low"))

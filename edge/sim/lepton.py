@@ -47,6 +47,7 @@ HIGH_GAIN_MAX_K = 140.0 + ZERO_C_K
 LOW_GAIN_MAX_K = 400.0 + ZERO_C_K
 FPA_TEMP_K = 301.5
 MAX_SPI_HZ = 20_000_000
+KEEP_RENDERED = 32
 TRANSFER_OVERHEAD_S = 20e-6  # per ioctl: /CS set-up, the kernel's message queue
 
 
@@ -102,7 +103,9 @@ class SimulatedVoSpi:
         self.bytes_read = 0
         self.transfers = 0
         self.bus_time = True
-        self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=512)
+        # The last few images, for tests to compare frames with (38 kB each at 160×120;
+        # the simulator runs inside the daemon in simulation, so keep it small).
+        self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=KEEP_RENDERED)
         self._fifo = bytearray()
         self._last_slot = -1
         self._last_read_end: float | None = None
