@@ -76,6 +76,15 @@ def rss_mb() -> float:
     return status_mb("VmRSS")
 
 
+def demo_model() -> dict[str, str]:
+    """The [model] table of demo/config.toml, its paths made absolute."""
+    import tomllib
+
+    root = Path(__file__).resolve().parent.parent
+    table = tomllib.loads((root / "demo" / "config.toml").read_text())["model"]
+    return {k: str(root / v) for k, v in table.items()}
+
+
 def compare(argv: list[str]) -> int:
     """Both modes back to back, each in its own process (so neither inherits the other's memory)."""
     rest = [a for a in argv if a not in ("--compare", "--no-bus-time")]
@@ -97,6 +106,8 @@ def main() -> int:
     ap.add_argument("--compare", action="store_true",
                     help="run with --no-bus-time and without, back to back")
     ap.add_argument("--lepton", default="3.5")
+    ap.add_argument("--demo-model", action="store_true",
+                    help="score with the demo model (demo/config.toml) instead of the rules")
     ap.add_argument("--no-watches", action="store_true",
                     help="switch the flame and smoulder watches off ([flame]/[smoulder])")
     args = ap.parse_args()
@@ -114,6 +125,7 @@ def main() -> int:
         "alarm": {"pre_alarm_s": 0.0, "clear_s": 0.0, "min_alarm_s": 0.0},
         "flame": {"enabled": not args.no_watches},
         "smoulder": {"enabled": not args.no_watches},
+        **({"model": demo_model()} if args.demo_model else {}),
     })
     clock = ScaledClock(1.0)
     scene = ControlledRoom()
