@@ -459,6 +459,18 @@ class TestBusTime:
         bus = [n * 8 / 18e6, vospi.PACKET_BYTES * 8 / 18e6]
         assert clock.sleeps == pytest.approx([b + TRANSFER_OVERHEAD_S for b in bus])
 
+    @pytest.mark.parametrize("model", MODELS)
+    def test_driver_on_a_real_clock_never_runs_out_of_budget(self, model: str) -> None:
+        """Paced by bus time on a clock without ``advance``, reads end in frames, not timeouts."""
+        clock = SteppingClock()
+        sim = SimulatedLepton(StaticRoom(seed=5, ffc_period_s=0), clock, model=model)
+        cam = LeptonSpi(sim.spi, clock, LeptonCci(sim.cci, clock), model=model)
+        cam.discard_wait_s = 0.0  # only the bus paces the reads
+        cam.start()
+        frames = [cam.read_frame() for _ in range(10)]
+        assert [f.frame_id for f in frames] == list(range(1, 11))
+        assert cam.health().status == "ok" and cam.health().resyncs == 0
+
     def test_bus_time_can_be_switched_off(self) -> None:
         """``bus_time = False`` makes a transfer on a real clock return without sleeping."""
         clock = SteppingClock()
