@@ -471,6 +471,22 @@ class TestBusTime:
         assert [f.frame_id for f in frames] == list(range(1, 11))
         assert cam.health().status == "ok" and cam.health().resyncs == 0
 
+    def test_late_wake_ups_do_not_slow_the_bus(self) -> None:
+        """A clock that wakes every sleep 1 ms late still sees the bus at its nominal rate."""
+
+        class LateClock(SteppingClock):
+            def sleep(self, seconds: float) -> None:
+                super().sleep(max(0.0, seconds) + 0.001)
+
+        clock = LateClock()
+        spi = SimulatedVoSpi(LeptonState(), StaticRoom(), clock)
+        spi.mode, spi.max_speed_hz = 3, 18_000_000
+        n = 16 * vospi.PACKET_BYTES
+        for _ in range(100):
+            spi.readbytes(n)
+        nominal = 100 * (n * 8 / 18e6 + TRANSFER_OVERHEAD_S)
+        assert nominal <= clock.t <= nominal + 0.002  # without catching up: + 100 ms
+
     def test_bus_time_can_be_switched_off(self) -> None:
         """``bus_time = False`` makes a transfer on a real clock return without sleeping."""
         clock = SteppingClock()

@@ -49,6 +49,7 @@ FPA_TEMP_K = 301.5
 MAX_SPI_HZ = 20_000_000
 KEEP_RENDERED = 32
 TRANSFER_OVERHEAD_S = 20e-6  # per ioctl: /CS set-up, the kernel's message queue
+BUS_CATCH_UP_S = 0.005
 
 
 def saturation_k(gain_mode: int, resolution_k: float) -> float:
@@ -103,6 +104,7 @@ class SimulatedVoSpi:
         self.bytes_read = 0
         self.transfers = 0
         self.bus_time = True
+        self._late = 0.0  # how late the last bus-time sleep woke, s
         # The last few images, for tests to compare frames with (38 kB each at 160×120;
         # the simulator runs inside the daemon in simulation, so keep it small).
         self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=KEEP_RENDERED)
@@ -169,7 +171,13 @@ class SimulatedVoSpi:
             self._last_read_end = now + duration_s
         else:
             if self.bus_time:
-                self.clock.sleep(duration_s)
+                # A thread woken late (a loaded machine) gets up to BUS_CATCH_UP_S of that
+                # back on its next transfers, so the bus keeps its nominal rate on average.
+                start = self.clock.monotonic()
+                target = start + max(0.0, duration_s - self._late)
+                self.clock.sleep(target - start)
+                owed = max(0.0, self._late - duration_s) + self.clock.monotonic() - target
+                self._late = min(BUS_CATCH_UP_S, max(0.0, owed))
             self._last_read_end = self.clock.monotonic()
         return out
 
