@@ -25,6 +25,7 @@ SENSOR = "lepton"
 RESYNC_WAIT_S = 0.2  # > 185 ms of idle clock: the camera drops sync and restarts
 CORE_HZ = 27.0  # the camera's internal frame rate, rounded up (a segment slot at most this long)
 MAX_DISCARD_WAIT_S = 0.005
+SPIDEV_BUFSIZ = Path("/sys/module/spidev/parameters/bufsiz")
 
 
 def discard_wait_s(geo: vospi.Geometry, speed_hz: int, scan_packets: int) -> float:
@@ -38,7 +39,6 @@ def discard_wait_s(geo: vospi.Geometry, speed_hz: int, scan_packets: int) -> flo
     byte_s = 8.0 / speed_hz
     slack = slot_s - (geo.segment_bytes + scan_packets * vospi.PACKET_BYTES) * byte_s
     return min(MAX_DISCARD_WAIT_S, max(0.0, slack / 2))
-SPIDEV_BUFSIZ = Path("/sys/module/spidev/parameters/bufsiz")
 
 
 def spidev_bufsiz(path: Path = SPIDEV_BUFSIZ) -> int:
