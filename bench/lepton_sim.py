@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.sensors import vospi
 from edge.sensors.lepton_cci import LeptonCci

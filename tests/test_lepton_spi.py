@@ -17,7 +17,14 @@ from edge.sensors import vospi
 from edge.sensors.flir_lepton import LeptonSpi, open_lepton, open_spidev
 from edge.sensors.lepton_cci import LeptonCci
 from edge.sim.clock import ManualClock, ScaledClock
-from edge.sim.lepton import SimulatedLepton, SimulatedVoSpi, quantise, saturation_k
+from edge.sim.lepton import (
+    KEEP_RENDERED,
+    TRANSFER_OVERHEAD_S,
+    SimulatedLepton,
+    SimulatedVoSpi,
+    quantise,
+    saturation_k,
+)
 from edge.sim.lepton_cci import LeptonState
 from edge.sim.scene import AirSample, KelvinArray, Scene, StaticRoom
 from edge.sim.sources import open_simulated_lepton
@@ -423,3 +430,100 @@ class TestSegmentNumbers:
         frame = cam.read_frame()
         assert frame.pixels.tobytes() == words.tobytes()
         assert cam.health().sync_errors == 0 and cam.health().crc_errors == 0
+
+
+class SteppingClock:
+    """A clock with no ``advance``: time moves only by ``sleep``, which is recorded."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.t += max(0.0, seconds)
+
+
+class TestBusTime:
+    def test_transfer_sleeps_its_bus_time_on_a_real_clock(self) -> None:
+        """Without ``advance`` on the clock a transfer sleeps n × 8 / speed on it (+ overhead)."""
+        clock = SteppingClock()
+        spi = SimulatedVoSpi(LeptonState(), StaticRoom(), clock)
+        spi.mode, spi.max_speed_hz = 3, 18_000_000
+        n = 16 * vospi.PACKET_BYTES
+        spi.readbytes(n)
+        spi.readbytes(vospi.PACKET_BYTES)
+        bus = [n * 8 / 18e6, vospi.PACKET_BYTES * 8 / 18e6]
+        assert clock.sleeps == pytest.approx([b + TRANSFER_OVERHEAD_S for b in bus])
+
+    @pytest.mark.parametrize("model", MODELS)
+    def test_driver_on_a_real_clock_never_runs_out_of_budget(self, model: str) -> None:
+        """Paced by bus time on a clock without ``advance``, reads end in frames, not timeouts."""
+        clock = SteppingClock()
+        sim = SimulatedLepton(StaticRoom(seed=5, ffc_period_s=0), clock, model=model)
+        cam = LeptonSpi(sim.spi, clock, LeptonCci(sim.cci, clock), model=model)
+        cam.discard_wait_s = 0.0  # only the bus paces the reads
+        cam.start()
+        frames = [cam.read_frame() for _ in range(10)]
+        assert [f.frame_id for f in frames] == list(range(1, 11))
+        assert cam.health().status == "ok" and cam.health().resyncs == 0
+
+    def test_late_wake_ups_do_not_slow_the_bus(self) -> None:
+        """A clock that wakes every sleep 1 ms late still sees the bus at its nominal rate."""
+
+        class LateClock(SteppingClock):
+            def sleep(self, seconds: float) -> None:
+                super().sleep(max(0.0, seconds) + 0.001)
+
+        clock = LateClock()
+        spi = SimulatedVoSpi(LeptonState(), StaticRoom(), clock)
+        spi.mode, spi.max_speed_hz = 3, 18_000_000
+        n = 16 * vospi.PACKET_BYTES
+        for _ in range(100):
+            spi.readbytes(n)
+        nominal = 100 * (n * 8 / 18e6 + TRANSFER_OVERHEAD_S)
+        assert nominal <= clock.t <= nominal + 0.002  # without catching up: + 100 ms
+
+    def test_bus_time_can_be_switched_off(self) -> None:
+        """``bus_time = False`` makes a transfer on a real clock return without sleeping."""
+        clock = SteppingClock()
+        spi = SimulatedVoSpi(LeptonState(), StaticRoom(), clock)
+        spi.mode, spi.max_speed_hz = 3, 18_000_000
+        spi.bus_time = False
+        spi.readbytes(16 * vospi.PACKET_BYTES)
+        assert clock.sleeps == []
+
+
+@pytest.mark.parametrize("model", MODELS)
+class TestDiscardPause:
+    def test_driver_pauses_between_segments(self, model: str) -> None:
+        """On discards only the driver pauses on the clock: the bus idles, frames stay whole."""
+        cam, sim, clock, scene = make(model)
+        cam.read_frame()
+        bytes0, t0 = sim.spi.bytes_read, clock.monotonic()
+        frames = [cam.read_frame() for _ in range(30)]
+        busy_s = (sim.spi.bytes_read - bytes0) * 8 / 18e6
+        assert busy_s / (clock.monotonic() - t0) < 0.8  # back-to-back reads keep it at 100 %
+        counters = [f.telemetry["frame_counter"] // 3 for f in frames]
+        assert counters == list(range(counters[0], counters[0] + 30))
+        assert cam.health().sync_errors == 0 and cam.health().resyncs == 0
+        assert np.array_equal(frames[-1].pixels, expected(sim, scene, frames[-1], "low"))
+
+    def test_pause_leaves_time_to_read_the_next_segment(self, model: str) -> None:
+        """The pause plus a scan plus a whole segment fit in one segment slot at 18 MHz."""
+        cam, _, _, _ = make(model)
+        geo = vospi.geometry(model, True)
+        slot_s = 1.0 / (27.0 * geo.segments)
+        read_s = (geo.segment_bytes + 16 * vospi.PACKET_BYTES) * 8 / 18e6
+        assert 0 < cam.discard_wait_s <= slot_s - read_s
+
+
+def test_simulator_keeps_only_recent_images() -> None:
+    """The simulated camera keeps a bounded, small history of rendered images (memory)."""
+    cam, sim, _, scene = make("3.5")
+    frames = [cam.read_frame() for _ in range(KEEP_RENDERED + 10)]
+    assert len(sim.spi.rendered) == KEEP_RENDERED <= 32
+    assert np.array_equal(frames[-1].pixels, expected(sim, scene, frames[-1], "low"))

@@ -90,10 +90,17 @@ class TestBus:
         assert cmd(sim, tx.replace(" ", ""))[0] == 2
 
     def test_read_delay_is_spent_on_the_clock(self) -> None:
-        """read_delay advances the simulation clock instead of sleeping."""
+        """read_delay advances the simulation clock (beside the bus time) instead of sleeping."""
         sim, clock = make()
         cmd(sim, "3639", 3, delay=10.0)
-        assert clock.monotonic() == pytest.approx(10.0)
+        assert clock.monotonic() == pytest.approx(10.0 + (3 + 4) * 9 / 100e3)
+
+    @pytest.mark.parametrize("bus_hz", [100e3, 400e3])
+    def test_transfers_take_their_bus_time(self, bus_hz: float) -> None:
+        """Each byte on the bus (address included) takes 9 bit times on the clock."""
+        sim, clock = make(bus_hz=bus_hz)
+        assert cmd(sim, "3682", 9, delay=0.001)[0] == 0  # get_serial_number: 3 B, then 1 + 9
+        assert clock.monotonic() == pytest.approx(0.001 + 13 * 9 / bus_hz)
 
 
 class TestTiming:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -415,3 +416,28 @@ class TestCommands:
         (tmp_path / "bad.npz").write_bytes(b"nope")
         bad = self._cli("plot", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "b.png"))
         assert bad.returncode == 2 and "bad.npz" in bad.stderr
+
+
+def test_first_order_filter_matches_lfilter() -> None:
+    """The written-out first-order IIR filter gives exactly what scipy.signal.lfilter gives."""
+    from scipy.signal import lfilter
+
+    from edge.sim.scenarios.signals import iir1
+
+    x = np.random.default_rng(4).normal(size=500)
+    ref, _ = lfilter([0.25], [1.0, -0.75], x, zi=np.array([0.4]))
+    assert np.array_equal(iir1(0.25, 0.75, x, 0.4), ref)
+
+
+def test_scenarios_do_not_import_scipy_signal() -> None:
+    """Rendering a scenario (in the daemon's process when simulating) leaves scipy.signal out."""
+    code = (
+        "import sys\n"
+        "from edge.sim.scenarios import make_scene\n"
+        "for family in ('flaming_upholstery', 'kitchen_grease_fire', 'occupancy'):\n"
+        "    scene = make_scene(family, 2, 240.0)\n"
+        "    scene.air(100.0); scene.thermal_k(100.0, 120, 160)\n"
+        "assert 'scipy.signal' not in sys.modules, 'scipy.signal was imported'\n"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", code], cwd=root, check=True)

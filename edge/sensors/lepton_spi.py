@@ -23,7 +23,22 @@ log = logging.getLogger(__name__)
 
 SENSOR = "lepton"
 RESYNC_WAIT_S = 0.2  # > 185 ms of idle clock: the camera drops sync and restarts
+CORE_HZ = 27.0  # the camera's internal frame rate, rounded up (a segment slot at most this long)
+MAX_DISCARD_WAIT_S = 0.005
 SPIDEV_BUFSIZ = Path("/sys/module/spidev/parameters/bufsiz")
+
+
+def discard_wait_s(geo: vospi.Geometry, speed_hz: int, scan_packets: int) -> float:
+    """How long the driver may pause after a transfer of discard packets only, in seconds.
+
+    The camera offers a new segment every ``1 / (CORE_HZ × segments)`` s and it must be read
+    out before the next one is due; a pause of half the slack left after reading a segment
+    and one scan cannot miss it, and stays far below the 185 ms that would drop sync.
+    """
+    slot_s = 1.0 / (CORE_HZ * geo.segments)
+    byte_s = 8.0 / speed_hz
+    slack = slot_s - (geo.segment_bytes + scan_packets * vospi.PACKET_BYTES) * byte_s
+    return min(MAX_DISCARD_WAIT_S, max(0.0, slack / 2))
 
 
 def spidev_bufsiz(path: Path = SPIDEV_BUFSIZ) -> int:
@@ -106,6 +121,9 @@ class LeptonSpi:
         self.geo = vospi.geometry(model, telemetry)
         self._chunk_packets = max_transfer_bytes // vospi.PACKET_BYTES
         self._scan_packets = min(self._chunk_packets, 16)
+        # Between segments the camera sends only discards: pause instead of re-reading them
+        # back to back, which would keep the bus busy and a CPU core awake for nothing.
+        self.discard_wait_s = discard_wait_s(self.geo, speed_hz, self._scan_packets)
         self._assembler = vospi.FrameAssembler(self.geo)
         self._numbers = np.arange(self.geo.packets_per_segment)
         self.resolution_k = 0.01
@@ -269,6 +287,7 @@ class LeptonSpi:
             ids = vospi.packet_ids(scan)
             live = (ids & vospi.DISCARD_MASK) != vospi.DISCARD_MASK
             if not live.any():
+                self.clock.sleep(self.discard_wait_s)
                 continue
             start = int(np.argmax(live))
             if vospi.packet_number(int(ids[start])) != 0:

@@ -9,15 +9,19 @@ The stream follows the datasheet (../shared/reference/sensors.md §2.1): a Lepto
 segments 1, 2, 3, 4 of a new frame, then eight segments with TTT = 0, one segment slot every
 1/(12 × 8.7) s, so new frames come at ~8.7 Hz; a Lepton 2.x sends whole 60-packet frames at
 the 26 Hz core rate, each new image three times. Between segments, while booting or when the
-host reads faster than the camera produces, the host gets discard packets. Transfers advance
-a ``ManualClock`` by their duration at the configured SPI clock, so a test runs simulated
-seconds in milliseconds.
+host reads faster than the camera produces, the host gets discard packets.
+
+Every transfer takes the time the bus takes: ``n × 8 / max_speed_hz`` plus a small per-transfer
+overhead, slept on the clock, as the real ``spidev`` ioctl blocks (and releases the GIL) for
+it. On a ``ManualClock`` that advances the clock instantly, so a test runs simulated seconds
+in milliseconds; on a ``ScaledClock`` it is a real (scaled) sleep, so a driver reading discard
+packets is paced by the bus instead of spinning a core. ``bus_time = False`` switches the
+sleep off on real clocks (benchmarks compare against it).
 
 Timing is strict on a ``ManualClock``: missing a segment slot loses sync (the stream shifts
 by a few bytes, every packet is garbage) until the host idles ≥ 185 ms. On other clocks
 (``ScaledClock`` for ``--simulate``) the camera is patient: a slow host gets the segments in
-sequence, restarting at the current frame when it falls a whole frame behind, and a read
-between segments sleeps until the next one instead of spinning.
+sequence, restarting at the current frame when it falls a whole frame behind.
 
 Faults: ``bit_errors`` (CRC failures in the next N packets of valid segments), ``lose_sync()``,
 ``reboot_camera()`` (discards while it boots, settings back to defaults), ``hang()`` (discards
@@ -43,6 +47,9 @@ HIGH_GAIN_MAX_K = 140.0 + ZERO_C_K
 LOW_GAIN_MAX_K = 400.0 + ZERO_C_K
 FPA_TEMP_K = 301.5
 MAX_SPI_HZ = 20_000_000
+KEEP_RENDERED = 32
+TRANSFER_OVERHEAD_S = 20e-6  # per ioctl: /CS set-up, the kernel's message queue
+BUS_CATCH_UP_S = 0.005
 
 
 def saturation_k(gain_mode: int, resolution_k: float) -> float:
@@ -96,7 +103,11 @@ class SimulatedVoSpi:
         self.desynced = False
         self.bytes_read = 0
         self.transfers = 0
-        self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=512)
+        self.bus_time = True
+        self._late = 0.0  # how late the last bus-time sleep woke, s
+        # The last few images, for tests to compare frames with (38 kB each at 160×120;
+        # the simulator runs inside the daemon in simulation, so keep it small).
+        self.rendered: collections.deque[RenderedFrame] = collections.deque(maxlen=KEEP_RENDERED)
         self._fifo = bytearray()
         self._last_slot = -1
         self._last_read_end: float | None = None
@@ -131,10 +142,6 @@ class SimulatedVoSpi:
         if self.miso_stuck is not None:
             return self._finish(now, n * byte_s, [self.miso_stuck] * n)
         if n == vospi.PACKET_BYTES and self._idle(now):
-            if self._advance is None:
-                # A real clock: this read "takes" until the next segment, so a simulated
-                # camera does not spin a CPU core on discard packets.
-                self.clock.sleep(self.t0 + (self._slot(now) + 1) * self.slot_s - now)
             return self._finish(now, n * byte_s, self._discard_list[:])  # the common case
         out = bytearray()
         while len(out) < n:
@@ -157,10 +164,20 @@ class SimulatedVoSpi:
         )
 
     def _finish(self, now: float, duration_s: float, out: list[int]) -> list[int]:
+        # The transfer lasts as long as the bus takes to clock its bytes out.
+        duration_s += TRANSFER_OVERHEAD_S
         if self._advance is not None:
             self._advance(duration_s)
             self._last_read_end = now + duration_s
         else:
+            if self.bus_time:
+                # A thread woken late (a loaded machine) gets up to BUS_CATCH_UP_S of that
+                # back on its next transfers, so the bus keeps its nominal rate on average.
+                start = self.clock.monotonic()
+                target = start + max(0.0, duration_s - self._late)
+                self.clock.sleep(target - start)
+                owed = max(0.0, self._late - duration_s) + self.clock.monotonic() - target
+                self._late = min(BUS_CATCH_UP_S, max(0.0, owed))
             self._last_read_end = self.clock.monotonic()
         return out
 

@@ -6,7 +6,8 @@ CRC of every word it receives (a bad one is NACKed), keeps the chip's state mach
 that are not allowed while measuring and commands sent while the previous one still runs, and
 measures the scene's air on the 5 s / 30 s / 5 s-single-shot cadence of the injected clock.
 ``read_delay`` is spent on that clock (``clock.sleep``), never as a real sleep unless the
-clock is a real or scaled one. Give the driver the same clock.
+clock is a real or scaled one, and so is each transfer's bus time at ``bus_hz`` (100 kHz: 9
+bit times per byte, the address byte included). Give the driver the same clock.
 
 Temperature: the element sits ``self_heating_c`` (default 4 °C) above the scene's air, and the
 chip subtracts its temperature offset (default 4 °C), so a default chip reports the scene's
@@ -82,6 +83,7 @@ class SimulatedSCD41:
     :param power_up_s: the chip NACKs everything for this long after construction.
     :param self_heating_c: how much warmer the element is than the scene's air.
     :param self_test_result: the word ``perform_self_test`` answers (0 = OK).
+    :param bus_hz: the I2C clock; each byte (8 bits + ACK) takes 9 / ``bus_hz`` s on ``clock``.
     """
 
     API_VERSION = 1
@@ -98,6 +100,7 @@ class SimulatedSCD41:
         power_up_s: float = 1.0,
         self_heating_c: float = 4.0,
         self_test_result: int = 0,
+        bus_hz: float = 100_000.0,
     ) -> None:
         if not 0 <= serial_number < 1 << 48:
             raise ValueError(f"an SCD41 serial number has 48 bits, got {serial_number:#x}")
@@ -109,6 +112,9 @@ class SimulatedSCD41:
         self.power_up_s = power_up_s
         self.self_heating_c = self_heating_c
         self.self_test_result = self_test_result
+        if not bus_hz > 0:
+            raise ValueError(f"the I2C clock must be > 0 Hz, got {bus_hz}")
+        self.byte_s = 9.0 / bus_hz
         self.description = f"SimulatedSCD41({variant} at 0x{address:02X})"
         self.eeprom = Settings()
         self.eeprom_writes = 0
@@ -216,13 +222,16 @@ class SimulatedSCD41:
         """
         with self._lock:
             self.transactions += 1
+            self.clock.sleep((1 + len(tx_data or b"")) * self.byte_s)  # address + command
             result = self._write(slave_address, tx_data)
             if read_delay > 0:
                 self.clock.sleep(read_delay)
             if result is not None:
                 return result
             if rx_length:
-                return self._read(rx_length)
+                read = self._read(rx_length)
+                self.clock.sleep((1 + rx_length) * self.byte_s)
+                return read
             return STATUS_OK, None, b""
 
     def _faulted(self, slave_address: int) -> Result | None:

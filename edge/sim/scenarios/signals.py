@@ -110,20 +110,26 @@ def random_walk(rng: np.random.Generator, t0: float, t1: float, sigma: float, ta
     a = math.exp(-dt / tau_s)
     kicks = rng.normal(0.0, sigma * math.sqrt(1.0 - a * a), n)
     x0 = rng.normal(0.0, sigma)
-    from scipy.signal import lfilter
-
-    vals, _ = lfilter([1.0], [1.0, -a], kicks, zi=np.array([a * x0]))
-    return GridSignal(t0, dt, np.asarray(vals, dtype=np.float64))
+    return GridSignal(t0, dt, iir1(1.0, a, kicks, a * x0))
 
 
 def first_order(signal_values: FloatArray, dt: float, tau_s: float) -> FloatArray:
     """A first-order lag ``τ·dy/dt = x − y`` over samples at ``dt`` (starts settled at x[0])."""
-    from scipy.signal import lfilter
-
     a = math.exp(-dt / tau_s)
-    zi = np.array([a * signal_values[0]])
-    out, _ = lfilter([1.0 - a], [1.0, -a], signal_values, zi=zi)
-    return np.asarray(out, dtype=np.float64)
+    return iir1(1.0 - a, a, signal_values, a * float(signal_values[0]))
+
+
+def iir1(b: float, a: float, x: FloatArray, z: float) -> FloatArray:
+    """``y[n] = b·x[n] + a·y[n−1]`` with ``a·y[−1] = z``: ``scipy.signal.lfilter([b], [1, −a],
+    x, zi=[z])``, written out because importing ``scipy.signal`` (it pulls in scipy.stats and
+    scipy.optimize) costs the daemon ~50 MiB of RSS when it runs the simulator in-process.
+    """
+    out = np.empty(len(x), dtype=np.float64)
+    for i, v in enumerate(np.asarray(x, dtype=np.float64).tolist()):
+        y = b * v + z
+        out[i] = y
+        z = a * y
+    return out
 
 
 def thermostat(t0: float, t1: float, period_s: float, duty: float, tau_s: float,
