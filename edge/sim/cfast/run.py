@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -163,7 +164,7 @@ def run_input(text: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> CfastResult:
         path = directory / "case.in"
         path.write_text(text)
         try:
-            proc = subprocess.run([exe, path.name], cwd=directory, capture_output=True,
+            proc = subprocess.run([exe, path.name], cwd=directory, capture_output=True,  # noqa: S603 (our binary, our input file)
                                   text=True, timeout=timeout_s, check=False)
         except subprocess.TimeoutExpired as exc:
             raise CfastError(f"CFAST ({exe}) did not finish {path.name} within {timeout_s} s"
@@ -192,9 +193,11 @@ def run_case(case: CfastCase, timeout_s: float = DEFAULT_TIMEOUT_S,
     if use_cache and path.exists():
         try:
             with np.load(path) as z:
-                return CfastResult(**{f.name: (float(z[f.name]) if f.name.endswith("_detector_s")
-                                               else np.asarray(z[f.name]))
-                                      for f in fields(CfastResult)})
+                loaded: dict[str, Any] = {
+                    f.name: (float(z[f.name]) if f.name.endswith("_detector_s")
+                             else np.asarray(z[f.name], dtype=np.float64))
+                    for f in fields(CfastResult)}
+            return CfastResult(**loaded)
         except (OSError, KeyError, ValueError) as exc:
             log.warning("CFAST cache entry %s unreadable (%s); running again", path, exc)
     result = run_input(text, timeout_s)
