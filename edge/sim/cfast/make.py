@@ -111,7 +111,8 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
     distance = float(d.record("camera_distance_m", max(
         1.0, math.hypot(src_xy[0] - device[0], src_xy[1] - device[1]))))
     in_view = d.flag("camera_in_view", 0.85)
-    visible = (1.0 - d.uniform("camera_occlusion")) if in_view else 0.0
+    occlusion = d.uniform("camera_occlusion")  # drawn either way: the draws stay in step
+    visible = (1.0 - occlusion) if in_view else 0.0
     sim_s = CFAST_SIM_S
     if duration_s - start > sim_s:
         sim_s = int(math.ceil((duration_s - start) / 600.0) * 600)

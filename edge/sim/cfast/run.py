@@ -33,7 +33,7 @@ from edge.types import FloatArray
 
 log = logging.getLogger(__name__)
 CACHE_FORMAT = 1
-DEFAULT_TIMEOUT_S = 30.0
+DEFAULT_TIMEOUT_S = 20.0
 
 
 class CfastError(RuntimeError):

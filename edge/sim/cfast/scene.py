@@ -125,7 +125,7 @@ class CfastScene:
         return np.asarray(np.interp(np.asarray(t, dtype=np.float64) - self.parts.start_s,
                                     r.t_s, series), dtype=np.float64)
 
-    def _at_sensor(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+    def at_sensor(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(CO2 ppm, gas °C, H2O mole fraction) of the layer the sensor is in."""
         p = self.parts
         if p.result is None:
@@ -149,7 +149,7 @@ class CfastScene:
         pre = 3.0 * max(s.tau_s, s.t_tau_s)
         t = np.arange(-pre, horizon_s + 10.0, _DT)
         self._t0 = float(t[0])
-        co2, gas_c, water = self._at_sensor(t - s.transport_delay_s)
+        co2, gas_c, water = self.at_sensor(t - s.transport_delay_s)
         lagged = first_order(co2, _DT, s.tau_s)
         read = lagged * (1.0 + s.co2_gain_error) + s.co2_offset_ppm
         self.co2_ppm = np.clip(read + rng.normal(0.0, s.co2_noise_ppm, t.size), 0.0,
