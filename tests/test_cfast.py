@@ -18,7 +18,7 @@ from edge.recording import load_recording, save_recording
 from edge.sim.cfast import CfastError, find_cfast, make_cfast_scene, render_cfast_recording
 from edge.sim.cfast.hrr import FUELS, T2_ALPHA, item_curve, steady_curve, t2_curve
 from edge.sim.cfast.inputs import CfastCase, Room, write_input
-from edge.sim.cfast.run import CfastResult, run_case, run_input
+from edge.sim.cfast.run import CfastResult, run_case, run_input, smoke_alarm_s
 from edge.types import ZERO_C_K
 
 needs_cfast = pytest.mark.skipif(find_cfast() is None, reason="the CFAST binary is not "
@@ -131,10 +131,23 @@ def test_smoke_detector_activates_after_ignition_within_300_s(fast_run: CfastRes
 
 
 @needs_cfast
+def test_smoke_detector_entry_lag_delays_the_alarm(fast_run: CfastResult) -> None:
+    """A detector chamber with a longer characteristic length alarms later than CFAST's own."""
+    own = fast_run.detector_s("smoke")
+    assert own is not None
+    short = smoke_alarm_s(fast_run, 0.01)
+    long = smoke_alarm_s(fast_run, 8.0)
+    assert short is not None and long is not None
+    assert abs(short - own) <= 2.0
+    assert long > short
+
+
+@needs_cfast
 def test_candle_never_activates_the_smoke_detector() -> None:
     """A candle burning for 10 min never activates the ceiling smoke or heat detector."""
     r = run_case(_case("candle"))
     assert r.detector_s("smoke") is None and r.detector_s("heat") is None
+    assert smoke_alarm_s(r, 1.8) is None
     assert r.upper_c.max() < 22.0
 
 
@@ -171,6 +184,7 @@ def test_scene_air_lags_the_layer_it_sits_in() -> None:
     assert truth["fire_start_s"] < raw_cross
     assert truth["smoke_detector_s"] is not None
     assert truth["fire_start_s"] < truth["smoke_detector_s"] < truth["fire_start_s"] + 300.0
+    assert truth["smoke_detector_s"] >= truth["smoke_detector_cfast_s"]
 
 
 @needs_cfast

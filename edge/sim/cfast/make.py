@@ -8,8 +8,9 @@ camera's characteristics (``COMMON_RANGES``). The ignition (or switch-on) falls 
 it, more only for longer renderings, and a longer simulation starts the same).
 
 The truth carries ``engine: "cfast"``, ``fire_start_s`` (None for nuisances),
-``source_on_s``, and CFAST's ``smoke_detector_s`` and ``heat_detector_s`` in scene time
-(None when they never activate), beside every drawn parameter.
+``source_on_s``, ``smoke_detector_s`` (CFAST's ceiling smoke detector with a drawn entry
+lag), ``smoke_detector_cfast_s`` (CFAST's own, no entry lag) and ``heat_detector_s``, in
+scene time (None when they never activate), beside every drawn parameter.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 from edge.recording import Recording
 from edge.sim.cfast.families import CFAST_FAMILIES, FIRE, Placement
 from edge.sim.cfast.inputs import CfastCase, Room
-from edge.sim.cfast.run import run_case
+from edge.sim.cfast.run import run_case, smoke_alarm_s
 from edge.sim.cfast.scene import CfastScene, CfastSceneParts, SensorParams, View
 from edge.sim.scenarios.air import quantise_like_scd41
 from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Draw, Range
@@ -46,6 +47,9 @@ CFAST_RANGES: dict[str, Range] = {
     "source_u": (0.3, 0.7),
     # CFAST carries the smoke across the room; this is only the way into the housing.
     "sensor_transport_delay_s": (5.0, 20.0),
+    # The ceiling smoke detector's entry lag (Heskestad's characteristic length, m):
+    # ionisation ≈ 1.8–3.2, photoelectric up to ≈ 15 (SFPE Handbook; approximate).
+    "smoke_detector_length_m": (1.8, 8.0),
 }
 
 
@@ -121,6 +125,7 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
                      detector_xy=(width / 2.0, depth / 2.0), simulation_s=sim_s,
                      title=f"{family} seed {seed}")
     result = run_case(case)
+    smoke_s = smoke_alarm_s(result, d.uniform("smoke_detector_length_m"))
     sensor = SensorParams(
         height_m=sensor_h, baseline_ppm=d.uniform("co2_baseline_ppm"),
         transport_delay_s=d.uniform("sensor_transport_delay_s"), tau_s=d.uniform("sensor_tau_s"),
@@ -159,7 +164,8 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
     scene_truth.update({
         "scenario": family, "family": family, "engine": "cfast", "label": fam.label,
         "fire_start_s": start if is_fire else None, "source_on_s": start,
-        "smoke_detector_s": scene_time(result.detector_s("smoke")),
+        "smoke_detector_s": scene_time(smoke_s),
+        "smoke_detector_cfast_s": scene_time(result.detector_s("smoke")),
         "heat_detector_s": scene_time(result.detector_s("heat")),
         "seed": int(seed), "duration_s": float(duration_s), "background": None,
         "cfast": {"peak_hrr_kw": float(result.hrr_kw.max()),

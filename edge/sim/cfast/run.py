@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import logging
+import math
 import os
 import re
 import shutil
@@ -28,11 +29,18 @@ from typing import Any
 
 import numpy as np
 
-from edge.sim.cfast.inputs import HEAT_ID, SENSOR_ID, SMOKE_ID, CfastCase, write_input
+from edge.sim.cfast.inputs import (
+    HEAT_ID,
+    SENSOR_ID,
+    SMOKE_ID,
+    SMOKE_OBSCURATION_PCT_M,
+    CfastCase,
+    write_input,
+)
 from edge.types import FloatArray
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 DEFAULT_TIMEOUT_S = 20.0
 
 
@@ -71,7 +79,8 @@ class CfastResult:
     (CFAST starts with no CO2: the room's baseline is added by the scene); soot in mg/m³;
     ``hrr_kw`` the heat actually released, ``flame_height_m`` CFAST's (Heskestad's) flame
     height; ``sensor_gas_c`` the gas temperature at the SCD41's target. Detector activation
-    times are seconds after ignition, NaN if they never activated.
+    times are seconds after ignition, NaN if they never activated; CFAST's smoke detector has
+    no entry lag (see ``smoke_alarm_s`` for one).
     """
 
     t_s: FloatArray
@@ -87,6 +96,8 @@ class CfastResult:
     hrr_kw: FloatArray
     flame_height_m: FloatArray
     sensor_gas_c: FloatArray
+    detector_od_per_m: FloatArray  # optical density (log10) per metre at the smoke detector
+    detector_gas_speed_m_s: FloatArray  # ceiling-jet speed there
     smoke_detector_s: float
     heat_detector_s: float
 
@@ -145,11 +156,35 @@ def parse_outputs(directory: Path, stem: str) -> CfastResult:
         hrr_kw=c("HRR") / 1000.0, flame_height_m=c("FLHGT"),
         sensor_gas_c=np.interp(data[:, 0], t_dev,
                                _column(dev, dnames, downers, ddata, "TRGGAST", SENSOR_ID)),
+        detector_od_per_m=np.interp(data[:, 0], t_dev, _column(dev, dnames, downers, ddata,
+                                                               "SENSOD", SMOKE_ID)),
+        detector_gas_speed_m_s=np.interp(data[:, 0], t_dev, _column(
+            dev, dnames, downers, ddata, "SENSGASV", SMOKE_ID)),
         smoke_detector_s=_activation(t_dev, _column(dev, dnames, downers, ddata, "SENSACT",
                                                     SMOKE_ID)),
         heat_detector_s=_activation(t_dev, _column(dev, dnames, downers, ddata, "SENSACT",
                                                    HEAT_ID)),
     )
+
+
+def smoke_alarm_s(result: CfastResult, length_m: float,
+                  obscuration_pct_m: float = SMOKE_OBSCURATION_PCT_M) -> float | None:
+    """When a smoke detector with an entry lag alarms (s after ignition), None if never.
+
+    Heskestad's characteristic length: smoke inside the chamber follows the ceiling jet's
+    with ``τ = L/u`` (``u`` the jet's speed at the detector); typical ``L`` 1.8–15 m. The
+    alarm is at ``obscuration_pct_m`` inside the chamber.
+    """
+    threshold = -math.log10(1.0 - obscuration_pct_m / 100.0)
+    t, od = result.t_s, result.detector_od_per_m
+    speed = np.maximum(result.detector_gas_speed_m_s, 0.0)
+    inside = 0.0
+    for i in range(1, t.size):
+        k = min(1.0, (t[i] - t[i - 1]) * float(speed[i]) / length_m)
+        inside += k * (float(od[i]) - inside)
+        if inside >= threshold:
+            return float(t[i])
+    return None
 
 
 def _reached_s(directory: Path) -> float:
