@@ -19,6 +19,7 @@ from edge.sim.cfast import CfastError, find_cfast, make_cfast_scene, render_cfas
 from edge.sim.cfast.hrr import FUELS, T2_ALPHA, item_curve, steady_curve, t2_curve
 from edge.sim.cfast.inputs import CfastCase, Room, write_input
 from edge.sim.cfast.run import CfastResult, run_case, run_input, smoke_alarm_s
+from edge.sim.scene import Scene
 from edge.types import ZERO_C_K
 
 needs_cfast = pytest.mark.skipif(find_cfast() is None, reason="the CFAST binary is not "
@@ -190,10 +191,10 @@ def test_scene_air_lags_the_layer_it_sits_in() -> None:
 @needs_cfast
 def test_flame_hot_in_view_and_hidden_when_out_of_view() -> None:
     """A flaming fire in view shows hot flame pixels; out of view the image stays cool."""
-    seen = make_cfast_scene("cfast_flaming_t2", 3, 600, **FIRE_PINS)
+    seen: Scene = make_cfast_scene("cfast_flaming_t2", 3, 600, **FIRE_PINS)  # the protocol
     hidden = make_cfast_scene("cfast_flaming_t2", 3, 600, **{**FIRE_PINS,
                                                               "camera_in_view": False})
-    t = float(seen.truth["fire_start_s"]) + 60.0
+    t = float(hidden.truth["fire_start_s"]) + 60.0
     assert seen.thermal_k(t, 120, 160).max() - ZERO_C_K > 250.0
     assert hidden.thermal_k(t, 120, 160).max() - ZERO_C_K < 120.0
 
