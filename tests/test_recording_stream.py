@@ -257,3 +257,16 @@ def test_mutated_file_streams_or_is_refused(fuzz_dir: Path, edits: list[tuple[fl
                 pass
     except RecordingError:
         pass
+
+
+@pytest.mark.parametrize("mode", ["fused", "thermal_only", "co2_only"])
+def test_heldout_suite_same_readings_streamed(tmp_path: Path, mode: str) -> None:
+    """The held-out suite's readings of a streamed file equal those of the recording in memory."""
+    from cloud.heldout.suite import readings as suite_readings
+
+    rec = synthetic(duration_s=40.0)
+    path = save_recording(rec, tmp_path / "r.npz")
+    with open_recording(path) as stream:
+        streamed = list(suite_readings(stream, mode))
+    assert all(items_equal(a, b) for a, b in zip(suite_readings(rec, mode), streamed,
+                                                   strict=True))
