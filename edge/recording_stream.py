@@ -43,6 +43,8 @@ class RecordingStream:
         self._prefetch = prefetch
         self._zf, members = open_npz(path, self.source)
         self._fp: io.BufferedIOBase | None = None
+        self._stop = threading.Event()  # set by close: the reader thread gives up
+        self._reader: threading.Thread | None = None
         try:
             small = {name: read_member(self._zf, member, name, self.source)
                      for name, member in members.items() if name != "frames"}
@@ -82,7 +84,10 @@ class RecordingStream:
             raise RuntimeError(f"{self.source}: the frames of a streamed recording are read once")
         self._used = True
         chunks = self._read_chunks(self._fp)
-        return _prefetched(chunks) if self._prefetch else chunks
+        if not self._prefetch:
+            return chunks
+        self._reader, ready = _start_reader(chunks, self._stop)
+        return _drain(ready, self._reader, self._stop)
 
     def _read_chunks(self, fp: io.BufferedIOBase) -> Iterator[npt.NDArray[np.uint16]]:
         n, h, w = (int(x) for x in self.frame_t.shape + self.frame_shape)
@@ -116,6 +121,11 @@ class RecordingStream:
                        f"{exc})") from None
 
     def close(self) -> None:
+        """Stop the reader thread (if any), then close the file."""
+        self._stop.set()
+        if self._reader is not None:
+            self._reader.join()
+            self._reader = None
         if self._fp is not None:
             self._fp.close()
             self._fp = None
@@ -166,11 +176,11 @@ def _open_frames(zf: zipfile.ZipFile, member: str, source: str
 _END = object()
 
 
-def _prefetched(chunks: Iterator[npt.NDArray[np.uint16]]) -> Iterator[npt.NDArray[np.uint16]]:
-    """``chunks`` produced by a reader thread at most ``PREFETCH`` ahead; its error (a
-    ``RecordingError``) is raised here, in order, after the chunks before it."""
+def _start_reader(chunks: Iterator[npt.NDArray[np.uint16]], stop: threading.Event
+                  ) -> tuple[threading.Thread, queue.Queue[Any]]:
+    """A thread putting ``chunks`` into a queue at most ``PREFETCH`` ahead, then ``_END`` or
+    the exception (a ``RecordingError``) that ended them; it gives up once ``stop`` is set."""
     ready: queue.Queue[Any] = queue.Queue(maxsize=PREFETCH)
-    stop = threading.Event()
 
     def put(item: Any) -> bool:
         while not stop.is_set():
@@ -194,9 +204,21 @@ def _prefetched(chunks: Iterator[npt.NDArray[np.uint16]]) -> Iterator[npt.NDArra
 
     reader = threading.Thread(target=work, name="recording-frames", daemon=True)
     reader.start()
+    return reader, ready
+
+
+def _drain(ready: queue.Queue[Any], reader: threading.Thread, stop: threading.Event
+           ) -> Iterator[npt.NDArray[np.uint16]]:
+    """The reader's chunks in order; its error is raised here, after the chunks before it."""
     try:
         while True:
-            item = ready.get()
+            try:
+                item = ready.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():  # closed from elsewhere: no more chunks will come
+                    raise RuntimeError("the recording was closed while its frames were "
+                                       "read") from None
+                continue
             if item is _END:
                 return
             if isinstance(item, BaseException):
