@@ -13,7 +13,16 @@ model → alarm logic and the scene watches) in the same process, side by side:
 Each is timed best of ``--repeat``; the figure is frames per second and the multiple of real
 time (10 minutes of recording / wall time).
 
-Run: .venv/bin/python bench/bench_replay.py [--minutes M] [--repeat N]
+Then the whole command, start-up included (``--cli-minutes``, default 10 and 60): for each
+length, as child processes, alternated so load swings hit all three:
+``firedetect replay --config demo/config.toml`` (the recording streamed by
+``edge.recording_stream``, decompressed by its reader thread); the same decompressed on the
+replaying thread; and the previous path (the whole recording decompressed by
+``load_recording`` first, plus the old eager imports; see ``bench/replay_variant.py``). Best
+wall time of ``--repeat``, frames per second over it, and the child's peak RSS
+(``/usr/bin/time``); all three must print the same events.
+
+Run: .venv/bin/python bench/bench_replay.py [--minutes M] [--repeat N] [--part loop|cli|all]
 """
 
 from __future__ import annotations
@@ -21,9 +30,14 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this tree's edge, not another
 
 from edge.commands.replay import replay
 from edge.config import Config, load_config
@@ -46,12 +60,75 @@ def timed(rec: Recording, config: Config, holder: ModelHolder, repeat: int) -> f
     return best
 
 
+def child(cmd: list[str]) -> tuple[float, float, str]:
+    """Wall seconds, peak RSS (MiB) and stdout of one child process.
+
+    The RSS comes from ``/usr/bin/time``: a child forked from this (large) process would
+    carry this process's RSS into its own peak across the exec."""
+    with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
+        t0 = time.perf_counter()
+        res = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", rss.name, *cmd], cwd=ROOT,
+                             capture_output=True, text=True, check=False,
+                             env={**os.environ, "PYTHONPATH": str(ROOT)})
+        wall = time.perf_counter() - t0
+        if res.returncode != 0:
+            raise RuntimeError(f"{cmd}: exit {res.returncode}: {res.stderr[-2000:]}")
+        return wall, int(rss.read().split()[-1]) / 1024.0, res.stdout
+
+
+def cli_part(minutes: list[float], repeat: int) -> None:
+    """Start-up included: streamed ``firedetect replay`` against the previous whole load."""
+    config = str(ROOT / "demo" / "config.toml")
+    print(f"\nfiredetect replay --config demo/config.toml, start-up included, best of {repeat} "
+          f"(load average {os.getloadavg()[0]:.1f}):")
+    print(f"  {'recording':23s} {'path':30s} {'wall':>7s} {'frames/s':>9s} {'peak RSS':>9s}")
+    for m in minutes:
+        with tempfile.TemporaryDirectory() as tmp:
+            rec = render_recording("kitchen_grease_fire", 11, m * 60.0, frame_rate_hz=8.7)
+            frames = rec.frame_t.size
+            path = str(save_recording(rec, Path(tmp) / "rec.npz"))
+            del rec
+            size = Path(path).stat().st_size / 2**20
+            paths = {
+                "streamed (firedetect replay)": [sys.executable, "-m", "edge.cli", "replay",
+                                                 path, "--config", config],
+                "streamed, no reader thread": [sys.executable, "-m", "bench.replay_variant",
+                                               "inline", path, "--config", config],
+                "whole load (previous)": [sys.executable, "-m", "bench.replay_variant", "whole",
+                                          path, "--config", config],
+            }
+            best = {k: (float("inf"), 0.0) for k in paths}
+            outs: dict[str, str] = {}
+            for _ in range(repeat):
+                for label, cmd in paths.items():  # alternated, so load swings hit both
+                    wall, rss, out = child(cmd)
+                    best[label] = (min(best[label][0], wall), max(best[label][1], rss))
+                    outs[label] = out
+            if len(set(outs.values())) != 1:
+                raise RuntimeError("the streamed and the whole-load replay printed different "
+                                   "events")
+            for label, (wall, rss) in best.items():
+                print(f"  {m:g} min, {frames} frames, {size:.0f} MiB".ljust(24)
+                      + f" {label:30s} {wall:6.2f}s {frames / wall:9.0f} {rss:6.0f} MiB")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--part", choices=("loop", "cli", "all"), default="all")
+    parser.add_argument("--cli-minutes", type=float, nargs="+", default=[10.0, 60.0])
     args = parser.parse_args()
     logging.getLogger("edge").setLevel(logging.ERROR)  # the replayed alarms are not news here
+    if args.part in ("loop", "all"):
+        loop_part(args.minutes, args.repeat)
+    if args.part in ("cli", "all"):
+        cli_part(args.cli_minutes, args.repeat)
+
+
+def loop_part(minutes: float, repeat: int) -> None:
+    """The pipeline loop alone, in-process, on a recording already in memory."""
+    args = argparse.Namespace(minutes=minutes, repeat=repeat)
     with tempfile.TemporaryDirectory() as tmp:
         path = save_recording(render_recording("kitchen_grease_fire", 11, args.minutes * 60.0,
                                                frame_rate_hz=8.7), Path(tmp) / "rec.npz")

@@ -37,7 +37,7 @@ import numpy as np
 
 from edge.config import Config, ModelConfig, load_config
 from edge.detect.pipeline import build_pipeline
-from edge.recording import Recording
+from edge.recording import FrameSource, Recording
 from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -114,8 +114,10 @@ def check_disjoint(runs: Iterable[HeldoutRun], trained: set[int]) -> None:
 # ----------------------------------------------------------------------------- replay
 
 
-def readings(rec: Recording, mode: str) -> Iterator[ThermalFrame | GasReading]:
-    """The recording's frames and SCD41 readings in time order, minus the blanked sensor."""
+def readings(rec: FrameSource, mode: str) -> Iterator[ThermalFrame | GasReading]:
+    """The recording's frames and SCD41 readings in time order, minus the blanked sensor:
+    ``edge.recording.readings``, the merge ``firedetect replay`` streams through (a rendered
+    recording in memory, or a file opened by ``edge.recording_stream.open_recording``)."""
     from edge.recording import readings as merged
 
     if mode not in MODES:
@@ -145,7 +147,7 @@ def model_holder(model: Path | None, public_key: Path | None, allow_unsigned: bo
     return _HOLDERS[key]
 
 
-def replay_mode(rec: Recording, holder: Any, mode: str, config: Config | None = None
+def replay_mode(rec: FrameSource, holder: Any, mode: str, config: Config | None = None
                 ) -> dict[str, Any]:
     """One replay: the events the device would publish and every score it computed."""
     pipeline = build_pipeline(config or Config(), holder, start_t=0.0)

@@ -19,14 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from edge.app import configured_sources
 from edge.config import load_config
 from edge.errors import ConfigError, RecordingError
 from edge.notify import ProgressMonitor
 from edge.recording import Recording, save_recording
 from edge.sensors.loop import Reading, SensorLoop
 from edge.sensors.sources import Sources
-from edge.sim.sources import make_scene, simulated_sources
 from edge.types import GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -104,6 +102,9 @@ def to_recording(
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.app import configured_sources  # the drivers: only when recording
+    from edge.sim.sources import make_scene, simulated_sources
+
     try:
         config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:

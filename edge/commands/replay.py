@@ -1,9 +1,16 @@
 """``firedetect replay REC.npz [--model PATH] [--public-key PEM] [--config FILE]``: offline.
 
+The daemon's pipeline over a recording.
+
 Output is exactly recording.md's "Replay output": one JSON object per line on stdout for every
 event the daemon would publish (``alarm``, ``clear``, ``fault``), with ``t`` in recording
 seconds and the ensemble's ``score`` at that moment, then other fields. Nothing else goes to
-stdout. A broken recording → its ``RecordingError`` on stderr, exit 2.
+stdout. A broken recording → its ``RecordingError`` on stderr, exit 2: a broken rule before
+anything is replayed; a truncated or corrupt stretch of ``frames`` when the replay reaches it
+(the events before it have been printed, none after it).
+
+The recording is streamed (``edge.recording_stream``), so memory stays flat in its length;
+the pipeline is imported only once the command runs.
 """
 
 from __future__ import annotations
@@ -13,13 +20,13 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from edge.config import load_config
-from edge.detect.pipeline import DetectionEvent, Pipeline, build_pipeline
 from edge.errors import ConfigError, ModelError, RecordingError
-from edge.recording import Recording, load_recording, readings
-from edge.types import ThermalFrame
+
+if TYPE_CHECKING:
+    from edge.detect.pipeline import DetectionEvent, Pipeline
+    from edge.recording import FrameSource
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +60,13 @@ def event_line(ev: DetectionEvent) -> dict[str, Any]:
     return out
 
 
-def replay(rec: Recording, pipeline: Pipeline, out: TextIO) -> int:
-    """Feed the whole recording through ``pipeline``; write each event; return how many."""
+def replay(rec: FrameSource, pipeline: Pipeline, out: TextIO) -> int:
+    """Feed the whole recording through ``pipeline``; write each event; return how many.
+
+    A streamed recording's ``RecordingError`` propagates when its broken chunk is reached."""
+    from edge.recording import readings
+    from edge.types import ThermalFrame
+
     count = 0
     for reading in readings(rec):
         if isinstance(reading, ThermalFrame):
@@ -76,6 +88,9 @@ def refusal(path: Path, exc: ModelError, public_key: Path | None) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.config import load_config
+    from edge.recording_stream import open_recording
+
     try:
         config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
@@ -85,23 +100,30 @@ def run(args: argparse.Namespace) -> int:
     if given:
         config = config.model_copy(update={"model": config.model.model_copy(update=given)})
     try:
-        rec = load_recording(args.recording)
+        rec = open_recording(args.recording)
     except RecordingError as exc:
         print(exc, file=sys.stderr)
         return 2
-    from edge.model.holder import ModelHolder
+    with rec:
+        from edge.detect.pipeline import build_pipeline
+        from edge.model.holder import ModelHolder
 
-    holder = ModelHolder(config.model)
-    if config.model.path is not None:
-        try:  # load, not install: the error is said once, here, not logged as well
-            holder.swap(holder.load(config.model.path))
-        except ModelError as exc:
-            print(refusal(config.model.path, exc, config.model.public_key), file=sys.stderr)
+        holder = ModelHolder(config.model)
+        if config.model.path is not None:
+            try:  # load, not install: the error is said once, here, not logged as well
+                holder.swap(holder.load(config.model.path))
+            except ModelError as exc:
+                print(refusal(config.model.path, exc, config.model.public_key), file=sys.stderr)
+                return 2
+        else:
+            log.warning("replay: no model given; scoring with the rule fallback (degraded)")
+        pipeline = build_pipeline(config, holder, start_t=0.0)
+        try:
+            n = replay(rec, pipeline, sys.stdout)
+        except RecordingError as exc:
+            sys.stdout.flush()  # the events before the broken stretch, then the error
+            print(exc, file=sys.stderr)
             return 2
-    else:
-        log.warning("replay: no model given; scoring with the rule fallback (degraded)")
-    pipeline = build_pipeline(config, holder, start_t=0.0)
-    n = replay(rec, pipeline, sys.stdout)
     sys.stdout.flush()
     log.info("replay: %d events over %.1f s of recording", n, rec.duration_s)
     return 0

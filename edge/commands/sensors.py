@@ -16,13 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.app import configured_sources
 from edge.clock import Clock, SystemClock
 from edge.config import load_config
 from edge.errors import ConfigError, SensorError, SensorSetupError
 from edge.sensors.sources import Sources
 from edge.sim.clock import ManualClock
-from edge.sim.sources import simulated_sources
 from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
 log = logging.getLogger(__name__)
@@ -85,6 +83,9 @@ def read_loop(sources: Sources, count: int, clock: Clock) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from edge.app import configured_sources  # the drivers: only when reading
+    from edge.sim.sources import simulated_sources
+
     try:
         config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
