@@ -26,9 +26,9 @@ from edge.sim.cfast.families import CFAST_FAMILIES, FIRE, Placement
 from edge.sim.cfast.inputs import CfastCase, Room
 from edge.sim.cfast.run import run_case, smoke_alarm_s
 from edge.sim.cfast.scene import CfastScene, CfastSceneParts, SensorParams, View
-from edge.sim.scenarios.air import quantise_like_scd41
 from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Draw, Range
-from edge.sim.scenarios.camera import LEPTON_SHAPES, Camera, CameraParams
+from edge.sim.scenarios.camera import Camera, CameraParams
+from edge.sim.scenarios.scene import check_render, record_scene
 from edge.sim.scenarios.signals import Signal
 
 log = logging.getLogger(__name__)
@@ -185,29 +185,7 @@ def render_cfast_recording(family: str, seed: int, duration_s: float,
 
     :raises ValueError: as ``make_cfast_scene``, or a bad rate, gas period or Lepton model.
     """
-    if lepton not in LEPTON_SHAPES:
-        raise ValueError(f"unknown Lepton {lepton!r}; choose one of: {', '.join(LEPTON_SHAPES)}")
-    for what, value in (("frame rate", frame_rate_hz), ("gas period", gas_period_s)):
-        if not (math.isfinite(value) and value > 0):
-            raise ValueError(f"{what} must be a positive number, got {value}")
+    check_render(frame_rate_hz, gas_period_s, lepton)
     scene = make_cfast_scene(family, seed, duration_s, **overrides)
-    height, width = LEPTON_SHAPES[lepton]
-    frame_t = np.arange(math.ceil(duration_s * frame_rate_hz)) / frame_rate_hz
-    frame_t = frame_t[frame_t < duration_s]
-    frames = np.empty((frame_t.size, height, width), dtype=np.uint16)
-    for i in range(0, frame_t.size, _CHUNK):
-        ts = frame_t[i:i + _CHUNK]
-        frames[i:i + ts.size] = scene.camera.quantise(scene.render_k(ts, height, width))
-    src = scene.camera.freeze_sources(frame_t)
-    frozen = np.nonzero(src != np.arange(frame_t.size))[0]
-    frames[frozen] = frames[src[frozen]]
-    phase = float(scene.truth["params"]["gas_phase_s"]) % gas_period_s
-    gas_t = np.arange(phase, duration_s, gas_period_s, dtype=np.float64)
-    co2, temp, rh = quantise_like_scd41(*scene.air_at(gas_t))
-    meta = dict(scene.truth, lepton=lepton, frame_rate_hz=float(frame_rate_hz),
-                gas_period_s=float(gas_period_s), generator="edge.sim.cfast")
-    rec = Recording(frame_t=frame_t.astype(np.float64), frames=frames, gas_t=gas_t,
-                    co2_ppm=co2, temperature_c=temp, humidity_pct=rh,
-                    frame_resolution_k=scene.camera.p.resolution_k, meta=meta)
-    rec.validate(f"CFAST scene {family} seed {seed}")
-    return rec
+    return record_scene(scene, scene.air_at, duration_s, frame_rate_hz, gas_period_s, lepton,
+                        "edge.sim.cfast", f"CFAST scene {family} seed {seed}")

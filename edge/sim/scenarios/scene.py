@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -196,12 +197,30 @@ def render_recording(name: str, seed: int, duration_s: float, frame_rate_hz: flo
 
     :raises ValueError: as ``make_scene``, or a bad rate, gas period or Lepton model.
     """
+    check_render(frame_rate_hz, gas_period_s, lepton)
+    scene = make_scene(name, seed, duration_s, **overrides)
+    return record_scene(scene, scene.air_model.at, duration_s, frame_rate_hz, gas_period_s,
+                        lepton, "edge.sim.scenarios", f"scenario {name} seed {seed}")
+
+
+def check_render(frame_rate_hz: float, gas_period_s: float, lepton: str) -> None:
+    """:raises ValueError: a frame rate or gas period that is not a positive number, or an
+    unknown Lepton model."""
     if lepton not in LEPTON_SHAPES:
         raise ValueError(f"unknown Lepton {lepton!r}; choose one of: {', '.join(LEPTON_SHAPES)}")
     for what, value in (("frame rate", frame_rate_hz), ("gas period", gas_period_s)):
         if not (math.isfinite(value) and value > 0):
             raise ValueError(f"{what} must be a positive number, got {value}")
-    scene = make_scene(name, seed, duration_s, **overrides)
+
+
+AirAt = Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray]]
+
+
+def record_scene(scene: Any, air: AirAt, duration_s: float, frame_rate_hz: float,
+                 gas_period_s: float, lepton: str, generator: str, what: str) -> Recording:
+    """A validated recording of ``scene`` (anything with ``camera``, ``render_k`` and
+    ``truth``, of either engine): frames at ``frame_rate_hz`` with the camera's FFC freezes,
+    SCD41 readings every ``gas_period_s`` from ``air(times)``, the truth as ``meta``."""
     height, width = LEPTON_SHAPES[lepton]
     frame_t = np.arange(math.ceil(duration_s * frame_rate_hz)) / frame_rate_hz
     frame_t = frame_t[frame_t < duration_s]
@@ -214,11 +233,11 @@ def render_recording(name: str, seed: int, duration_s: float, frame_rate_hz: flo
     frames[frozen] = frames[src[frozen]]
     phase = float(scene.truth["params"]["gas_phase_s"]) % gas_period_s
     gas_t = np.arange(phase, duration_s, gas_period_s, dtype=np.float64)
-    co2, temp, rh = quantise_like_scd41(*scene.air_model.at(gas_t))
+    co2, temp, rh = quantise_like_scd41(*air(gas_t))
     meta = dict(scene.truth, lepton=lepton, frame_rate_hz=float(frame_rate_hz),
-                gas_period_s=float(gas_period_s), generator="edge.sim.scenarios")
+                gas_period_s=float(gas_period_s), generator=generator)
     rec = Recording(frame_t=frame_t.astype(np.float64), frames=frames, gas_t=gas_t,
                     co2_ppm=co2, temperature_c=temp, humidity_pct=rh,
                     frame_resolution_k=scene.camera.p.resolution_k, meta=meta)
-    rec.validate(f"scenario {name} seed {seed}")
+    rec.validate(what)
     return rec
