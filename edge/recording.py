@@ -31,8 +31,26 @@ _OPTIONAL = ("frame_resolution_k", "meta")
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip's first entry, or an empty zip
 
 
+class Timeline:
+    """What a recording says about its time span, loaded whole or streamed."""
+
+    meta: dict[str, Any]
+    frame_t: npt.NDArray[np.float64]
+    gas_t: npt.NDArray[np.float64]
+
+    @property
+    def fire_start_s(self) -> float | None:
+        v = self.meta.get("fire_start_s")
+        return None if v is None else float(v)
+
+    @property
+    def duration_s(self) -> float:
+        ends = [a[-1] for a in (self.frame_t, self.gas_t) if a.size]
+        return float(max(ends)) if ends else 0.0
+
+
 @dataclass
-class Recording:
+class Recording(Timeline):
     """One recording, in memory. Arrays follow the spec's dtypes and shapes."""
 
     frame_t: npt.NDArray[np.float64]
@@ -44,15 +62,6 @@ class Recording:
     frame_resolution_k: float = 0.01
     meta: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def fire_start_s(self) -> float | None:
-        v = self.meta.get("fire_start_s")
-        return None if v is None else float(v)
-
-    @property
-    def duration_s(self) -> float:
-        ends = [a[-1] for a in (self.frame_t, self.gas_t) if a.size]
-        return float(max(ends)) if ends else 0.0
 
     def frame_chunks(self) -> Iterator[npt.NDArray[np.uint16]]:
         """The frames in one chunk (they are already in memory)."""

@@ -27,13 +27,20 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import RecordingError
-from edge.recording import check_arrays, fail, open_npz, optional_arrays, read_member
+from edge.recording import (
+    Timeline,
+    check_arrays,
+    fail,
+    open_npz,
+    optional_arrays,
+    read_member,
+)
 
 CHUNK_FRAMES = 32  # 1.2 MB of Lepton 3.x frames
 PREFETCH = 2  # chunks the reader thread may hold ready
 
 
-class RecordingStream:
+class RecordingStream(Timeline):
     """One open recording: the small arrays in memory, the frames streamed once.
 
     Use as a context manager (or call ``close``); ``frame_chunks`` may be iterated once."""
@@ -67,15 +74,6 @@ class RecordingStream:
         self._dtype = dtype
         self._used = False
 
-    @property
-    def fire_start_s(self) -> float | None:
-        v = self.meta.get("fire_start_s")
-        return None if v is None else float(v)
-
-    @property
-    def duration_s(self) -> float:
-        ends = [a[-1] for a in (self.frame_t, self.gas_t) if a.size]
-        return float(max(ends)) if ends else 0.0
 
     def frame_chunks(self) -> Iterator[npt.NDArray[np.uint16]]:
         """The frames, ``CHUNK_FRAMES`` at a time, each chunk a fresh writable array; then
