@@ -230,11 +230,14 @@ class MqttLink(EventPublisher):
             depth = -1
             with self._lock:
                 self._outbox_fault = str(exc)
+        # Read outside the link's lock: the guard calls back into the link (publishing a
+        # re-assertion checks ``connected``) while it holds its own lock, so taking the two
+        # locks here in the other order would deadlock against the network thread.
+        overwrites = self._retained.overwrites
         with self._lock:
             return LinkStatus(self._state, self._last_error or self._publish_fault,
                               self._connects, self._refusals, depth, self._outbox_fault,
-                              len(self._memory), self._publish_fault,
-                              self._retained.overwrites)
+                              len(self._memory), self._publish_fault, overwrites)
 
     def wait_connected(self, timeout: float) -> bool:
         """Wait up to ``timeout`` s for a connection; True if connected."""
