@@ -145,3 +145,28 @@ def test_unrenderable_cfast_run_is_named(tmp_path: Path, monkeypatch: pytest.Mon
                  "--duration", "60", "--full-rate-runs", "0", "--families", "cfast_chair"]) == 2
     err = capsys.readouterr().err
     assert "none of the 1 runs could be rendered" in err and "CFAST" in err
+
+
+def test_report_with_a_family_missing_from_an_ablation(tmp_path: Path) -> None:
+    """A family none of whose runs was replayed in an ablation (its only ablation run could
+    not be rendered) still gets a report: no figures for it there, nothing raised."""
+    from cloud.heldout.report import write_report
+    from cloud.heldout.summary import summarise
+
+    def mode(alarm_t: float) -> dict[str, Any]:
+        return {"events": [{"kind": "alarm", "t": alarm_t, "sensor": None, "reason": "x"}],
+                "t": [0.0, 50.0, 150.0], "p": [0.1, 0.2, 0.9], "threshold": 0.5}
+
+    def run(name: str, code: str, modes: dict[str, Any]) -> dict[str, Any]:
+        return {"scenario": name, "family": code, "seed": 1, "rate_hz": 1.0, "engine": "cfast",
+                "fire_start_s": 100.0, "duration_s": 200.0, "smoke_detector_s": 160.0,
+                "modes": modes}
+
+    results = [run("cfast_chair", "CF4", {"fused": mode(130.0), "thermal_only": mode(170.0)}),
+               run("cfast_flaming_t2", "CF1", {"fused": mode(120.0)})]
+    summary = summarise(results) | {"model": {"version": "rules-v1"}, "command": "test"}
+    write_report(tmp_path, results, summary)
+    thermal = summary["modes"]["thermal_only"]["families"]
+    assert thermal["CF1 cfast_flaming_t2"]["runs"] == 0
+    assert thermal["CF4 cfast_chair"]["before_smoke_detector"]["before"] == 0
+    assert (tmp_path / "detection.png").is_file()

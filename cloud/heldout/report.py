@@ -56,10 +56,11 @@ def _plot_detection(summary: Mapping[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / max(len(modes), 1)
     for i, mode in enumerate(modes):
+        # a family none of whose runs was replayed in this mode has no detection figures
         st = [summary["modes"][mode]["families"][f] for f in fams]
-        vals = np.array([s["detection_pct"] for s in st])
-        lo = vals - np.array([s["detection_ci95_pct"][0] for s in st])
-        hi = np.array([s["detection_ci95_pct"][1] for s in st]) - vals
+        vals = np.array([s.get("detection_pct", math.nan) for s in st], float)
+        ci = np.array([s.get("detection_ci95_pct", [math.nan, math.nan]) for s in st], float)
+        lo, hi = vals - ci[:, 0], ci[:, 1] - vals
         ax.bar(np.arange(len(fams)) + i * width, vals, width, yerr=[lo, hi], capsize=3,
                label=MODE_LABELS.get(mode, mode))
     ax.set_xticks(np.arange(len(fams)) + width * (len(modes) - 1) / 2, fams, rotation=20,
