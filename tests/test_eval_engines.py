@@ -28,26 +28,28 @@ needs_cfast = pytest.mark.skipif(find_cfast() is None, reason="the CFAST binary 
 class TestBeforeSmokeDetector:
     def test_constructed_example(self) -> None:
         """Before = alarmed strictly earlier, or alarmed and the detector never activates;
-        misses and ties are not before; the lead is the median over runs with both times."""
-        runs: list[tuple[float | None, float | None]] = [
-            (100.0, 150.0),  # before, lead 50
-            (200.0, 150.0),  # after, lead -50
-            (None, 150.0),   # missed
-            (50.0, None),    # detector never: before
-            (None, None),    # missed, detector never
-            (150.0, 150.0),  # tie: not before, lead 0
+        misses and ties are not before; neither within the run is undecided and left out;
+        the lead is the median over runs with both times."""
+        runs: list[tuple[float | None, float | None, float]] = [
+            (100.0, 150.0, 600.0),  # before, lead 50
+            (200.0, 150.0, 600.0),  # after, lead -50
+            (None, 150.0, 600.0),   # missed a fire the detector caught: not before
+            (50.0, None, 600.0),    # detector never: before
+            (None, None, 600.0),    # neither: undecided
+            (150.0, 150.0, 600.0),  # tie: not before, lead 0
+            (None, 900.0, 600.0),   # detector after the run's end, no alarm: undecided
         ]
         b = before_smoke_detector(runs)
-        lo, hi = wilson_ci(2, 6)
-        assert (b["fire_runs"], b["before"], b["detector_never"]) == (6, 2, 2)
-        assert b["pct"] == pytest.approx(100 * 2 / 6)
+        lo, hi = wilson_ci(2, 5)
+        assert (b["fire_runs"], b["before"], b["undecided"], b["detector_never"]) == (5, 2, 2, 2)
+        assert b["pct"] == pytest.approx(100 * 2 / 5)
         assert b["ci95_pct"] == pytest.approx([100 * lo, 100 * hi])
         assert b["median_lead_s"] == 0.0
 
     def test_bad_time_is_refused(self) -> None:
         """A non-finite time is refused, naming what was given."""
         with pytest.raises(ValueError, match="inf"):
-            before_smoke_detector([(float("inf"), 10.0)])
+            before_smoke_detector([(float("inf"), 10.0, 600.0)])
 
     def test_family_stats_only_with_detector_truth(self) -> None:
         """Runs with ``smoke_detector_s`` get the share (from the first alarm after t0);
@@ -58,10 +60,10 @@ class TestBeforeSmokeDetector:
                     "modes": {"fused": {"events": ev, "t": [], "p": [], "threshold": 0.5}}}
 
         cfast = [run(130.0, smoke_detector_s=160.0), run(190.0, smoke_detector_s=160.0),
-                 run(None, smoke_detector_s=None)]
+                 run(None, smoke_detector_s=None), run(None, smoke_detector_s=500.0)]
         st = family_stats(cfast, "fused")
-        assert st["before_smoke_detector"]["before"] == 1
-        assert st["before_smoke_detector"]["fire_runs"] == 3
+        b = st["before_smoke_detector"]
+        assert (b["before"], b["fire_runs"], b["undecided"]) == (1, 3, 1)
         ours = family_stats([run(130.0)], "fused")
         assert ours["before_smoke_detector"] is None
         table = family_table({"F1 ours": ours, "CF1 cfast": st})

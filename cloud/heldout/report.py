@@ -192,7 +192,8 @@ def smoke_cell(s: Mapping[str, Any]) -> str:
         return "n/a"
     lo, hi = b["ci95_pct"]
     return (f"{b['before']}/{b['fire_runs']} = {_fmt(b['pct'])} % ({_fmt(lo)}–{_fmt(hi)}); "
-            f"lead {_fmt(b['median_lead_s'])} s; detector never: {b['detector_never']}")
+            f"lead {_fmt(b['median_lead_s'])} s; neither within the run (left out): "
+            f"{b['undecided']}")
 
 
 def family_table(stats: Mapping[str, Mapping[str, Any]]) -> list[str]:

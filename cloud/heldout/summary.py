@@ -14,7 +14,8 @@ device published and every score it computed). Definitions (fire-science.md §4�
   threshold (score ≥ threshold, as the alarm state machine compares).
 - **Before the smoke detector** (runs whose truth has ``smoke_detector_s``, i.e. CFAST's):
   the share of fire runs whose first alarm came strictly before the ceiling smoke detector;
-  a fire the detector never notices counts as "before" if alarmed at all, a miss never
+  a fire the detector never notices counts as "before" if alarmed at all, a miss never; a
+  run where neither alarmed within the run is undecided and left out
   (``cloud.heldout.metrics.before_smoke_detector``). None (shown "n/a") without that truth.
 - Per engine (``ours``/``cfast``): every fire and every nuisance run of the engine together.
   The §6 targets are computed on our engine's runs only (their family codes are ours).
@@ -97,7 +98,7 @@ def family_stats(runs: Sequence[Mapping[str, Any]], mode: str) -> dict[str, Any]
                 [v["tta_s"] for v in seen if v["detected"]],
                 [v["tta_s"] for v in seen if not v["detected"]]) | {
                 "never_seen": len(fires) - len(seen)}
-        smoke = [(o["alarm_s"], r["smoke_detector_s"]) for r, o in zip(
+        smoke = [(o["alarm_s"], r["smoke_detector_s"], float(r["duration_s"])) for r, o in zip(
             (r for r in runs if mode in r["modes"]), outs, strict=True)
             if "detected" in o and "smoke_detector_s" in r]
         st["before_smoke_detector"] = before_smoke_detector(smoke) if smoke else None
