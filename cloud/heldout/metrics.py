@@ -6,6 +6,8 @@
 - ``tta_summary(times, censored_at)`` — median, p90 and p95 of the time to alarm over the
   detected runs, plus a Kaplan–Meier estimate where misses are censored at their run's end.
 - ``kaplan_meier(times, observed)`` — the survival curve behind it ("not yet alarmed").
+- ``before_smoke_detector(runs)`` — the share of fires alarmed before a ceiling smoke
+  detector (CFAST's, ``smoke_detector_s``), with its Wilson interval.
 
 Pure functions over plain numbers; NaN where a statistic is undefined (no runs, no exposure).
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -134,3 +137,42 @@ def tta_summary(tta_s: Sequence[float], censored_at_s: Sequence[float] = ()
     out["km_median_s"] = km.median()
     out["km_p95_s"] = km.quantile(0.95)
     return out
+
+
+def before_smoke_detector(runs: Sequence[tuple[float | None, float | None, float]],
+                          confidence: float = 0.95) -> dict[str, Any]:
+    """The share of fire runs the device alarmed on strictly before the ceiling smoke detector.
+
+    Each run is ``(alarm_s, smoke_s, end_s)``: the device's first alarm on the fire and the
+    smoke detector's activation, in scene seconds, each None if it never came, and the end
+    of the rendered run. A run counts as "before" when the device alarmed and the detector
+    activated later or never (a fire the detector never notices is beaten by any alarm); a
+    run where the detector came first, or the device missed a fire the detector caught within
+    the run, is not. A run where neither came within the run is **undecided** (the device's
+    miss is censored at the run's end; the detector may come later) and left out of the
+    share. Also: the Wilson interval, how many detectors never activated, and the median
+    lead ``smoke_s − alarm_s`` over runs with both (negative: the detector was first).
+
+    :raises ValueError: for a time that is not finite.
+    """
+    k = n = never = undecided = 0
+    leads: list[float] = []
+    for alarm_s, smoke_s, end_s in runs:
+        for v in (alarm_s, smoke_s, end_s):
+            if v is not None and not math.isfinite(v):
+                raise ValueError(f"alarm/smoke-detector/end time {v}; allowed: a finite "
+                                 f"number (or None for the first two)")
+        never += smoke_s is None
+        if alarm_s is None and (smoke_s is None or smoke_s >= end_s):
+            undecided += 1
+            continue
+        n += 1
+        if alarm_s is not None and (smoke_s is None or alarm_s < smoke_s):
+            k += 1
+        if alarm_s is not None and smoke_s is not None:
+            leads.append(smoke_s - alarm_s)
+    lo, hi = wilson_ci(k, n, confidence)
+    return {"fire_runs": n, "before": k, "pct": 100.0 * k / n if n else math.nan,
+            "ci95_pct": [100 * lo, 100 * hi], "detector_never": never,
+            "undecided": undecided,
+            "median_lead_s": float(np.median(leads)) if leads else math.nan}

@@ -7,6 +7,10 @@ the artifact's ``training_data.sources``), replays each through ``edge.detect.pi
 (``cloud.heldout.summary``), then writes ``DIR/summary.json``, ``DIR/runs.json``, the plots and
 ``DIR/report.md`` (``cloud.heldout.report``).
 
+``--engine`` picks who renders the runs (``cloud.heldout.engines``): our scene engine
+(``ours``, the default), NIST CFAST (``cfast``: families ``cfast_*``, coded ``CF1``…/``CN1``…,
+whose truth carries ``smoke_detector_s``) or ``both``.
+
 Every run is replayed three times:
 
 - ``fused``: both sensors, as on a device;
@@ -15,7 +19,10 @@ Every run is replayed three times:
 - ``co2_only``: the camera frames are dropped — degraded mode with the Lepton gone (scored
   on each SCD41 reading, the ``lepton`` fault event is expected).
 
-The ablations therefore blank a block to NaN in the live pipeline; nothing is retrained.
+- ``no_watches`` (only with ``--no-watches``): both sensors, the flame and smoulder watches
+  off — the model and alarm state machine alone.
+
+The sensor ablations blank a block to NaN in the live pipeline; nothing is retrained.
 Without ``--model`` the rule fallback (``edge.model.rules``) is evaluated.
 """
 
@@ -43,6 +50,7 @@ from edge.types import ZERO_C_K, GasReading, ThermalFrame
 log = logging.getLogger(__name__)
 
 MODES = ("fused", "thermal_only", "co2_only")
+ALL_MODES = (*MODES, "no_watches")  # no_watches: fused with [flame]/[smoulder] enabled = false
 DEFAULT_SEED_BASE = 7_300_000_000  # far from cloud.training.simulated.sim_jobs' seed·100003 + i
 FULL_RATE_HZ = 8.7
 _SOURCE_RE = re.compile(r"^simulate:(\d+)x[^,]*,seed=(-?\d+)$")
@@ -56,6 +64,7 @@ class HeldoutRun:
     seed: int
     duration_s: float
     rate_hz: float
+    engine: str = "ours"  # or "cfast" (cloud.heldout.engines)
 
 
 def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_rate_runs: int,
@@ -120,8 +129,8 @@ def readings(rec: FrameSource, mode: str) -> Iterator[ThermalFrame | GasReading]
     recording in memory, or a file opened by ``edge.recording_stream.open_recording``)."""
     from edge.recording import readings as merged
 
-    if mode not in MODES:
-        raise ValueError(f"mode {mode!r}; allowed: {', '.join(MODES)}")
+    if mode not in ALL_MODES:
+        raise ValueError(f"mode {mode!r}; allowed: {', '.join(ALL_MODES)}")
     for r in merged(rec):
         if mode == "thermal_only" and isinstance(r, GasReading):
             continue
@@ -149,8 +158,14 @@ def model_holder(model: Path | None, public_key: Path | None, allow_unsigned: bo
 
 def replay_mode(rec: FrameSource, holder: Any, mode: str, config: Config | None = None
                 ) -> dict[str, Any]:
-    """One replay: the events the device would publish and every score it computed."""
-    pipeline = build_pipeline(config or Config(), holder, start_t=0.0)
+    """One replay: the events the device would publish and every score it computed
+    (``no_watches``: both readings, the flame and smoulder watches off)."""
+    config = config or Config()
+    if mode == "no_watches":
+        config = config.model_copy(update={
+            "flame": config.flame.model_copy(update={"enabled": False}),
+            "smoulder": config.smoulder.model_copy(update={"enabled": False})})
+    pipeline = build_pipeline(config, holder, start_t=0.0)
     events: list[dict[str, Any]] = []
     ts: list[float] = []
     ps: list[float] = []
@@ -206,11 +221,18 @@ class Job:
 
 
 def evaluate_run(job: Job) -> dict[str, Any]:
-    """Render one held-out run and replay it in every mode."""
-    from edge.sim.scenarios import render_recording
+    """Render one held-out run (from its engine) and replay it in every mode; a run CFAST
+    cannot compute comes back as ``{..., "failed": why}`` (reported, never scored)."""
+    from cloud.heldout.engines import render
+    from edge.sim.cfast.run import CfastError
 
     r = job.run
-    rec = render_recording(r.scenario, r.seed, r.duration_s, frame_rate_hz=r.rate_hz)
+    try:
+        rec = render(r)
+    except CfastError as exc:
+        why = str(exc).splitlines()[0]
+        log.warning("held-out run %s seed %d not rendered: %s", r.scenario, r.seed, why)
+        return {**asdict(r), "failed": why}
     holder = model_holder(job.model, job.public_key, job.allow_unsigned)
     config = load_config(job.config) if job.config is not None else None
     params = rec.meta.get("params", {})
@@ -221,6 +243,9 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         "occlusion": params.get("camera_occlusion"), **visible_times(rec), "modes": {},
         "model_version": holder.model.version if holder.model is not None else "rules-v1",
     }
+    for key in ("smoke_detector_s", "heat_detector_s"):  # CFAST truth only (None: never)
+        if key in rec.meta:
+            out[key] = rec.meta[key]
     for mode in job.modes:
         out["modes"][mode] = replay_mode(rec, holder, mode, config)
     return out
@@ -256,39 +281,6 @@ def run_all(jobs: Sequence[Job], workers: int, progress: bool = True,
     return results
 
 
-def _plain(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_plain(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, np.generic):
-        return obj.item()
-    return obj
-
-
-def raw_sink(folder: Path) -> Callable[[int, dict[str, Any]], None]:
-    """Writes each result as ``folder/NNNN.json`` (new files only)."""
-    import json
-
-    folder.mkdir(parents=True, exist_ok=True)
-
-    def sink(i: int, res: dict[str, Any]) -> None:
-        with open(folder / f"{i:04d}.json", "x", encoding="utf-8") as f:
-            json.dump(_plain(res), f)
-
-    return sink
-
-
-def load_raw(out: Path) -> list[dict[str, Any]]:
-    """The results ``raw_sink`` left under ``out/raw``, in order."""
-    import json
-
-    return [json.loads(p.read_text(encoding="utf-8"))
-            for p in sorted((out / "raw").glob("*.json"))]
-
-
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -306,11 +298,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0, help="frame rate of most runs, Hz")
     p.add_argument("--full-rate-runs", type=int, default=2,
                    help="runs per family at the Lepton's full 8.7 Hz")
-    p.add_argument("--families", default="", help="comma-separated subset (default: all 12)")
+    p.add_argument("--engine", choices=("ours", "cfast", "both"), default="ours",
+                   help="render the runs with our scene engine, NIST CFAST (edge.sim.cfast; "
+                        "families cfast_*) or both (default: ours)")
+    p.add_argument("--families", default="",
+                   help="comma-separated subset (default: all of the engine's families)")
     p.add_argument("--seed-base", type=int, default=DEFAULT_SEED_BASE)
     p.add_argument("--ablation-runs", type=int, default=None,
                    help="replay the thermal-only and CO2-only ablations on only the first N "
                         "runs of each family (default: every run)")
+    p.add_argument("--no-watches", action="store_true",
+                   help="also replay the ablation runs fused with the flame and smoulder "
+                        "watches off ([flame]/[smoulder] enabled = false)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--config", type=Path, default=None,
                    help="replay with this device config's [alarm] and [flame] (default: the "
@@ -329,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import json
 
+    from cloud.heldout.engines import plan_engine_runs
+    from cloud.heldout.raw import load_raw, raw_sink
     from cloud.heldout.report import write_report
     from cloud.heldout.summary import summarise
     from edge.errors import ConfigError, ModelError
@@ -340,10 +341,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name in ("edge.detect.pipeline", "edge.detect.alarm"):
             logging.getLogger(name).setLevel(logging.ERROR)
     try:
-        runs = plan_runs(args.runs, args.duration, args.rate, full_rate_runs=args.full_rate_runs,
-                         seed_base=args.seed_base,
-                         families=[f for f in args.families.split(",") if f],
-                         slow_duration_s=args.slow_duration)
+        runs = plan_engine_runs(args.engine, args.runs, args.duration, args.rate,
+                                full_rate_runs=args.full_rate_runs, seed_base=args.seed_base,
+                                families=[f for f in args.families.split(",") if f],
+                                slow_duration_s=args.slow_duration)
         if args.config is not None:
             load_config(args.config)  # a bad file stops here, named, not in every worker
         manifest: dict[str, Any] = {}
@@ -365,7 +366,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         i = index[r.scenario] = index.get(r.scenario, -1) + 1
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
-                        MODES if full else ("fused",), args.config))
+                        (MODES + ("no_watches",) * args.no_watches) if full else ("fused",),
+                        args.config))
     if args.from_raw is not None:
         results = load_raw(args.from_raw)
         if not results:
@@ -373,10 +375,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
     else:
         results = run_all(jobs, args.workers, sink=raw_sink(args.out / "raw"))
+    failed = [r for r in results if "failed" in r]
+    results = [r for r in results if "failed" not in r]
+    if not results:
+        print(f"evaluate: none of the {len(failed)} runs could be rendered: "
+              f"{failed[0]['failed']}", file=sys.stderr)
+        return 2
     summary = summarise(results, lag_s=args.lag)
+    summary["failed_runs"] = [{k: r[k] for k in ("engine", "scenario", "seed", "failed")}
+                              for r in failed]
     summary["model"] = {"version": results[0].get("model_version", "rules-v1"),
                         "training_data": manifest.get("training_data"),
                         "threshold": results[0]["modes"]["fused"]["threshold"]}
+    summary["engine"] = args.engine
     summary["command"] = "python -m cloud.heldout.suite " + " ".join(
         sys.argv[1:] if argv is None else argv)
     lofo = json.loads(args.lofo.read_text()) if args.lofo else None

@@ -1,0 +1,85 @@
+"""Which physics engine renders the held-out runs: ours (``edge.sim.scenarios``) or NIST
+CFAST (``edge.sim.cfast``), or both (issue 14's cross-engine evaluation).
+
+- ``ENGINES``: ``ours``, ``cfast``, ``both``.
+- ``CFAST_CODES``: a short family code per CFAST family (``CF1``… fires, ``CN1``…
+  nuisances), the way ours have ``F1``…/``N1``…, so the per-family tables read alike.
+- ``plan_engine_runs(engine, ...)``: the run plan of an engine (``--families`` may name
+  families of either engine; each goes to its own).
+- ``render(run)``: the recording of one planned run, from its engine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cloud.heldout.suite import HeldoutRun
+    from edge.recording import Recording
+
+ENGINES = ("ours", "cfast", "both")
+CFAST_CODES = {
+    "cfast_flaming_t2": "CF1", "cfast_smoulder": "CF2", "cfast_waste_basket": "CF3",
+    "cfast_chair": "CF4", "cfast_mattress": "CF5", "cfast_christmas_tree": "CF6",
+    "cfast_cooking_oil": "CF7",
+    "cfast_gas_hob": "CN1", "cfast_gas_oven": "CN2", "cfast_candle": "CN3",
+    "cfast_fireplace_open": "CN4", "cfast_fireplace_glass": "CN5",
+}
+CFAST_SLOW = ("cfast_smoulder",)  # takes tens of minutes: rendered for --slow-duration
+CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 + 10 000·k + i
+
+
+def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_hz: float, *,
+                     full_rate_runs: int, seed_base: int, families: Sequence[str] = (),
+                     slow_duration_s: float | None = None) -> list[HeldoutRun]:
+    """The held-out runs of ``engine`` (``ours``, ``cfast`` or ``both``; ours first).
+
+    :raises ValueError: for an unknown engine or family, or counts as ``plan_runs`` refuses.
+    """
+    from cloud.heldout.suite import FULL_RATE_HZ, HeldoutRun, plan_runs
+    from edge.sim.cfast import CFAST_FAMILIES
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    wanted = list(families)
+    cfast_asked = [f for f in wanted if f in CFAST_FAMILIES]
+    ours_asked = [f for f in wanted if f not in CFAST_FAMILIES]
+    if engine == "ours" and cfast_asked:
+        raise ValueError(f"{cfast_asked} are CFAST families; pass --engine cfast or both")
+    if engine == "cfast" and ours_asked:
+        raise ValueError(f"unknown CFAST famil(ies) {ours_asked}; choose from: "
+                         f"{', '.join(CFAST_FAMILIES)}")
+    out: list[HeldoutRun] = []
+    if engine in ("ours", "both") and (ours_asked or not wanted):
+        out += plan_runs(runs_per_family, duration_s, rate_hz, full_rate_runs=full_rate_runs,
+                         seed_base=seed_base, families=ours_asked or None,
+                         slow_duration_s=slow_duration_s)
+    if engine in ("cfast", "both") and (cfast_asked or not wanted):
+        if runs_per_family < 1 or not (duration_s > 0 and rate_hz > 0) or full_rate_runs < 0:
+            raise ValueError(f"runs {runs_per_family}, duration {duration_s} s, rate {rate_hz} "
+                             f"Hz, full-rate runs {full_rate_runs}; allowed: runs ≥ 1, duration "
+                             f"and rate > 0, full-rate runs ≥ 0")
+        order = list(CFAST_CODES)
+        for name in cfast_asked or list(CFAST_FAMILIES):
+            dur = slow_duration_s if slow_duration_s and name in CFAST_SLOW else duration_s
+            base = seed_base + CFAST_SEED_OFFSET + 10_000 * order.index(name)
+            for i in range(runs_per_family):
+                rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz
+                out.append(HeldoutRun(name, base + i, float(dur), float(rate), engine="cfast"))
+    return out
+
+
+def render(run: HeldoutRun) -> Recording:
+    """The recording of ``run`` from its engine; a CFAST run's ``meta["family"]`` becomes its
+    code (``CF1``…) and ``meta["scenario"]`` keeps the family name."""
+    if run.engine == "cfast":
+        from edge.sim.cfast import render_cfast_recording
+
+        rec = render_cfast_recording(run.scenario, run.seed, run.duration_s,
+                                     frame_rate_hz=run.rate_hz)
+        rec.meta["family"] = CFAST_CODES[run.scenario]
+        return rec
+    from edge.sim.scenarios import render_recording
+
+    return render_recording(run.scenario, run.seed, run.duration_s, frame_rate_hz=run.rate_hz)
