@@ -28,7 +28,7 @@ from edge.sim.cfast.run import run_case, smoke_alarm_s
 from edge.sim.cfast.scene import CfastScene, CfastSceneParts, SensorParams, View
 from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Draw, Range
 from edge.sim.scenarios.camera import Camera, CameraParams
-from edge.sim.scenarios.scene import check_render, record_scene
+from edge.sim.scenarios.scene import check_render, jsonable, record_scene
 from edge.sim.scenarios.signals import Signal
 
 log = logging.getLogger(__name__)
@@ -51,16 +51,6 @@ CFAST_RANGES: dict[str, Range] = {
     # ionisation ≈ 1.8–3.2, photoelectric up to ≈ 15 (SFPE Handbook; approximate).
     "smoke_detector_length_m": (1.8, 8.0),
 }
-
-
-def _json(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
 
 
 def _camera(d: Draw, duration_s: float, seed: int) -> Camera:
@@ -173,7 +163,7 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
                   "min_layer_height_m": float(result.layer_height_m.min()),
                   "peak_upper_co2_ppm": float(result.upper_co2.max() * 1e6),
                   "simulation_s": sim_s, "room_fraction": source.room_fraction},
-        "params": _json(params)})
+        "params": jsonable(params)})
     log.debug("CFAST scene %s seed %d: %s", family, seed, scene_truth)
     return scene
 
@@ -187,5 +177,5 @@ def render_cfast_recording(family: str, seed: int, duration_s: float,
     """
     check_render(frame_rate_hz, gas_period_s, lepton)
     scene = make_cfast_scene(family, seed, duration_s, **overrides)
-    return record_scene(scene, scene.air_at, duration_s, frame_rate_hz, gas_period_s, lepton,
+    return record_scene(scene, duration_s, frame_rate_hz, gas_period_s, lepton,
                         "edge.sim.cfast", f"CFAST scene {family} seed {seed}")

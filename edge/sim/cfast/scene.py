@@ -32,9 +32,9 @@ from edge.sim.cfast.run import CfastResult
 from edge.sim.scenarios.air import CO2_MAX_PPM
 from edge.sim.scenarios.camera import Camera
 from edge.sim.scenarios.physics import ifov_rad, saturation_vapour_hpa
+from edge.sim.scenarios.scene import VectorScene
 from edge.sim.scenarios.signals import first_order
 from edge.sim.scenarios.thermal import SmokeLayer, ThermalObject, background_k
-from edge.sim.scene import AirSample
 from edge.types import ZERO_C_K, FloatArray
 
 F32Array = npt.NDArray[np.float32]
@@ -96,7 +96,7 @@ class CfastSceneParts:
     objects: list[ThermalObject] = field(default_factory=list)
 
 
-class CfastScene:
+class CfastScene(VectorScene):
     """One drawn CFAST run, rendered for the SCD41 and the Lepton; see the module docstring."""
 
     def __init__(self, truth: dict[str, Any], parts: CfastSceneParts, camera: Camera,
@@ -166,18 +166,7 @@ class CfastScene:
                     self.co2_ppm.size - 1)
         return self.co2_ppm[i], self.temperature_c[i], self.humidity_pct[i]
 
-    # --- Scene protocol -----------------------------------------------------------------
-    def air(self, t: float) -> AirSample:
-        co2, temp, rh = self.air_at(np.array([t], dtype=np.float64))
-        return AirSample(float(co2[0]), float(temp[0]), float(rh[0]))
-
-    def ffc_active(self, t: float) -> bool:
-        return bool(self.camera.ffc_active(np.array([t], dtype=np.float64))[0])
-
-    def thermal_k(self, t: float, height: int, width: int) -> FloatArray:
-        frame = self.render_k(np.array([t], dtype=np.float64), height, width)[0]
-        return np.asarray(frame, dtype=np.float64)
-
+    # --- Scene protocol (VectorScene answers air, ffc_active, thermal_k) ---------------
     def render_k(self, ts: FloatArray, height: int, width: int) -> F32Array:
         """Focal-plane apparent temperatures (K) for frame times ``ts``: (n, height, width)."""
         key = (height, width)

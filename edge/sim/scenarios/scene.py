@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -41,7 +40,34 @@ FIRE_START_FRAC = (0.3, 0.5)
 _CHUNK = 64  # frames rendered at once
 
 
-class ScenarioScene:
+class VectorScene:
+    """The ``Scene`` protocol answered from a scene's vectorised parts — ``air_at(times)``,
+    ``render_k(times, h, w)`` and its camera's shutter — as both engines' scenes are built."""
+
+    camera: Camera
+    truth: dict[str, Any]
+
+    def air_at(self, ts: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """CO2 (ppm), temperature (°C) and RH (%) the SCD41's element reads at ``ts``."""
+        raise NotImplementedError
+
+    def render_k(self, ts: FloatArray, height: int, width: int) -> F32Array:
+        """Focal-plane apparent temperatures (K) for frame times ``ts``: (n, height, width)."""
+        raise NotImplementedError
+
+    def air(self, t: float) -> AirSample:
+        co2, temp, rh = self.air_at(np.array([t], dtype=np.float64))
+        return AirSample(float(co2[0]), float(temp[0]), float(rh[0]))
+
+    def ffc_active(self, t: float) -> bool:
+        return bool(self.camera.ffc_active(np.array([t], dtype=np.float64))[0])
+
+    def thermal_k(self, t: float, height: int, width: int) -> FloatArray:
+        frame = self.render_k(np.array([t], dtype=np.float64), height, width)[0]
+        return np.asarray(frame, dtype=np.float64)
+
+
+class ScenarioScene(VectorScene):
     """One drawn run of a scenario family; answers the ``Scene`` protocol at any time."""
 
     def __init__(self, truth: dict[str, Any], ctx: Ctx, camera: Camera, air: AirModel) -> None:
@@ -56,19 +82,10 @@ class ScenarioScene:
     def duration_s(self) -> float:
         return float(self.truth["duration_s"])
 
-    def air(self, t: float) -> AirSample:
-        co2, temp, rh = self.air_model.at(np.array([t], dtype=np.float64))
-        return AirSample(float(co2[0]), float(temp[0]), float(rh[0]))
-
-    def ffc_active(self, t: float) -> bool:
-        return bool(self.camera.ffc_active(np.array([t], dtype=np.float64))[0])
-
-    def thermal_k(self, t: float, height: int, width: int) -> FloatArray:
-        frame = self.render_k(np.array([t], dtype=np.float64), height, width)[0]
-        return np.asarray(frame, dtype=np.float64)
+    def air_at(self, ts: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
+        return self.air_model.at(ts)
 
     def render_k(self, ts: FloatArray, height: int, width: int) -> F32Array:
-        """Focal-plane apparent temperatures (K) for frame times ``ts``: (n, height, width)."""
         key = (height, width)
         if key not in self._backgrounds:
             self._backgrounds[key] = background_k(height, width, self._ctx.seed,
@@ -82,11 +99,12 @@ class ScenarioScene:
         return temp
 
 
-def _json(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and tuples as lists (for JSON)."""
     if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_json(v) for v in value]
+        return [jsonable(v) for v in value]
     if isinstance(value, np.generic):
         return value.item()
     return value
@@ -144,7 +162,7 @@ def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> Sce
                          f"{name!r}; its parameters are: {', '.join(sorted(d.used))}")
     truth = {"scenario": name, "family": family.code, "label": family.label,
              "fire_start_s": fire_start, "seed": int(seed), "duration_s": float(duration_s),
-             "background": background if family.is_fire else None, "params": _json(params)}
+             "background": background if family.is_fire else None, "params": jsonable(params)}
     log.debug("scene %s seed %d: %s", name, seed, truth)
     return ScenarioScene(truth, ctx, camera, air)
 
@@ -199,8 +217,8 @@ def render_recording(name: str, seed: int, duration_s: float, frame_rate_hz: flo
     """
     check_render(frame_rate_hz, gas_period_s, lepton)
     scene = make_scene(name, seed, duration_s, **overrides)
-    return record_scene(scene, scene.air_model.at, duration_s, frame_rate_hz, gas_period_s,
-                        lepton, "edge.sim.scenarios", f"scenario {name} seed {seed}")
+    return record_scene(scene, duration_s, frame_rate_hz, gas_period_s, lepton,
+                        "edge.sim.scenarios", f"scenario {name} seed {seed}")
 
 
 def check_render(frame_rate_hz: float, gas_period_s: float, lepton: str) -> None:
@@ -213,14 +231,11 @@ def check_render(frame_rate_hz: float, gas_period_s: float, lepton: str) -> None
             raise ValueError(f"{what} must be a positive number, got {value}")
 
 
-AirAt = Callable[[FloatArray], tuple[FloatArray, FloatArray, FloatArray]]
-
-
-def record_scene(scene: Any, air: AirAt, duration_s: float, frame_rate_hz: float,
+def record_scene(scene: VectorScene, duration_s: float, frame_rate_hz: float,
                  gas_period_s: float, lepton: str, generator: str, what: str) -> Recording:
-    """A validated recording of ``scene`` (anything with ``camera``, ``render_k`` and
-    ``truth``, of either engine): frames at ``frame_rate_hz`` with the camera's FFC freezes,
-    SCD41 readings every ``gas_period_s`` from ``air(times)``, the truth as ``meta``."""
+    """A validated recording of ``scene`` (of either engine; its ``truth`` becomes the
+    ``meta``): frames at ``frame_rate_hz`` with the camera's FFC freezes,
+    SCD41 readings every ``gas_period_s``."""
     height, width = LEPTON_SHAPES[lepton]
     frame_t = np.arange(math.ceil(duration_s * frame_rate_hz)) / frame_rate_hz
     frame_t = frame_t[frame_t < duration_s]
@@ -233,7 +248,7 @@ def record_scene(scene: Any, air: AirAt, duration_s: float, frame_rate_hz: float
     frames[frozen] = frames[src[frozen]]
     phase = float(scene.truth["params"]["gas_phase_s"]) % gas_period_s
     gas_t = np.arange(phase, duration_s, gas_period_s, dtype=np.float64)
-    co2, temp, rh = quantise_like_scd41(*air(gas_t))
+    co2, temp, rh = quantise_like_scd41(*scene.air_at(gas_t))
     meta = dict(scene.truth, lepton=lepton, frame_rate_hz=float(frame_rate_hz),
                 gas_period_s=float(gas_period_s), generator=generator)
     rec = Recording(frame_t=frame_t.astype(np.float64), frames=frames, gas_t=gas_t,
