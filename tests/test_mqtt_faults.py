@@ -15,21 +15,12 @@ from edge.config import MqttConfig
 from edge.mqtt.guard import backoff_delay
 from edge.mqtt.link import MqttLink
 from edge.mqtt.outbox import Outbox
-from tests.broker import Broker
+from tests.broker import Broker, wait_until
 from tests.test_mqtt import Sub, make_link  # noqa: F401  (fixture)
 
 
 def _event(seq: int) -> str:
     return json.dumps({"event": "alarm", "seq": seq})
-
-
-def _wait(pred: Callable[[], bool], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 class TestNoEventDropped:
@@ -72,7 +63,7 @@ class TestNoEventDropped:
             link.publish_event(_event)
         assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= {1, 3, 4})
         assert 2 not in sub.seqs("firedetect/dev1/alarm")
-        assert _wait(lambda: link.status().outbox_depth == 1, 5)
+        assert wait_until(lambda: link.status().outbox_depth == 1, 5)
         assert [i.seq for i in box.pending()] == [2]
         fault = link.status().publish_fault
         assert fault is not None and "event 2" in fault and "firedetect/dev1/+/alarm" in fault

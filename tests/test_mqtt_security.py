@@ -16,7 +16,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from edge.config import MqttConfig
 from edge.mqtt.link import MqttLink
 from edge.mqtt.outbox import Outbox
-from tests.broker import MOSQUITTO, MOSQUITTO_PASSWD, Broker
+from tests.broker import MOSQUITTO, MOSQUITTO_PASSWD, Broker, wait_until
 from tests.test_mqtt import Sub, make_link  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
@@ -42,15 +42,6 @@ def _send(client: paho.Client, topic: str, body: bytes, *, retain: bool = False)
 def _close(client: paho.Client) -> None:
     client.disconnect()
     client.loop_stop()
-
-
-def _wait(pred: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(0.02)
-    return pred()
 
 
 class TestRetainedTopicsDefended:
@@ -115,7 +106,7 @@ class TestRetainedTopicsDefended:
         assert link.wait_connected(5)
         _send(intruder, f"{BASE}/cmd/test", b"live")
         _close(intruder)
-        assert _wait(lambda: bool(got))
+        assert wait_until(lambda: bool(got))
         assert got == [b"live"]
 
     def test_ha_status_flood_is_one_rediscovery_per_window(
@@ -133,7 +124,7 @@ class TestRetainedTopicsDefended:
             ha.publish("homeassistant/status", b"online", qos=1)
         _send(ha, f"{BASE}/cmd/test", b"marker")  # after the flood, in order
         _close(ha)
-        assert _wait(lambda: got == [b"marker"])
+        assert wait_until(lambda: got == [b"marker"])
         assert sub.wait(lambda s: len(s.messages) >= 3)
         time.sleep(1.5)  # one more window: nothing else may follow
         assert len(sub.messages) == 3
@@ -188,7 +179,7 @@ def test_documented_acl_keeps_others_off_the_device_topics(
         _send(guest, f"{base}/cmd/test", b"guest")
         _close(guest)
         _send(ha.client, f"{base}/cmd/test", b"test")
-        assert _wait(lambda: bool(got))
+        assert wait_until(lambda: bool(got))
         assert got == [b"test"]
         ha.close()
 
