@@ -4,10 +4,12 @@ Train the firedetect ensemble
 
 Simulated recordings (or recorded ones, or the seed's JSON samples) are turned into the 18
 features by the very code the device runs, split by recording into train / validation /
-test, and used to fit the seed's ensemble (random forest + gradient boosting + logistic
-regression). The members are weighted by their validation score, the alarm threshold is set
-for a target false-alarm rate, and the result is scored per frame and per fire event,
-written as a signed artifact with its report, and optionally uploaded to S3.
+test (stratified by engine and family; validation holds runs of every engine), and used to
+fit the seed's ensemble (random forest + gradient boosting + logistic regression). The
+members are weighted by their validation score, the weighted score is calibrated on the
+validation runs (Platt or isotonic), the alarm threshold is chosen on the calibrated score,
+and the result is scored per frame and per fire event, written as a signed artifact with its
+report, and optionally uploaded to S3.
 
 ::
 
@@ -42,7 +44,8 @@ from cloud.training.data import Dataset, Skipped, load_paths, skip_summary
 from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
 from cloud.training.report import feature_importances, write_report
 from cloud.training.simulated import sim_jobs, simulate
-from cloud.training.splits import split_groups, strata
+from cloud.training.splits import engine_of, ensure_engines_validated, split_groups, strata
+from cloud.training.validation import validation_report
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams
 
@@ -97,14 +100,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     log.info("%d rows from %d recordings/files", len(ds), len(ds.groups))
 
     # %%
-    # Split by recording (never by row), stratified by family
-    # --------------------------------------------------------
+    # Split by recording (never by row), stratified by engine and family; the validation
+    # runs (where the threshold is chosen) hold fire and no-fire runs of every engine
+    # -----------------------------------------------------------------------------------
     has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
-    split = split_groups(strata(ds.families, has_fire), seed=args.seed)
+    engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
+    split = split_groups(strata(ds.families, has_fire, engines=engines), seed=args.seed)
+    split = ensure_engines_validated(split, engines, has_fire, seed=args.seed)
 
     # %%
-    # Fit the members, weight them, choose the threshold on validation recordings
-    # ---------------------------------------------------------------------------
+    # Fit the members, weight them, calibrate, choose the threshold on validation recordings
+    # -------------------------------------------------------------------------------------
     try:
         ens = fit_on_split(ds, split, cfg, progress=True)
     except ValueError as exc:
@@ -117,6 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     holdout = ({} if not args.holdout_families
                else holdout_families(ds, split, cfg, progress=True))
     metrics = train_cli.metrics_doc(args, ds, split, ens, ev, holdout)
+    metrics["calibration"] = ens.calibration_report
+    metrics["validation"] = dict(validation_report(ds, ens, split.val, cfg))
     train_cli.print_summary(metrics)
 
     # %%
@@ -141,6 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         X_check=check.astype(np.float64),
         private_key=key,
         unsigned=key is None,
+        calibration=None if ens.calibration is None else ens.calibration.as_dict(),
     )
     print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
 

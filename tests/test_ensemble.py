@@ -23,6 +23,7 @@ from cloud.training.ensemble import (
 )
 from cloud.training.metrics import frame_metrics, run_events, summarise_runs
 from cloud.training.splits import family_holdouts, split_groups, strata
+from edge.model.calibration import apply_calibration
 from tests.modelkit import synthetic_features
 
 SMALL = {"rf": {"n_estimators": 8, "max_depth": 6}, "gb": {"max_iter": 8, "max_depth": 3},
@@ -179,16 +180,20 @@ class TestEnsemble:
         """Shuffling member order changes no score (weights are looked up by name)."""
         ens, Xt, _ = fitted
         shuffled = Ensemble(dict(reversed(list(ens.pipelines.items()))),
-                            dict(reversed(list(ens.weights.items()))), ens.threshold)
+                            dict(reversed(list(ens.weights.items()))), ens.threshold,
+                            calibration=ens.calibration)
         np.testing.assert_allclose(shuffled.predict_proba(Xt), ens.predict_proba(Xt))
 
     def test_score_is_weighted_sum(self, fitted: tuple[Ensemble, np.ndarray, np.ndarray]
                                    ) -> None:
-        """The score is Σ weight · member probability."""
+        """The score is the calibration map of Σ weight · member probability."""
         ens, Xt, _ = fitted
         mp = ens.member_proba(Xt)
         expect = sum(ens.weights[n] * mp[n] for n in mp)
-        np.testing.assert_allclose(ens.predict_proba(Xt), expect)
+        np.testing.assert_allclose(ens.combine(mp), expect)
+        assert ens.calibration is not None
+        np.testing.assert_allclose(ens.predict_proba(Xt),
+                                   apply_calibration(ens.calibration, expect))
         np.testing.assert_array_equal(ens.predict(Xt), ens.predict_proba(Xt) > ens.threshold)
 
     def test_reproducible(self) -> None:

@@ -20,8 +20,9 @@ Usage (what ``cloud/train.py`` calls)::
 
 The writer exports every member to ONNX, refuses the artifact when ONNX and scikit-learn
 disagree by more than 1e-5 on the check rows (``X_check`` plus NaN variants of them), computes
-the golden scores the device re-checks on every load, and writes nothing under its final name
-until everything is written (temporary folder, then rename). It never overwrites.
+the golden scores the device re-checks on every load (the weighted sum, then the
+``calibration`` map when one is given: ``edge.model.calibration``), and writes nothing under its
+final name until everything is written (temporary folder, then rename). It never overwrites.
 """
 
 from __future__ import annotations
@@ -60,6 +61,7 @@ from cloud.artifact.onnx import (
 )
 from cloud.artifact.signing import sign
 from edge.features import FEATURE_NAMES, FEATURE_SET
+from edge.model.calibration import apply_calibration, parse_calibration
 from edge.model.verify import sha256_file
 
 __all__ = ["FORMAT", "ArtifactExportError", "ArtifactInfo", "write_artifact"]
@@ -178,13 +180,15 @@ def write_artifact(
     feature_set: str = FEATURE_SET,
     feature_names: Sequence[str] = FEATURE_NAMES,
     n_thermal: int = 12,
+    calibration: Mapping[str, Any] | None = None,
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
 
     ``version`` defaults to ``<UTC created>-<8 hex of the content hash>``. Signing needs
     ``private_key``; an unsigned artifact is written only with ``private_key=None`` AND
     ``unsigned=True``. ``n_thermal`` is how many leading features come from the camera (for
-    the NaN variants of the check and golden rows).
+    the NaN variants of the check and golden rows). ``calibration`` is the manifest's map of
+    the weighted score (``edge.model.calibration``); None writes an uncalibrated model.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -201,6 +205,10 @@ def write_artifact(
     if version is not None and not VERSION_RE.match(version):
         raise ValueError(f"version {version!r}; allowed: {VERSION_RE.pattern}")
     _check_weights(pipelines, weights)
+    try:
+        cal = None if calibration is None else parse_calibration(calibration)
+    except ValueError as exc:
+        raise ValueError(f"calibration argument: {exc}") from None
     for name, model in pipelines.items():
         check_member(name, model, n_features)
     golden = _as_matrix("golden_inputs", golden_inputs, n_features)
@@ -239,10 +247,11 @@ def write_artifact(
         fused, fused_outputs = fuse_members(exported)
         check_fused(fused, fused_outputs, exported, check)
         (tmp / "ensemble.onnx").write_bytes(fused)
-        scores = [
+        raw_scores = [
             math.fsum(weights[n] * golden_members[n][i] for n in sorted(pipelines))
             for i in range(golden.shape[0])
         ]
+        scores = [float(v) for v in apply_calibration(cal, raw_scores)]
         golden_doc = {"inputs": _nan_to_none(golden), "scores": scores, "members": golden_members}
         (tmp / "golden.json").write_bytes(_json_bytes(golden_doc, "golden.json"))
 
@@ -264,6 +273,7 @@ def write_artifact(
             "members": member_entries,
             "fused": {"onnx": "ensemble.onnx", "outputs": fused_outputs},
             "threshold": float(threshold),
+            **({} if cal is None else {"calibration": cal.as_dict()}),
             "attribution": attribution,
             "libraries": _libraries(),
             "metrics": dict(metrics),

@@ -20,9 +20,10 @@ Weights follow the seed's formula, keyed by member NAME (never by position):
 when every score is equal. The score ``s_i`` is the validation ROC-AUC by default (a ranking
 metric; the seed used accuracy, one of its listed flaws) or accuracy at 0.5.
 
-The alarm fires when the ensemble score is strictly above the threshold; the threshold is
-the lowest one whose per-frame false-positive rate on the validation negatives is at most
-the target.
+The weighted score is then calibrated on the validation runs (``cloud.training.calibrate``:
+Platt or isotonic, stored in the manifest and applied on the device), and the alarm fires
+when the CALIBRATED score is strictly above the threshold; the threshold is the lowest one
+whose per-frame false-positive rate on the validation negatives is at most the target.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from edge.model.calibration import Calibration, apply_calibration
 
 log = logging.getLogger(__name__)
 
@@ -210,13 +213,16 @@ def blank_blocks(X: Array, fraction: float, n_thermal: int,
 
 @dataclass
 class Ensemble:
-    """Fitted members, their weights by name, and the alarm threshold."""
+    """Fitted members, their weights by name, the calibration map and the alarm threshold
+    (on the calibrated score)."""
 
     pipelines: dict[str, Any]
     weights: dict[str, float]
     threshold: float = 0.5
     validation_scores: dict[str, float] = field(default_factory=dict)
     fit_seconds: dict[str, float] = field(default_factory=dict)
+    calibration: Calibration | None = None
+    calibration_report: dict[str, Any] = field(default_factory=dict)
 
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:
         """Each member's fire probability, by name."""
@@ -231,9 +237,13 @@ class Ensemble:
             total = total + self.weights[name] * member_p[name]
         return total
 
+    def score(self, member_p: Mapping[str, Array]) -> Array:
+        """The calibrated ensemble score of the members' probabilities (what the device says)."""
+        return apply_calibration(self.calibration, self.combine(member_p))
+
     def predict_proba(self, X: npt.ArrayLike) -> Array:
-        """The ensemble's fire score per row."""
-        return self.combine(self.member_proba(X))
+        """The ensemble's (calibrated) fire score per row."""
+        return self.score(self.member_proba(X))
 
     def predict(self, X: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Alarm per row: score strictly above the threshold."""
@@ -269,10 +279,15 @@ class EnsembleConfig:
 
 
 def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: npt.ArrayLike,
-                 cfg: EnsembleConfig, *, n_thermal: int = 12, progress: bool = False) -> Ensemble:
+                 cfg: EnsembleConfig, *, n_thermal: int = 12, progress: bool = False,
+                 val_groups: npt.ArrayLike | None = None) -> Ensemble:
     """Fit every member (with degraded copies of some rows), weight them on the validation
-    rows, choose the threshold there; RF is set to ``n_jobs=1`` for inference afterwards."""
+    rows, calibrate the weighted score there (``val_groups``: each validation row's run, for
+    choosing the map out of fold), choose the threshold on the calibrated score; RF is set to
+    ``n_jobs=1`` for inference afterwards."""
     from tqdm import tqdm
+
+    from cloud.training.calibrate import fit_calibration
 
     if cfg.weight_metric not in WEIGHT_METRICS:
         raise ValueError(f"weight metric {cfg.weight_metric!r}; allowed: "
@@ -320,6 +335,8 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
     ens.validation_scores = {n: validation_score(y_val, member_p[n], cfg.weight_metric)
                              for n in cfg.members}
     ens.weights = weights_from_scores(ens.validation_scores)
-    ens.threshold = choose_threshold(y_val, ens.combine(member_p), cfg.target_far)
+    fitted = fit_calibration(ens.combine(member_p), y_val, val_groups)
+    ens.calibration, ens.calibration_report = fitted.calibration, fitted.report
+    ens.threshold = choose_threshold(y_val, ens.score(member_p), cfg.target_far)
     log.info("weights %s, threshold %.6f", ens.weights, ens.threshold)
     return ens

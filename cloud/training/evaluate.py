@@ -57,7 +57,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
         raise ValueError("the validation recordings hold one class only; give more "
                          "recordings (both fire and no-fire)")
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
-                       ds.y[va], cfg, progress=progress)
+                       ds.y[va], cfg, progress=progress, val_groups=ds.group[va])
     if cfg.threshold_mode == "events":
         streams = no_fire_streams(ds, ens, split.val)
         if streams:
@@ -87,11 +87,11 @@ def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[S
 
 
 def evaluate(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> Evaluation:
-    """Frame metrics (members at 0.5, ensemble at its threshold and at 0.5) and event
-    metrics per family on ``groups``."""
+    """Frame metrics (members at 0.5, the calibrated ensemble at its threshold and at 0.5)
+    and event metrics per family on ``groups``."""
     rows = rows_for(ds, groups)
     member_p = ens.member_proba(ds.X[rows].astype(np.float64))
-    p = ens.combine(member_p)
+    p = ens.score(member_p)
     keep = ds.scored[rows]
     y = ds.y[rows][keep]
     frame = {name: frame_metrics(y, mp[keep], 0.5) for name, mp in member_p.items()}

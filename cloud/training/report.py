@@ -1,5 +1,8 @@
 """The training report: ``metrics.json`` and a self-contained ``report.html`` (PNGs inline).
 
+Tables: frame and event scores on the test runs, the calibration (Brier, log-loss and a
+10-bin reliability table before and after, on the validation runs), the threshold's
+detection and false alarms per engine, and the drop-one table of the members (validation).
 Plots: ROC and PR curves of every member and the ensemble on the held-out test rows, time
 to alarm per family, and feature importances. matplotlib is imported here only (the
 ``train`` extra), with the non-interactive Agg backend.
@@ -145,6 +148,50 @@ def _family_table(families: Mapping[str, Mapping[str, Any]]) -> str:
                    "TTA p90 s", "runs with false alarm", "false alarms / device-day"], rows)
 
 
+def _calibration_html(cal: Mapping[str, Any]) -> str:
+    """Brier/log-loss before and after, and the 10-bin reliability table (validation rows)."""
+    if not cal:
+        return ""
+    before, after = cal["before"], cal["after"]
+    rows = [[b["bin"], b["rows"], b["mean_score"], b["fire_share"], a["rows"], a["mean_score"],
+             a["fire_share"]] for b, a in zip(before["reliability"], after["reliability"],
+                                               strict=True)]
+    return "".join([
+        f"<h2>Calibration (validation runs): {html.escape(str(cal['method']))}</h2>",
+        f"<p>Chosen by {html.escape(str(cal['chosen_by']))}.</p>",
+        _table(["", "Brier", "log-loss"],
+               [["before", before["brier"], before["log_loss"]],
+                ["after", after["brier"], after["log_loss"]]]),
+        "<h3>Reliability (10 bins of the score)</h3>",
+        _table(["bin", "rows before", "mean score before", "fire share before", "rows after",
+                "mean score after", "fire share after"], rows),
+    ])
+
+
+def _validation_html(val: Mapping[str, Any]) -> str:
+    """Per-engine validation events and the drop-one table."""
+    if not val:
+        return ""
+
+    def row(label: str, v: Mapping[str, Any]) -> list[Any]:
+        return [label, v.get("runs"), v.get("fire_runs"), v.get("detected"),
+                v.get("tta_median_s"), v.get("runs_with_false_alarm"),
+                v.get("device_false_alarm_runs")]
+
+    head = ["runs", "fire runs", "detected", "TTA median s", "runs with a frame over the "
+            "threshold before the fire", "runs the device alarms before the fire"]
+    parts = ["<h2>Threshold per engine (validation runs)</h2>",
+             _table(["engine", *head], [row(e, v) for e, v in val.get("engines", {}).items()])]
+    drop = val.get("drop_one", {})
+    if drop:
+        parts += ["<h2>What each member adds (validation runs)</h2><p>The ensemble without "
+                  "one member, re-weighted, re-calibrated and re-thresholded the same way.</p>",
+                  _table(["variant", "frame ROC-AUC", "threshold", *head],
+                         [[k, v.get("frame_roc_auc"), v.get("threshold"), *row(k, v)[1:]]
+                          for k, v in drop.items()])]
+    return "".join(parts)
+
+
 def write_report(report_dir: Path, metrics: Mapping[str, Any], *, y_test: Array,
                  test_probs: Mapping[str, Array], importance: tuple[str, Mapping[str, float]],
                  ) -> tuple[Path, Path]:
@@ -180,6 +227,8 @@ def write_report(report_dir: Path, metrics: Mapping[str, Any], *, y_test: Array,
         "<h2>Event level per family, held-out test recordings</h2>",
         _family_table(metrics.get("families", {})),
     ]
+    parts += [_calibration_html(metrics.get("calibration", {})),
+              _validation_html(metrics.get("validation", {}))]
     if metrics.get("holdout_families"):
         parts += ["<h2>Leave-one-family-out</h2><p>Trained without the family (fewer trees), "
                   "tested on all its runs.</p>",

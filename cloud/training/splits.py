@@ -1,16 +1,24 @@
 """Leak-free splits: whole recordings (groups) go to train, validation or test — never rows.
 
-Groups are stratified by family, so every family with enough recordings appears on every
-side (fire-science.md §7). The held-out-families report trains without one family and tests
-on it (``family_holdouts``).
+Groups are stratified by engine and family, so every family with enough recordings appears on
+every side (fire-science.md §7), and the validation side (where the threshold is chosen)
+holds runs of every engine in the corpus: the scene engine's and CFAST's (``engine_of``).
+The held-out-families report trains without one family and tests on it
+(``family_holdouts``).
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+log = logging.getLogger(__name__)
+
+#: CFAST scenario names start with this (edge.sim.cfast.families).
+CFAST_PREFIX = "cfast_"
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,41 @@ def split_groups(strata: Sequence[str], *, val_fraction: float = 0.15,
     return GroupSplit(tuple(sorted(train)), tuple(sorted(val)), tuple(sorted(test)))
 
 
+def engine_of(name: str, family: str, kind: str = "recording") -> str:
+    """The physics engine of a group: ``cfast`` for a CFAST scenario (``sim:cfast_*:<seed>``
+    or a recording of family ``cfast_*``), ``json`` for the seed's sample files, else
+    ``scene`` (the scene engine, and recordings of other families)."""
+    if kind == "json":
+        return "json"
+    scenario = name.split(":")[1] if name.startswith("sim:") and name.count(":") >= 2 else ""
+    if scenario.startswith(CFAST_PREFIX) or family.startswith(CFAST_PREFIX):
+        return "cfast"
+    return "scene"
+
+
+def ensure_engines_validated(split: GroupSplit, engines: Sequence[str],
+                             has_fire: Sequence[bool], *, seed: int = 42) -> GroupSplit:
+    """Move training groups to validation until, for every engine, validation holds a fire
+    and a no-fire run of it where the engine has them — never taking an engine's last
+    training group. An engine that cannot be validated is logged."""
+    rng = np.random.default_rng(seed + 1)
+    train, val = list(split.train), list(split.val)
+    for engine in sorted(set(engines) - {"json"}):  # JSON samples: no runs, no engine
+        for fire in (True, False):
+            if any(engines[g] == engine and has_fire[g] == fire for g in val):
+                continue
+            cands = [g for g in train if engines[g] == engine and has_fire[g] == fire]
+            left = sum(engines[g] == engine for g in train)
+            if cands and left >= 2:
+                g = cands[int(rng.integers(len(cands)))]
+                train.remove(g)
+                val.append(g)
+        if not any(engines[g] == engine for g in val):
+            log.warning("no %s run in validation: too few %s runs (the threshold is not "
+                        "checked on that engine)", engine, engine)
+    return GroupSplit(tuple(sorted(train)), tuple(sorted(val)), split.test)
+
+
 def family_holdouts(families: Sequence[str], split: GroupSplit
                     ) -> Iterator[tuple[str, GroupSplit]]:
     """For each family: train and validate on the other families' train/val groups, test on
@@ -66,10 +109,15 @@ def family_holdouts(families: Sequence[str], split: GroupSplit
         yield fam, GroupSplit(others_train, others_val, held)
 
 
-def strata(families: Sequence[str], has_fire: Sequence[bool], min_per_family: int = 3
-           ) -> list[str]:
+def strata(families: Sequence[str], has_fire: Sequence[bool], min_per_family: int = 3,
+           engines: Sequence[str] | None = None) -> list[str]:
     """Stratum per group: its family when the family has at least ``min_per_family`` groups,
-    else just fire / no-fire (so small data still splits)."""
+    else just fire / no-fire (so small data still splits); prefixed ``<engine>/`` when the
+    groups come from more than one engine (``engines``, as ``engine_of``; JSON sample files
+    are no engine)."""
     counts = {f: families.count(f) for f in set(families)}
-    return [f if counts[f] >= min_per_family else ("fire" if fire else "no-fire")
-            for f, fire in zip(families, has_fire, strict=True)]
+    out = [f if counts[f] >= min_per_family else ("fire" if fire else "no-fire")
+           for f, fire in zip(families, has_fire, strict=True)]
+    if engines is not None and len(set(engines) - {"json"}) > 1:
+        out = [f"{e}/{s}" for e, s in zip(engines, out, strict=True)]
+    return out

@@ -1,7 +1,9 @@
 """Scoring a verified model: ONNX members through onnxruntime, or the joblib members.
 
 Only ``edge.model.load_model`` builds a ``Model``, and only after ``edge.model.verify`` has
-passed. The ensemble score is ``Σ weight[name] · p(name)``, keyed by member name.
+passed. The ensemble score is ``Σ weight[name] · p(name)``, keyed by member name, then the
+manifest's ``calibration`` map when it has one (``edge.model.calibration``); the members'
+probabilities are reported raw.
 
 ``top_features`` is the attribution of the manifest's linear member (usually ``lr``, a
 ``SimpleImputer → StandardScaler → LogisticRegression`` pipeline): contribution of feature i
@@ -24,6 +26,7 @@ import numpy.typing as npt
 
 from edge.errors import ModelError, ModelSelfTestError
 from edge.features import FEATURE_NAMES, N_FEATURES
+from edge.model.calibration import Calibration, apply_calibration, parse_calibration
 from edge.types import FloatArray
 
 __all__ = [
@@ -194,9 +197,12 @@ class Model:
     _center: FloatArray | None = field(default=None, repr=False)
     _scale: FloatArray | None = field(default=None, repr=False)
     _order: tuple[str, ...] = field(default=(), repr=False)
+    _calibration: Calibration | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._order = tuple(sorted(self.weights))
+        if self.manifest.get("calibration") is not None:  # verified by edge.model.verify
+            self._calibration = parse_calibration(self.manifest["calibration"])
         att = self.manifest.get("attribution")
         if isinstance(att, dict) and att.get("method") == "linear":
             self._coef = np.asarray(att["coef"], dtype=np.float64)
@@ -205,7 +211,7 @@ class Model:
             self._scale = np.where(scale == 0.0, 1.0, scale)
 
     def score_batch(self, X: npt.ArrayLike) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Ensemble and per-member P(fire) of every row of ``X`` (n, 18)."""
+        """Ensemble (calibrated) and per-member (raw) P(fire) of every row of ``X`` (n, 18)."""
         x32 = np.ascontiguousarray(np.asarray(X, dtype=np.float64), dtype=np.float32)
         if x32.ndim != 2 or x32.shape[1] != N_FEATURES:
             raise ValueError(f"X: shape {x32.shape}; allowed: (n, {N_FEATURES})")
@@ -213,7 +219,7 @@ class Model:
         total = np.zeros(x32.shape[0])
         for name in sorted(per):
             total += self.weights[name] * per[name]
-        return total, per
+        return apply_calibration(self._calibration, total), per
 
     def score(self, x: npt.ArrayLike) -> Score:
         """Score one feature vector (18,); NaN features mean a missing sensor (degraded).
@@ -235,6 +241,8 @@ class Model:
             members[name] = min(max(pm, 0.0), 1.0)
         if not (math.isfinite(p) and -1e-6 <= p <= 1.0 + 1e-6):
             raise ModelError(f"model {self.version}: score {p} is not a probability")
+        if self._calibration is not None:
+            p = float(apply_calibration(self._calibration, [p])[0])
         return Score(
             probability=min(max(p, 0.0), 1.0),
             members=members,

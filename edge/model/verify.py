@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import ModelCompatibilityError, ModelIntegrityError, ModelStorageError
 from edge.features import FEATURE_NAMES, FEATURE_SET, FeatureParams
+from edge.model.calibration import parse_calibration
 
 __all__ = [
     "FORMAT",
@@ -298,6 +299,11 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
             )
     if "golden.json" not in m["files"]:
         raise ModelCompatibilityError(f"{folder}: golden.json is not in 'files'")
+    if m.get("calibration") is not None:
+        try:
+            parse_calibration(m["calibration"])
+        except ValueError as exc:
+            raise ModelCompatibilityError(f"{folder}: manifest field {exc}") from None
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:
