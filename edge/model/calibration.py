@@ -116,7 +116,8 @@ def apply_calibration(cal: Calibration | None, p: npt.ArrayLike) -> FloatArray:
     if cal.method == "platt":
         q = np.clip(raw, EPS, 1.0 - EPS)
         z = cal.a * (np.log(q) - np.log1p(-q)) + cal.b
-        out = 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic, without exp overflow
+        e = np.exp(-np.abs(z))  # the logistic, without overflow or cancellation
+        out = np.where(z >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
     else:
         out = np.interp(raw, np.asarray(cal.x), np.asarray(cal.y))
     return np.asarray(np.clip(out, 0.0, 1.0), dtype=np.float64)
