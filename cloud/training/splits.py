@@ -77,13 +77,13 @@ def engine_of(name: str, family: str, kind: str = "recording") -> str:
 
 def ensure_engines_validated(split: GroupSplit, engines: Sequence[str],
                              has_fire: Sequence[bool], *, seed: int = 42) -> GroupSplit:
-    """Move training groups to validation until, for every engine, validation holds a fire
-    and a no-fire run of it where the engine has them — never taking an engine's last
+    """Move training groups to validation until, for every engine, validation holds a no-fire
+    and a fire run of it where the engine has them to spare — never taking an engine's last
     training group. An engine that cannot be validated is logged."""
     rng = np.random.default_rng(seed + 1)
     train, val = list(split.train), list(split.val)
     for engine in sorted(set(engines) - {"json"}):  # JSON samples: no runs, no engine
-        for fire in (True, False):
+        for fire in (False, True):  # no-fire first: the threshold is chosen on those
             if any(engines[g] == engine and has_fire[g] == fire for g in val):
                 continue
             cands = [g for g in train if engines[g] == engine and has_fire[g] == fire]
