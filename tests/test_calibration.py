@@ -124,6 +124,15 @@ class TestFit:
         assert len(r["before"]["reliability"]) == len(r["after"]["reliability"]) == 10
         assert sum(b["rows"] for b in r["after"]["reliability"]) == p.size
 
+    @pytest.mark.parametrize("p", [[0.2, 0.2, 0.2, 0.2], [1.0, 1.0, 1.0, 1.0],
+                                   [0.9, 0.7, 0.3, 0.1]])
+    def test_isotonic_degenerate_still_a_valid_map(self, p: list[float]) -> None:
+        """Constant or reversed scores give a flat isotonic map that still passes the
+        device's checks (two distinct knots)."""
+        cal = fit_isotonic(p, [0, 1, 1, 1])
+        assert parse_calibration(cal.as_dict()) == cal
+        assert len(set(apply_calibration(cal, p).tolist())) == 1
+
     def test_one_run_keeps_platt(self) -> None:
         """With one validation run there is no out-of-fold choice: Platt (two numbers)."""
         p, y, _ = miscalibrated(500, 4)
