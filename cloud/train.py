@@ -126,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["calibration"] = ens.calibration_report
     metrics["validation"] = dict(validation_report(ds, ens, split.val, cfg))
     train_cli.print_summary(metrics)
+    cal = ens.calibration_report
+    print(f"  calibration: {cal['method']} (validation log-loss {cal['before']['log_loss']:.4f}"
+          f" → {cal['after']['log_loss']:.4f}, Brier {cal['before']['brier']:.4f} → "
+          f"{cal['after']['brier']:.4f}); threshold {ens.threshold:.4f}", file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
