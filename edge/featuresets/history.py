@@ -12,6 +12,8 @@ order, to one :class:`ThermalHistory` and take its vector, so they agree to the 
   ``REFERENCE_MAX_AGE_S`` apart) or size change. The windows below look back within the run
   only, so after a gap growth, rates, steps and flicker read 0 instead of jumping.
 - *The frame W s earlier*: the newest frame of the run at least W s older than the current one.
+  "At least W s older" is decided to ``TIME_EPS_S`` (1 µs), so that float rounding of the
+  timestamps (``1000 + k/8.7``) cannot move a frame exactly W s older in or out of a window.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ RISE_STEP_S = 2.0
 RISE_MAX_STEPS = 15
 T_MAX_RATE_S = 10.0
 FLICKER_WINDOW_S = 3.0
+TIME_EPS_S = 1e-6
 #: History kept: the longest look-back, plus one frame before it.
 _KEEP_S = max(GROWTH_LONG_S, RISE_STEP_S * RISE_MAX_STEPS, T_MAX_RATE_S, FLICKER_WINDOW_S)
 
@@ -130,7 +133,7 @@ class ThermalHistory:
 
     def _earlier(self, t: float, age_s: float) -> int:
         """Index of the newest frame of the run at least ``age_s`` older than ``t``; -1: none."""
-        return bisect_right(self._t, t - age_s) - 1
+        return bisect_right(self._t, t - age_s + TIME_EPS_S) - 1
 
     def _growth(self, values: list[float], t: float, age_s: float) -> float:
         i = self._earlier(t, age_s)
@@ -149,8 +152,8 @@ class ThermalHistory:
 
     def _flicker(self, values: list[float], t: float) -> float:
         """RMS residual of ``values`` about their least-squares line over the last
-        ``FLICKER_WINDOW_S`` (frames with ``t − 3 < t_i ≤ t``); 0 with fewer than 3 frames."""
-        i = bisect_right(self._t, t - FLICKER_WINDOW_S)
+        ``FLICKER_WINDOW_S`` (the frames less than 3 s older); 0 with fewer than 3 frames."""
+        i = self._earlier(t, FLICKER_WINDOW_S) + 1
         n = len(self._t) - i
         if n < 3:
             return 0.0
