@@ -2,8 +2,8 @@
 
 Header ``t`` and the feature names of ``--feature-set`` (default ``seed-v1``, the 18) in
 order; one row per vector of ``edge.features.featurize_recording`` (each frame, plus each
-SCD41 reading taken while the frames were stale). Numbers are written in Python's shortest round-trip form; a missing
-value (NaN: a sensor without fresh data) is an empty field.
+SCD41 reading taken while the frames were stale). Numbers are written in Python's shortest
+round-trip form; a missing value (NaN: a sensor without fresh data) is an empty field.
 """
 
 from __future__ import annotations
