@@ -3,6 +3,7 @@ invariants, streaming = batch on recordings of both engines, and the registry.""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -316,23 +317,40 @@ class TestBatchEqualsStreaming:
         assert np.nanmax(np.abs(x[:, 18:])) > 0.0  # the history is exercised
 
     def test_scenario_engine(self) -> None:
-        """A fire of the scenario engine (with its FFC repeats): batch = streaming."""
+        """A fire of the scenario engine, with FFC repeats and an 8-s camera gap cut into it:
+        batch = streaming."""
         from edge.sim.scenarios import render_recording
 
-        rec = render_recording("fast_flaming", 3, 240.0, frame_rate_hz=2.0)
-        x = assert_same(rec)
+        rec = render_recording("fast_flaming", 3, 240.0, frame_rate_hz=2.0, **FFC_AT_9_S)
+        x = assert_same(engine_case(rec))
         assert np.nanmax(x[:, IDX["new_hot_area_pct"]]) > 0.0
         assert np.nanmax(x[:, IDX["co2_slope_120s"]]) > 0.0
 
     def test_cfast_engine(self) -> None:
-        """A fire of the CFAST engine: batch = streaming."""
+        """A fire of the CFAST engine, with FFC repeats and an 8-s camera gap: batch =
+        streaming."""
         from edge.sim.cfast import find_cfast, render_cfast_recording
 
         if find_cfast() is None:
             pytest.skip("the CFAST binary is not installed")
-        rec = render_cfast_recording("cfast_waste_basket", 11, 240.0, frame_rate_hz=2.0)
-        x = assert_same(rec)
+        rec = render_cfast_recording("cfast_waste_basket", 11, 240.0, frame_rate_hz=2.0,
+                                     **FFC_AT_9_S)
+        x = assert_same(engine_case(rec))
         assert np.nanmax(x[:, IDX["co2_slope_120s"]]) > 0.0
+
+
+#: Flat-field corrections at 9 s and 189 s (the engines repeat the frame while it lasts).
+FFC_AT_9_S = {"camera_ffc_period_s": 180.0, "camera_ffc_phase": 0.05}
+
+
+def engine_case(rec: Recording) -> Recording:
+    """``rec`` with its frames from 100 s to 108 s cut out (a camera gap), after checking it
+    holds FFC repeats (identical consecutive frames)."""
+    repeats = [i for i in range(1, len(rec.frames))
+               if np.array_equal(rec.frames[i], rec.frames[i - 1])]
+    assert repeats, "no FFC in the recording"
+    keep = (rec.frame_t < 100.0) | (rec.frame_t >= 108.0)
+    return dataclasses.replace(rec, frame_t=rec.frame_t[keep], frames=rec.frames[keep])
 
 
 class TestRegistry:
