@@ -12,8 +12,9 @@ the same time are taken reading first (a frame's features use the readings *at o
 its time).
 
 Staleness: a reading is fresh while ``t − t_reading < gas_stale_s`` (30 s); a frame while
-``t − t_frame < frame_stale_s`` (5 s). Without a fresh reading features 13–18 are NaN;
-without a fresh frame, ``add_gas`` returns a vector whose features 1–12 are NaN.
+``t − t_frame < frame_stale_s`` (5 s). Without a fresh reading the SCD41's features (13–18
+and fd-v2's 27–33) are NaN; without a fresh frame, ``add_gas`` returns a vector whose camera
+features (1–12 and fd-v2's 19–26) are NaN.
 
 Reference frame: the newest real frame at least ``reference_age_s`` (1 s) and at most
 ``REFERENCE_MAX_AGE_S`` (5 s) older; none → change, flow and heating rate are 0.
