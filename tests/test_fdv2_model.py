@@ -85,6 +85,28 @@ class TestTrainedFdV2Model:
         assert "refused" not in done.stderr and "rule fallback" not in done.stderr
 
 
+    def test_gas_only_score_blanks_the_camera_history(
+        self, fdv2_run: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The watches' gas-only score hides every camera column, fd-v2's history included."""
+        from edge.config import Config
+        from edge.detect.pipeline import build_pipeline
+
+        tarball, pub, fire = fdv2_run
+        holder = ModelHolder(ModelConfig(public_key=pub))
+        holder.swap(holder.load(tarball))
+        pipeline = build_pipeline(Config(), holder)
+        _, x = stream(load_recording(fire), feature_set="fd-v2")
+        seen: list[np.ndarray] = []
+        real = holder.score
+        monkeypatch.setattr(holder, "score", lambda v: seen.append(np.array(v)) or real(v))
+        pipeline._gas_only(x[-1])
+        (blind,) = seen
+        camera = list(range(12)) + list(range(18, 26))
+        assert np.isnan(blind[camera]).all()
+        np.testing.assert_array_equal(np.delete(blind, camera), np.delete(x[-1], camera))
+
+
 class TestSeedModelsKeepWorking:
     def test_demo_model_scores_the_prefix(self) -> None:
         """The seed-v1 demo model scores an fd-v2 vector exactly as its first 18 numbers."""
