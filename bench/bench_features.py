@@ -1,4 +1,5 @@
-"""How fast the 18 features are: one frame through the streaming path, and a whole recording.
+"""How fast the features are: one frame through the streaming path, and a whole recording,
+for each feature set side by side (``seed-v1``, the 18; ``fd-v2``, with history).
 
 1. ``FeatureExtractor.add_frame`` on 160×120 frames at 8.7 Hz with a reading every 5 s,
    timed frame by frame after a warm-up: a quiet room (no hot pixel, so no blob labelling)
@@ -6,6 +7,9 @@
    Beside it, on the same frames: the growing-flame watch (``edge.detect.flame.FlameWatch.update``,
    including the °C conversion the pipeline does) and the smoulder watch
    (``edge.detect.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too.
+   With ``--model PATH --public-key PEM`` (a signed artifact), the model's score of each
+   vector (``ModelHolder.score``, which scores the prefix its manifest names) is timed too:
+   features + score, target ≤ 1 ms.
 2. ``featurize_recording`` over a 10-minute 8.7 Hz recording (5220 frames) of the hot-spot
    room. Target: ≤ 5 s.
 
@@ -13,6 +17,7 @@ The scenes are synthetic (a warm room, a radiator, sensor noise, a hot spot that
 grows), built here so the figures do not depend on the scenario engine.
 
 Run: .venv/bin/python bench/bench_features.py [--frames N] [--minutes M]
+     [--sets seed-v1,fd-v2] [--model PATH --public-key PEM]
 """
 
 from __future__ import annotations
@@ -20,13 +25,16 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
+from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from edge.config.model import ModelConfig
 from edge.detect.flame import FlameWatch
 from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor, featurize_recording
+from edge.model.holder import ModelHolder
 from edge.recording import Recording
 from edge.types import GasReading, ThermalFrame
 
@@ -59,15 +67,17 @@ def _summary(values: list[float]) -> str:
             f"ms, min {v[0] * 1e3:.3f} ms")
 
 
-def bench_streaming(n: int, hot_spot: bool) -> None:
+def bench_streaming(n: int, hot_spot: bool, feature_set: str,
+                    holder: ModelHolder | None = None) -> None:
     frames = room(n, hot_spot)
-    ex = FeatureExtractor()
+    ex = FeatureExtractor(feature_set=feature_set)
     watch = FlameWatch()
     smoulder = SmoulderWatch()
     wall: list[float] = []
     cpu: list[float] = []
     flame_cpu: list[float] = []
     smoulder_cpu: list[float] = []
+    total_cpu: list[float] = []
     next_gas = 0.0
     for i in range(n):
         t = i / RATE_HZ
@@ -76,8 +86,11 @@ def bench_streaming(n: int, hot_spot: bool) -> None:
             next_gas += 5.0
         frame = ThermalFrame(t=t, pixels=frames[i])
         w0, c0 = time.perf_counter(), time.thread_time()
-        ex.add_frame(frame)
+        vec = ex.add_frame(frame)
         c1, w1 = time.thread_time(), time.perf_counter()
+        if holder is not None:
+            holder.score(vec)
+            s1 = time.thread_time()
         f0 = time.thread_time()
         celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
         watch.update(t, celsius)
@@ -89,15 +102,20 @@ def bench_streaming(n: int, hot_spot: bool) -> None:
             cpu.append(c1 - c0)
             flame_cpu.append(f1 - f0)
             smoulder_cpu.append(f2 - f1)
+            if holder is not None:
+                total_cpu.append(s1 - c0)
     label = "moving hot spot" if hot_spot else "quiet room"
-    print(f"streaming add_frame, {label} ({len(cpu)} frames of {W}×{H}):")
+    print(f"[{feature_set}] streaming add_frame, {label} ({len(cpu)} frames of {W}×{H}):")
     print(f"  CPU  {_summary(cpu)}")
     print(f"  wall {_summary(wall)}")
     print(f"  flame watch, same frames, CPU {_summary(flame_cpu)}")
     print(f"  smoulder watch, same frames, CPU {_summary(smoulder_cpu)}")
+    if holder is not None and holder.model is not None:
+        print(f"  features + score ({holder.model.version}, "
+              f"{len(holder.model.feature_names)} features), CPU {_summary(total_cpu)}")
 
 
-def bench_batch(minutes: float) -> None:
+def bench_batch(minutes: float, feature_set: str) -> None:
     n = int(minutes * 60 * RATE_HZ)
     ft = np.arange(n) / RATE_HZ
     gt = np.arange(0.0, minutes * 60, 5.0)
@@ -114,12 +132,12 @@ def bench_batch(minutes: float) -> None:
     vectors = 0
     for _ in range(3):
         w0, c0 = time.perf_counter(), time.process_time()
-        _, x = featurize_recording(rec)
+        _, x = featurize_recording(rec, feature_set=feature_set)
         cpu.append(time.process_time() - c0)
         wall.append(time.perf_counter() - w0)
         vectors = x.shape[0]
-    print(f"featurize_recording, {minutes:g} min at {RATE_HZ} Hz ({n} frames, {vectors} vectors), "
-          "best of 3:")
+    print(f"[{feature_set}] featurize_recording, {minutes:g} min at {RATE_HZ} Hz ({n} frames, "
+          f"{vectors} vectors), best of 3:")
     print(f"  CPU  {min(cpu):.2f} s ({min(cpu) / n * 1e3:.3f} ms/frame)")
     print(f"  wall {min(wall):.2f} s (runs " + ", ".join(f"{r:.2f}" for r in wall) + ")")
 
@@ -128,10 +146,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=600, help="frames per streaming run")
     parser.add_argument("--minutes", type=float, default=10.0, help="length of the recording")
+    parser.add_argument("--sets", default="seed-v1,fd-v2", help="feature sets, comma-separated")
+    parser.add_argument("--model", type=Path, default=None, help="a signed artifact to score")
+    parser.add_argument("--public-key", type=Path, default=None, help="its public key (PEM)")
     args = parser.parse_args()
-    bench_streaming(args.frames, hot_spot=False)
-    bench_streaming(args.frames, hot_spot=True)
-    bench_batch(args.minutes)
+    holder = None
+    if args.model is not None:
+        holder = ModelHolder(ModelConfig(public_key=args.public_key))
+        holder.swap(holder.load(args.model))
+    for feature_set in args.sets.split(","):
+        bench_streaming(args.frames, False, feature_set, holder)
+        bench_streaming(args.frames, True, feature_set, holder)
+        bench_batch(args.minutes, feature_set)
 
 
 if __name__ == "__main__":

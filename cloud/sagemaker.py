@@ -117,6 +117,7 @@ def script_args(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed, "members": args.members, "target-far": args.target_far,
         "weight-metric": args.weight_metric, "lag": args.lag, "unsigned": True,
         "holdout-families": bool(args.holdout_families), "strict": bool(args.strict),
+        "feature-set": args.feature_set,
     }
     if args.simulate:
         out.update({"simulate": args.simulate, "sim-duration": args.sim_duration,

@@ -2,12 +2,13 @@
 Train the firedetect ensemble
 =============================
 
-Simulated recordings (or recorded ones, or the seed's JSON samples) are turned into the 18
-features by the very code the device runs, split by recording into train / validation /
-test (stratified by engine and family; validation holds runs of every engine), and used to
-fit the seed's ensemble (random forest + gradient boosting + logistic regression). The
-members are weighted by their validation score, the weighted score is calibrated on the
-validation runs (Platt or isotonic), the alarm threshold is chosen on the calibrated score,
+Simulated recordings (or recorded ones, or the seed's JSON samples) are turned into the
+features of ``--feature-set`` (``seed-v1``: the 18; ``fd-v2``: with history) by the very code
+the device runs, split by recording into train / validation / test (stratified by engine and
+family; validation holds runs of every engine), and used to fit the seed's ensemble (random
+forest + gradient boosting + logistic regression). The members are weighted by their
+validation score, the weighted score is calibrated on the validation runs (Platt or
+isotonic), the alarm threshold is chosen on the calibrated score,
 and the result is scored per frame and per fire event, written as a signed artifact with its
 report, and optionally uploaded to S3.
 
@@ -47,7 +48,7 @@ from cloud.training.simulated import sim_jobs, simulate
 from cloud.training.splits import engine_of, ensure_engines_validated, split_groups, strata
 from cloud.training.validation import validation_report
 from edge.errors import TrainingDataError
-from edge.features import FEATURE_NAMES, FeatureParams
+from edge.features import FEATURE_SETS, FeatureParams
 
 log = logging.getLogger("cloud.train")
 
@@ -82,12 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
                             args.lag, params, slow_duration_s=args.sim_slow_duration,
-                            labels=args.labels)
+                            labels=args.labels, feature_set=args.feature_set)
             parts.append(simulate(jobs, workers=args.workers))
         if args.data:
             loaded, skipped = load_paths(args.data, params=params, strict=args.strict,
                                          endpoint_url=args.s3_endpoint_url, lag_s=args.lag,
-                                         labels=args.labels)
+                                         labels=args.labels, feature_set=args.feature_set)
             parts.append(loaded)
     except (TrainingDataError, ValueError) as exc:
         return train_cli.fail(str(exc))
@@ -145,7 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         pipelines=ens.pipelines,
         weights=ens.weights,
         threshold=ens.threshold,
-        feature_params=params.as_dict(),
+        feature_params=params.as_dict(args.feature_set),
+        feature_set=args.feature_set,
+        feature_names=FEATURE_SETS[args.feature_set],
         metrics=train_cli.manifest_metrics(metrics),
         training_data={"id": ds.fingerprint(), "n_samples": len(ds),
                        "n_groups": len(ds.groups), "sources": train_cli.sources(args)},
@@ -164,7 +167,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["version"] = info.version
     write_report(Path(report_dir), metrics, y_test=ev.y.astype(np.float64),
                  test_probs=ev.probs, importance=feature_importances(ens.pipelines,
-                                                                     FEATURE_NAMES))
+                                                                     FEATURE_SETS[args.feature_set]))
     print(f"report: {report_dir}/report.html", file=sys.stderr)
 
     # %%

@@ -79,10 +79,10 @@ def make_recording(
 
 
 def stream(
-    rec: Recording, params: FeatureParams | None = None
+    rec: Recording, params: FeatureParams | None = None, feature_set: str = "seed-v1"
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Feed a recording to the streaming extractor in event order; collect its vectors."""
-    ex = FeatureExtractor(params)
+    ex = FeatureExtractor(params, feature_set)
     events = [(float(t), 0, i) for i, t in enumerate(rec.gas_t)]
     events += [(float(t), 1, i) for i, t in enumerate(rec.frame_t)]
     events.sort()
@@ -105,7 +105,7 @@ def stream(
         if vec is not None:
             ts.append(t)
             rows.append(vec)
-    return np.array(ts), np.array(rows).reshape(-1, 18)
+    return np.array(ts), np.array(rows).reshape(-1, len(ex.names))
 
 
 def feed(ex: FeatureExtractor, frames: list[ThermalFrame]) -> npt.NDArray[np.float64]:

@@ -111,14 +111,15 @@ class TestGasProperties:
         temp=st.floats(-10, 60),
     )
     def test_constant_readings(self, gaps: list[float], co2: float, temp: float) -> None:
-        """Constant readings at any times: deltas and slopes are exactly 0."""
+        """Constant readings at any times: deltas, slopes and ratios are exactly 0 (fd-v2 too)."""
         ex = FeatureExtractor()
         t = 0.0
         for gap in gaps:
             t += gap
             vec = ex.add_gas(GasReading(t=t, co2_ppm=co2, temperature_c=temp, humidity_pct=50))
             assert vec is not None
-            assert vec[12:].tolist() == [temp, 0.0, 0.0, co2, 0.0, 0.0]
+            assert vec[12:18].tolist() == [temp, 0.0, 0.0, co2, 0.0, 0.0]
+            assert vec[26:].tolist() == [0.0] * 7  # the fd-v2 gas history
 
     @PROPS
     @given(

@@ -22,7 +22,7 @@ from edge.errors import (
     ModelIntegrityError,
     ModelSelfTestError,
 )
-from edge.features import FEATURE_NAMES, FeatureParams
+from edge.features import FEATURE_NAMES, FEATURE_SETS, FeatureParams
 from edge.model.holder import Model, load_model
 from edge.model.runtime import JoblibMember, MemberEnsemble
 from tests.modelkit import (
@@ -136,6 +136,32 @@ class TestVerification:
         info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="seed-v2")
         with pytest.raises(ModelCompatibilityError, match="'seed-v2'"):
             _load(info.path, kit)
+
+    def test_unknown_feature_set_names_the_known_ones(self, kit: Kit, tmp_path: Path) -> None:
+        """The refusal of an unknown set names it and the sets this device computes."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="fd-v9")
+        with pytest.raises(ModelCompatibilityError,
+                           match=r"'fd-v9', which this device does not.*allowed: fd-v2, seed-v1"):
+            _load(info.path, kit)
+
+    def test_fd_v2_names_must_match_the_registry(self, kit: Kit, tmp_path: Path) -> None:
+        """A model claiming fd-v2 with the seed-v1 names is refused (names or order)."""
+        params = FeatureParams().as_dict("fd-v2")
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="fd-v2",
+                     feature_params=params)
+        with pytest.raises(ModelCompatibilityError, match="fd-v2 features"):
+            _load(info.path, kit)
+
+    def test_fd_v2_model_with_seed_params_is_refused(self, kit: Kit, tmp_path: Path) -> None:
+        """An fd-v2 manifest without the scene-memory parameters is refused, naming them."""
+        folder = copy_artifact(kit.a, tmp_path)
+        m = json.loads((folder / "manifest.json").read_bytes())
+        m["feature_set"] = {"name": "fd-v2", "names": list(FEATURE_SETS["fd-v2"]),
+                            "params": FeatureParams().as_dict("seed-v1")}
+        (folder / "manifest.json").write_text(json.dumps(m, indent=2, sort_keys=True) + "\n")
+        resign(folder, kit.key)
+        with pytest.raises(ModelCompatibilityError, match="scene_memory_s"):
+            _load(folder, kit)
 
     def test_other_feature_params_are_refused(self, kit: Kit, tmp_path: Path) -> None:
         """A different hot threshold is a different feature set: refused, naming the param."""

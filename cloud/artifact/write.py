@@ -95,13 +95,22 @@ def _libraries() -> dict[str, str]:
     return libs
 
 
-def _nan_variants(X: npt.NDArray[np.float64], n_thermal: int) -> npt.NDArray[np.float64]:
-    """Rows with the thermal block missing, then with the gas block missing (degraded mode)."""
+def _nan_variants(X: npt.NDArray[np.float64], n_thermal: int | None
+                  ) -> npt.NDArray[np.float64]:
+    """Rows with the thermal block missing, then with the gas block missing (degraded mode).
+
+    ``n_thermal``: the camera's columns are the first ``n_thermal``; ``None``: those of the
+    feature set as wide as ``X``.
+    """
+    from edge.features import camera_columns
+
+    camera = (camera_columns(X.shape[1]) if n_thermal is None
+              else np.arange(X.shape[1]) < n_thermal)
     base = X[:_N_NAN_VARIANTS]
     no_thermal = base.copy()
-    no_thermal[:, :n_thermal] = np.nan
+    no_thermal[:, camera] = np.nan
     no_gas = base.copy()
-    no_gas[:, n_thermal:] = np.nan
+    no_gas[:, ~camera] = np.nan
     return np.vstack([no_thermal, no_gas])
 
 
@@ -179,7 +188,7 @@ def write_artifact(
     unsigned: bool = False,
     feature_set: str = FEATURE_SET,
     feature_names: Sequence[str] = FEATURE_NAMES,
-    n_thermal: int = 12,
+    n_thermal: int | None = None,
     calibration: Mapping[str, Any] | None = None,
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
@@ -187,7 +196,8 @@ def write_artifact(
     ``version`` defaults to ``<UTC created>-<8 hex of the content hash>``. Signing needs
     ``private_key``; an unsigned artifact is written only with ``private_key=None`` AND
     ``unsigned=True``. ``n_thermal`` is how many leading features come from the camera (for
-    the NaN variants of the check and golden rows). ``calibration`` is the manifest's map of
+    the NaN variants of the check and golden rows); ``None``: the camera's columns of the
+    known feature set as wide as ``feature_names``. ``calibration`` is the manifest's map of
     the weighted score (``edge.model.calibration``); None writes an uncalibrated model.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.

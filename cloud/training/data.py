@@ -232,7 +232,8 @@ def observable_time(rec: Recording, hot_c: float = OBSERVABLE_HOT_C,
 
 
 def recording_rows(rec: Recording, name: str, params: FeatureParams,
-                   lag_s: float = DEFAULT_LAG_S, labels: str = "onset") -> Dataset:
+                   lag_s: float = DEFAULT_LAG_S, labels: str = "onset",
+                   feature_set: str = "seed-v1") -> Dataset:
     """Feature rows of a recording with the device's own code.
 
     ``labels="onset"``: label 1 from ``fire_start_s``, rows in [t0, t0 + ``lag_s``] left out
@@ -246,7 +247,7 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
     if labels not in LABEL_MODES:
         raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
     rec = plausible_recording(rec)  # what the device's pipeline feeds its features
-    t, X = featurize_recording(rec, params)
+    t, X = featurize_recording(rec, params, feature_set)
     if t.size == 0:
         raise TrainingDataError(f"{name}: the recording gives no feature rows (no frames and "
                                 f"no gas readings)")
@@ -331,13 +332,18 @@ def list_sources(paths: Sequence[str], endpoint_url: str | None = None
 
 
 def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S,
-                labels: str = "onset") -> Dataset:
-    """One file's rows.
+                labels: str = "onset", feature_set: str = "seed-v1") -> Dataset:
+    """One file's rows, of ``feature_set`` (JSON samples carry ``seed-v1`` only).
 
     :raises TrainingDataError: with the file's name and what is wrong with it.
     """
     try:
         if src.name.endswith(".json"):
+            if feature_set != "seed-v1":
+                raise TrainingDataError(
+                    f"{src.name}: JSON samples carry the 18 seed-v1 features only; feature "
+                    f"set {feature_set!r} needs recordings (.npz); allowed for JSON: seed-v1"
+                )
             return parse_json_samples(src.data(), src.name)
         if src.path is not None:
             rec = load_recording(src.path)
@@ -349,7 +355,7 @@ def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S
                     rec = load_recording(local)
                 except RecordingError as exc:
                     raise RecordingError(str(exc).replace(str(local), src.name)) from None
-        return recording_rows(rec, src.name, params, lag_s, labels)
+        return recording_rows(rec, src.name, params, lag_s, labels, feature_set)
     except RecordingError as exc:
         raise TrainingDataError(str(exc)) from None
     except OSError as exc:
@@ -358,8 +364,8 @@ def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S
 
 def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
                strict: bool = False, endpoint_url: str | None = None,
-               lag_s: float = DEFAULT_LAG_S, progress: bool = True, labels: str = "onset"
-               ) -> tuple[Dataset, list[Skipped]]:
+               lag_s: float = DEFAULT_LAG_S, progress: bool = True, labels: str = "onset",
+               feature_set: str = "seed-v1") -> tuple[Dataset, list[Skipped]]:
     """Load every file; skip (or, ``strict``, refuse) bad ones with their reason.
 
     :raises TrainingDataError: in strict mode, for the first bad file.
@@ -373,7 +379,7 @@ def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
     parts: list[Dataset] = []
     for src in tqdm(sources, desc="load data", unit="file", disable=not progress):
         try:
-            parts.append(load_source(src, fp, lag_s, labels))
+            parts.append(load_source(src, fp, lag_s, labels, feature_set))
         except TrainingDataError as exc:
             if strict:
                 raise

@@ -193,11 +193,18 @@ def choose_threshold(y: npt.ArrayLike, p: npt.ArrayLike, target_far: float) -> f
     return float(min(max(thr, THRESHOLD_MIN), THRESHOLD_MAX))
 
 
-def blank_blocks(X: Array, fraction: float, n_thermal: int,
+def blank_blocks(X: Array, fraction: float, n_thermal: int | None,
                  rng: np.random.Generator) -> tuple[Array, npt.NDArray[np.intp]]:
     """Copies of ``fraction`` of the rows with the gas block blanked and as many with the
     thermal block blanked (degraded mode in distribution); returns them and their source rows.
+
+    ``n_thermal``: the camera's columns are the first ``n_thermal``; ``None``: those of the
+    feature set as wide as ``X`` (``edge.features.camera_columns``).
     """
+    from edge.features import camera_columns
+
+    camera = (camera_columns(X.shape[1]) if n_thermal is None
+              else np.arange(X.shape[1]) < n_thermal)
     n = X.shape[0]
     k = round(fraction * n)
     if k == 0:
@@ -205,9 +212,9 @@ def blank_blocks(X: Array, fraction: float, n_thermal: int,
     gas_rows = rng.choice(n, size=k, replace=False)
     thermal_rows = rng.choice(n, size=k, replace=False)
     a = X[gas_rows].copy()
-    a[:, n_thermal:] = np.nan
+    a[:, ~camera] = np.nan
     b = X[thermal_rows].copy()
-    b[:, :n_thermal] = np.nan
+    b[:, camera] = np.nan
     return np.vstack([a, b]), np.concatenate([gas_rows, thermal_rows])
 
 
@@ -279,7 +286,8 @@ class EnsembleConfig:
 
 
 def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: npt.ArrayLike,
-                 cfg: EnsembleConfig, *, n_thermal: int = 12, progress: bool = False,
+                 cfg: EnsembleConfig, *, n_thermal: int | None = None,
+                 progress: bool = False,
                  val_groups: npt.ArrayLike | None = None) -> Ensemble:
     """Fit every member (with degraded copies of some rows), weight them on the validation
     rows, calibrate the weighted score there (``val_groups``: each validation row's run, for

@@ -100,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
     d.add_argument("--lag", type=float, default=30.0, metavar="S",
                    help="seconds after a fire's onset left out of frame scores (sensor lag)")
+    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2"), default="seed-v1",
+                   help="the features the model learns (docs/features.md); fd-v2 adds history "
+                        "and needs recordings (JSON samples carry seed-v1 only)")
     m = p.add_argument_group("model")
     m.add_argument("--members", default=",".join(MEMBER_NAMES),
                    help="ensemble members, from rf,gb,lr")
@@ -275,7 +278,8 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "data": {"n_rows": len(ds), "n_groups": len(ds.groups), "id": ds.fingerprint(),
                  "sources": sources(args), "train_groups": len(split.train),
                  "val_groups": len(split.val), "test_groups": len(split.test),
-                 "lag_s": args.lag, "labels": args.labels},
+                 "lag_s": args.lag, "labels": args.labels,
+                 "feature_set": args.feature_set},
         "members": list(ens.pipelines),
         "weights": ens.weights,
         "validation_scores": ens.validation_scores,

@@ -36,11 +36,13 @@ class SimJob:
     lag_s: float
     params: FeatureParams
     labels: str = "onset"
+    feature_set: str = "seed-v1"
 
 
 def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
              lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None, *,
-             slow_duration_s: float | None = None, labels: str = "onset") -> list[SimJob]:
+             slow_duration_s: float | None = None, labels: str = "onset",
+             feature_set: str = "seed-v1") -> list[SimJob]:
     """``n`` jobs balanced across the twelve families, seeds derived from ``seed``; the slow
     families (F3–F5) last ``slow_duration_s`` when given."""
     from edge.sim.scenarios import SCENARIOS
@@ -69,7 +71,8 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float,
         dur = duration_s
         if slow_duration_s is not None and SCENARIOS[name].code in SLOW_CODES:
             dur = slow_duration_s
-        jobs.append(SimJob(name, seed * 100_003 + i, dur, rate_hz, lag_s, fp, labels))
+        jobs.append(SimJob(name, seed * 100_003 + i, dur, rate_hz, lag_s, fp, labels,
+                           feature_set))
     return jobs
 
 
@@ -79,7 +82,7 @@ def run_sim_job(job: SimJob) -> Dataset:
 
     rec = render_recording(job.scenario, job.seed, job.duration_s, frame_rate_hz=job.rate_hz)
     return recording_rows(rec, f"sim:{job.scenario}:{job.seed}", job.params, job.lag_s,
-                          job.labels)
+                          job.labels, job.feature_set)
 
 
 def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True) -> Dataset:

@@ -1,9 +1,9 @@
 """``firedetect features REC.npz``: the feature vectors of a recording, as CSV on stdout.
 
-Header ``t`` and the 18 feature names in order; one row per vector of
-``edge.features.featurize_recording`` (each frame, plus each SCD41 reading taken while the
-frames were stale). Numbers are written in Python's shortest round-trip form; a missing
-value (NaN: a sensor without fresh data) is an empty field.
+Header ``t`` and the feature names of ``--feature-set`` (default ``seed-v1``, the 18) in
+order; one row per vector of ``edge.features.featurize_recording`` (each frame, plus each
+SCD41 reading taken while the frames were stale). Numbers are written in Python's shortest
+round-trip form; a missing value (NaN: a sensor without fresh data) is an empty field.
 """
 
 from __future__ import annotations
@@ -16,15 +16,21 @@ import sys
 from pathlib import Path
 
 from edge.errors import RecordingError
-from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
+from edge.features import FEATURE_SETS, FeatureParams, featurize_recording
 from edge.recording import load_recording
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
-        "features", help="compute the 18 features of a recording and write them as CSV"
+        "features", help="compute the features of a recording and write them as CSV"
     )
     p.add_argument("recording", type=Path, help="the recording (.npz)")
+    p.add_argument(
+        "--feature-set",
+        choices=sorted(FEATURE_SETS),
+        default="seed-v1",
+        help="the feature set (default %(default)s; docs/features.md)",
+    )
     p.add_argument(
         "--hot-threshold-c",
         type=float,
@@ -49,10 +55,10 @@ def run(args: argparse.Namespace) -> int:
     except RecordingError as exc:
         print(exc, file=sys.stderr)
         return 2
-    t, x = featurize_recording(rec, params)
+    t, x = featurize_recording(rec, params, args.feature_set)
     out = csv.writer(sys.stdout, lineterminator="\n")
     try:
-        out.writerow(("t", *FEATURE_NAMES))
+        out.writerow(("t", *FEATURE_SETS[args.feature_set]))
         for ti, row in zip(t.tolist(), x.tolist(), strict=True):
             out.writerow((repr(ti), *(_cell(v) for v in row)))
         sys.stdout.flush()

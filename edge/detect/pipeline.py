@@ -349,11 +349,11 @@ class Pipeline:
         return True
 
     def _gas_only(self, vector: Vector) -> float:
-        """The score of ``vector`` with its thermal features blanked (NaN if none)."""
-        from edge.features import THERMAL_FEATURES
+        """The score of ``vector`` with its camera features blanked (NaN if none)."""
+        from edge.features import camera_columns
 
         blind = vector.copy()
-        blind[: len(THERMAL_FEATURES)] = np.nan
+        blind[camera_columns(blind.shape[0])] = np.nan
         p = float(self.scorer.score(blind).probability)
         return p if math.isfinite(p) else math.nan
 
@@ -374,7 +374,8 @@ def model_threshold(holder: ModelSource) -> float:
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:
-    """The pipeline the daemon and ``replay`` both run: seed-v1 features, ``holder``'s model,
+    """The pipeline the daemon and ``replay`` both run: the richest feature set (every
+    model scores its prefix, so a swap keeps the history), ``holder``'s model,
     the configured alarm logic, evidence sources and the sensors' staleness limits."""
     from edge.features import FeatureExtractor
 

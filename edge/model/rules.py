@@ -55,13 +55,14 @@ def _ramp(value: float, low: float, high: float) -> float:
 
 
 def rule_score(x: npt.ArrayLike) -> Score:
-    """Score one feature vector (18,) by the rules above; always ``degraded``.
+    """Score one feature vector by the rules above (its first 18 numbers, the ``seed-v1``
+    features every set starts with); always ``degraded``.
 
-    :raises ValueError: when ``x`` is not 18 numbers.
+    :raises ValueError: when ``x`` is not a vector of at least 18 numbers.
     """
     v = np.asarray(x, dtype=np.float64)
-    if v.shape != (len(FEATURE_NAMES),):
-        raise ValueError(f"x: shape {v.shape}; allowed: ({len(FEATURE_NAMES)},)")
+    if v.ndim != 1 or v.shape[0] < len(FEATURE_NAMES):
+        raise ValueError(f"x: shape {v.shape}; allowed: (≥ {len(FEATURE_NAMES)},)")
     hot = _ramp(float(v[_I_TMAX]), T_MAX_LOW_C, T_MAX_HIGH_C)
     blob = _ramp(float(v[_I_BLOB]), 0.0, BLOB_FULL_PCT)
     thermal = hot * (BLOB_FLOOR + (1.0 - BLOB_FLOOR) * blob)

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.errors import ModelError, ModelSelfTestError
-from edge.features import FEATURE_NAMES, N_FEATURES
+from edge.features import FEATURE_NAMES
 from edge.model.calibration import Calibration, apply_calibration, parse_calibration
 from edge.types import FloatArray
 
@@ -197,10 +197,15 @@ class Model:
     _center: FloatArray | None = field(default=None, repr=False)
     _scale: FloatArray | None = field(default=None, repr=False)
     _order: tuple[str, ...] = field(default=(), repr=False)
+    _names: tuple[str, ...] = field(default=FEATURE_NAMES, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._order = tuple(sorted(self.weights))
+        fs = self.manifest.get("feature_set")
+        names = fs.get("names") if isinstance(fs, dict) else None
+        if isinstance(names, list) and names:
+            self._names = tuple(str(n) for n in names)
         if self.manifest.get("calibration") is not None:  # verified by edge.model.verify
             self._calibration = parse_calibration(self.manifest["calibration"])
         att = self.manifest.get("attribution")
@@ -210,11 +215,19 @@ class Model:
             scale = np.asarray(att["scale"], dtype=np.float64)
             self._scale = np.where(scale == 0.0, 1.0, scale)
 
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """The features the model scores: the first ``len(feature_names)`` of a vector."""
+        return self._names
+
     def score_batch(self, X: npt.ArrayLike) -> tuple[FloatArray, dict[str, FloatArray]]:
-        """Ensemble (calibrated) and per-member (raw) P(fire) of every row of ``X`` (n, 18)."""
-        x32 = np.ascontiguousarray(np.asarray(X, dtype=np.float64), dtype=np.float32)
-        if x32.ndim != 2 or x32.shape[1] != N_FEATURES:
-            raise ValueError(f"X: shape {x32.shape}; allowed: (n, {N_FEATURES})")
+        """Ensemble (calibrated) and per-member (raw) P(fire) of every row of ``X`` (n, ≥ N):
+        the first N columns, N the number of features the manifest names."""
+        n = len(self._names)
+        x64 = np.asarray(X, dtype=np.float64)
+        if x64.ndim != 2 or x64.shape[1] < n:
+            raise ValueError(f"X: shape {x64.shape}; allowed: (n, ≥ {n})")
+        x32 = np.ascontiguousarray(x64[:, :n], dtype=np.float32)
         per = self.ensemble.proba(x32)
         total = np.zeros(x32.shape[0])
         for name in sorted(per):
@@ -222,15 +235,18 @@ class Model:
         return apply_calibration(self._calibration, total), per
 
     def score(self, x: npt.ArrayLike) -> Score:
-        """Score one feature vector (18,); NaN features mean a missing sensor (degraded).
+        """Score one feature vector (N or more numbers: the first N, the features the
+        manifest names, are scored); NaN features mean a missing sensor (degraded).
 
-        :raises ValueError: when ``x`` is not 18 numbers.
+        :raises ValueError: when ``x`` is not a vector of at least N numbers.
         :raises ModelError: when the model returns a non-probability (a broken model).
         """
+        n = len(self._names)
         v = np.asarray(x, dtype=np.float64)
-        if v.shape != (N_FEATURES,):
-            raise ValueError(f"x: shape {v.shape}; allowed: ({N_FEATURES},)")
-        x32 = v.astype(np.float32).reshape(1, N_FEATURES)
+        if v.ndim != 1 or v.shape[0] < n:
+            raise ValueError(f"x: shape {v.shape}; allowed: (≥ {n},)")
+        v = v[:n]
+        x32 = v.astype(np.float32).reshape(1, n)
         members: dict[str, float] = {}
         p = 0.0
         per = self.ensemble.proba(x32)
@@ -259,7 +275,7 @@ class Model:
         contrib = (self._coef * (v - self._center) / self._scale).tolist()
         vals = [0.0 if math.isnan(c) else c for c in contrib]
         order = sorted(range(len(vals)), key=lambda i: -abs(vals[i]))[:k]
-        return [(FEATURE_NAMES[i], round(vals[i], 4)) for i in order]
+        return [(self._names[i], round(vals[i], 4)) for i in order]
 
     def self_test(self, golden: Mapping[str, Any]) -> None:
         """Score the golden inputs; every member and the ensemble within 1e-5.

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from edge.errors import ModelCompatibilityError, ModelIntegrityError, ModelStorageError
-from edge.features import FEATURE_NAMES, FEATURE_SET, FeatureParams
+from edge.features import FEATURE_SETS, FeatureParams
 from edge.model.calibration import parse_calibration
 
 __all__ = [
@@ -307,25 +307,29 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:
+    """Any set this device knows (every one is a prefix of what the extractor computes),
+    with the registry's names in order and this device's parameters of that set."""
     if not isinstance(fs, dict):
         raise ModelCompatibilityError(f"{folder}: manifest field 'feature_set' missing")
-    if fs.get("name") != FEATURE_SET:
+    name = fs.get("name")
+    if not isinstance(name, str) or name not in FEATURE_SETS:
         raise ModelCompatibilityError(
-            f"{folder}: trained on feature set {fs.get('name')!r}; this device computes "
-            f"{FEATURE_SET!r}"
+            f"{folder}: trained on feature set {name!r}, which this device does not compute; "
+            f"allowed: {', '.join(sorted(FEATURE_SETS))}"
         )
-    if fs.get("names") != list(FEATURE_NAMES):
+    if fs.get("names") != list(FEATURE_SETS[name]):
         raise ModelCompatibilityError(
-            f"{folder}: feature_set.names differ from this device's {FEATURE_SET} features "
+            f"{folder}: feature_set.names differ from this device's {name} features "
             "(names or order)"
         )
-    params = FeatureParams().as_dict()
+    params = FeatureParams().as_dict(name)
     if fs.get("params") != params:
         raw = fs.get("params")
         given: dict[str, Any] = raw if isinstance(raw, dict) else {}
         diff = sorted(k for k in set(params) | set(given) if params.get(k) != given.get(k))
         raise ModelCompatibilityError(
-            f"{folder}: feature_set.params differ from this device's in {diff}"
+            f"{folder}: feature_set.params differ from this device's {name} parameters in "
+            f"{diff}"
         )
 
 

@@ -1,0 +1,158 @@
+"""The batch path: every vector the streaming extractor would give over a whole recording.
+
+For training and replay. It runs the streaming path's per-frame and per-reading code
+(``edge.featuresets.thermal``, ``.history``, ``.gas``) on the same data in the same order, so
+its vectors are bit-equal to ``edge.features.FeatureExtractor``'s (tested).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.featuresets.gas import (
+    GAS_HISTORY_S,
+    N_GAS,
+    gas_features,
+    gas_history_features,
+    window_indices,
+)
+from edge.featuresets.history import REFERENCE_MAX_AGE_S, ThermalHistory
+from edge.featuresets.registry import (
+    N_GAS_HISTORY,
+    N_SEED,
+    N_THERMAL_HISTORY,
+    FeatureParams,
+    check_feature_set,
+)
+from edge.featuresets.thermal import N_THERMAL, frame_thermal_features
+
+if TYPE_CHECKING:
+    from edge.recording import Recording
+
+F64 = npt.NDArray[np.float64]
+F32Frame = npt.NDArray[np.float32]
+
+
+def column_layout(feature_set: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+    """The vector columns of the camera part and of the SCD41 part of ``feature_set``.
+
+    The camera part is seed features 1–12 then (fd-v2) the thermal history; the SCD41 part
+    is seed features 13–18 then (fd-v2) the gas history.
+    """
+    names = check_feature_set(feature_set)
+    if len(names) == N_SEED:
+        return np.arange(N_THERMAL), np.arange(N_THERMAL, N_SEED)
+    th = np.concatenate([np.arange(N_THERMAL), np.arange(N_SEED, N_SEED + N_THERMAL_HISTORY)])
+    gas = np.concatenate([
+        np.arange(N_THERMAL, N_SEED),
+        np.arange(N_SEED + N_THERMAL_HISTORY, N_SEED + N_THERMAL_HISTORY + N_GAS_HISTORY),
+    ])
+    return th, gas
+
+
+def featurize_recording(
+    rec: Recording, params: FeatureParams | None = None, feature_set: str = "seed-v1"
+) -> tuple[F64, F64]:
+    """Every vector the streaming extractor (of ``feature_set``) would give over ``rec``.
+
+    One row per frame, plus one row per SCD41 reading taken while the frames were stale
+    (the camera's features NaN). Returns ``(t, X)``: times (K,) and features (K, N), float64.
+
+    :raises ValueError: an unknown ``feature_set``.
+    """
+    p = params if params is not None else FeatureParams()
+    n = len(check_feature_set(feature_set))
+    history = n > N_SEED
+    th_cols, gas_cols = column_layout(feature_set)
+    ft = np.asarray(rec.frame_t, dtype=np.float64)
+    gt = np.asarray(rec.gas_t, dtype=np.float64)
+    table = _gas_table(rec, p, history)
+
+    frame_x = np.empty((ft.size, n), dtype=np.float64)
+    frame_x[:, th_cols] = _thermal_rows(rec, p, history)
+    latest = np.searchsorted(gt, ft, side="right") - 1
+    frame_x[:, gas_cols] = _gas_rows(table, gt, latest, ft, p)
+
+    # A reading finds the frames stale when no frame before it (frames at the same time
+    # come after it) is less than frame_stale_s old.
+    before = np.searchsorted(ft, gt, side="left") - 1
+    age = gt - ft[np.maximum(before, 0)] if ft.size else np.full(gt.size, np.inf)
+    stale = (before < 0) | ~(age < p.frame_stale_s)
+    gas_idx = np.flatnonzero(stale)
+    gas_x = np.full((gas_idx.size, n), np.nan, dtype=np.float64)
+    gas_x[:, gas_cols] = _gas_rows(table, gt, gas_idx, gt[gas_idx], p)
+
+    t = np.concatenate([gt[gas_idx], ft])
+    kind = np.concatenate([np.zeros(gas_idx.size), np.ones(ft.size)])
+    order = np.lexsort((kind, t))  # stable: by time, readings first, then input order
+    return t[order], np.concatenate([gas_x, frame_x])[order]
+
+
+def _gas_table(rec: Recording, p: FeatureParams, history: bool) -> F64:
+    """The SCD41 part at each reading (as the extractor computes it in ``add_gas``)."""
+    gt = np.asarray(rec.gas_t, dtype=np.float64)
+    co2 = np.asarray(rec.co2_ppm, dtype=np.float64)
+    temp = np.asarray(rec.temperature_c, dtype=np.float64)
+    rh = np.asarray(rec.humidity_pct, dtype=np.float64)
+    width = N_GAS + (N_GAS_HISTORY if history else 0)
+    table = np.empty((gt.size, width), dtype=np.float64)
+    for i in range(gt.size):
+        earlier, start = window_indices(gt[: i + 1], p.window_s)
+        sl = slice(earlier, i + 1)
+        table[i, :N_GAS] = gas_features(gt[sl], co2[sl], temp[sl], 0, start - earlier)
+        if history:
+            first = window_indices(gt[: i + 1], GAS_HISTORY_S)[0]
+            hs = slice(first, i + 1)
+            table[i, N_GAS:] = gas_history_features(gt[hs], co2[hs], temp[hs], rh[hs])
+    return table
+
+
+def _gas_rows(
+    table: F64,
+    gt: F64,
+    latest: npt.NDArray[np.intp],
+    t: F64,
+    p: FeatureParams,
+) -> F64:
+    """The SCD41 part at times ``t`` whose latest reading is ``latest`` (-1: none)."""
+    out = np.full((t.size, table.shape[1]), np.nan, dtype=np.float64)
+    if gt.size == 0:
+        return out
+    idx = np.maximum(latest, 0)
+    fresh = (latest >= 0) & (t - gt[idx] < p.gas_stale_s)
+    out[fresh] = table[idx[fresh]]
+    return out
+
+
+def _thermal_rows(rec: Recording, p: FeatureParams, history: bool) -> F64:
+    """The camera part of every frame; each frame's float32 values are reused as a reference."""
+    ft = np.asarray(rec.frame_t, dtype=np.float64)
+    width = N_THERMAL + (N_THERMAL_HISTORY if history else 0)
+    out = np.empty((ft.size, width), dtype=np.float64)
+    ref_idx = np.searchsorted(ft, ft - p.reference_age_s, side="right") - 1
+    hist = ThermalHistory(p.hot_threshold_c, p.scene_memory_s, p.scene_warmup_s)
+    res = rec.frame_resolution_k
+    kept: dict[int, F32Frame] = {}  # float32 frames still to serve as a reference
+    oldest = 0
+    for i in range(ft.size):
+        raw = rec.frames[i]
+        f = raw.astype(np.float32)
+        kept[i] = f
+        r = int(ref_idx[i])
+        while oldest < r:  # reference indices never decrease
+            kept.pop(oldest, None)
+            oldest += 1
+        ref = kept[r] if r >= 0 and ft[i] - ft[r] <= REFERENCE_MAX_AGE_S else None
+        dt = float(ft[i] - ft[r]) if ref is not None else 0.0
+        seed = frame_thermal_features(
+            raw, f, ref, dt, res, p.hot_threshold_c, p.flow_min_grad_k_per_px, p.flow_min_diff_k
+        )
+        out[i, :N_THERMAL] = seed
+        if history:
+            out[i, N_THERMAL:] = hist.update(
+                float(ft[i]), raw, f, ref, dt, res, float(seed[2]), float(seed[4])
+            )
+    return out

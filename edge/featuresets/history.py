@@ -1,0 +1,168 @@
+"""Thermal history features of ``fd-v2`` (docs/features.md), one real frame at a time.
+
+The streaming extractor and the batch path both feed every real (not frozen) frame, in time
+order, to one :class:`ThermalHistory` and take its vector, so they agree to the bit.
+
+- *Scene memory* (as ``edge.detect.scene.SceneMemory``, at the feature set's hot threshold):
+  a pixel is *hot* above ``hot_threshold_c``; its hot episode *begins* when it was not hot
+  within ``scene_memory_s``; an episode beginning within ``scene_warmup_s`` of the first
+  frame is the scene. *New hot* pixels are hot pixels whose episode began after the warm-up.
+  The memory survives camera gaps; a change of frame size starts it again.
+- *Run*: the frames since the last camera gap (two real frames more than
+  ``REFERENCE_MAX_AGE_S`` apart) or size change. The windows below look back within the run
+  only, so after a gap growth, rates, steps and flicker read 0 instead of jumping.
+- *The frame W s earlier*: the newest frame of the run at least W s older than the current one.
+  "At least W s older" is decided to ``TIME_EPS_S`` (1 µs), so that float rounding of the
+  timestamps (``1000 + k/8.7``) cannot move a frame exactly W s older in or out of a window.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.featuresets.registry import N_THERMAL_HISTORY
+from edge.featuresets.thermal import hot_raw_threshold
+
+#: The oldest a reference frame (change, flow, heating rate) may be, seconds (features.md).
+REFERENCE_MAX_AGE_S = 5.0
+GROWTH_SHORT_S = 10.0
+GROWTH_LONG_S = 60.0
+RISE_STEP_S = 2.0
+RISE_MAX_STEPS = 15
+T_MAX_RATE_S = 10.0
+FLICKER_WINDOW_S = 3.0
+TIME_EPS_S = 1e-6
+#: History kept: the longest look-back, plus one frame before it.
+_KEEP_S = max(GROWTH_LONG_S, RISE_STEP_S * RISE_MAX_STEPS, T_MAX_RATE_S, FLICKER_WINDOW_S)
+
+RawFrame = npt.NDArray[np.uint16]
+F32Frame = npt.NDArray[np.float32]
+F64 = npt.NDArray[np.float64]
+
+
+class ThermalHistory:
+    """Scene memory and the per-frame history behind the thermal history features."""
+
+    def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float) -> None:
+        self.hot_threshold_c = hot_threshold_c
+        self.memory_s = memory_s
+        self.warmup_s = warmup_s
+        self._shape: tuple[int, ...] | None = None
+        self._start = 0.0
+        self._onset: F64 = np.empty((0, 0))
+        self._last_hot: F64 = np.empty((0, 0))
+        self._t: list[float] = []  # the run's frame times, oldest first
+        self._new: list[float] = []  # new hot area, %
+        self._tmax: list[float] = []  # t_max, °C
+        self._hot: list[float] = []  # hot area, %
+
+    def update(
+        self,
+        t: float,
+        raw: RawFrame,
+        f: F32Frame,
+        ref: F32Frame | None,
+        dt: float,
+        resolution_k: float,
+        t_max_c: float,
+        hot_area_pct: float,
+    ) -> F64:
+        """The thermal history features at real frame ``t`` (times never decrease).
+
+        :param ref: the reference frame (float32, in ``resolution_k`` units) or ``None``.
+        :param dt: seconds from the reference to the frame.
+        :param t_max_c: / :param hot_area_pct: this frame's seed features 3 and 5.
+        :returns: (8,) float64.
+        """
+        if raw.shape != self._shape:
+            self._shape = raw.shape
+            self._start = t
+            self._onset = np.full(raw.shape, math.inf)
+            self._last_hot = np.full(raw.shape, -math.inf)
+            self._clear_run()
+        elif self._t and t - self._t[-1] > REFERENCE_MAX_AGE_S:
+            self._clear_run()
+        out = np.zeros(N_THERMAL_HISTORY, dtype=np.float64)
+        v_hot = hot_raw_threshold(resolution_k, self.hot_threshold_c)
+        new_pct = 0.0
+        if v_hot <= 65535:
+            hot = raw >= v_hot
+            if hot.any():
+                begins = hot & (t - self._last_hot > self.memory_s)
+                if begins.any():
+                    self._onset[begins] = -math.inf if t - self._start < self.warmup_s else t
+                self._last_hot[hot] = t
+                new = hot & (self._onset > -math.inf)
+                idx = np.flatnonzero(new)
+                if idx.size:
+                    new_pct = idx.size * 100.0 / raw.size
+                    if ref is not None and dt > 0:
+                        flat = f.reshape(-1)
+                        p = idx[int(np.argmax(flat[idx]))]
+                        out[4] = float(flat[p] - ref.reshape(-1)[p]) * resolution_k / dt
+        self._push(t, new_pct, t_max_c, hot_area_pct)
+        out[0] = new_pct
+        out[1] = self._growth(self._new, t, GROWTH_SHORT_S)
+        out[2] = self._growth(self._new, t, GROWTH_LONG_S)
+        out[3] = self._rise_steps(t)
+        i = self._earlier(t, T_MAX_RATE_S)
+        if i >= 0:
+            out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
+        out[6] = self._flicker(self._hot, t)
+        out[7] = self._flicker(self._tmax, t)
+        return out
+
+    # -- internals --------------------------------------------------------------------
+
+    def _clear_run(self) -> None:
+        self._t, self._new, self._tmax, self._hot = [], [], [], []
+
+    def _push(self, t: float, new_pct: float, t_max_c: float, hot_pct: float) -> None:
+        self._t.append(t)
+        self._new.append(new_pct)
+        self._tmax.append(t_max_c)
+        self._hot.append(hot_pct)
+        # Keep the newest frame at least _KEEP_S old and everything after it.
+        cut = bisect_right(self._t, t - _KEEP_S) - 1
+        if cut > 64:  # trim in chunks: list deletion is O(n)
+            del self._t[:cut], self._new[:cut], self._tmax[:cut], self._hot[:cut]
+
+    def _earlier(self, t: float, age_s: float) -> int:
+        """Index of the newest frame of the run at least ``age_s`` older than ``t``; -1: none."""
+        return bisect_right(self._t, t - age_s + TIME_EPS_S) - 1
+
+    def _growth(self, values: list[float], t: float, age_s: float) -> float:
+        i = self._earlier(t, age_s)
+        return values[-1] - values[i] if i >= 0 else 0.0
+
+    def _rise_steps(self, t: float) -> int:
+        steps = 0
+        later = self._new[-1]
+        for k in range(1, RISE_MAX_STEPS + 1):
+            i = self._earlier(t, k * RISE_STEP_S)
+            if i < 0 or not later > self._new[i]:
+                break
+            later = self._new[i]
+            steps += 1
+        return steps
+
+    def _flicker(self, values: list[float], t: float) -> float:
+        """RMS residual of ``values`` about their least-squares line over the last
+        ``FLICKER_WINDOW_S`` (the frames less than 3 s older); 0 with fewer than 3 frames."""
+        i = self._earlier(t, FLICKER_WINDOW_S) + 1
+        n = len(self._t) - i
+        if n < 3:
+            return 0.0
+        x = np.asarray(self._t[i:], dtype=np.float64)
+        y = np.asarray(values[i:], dtype=np.float64)
+        x -= x.mean()
+        y -= y.mean()
+        den = float(np.dot(x, x))
+        if den > 0:
+            y -= (float(np.dot(x, y)) / den) * x
+        return math.sqrt(float(np.dot(y, y)) / n)
+
