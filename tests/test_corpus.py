@@ -224,6 +224,22 @@ class TestRecordingEffects:
         assert out.meta["variation"]["occluded_pixels"] > 0
 
 
+class TestSimJob:
+    def test_deliberate_glitches_do_not_flood_the_log(self, caplog: pytest.LogCaptureFixture
+                                                      ) -> None:
+        """A varied run's planted SCD41 glitches are filtered without a warning each, and the
+        plausibility logger's level is restored afterwards."""
+        import logging
+
+        seed = next(s for s in range(200) if any(
+            k in ("zero", "temp_word") for k, _, _ in draw_variation(s, 120.0).glitches))
+        job = SimJob("occupancy", seed, 120.0, 1.0, 30.0, FeatureParams(), vary=True)
+        with caplog.at_level(logging.WARNING):
+            run_sim_job(job)
+        assert not [r for r in caplog.records if "reading rejected" in r.getMessage()]
+        assert logging.getLogger("edge.detect.plausibility").level == logging.NOTSET
+
+
 @needs_cfast
 class TestCfastCorpus:
     def test_a_varied_cfast_run_carries_its_installation(self) -> None:
