@@ -20,10 +20,12 @@ from cloud.training.simulated import (
     SEED_STRIDE,
     SimJob,
     check_seeds,
+    job_name,
     parse_engines,
     render_job,
     run_sim_job,
     sim_jobs,
+    simulate,
     training_seeds,
 )
 from edge.detect.plausibility import plausible_mask
@@ -225,6 +227,25 @@ class TestRecordingEffects:
 
 
 class TestSimJob:
+    def test_a_run_cfast_cannot_compute_is_left_out_with_a_warning(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+            caplog: pytest.LogCaptureFixture) -> None:
+        """A failing CFAST run is left out with a warning naming it; the other runs' rows are
+        kept (the corpus is not lost)."""
+        import logging
+
+        fake = tmp_path / "cfast"
+        fake.write_text("#!/bin/sh\necho 'Error exit: broken' >&2\nexit 3\n")
+        fake.chmod(0o755)
+        monkeypatch.setenv("FIREDETECT_CFAST", str(fake))
+        monkeypatch.setenv("FIREDETECT_CFAST_CACHE", str(tmp_path / "cache"))
+        jobs = sim_jobs(2, 5, 60.0, 1.0, engines=("ours", "cfast"))
+        with caplog.at_level(logging.WARNING):
+            ds = simulate(jobs, workers=1, progress=False)
+        assert [g.name for g in ds.groups] == [job_name(jobs[0])]
+        text = caplog.text
+        assert job_name(jobs[1]) in text and "failed" in text and "1 of 2" in text
+
     def test_deliberate_glitches_do_not_flood_the_log(self, caplog: pytest.LogCaptureFixture
                                                       ) -> None:
         """A varied run's planted SCD41 glitches are filtered without a warning each, and the

@@ -199,25 +199,54 @@ def run_sim_job(job: SimJob) -> Dataset:
         quiet.setLevel(level)
 
 
+def _job_or_reason(job: SimJob) -> Dataset | str:
+    """A job's rows, or why CFAST could not compute its run (the reason's first line)."""
+    from edge.sim.cfast import CfastError
+
+    try:
+        return run_sim_job(job)
+    except CfastError as exc:
+        return str(exc).splitlines()[0]
+
+
 def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True) -> Dataset:
-    """Run the jobs (in ``workers`` processes when > 1); rows in job order."""
+    """Run the jobs (in ``workers`` processes when > 1); rows in job order.
+
+    A run CFAST cannot compute (missing, failing, crawling past its timeout) is left out
+    with a warning naming its family, seed and reason, as the held-out suite leaves it
+    unscored; the other runs are kept.
+    """
     from tqdm import tqdm
 
     bar = tqdm(total=len(jobs), desc="simulate", unit="rec", disable=not progress)
     parts: list[Dataset] = []
+    failed = 0
+
+    def take(job: SimJob, out: Dataset | str) -> None:
+        nonlocal failed
+        if isinstance(out, str):
+            failed += 1
+            log.warning("simulated run %s left out (%s seed %d): %s", job_name(job),
+                        job.engine, job.seed, out)
+        else:
+            parts.append(out)
+        bar.update()
+
     try:
         if workers <= 1 or len(jobs) <= 1:
             for job in jobs:
-                parts.append(run_sim_job(job))
-                bar.update()
+                take(job, _job_or_reason(job))
         else:
             # fork: the children need no re-import of the (script) main module.
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
             ctx = multiprocessing.get_context(method)
             with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
-                for part in pool.imap(run_sim_job, jobs, chunksize=1):
-                    parts.append(part)
-                    bar.update()
+                for job, out in zip(jobs, pool.imap(_job_or_reason, jobs, chunksize=1),
+                                    strict=True):
+                    take(job, out)
     finally:
         bar.close()
+    if failed:
+        log.warning("%d of %d simulated runs left out: CFAST could not compute them",
+                    failed, len(jobs))
     return Dataset.concat(parts)
