@@ -261,6 +261,38 @@ class TestSimJob:
         assert logging.getLogger("edge.detect.plausibility").level == logging.NOTSET
 
 
+class TestCoNuisance:
+    def test_a_fire_while_someone_cooks(self) -> None:
+        """A gas hob beside a smoulder adds its CO2 and its own truth; the smoulder's own
+        draws do not change."""
+        alone = render_recording("smoulder_out_of_view", 6, 600.0, frame_rate_hz=1.0)
+        both = render_recording("smoulder_out_of_view", 6, 600.0, frame_rate_hz=1.0,
+                                co_nuisance="gas_cooking")
+        assert both.meta["params"] == alone.meta["params"]
+        assert both.meta["co_nuisance"]["family"] == "gas_cooking"
+        assert "gas_co2_ppm_min" in both.meta["co_nuisance"]["params"]
+        assert "co_nuisance" not in alone.meta
+        assert both.co2_ppm[-10:].mean() > alone.co2_ppm[-10:].mean() + 100.0
+
+    def test_only_a_nuisance_family_can_be_the_second_source(self) -> None:
+        """A fire or an unknown name as the second source is refused, naming the allowed."""
+        for bad in ("fast_flaming", "toaster"):
+            with pytest.raises(ValueError, match=r"co-nuisance .*allowed: one of the nuisance"):
+                render_recording("smoulder_in_view", 1, 60.0, co_nuisance=bad)
+
+    def test_the_variation_adds_it_to_fires_of_ours_only(self) -> None:
+        """A drawn second source is rendered for a fire of ours and recorded; a nuisance run
+        records none."""
+        seed = next(s for s in range(100) if draw_variation(s, 60.0).co_nuisance)
+        fire_rec = render_varied("ours", "flaming_upholstery", seed, 60.0)
+        quiet = render_varied("ours", "occupancy", seed, 60.0)
+        drawn = draw_variation(seed, 60.0).co_nuisance
+        assert fire_rec.meta["variation"]["co_nuisance"] == drawn
+        assert fire_rec.meta["co_nuisance"]["family"] == drawn
+        assert quiet.meta["variation"]["co_nuisance"] is None
+        assert "co_nuisance" not in quiet.meta
+
+
 @needs_cfast
 class TestCfastCorpus:
     def test_a_varied_cfast_run_carries_its_installation(self) -> None:

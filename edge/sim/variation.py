@@ -21,7 +21,7 @@ Every drawn value is recorded in the recording's ``meta["variation"]``.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -57,6 +57,11 @@ VIEW_MODES = ("full", "partly", "none", "later")
 VIEW_P = (0.45, 0.25, 0.1, 0.2)
 GLITCH_KINDS = ("spike", "zero", "temp_word", "stuck")
 ENGINES = ("ours", "cfast")
+#: A fire of ours (not the grease fire, already over cooking) gets a second, nuisance source
+#: with this probability: cooking mostly, gas first (the main CO2 confuser). CFAST: not yet.
+CO_NUISANCE_P = 0.3
+CO_NUISANCES = ("gas_cooking", "electric_cooking", "occupancy")
+CO_NUISANCE_WEIGHTS = (0.5, 0.3, 0.2)
 OCCLUDER_MIN_K = 20.0  # "later": pixels this much hotter than before the source get hidden
 
 
@@ -80,6 +85,7 @@ class Variation:
     ffc_extra: list[tuple[float, float]] = field(default_factory=list)  # (start, freeze s)
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, length s)
     glitches: list[tuple[str, float, float]] = field(default_factory=list)  # kind, t, size
+    co_nuisance: str | None = None  # ours: a nuisance in the room beside the fire
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -158,6 +164,9 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
         size = (_uniform(rng, "glitch_spike_ppm") if kind == "spike"
                 else float(_integer(rng, "glitch_stuck_readings")) if kind == "stuck" else 0.0)
         var.glitches.append((kind, t, size))
+    if rng.random() < CO_NUISANCE_P:
+        var.co_nuisance = str(CO_NUISANCES[int(rng.choice(len(CO_NUISANCES),
+                                                          p=CO_NUISANCE_WEIGHTS))])
     return var
 
 
@@ -239,6 +248,8 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
     :raises ValueError: an unknown engine or family, or as the engine's renderer.
     """
     var = draw_variation(seed, duration_s, rate_hz)
+    if engine != "ours" or not _co_nuisance_fits(family):
+        var = replace(var, co_nuisance=None)
     if engine == "cfast":
         from edge.sim.cfast import render_cfast_recording
 
@@ -248,7 +259,15 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
         from edge.sim.scenarios import render_recording
 
         rec = render_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                               **render, **var.overrides("ours"))
+                               co_nuisance=var.co_nuisance, **render, **var.overrides("ours"))
     else:
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
     return apply_variation(rec, var)
+
+
+def _co_nuisance_fits(family: str) -> bool:
+    """A second source goes beside fires of ours, not the grease fire (already cooking)."""
+    from edge.sim.scenarios import SCENARIOS
+
+    fam = SCENARIOS.get(family)
+    return fam is not None and fam.is_fire and family != "kitchen_grease_fire"
