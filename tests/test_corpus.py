@@ -261,6 +261,29 @@ class TestSimJob:
         assert logging.getLogger("edge.detect.plausibility").level == logging.NOTSET
 
 
+class TestCfastBudget:
+    def test_a_waiting_run_is_not_cut_by_a_busy_machine(self, tmp_path: Path) -> None:
+        """CFAST's budget is its own CPU time: a run that waits (as on a machine busy with
+        other corpus workers) past the budget on the wall clock is not stopped."""
+        from edge.sim.cfast.run import _run_once
+
+        exe = tmp_path / "slow"
+        exe.write_text("#!/bin/sh\nsleep 2\n")
+        exe.chmod(0o755)
+        assert _run_once(str(exe), tmp_path, "&TAIL /\n", timeout_s=1.0)
+
+    def test_a_crawling_run_is_stopped_at_its_cpu_budget(self, tmp_path: Path) -> None:
+        """A run that keeps computing past its CPU budget is stopped (reported unfinished)."""
+        import sys
+
+        from edge.sim.cfast.run import _run_once
+
+        exe = tmp_path / "busy"
+        exe.write_text(f"#!/bin/sh\nexec {sys.executable} -c 'while True: pass'\n")
+        exe.chmod(0o755)
+        assert not _run_once(str(exe), tmp_path, "&TAIL /\n", timeout_s=0.5)
+
+
 class TestCoNuisance:
     def test_a_fire_while_someone_cooks(self) -> None:
         """A gas hob beside a smoulder adds its CO2 and its own truth; the smoulder's own
