@@ -17,6 +17,7 @@ from cloud.heldout.suite import training_seeds as manifest_seeds
 from cloud.training.data import observable_time, recording_rows
 from cloud.training.options import parse, sources
 from cloud.training.simulated import (
+    HELDOUT_SEED_FLOOR,
     SEED_STRIDE,
     SimJob,
     check_seeds,
@@ -62,6 +63,14 @@ class TestSeeds:
                                 seed_base=DEFAULT_SEED_BASE)
         assert {r.engine for r in runs} == {"ours", "cfast"}
         assert not training_seeds(20_000, 42) & {r.seed for r in runs}
+
+    def test_the_guard_covers_every_heldout_base_and_engine(self) -> None:
+        """The default base and the bases docs/evaluation.md uses, with both engines' offsets,
+        lie above the floor training seeds must stay under."""
+        for base in (DEFAULT_SEED_BASE, 7_500_000_000, 7_900_000_000):
+            runs = plan_engine_runs("both", 50, 600.0, 1.0, full_rate_runs=0, seed_base=base)
+            assert min(r.seed for r in runs) >= HELDOUT_SEED_FLOOR
+        check_seeds(50_000, HELDOUT_SEED_FLOOR // SEED_STRIDE - 1)  # just below: allowed
 
     def test_a_seed_inside_the_heldout_band_is_refused(self) -> None:
         """A --seed whose runs would include held-out seeds is refused, naming the seed."""
