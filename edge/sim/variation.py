@@ -13,7 +13,9 @@ variation and keeps its numbers). It works in two halves:
   frame rate (log-uniform 1–8.7 Hz), extra flat-field corrections (frozen frames), camera
   gaps of 5–30 s with no frames, the source occluded part-way through the run, and single
   SCD41 glitches (a spike, a 0-ppm dropout, an all-zero temperature word, a stuck value: the
-  kinds ``edge.detect.plausibility`` filters).
+  kinds ``edge.detect.plausibility`` filters);
+- **a second source** (ours only): a fire of ours may get a nuisance running beside it (a
+  fire starting while someone cooks), ``render_recording(..., co_nuisance=NAME)``.
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
