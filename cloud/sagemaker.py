@@ -121,7 +121,9 @@ def script_args(args: argparse.Namespace) -> dict[str, Any]:
     }
     if args.simulate:
         out.update({"simulate": args.simulate, "sim-duration": args.sim_duration,
-                    "sim-rate": args.sim_rate, "workers": args.workers})
+                    "sim-rate": "vary" if args.sim_rate is None else args.sim_rate,
+                    "sim-engines": ",".join(args.sim_engines),
+                    "sim-variation": bool(args.sim_variation), "workers": args.workers})
     if args.param:
         out["param"] = ";".join(args.param)
     return out

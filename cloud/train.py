@@ -83,7 +83,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
                             args.lag, params, slow_duration_s=args.sim_slow_duration,
-                            labels=args.labels, feature_set=args.feature_set)
+                            labels=args.labels, engines=args.sim_engines,
+                            vary=args.sim_variation, feature_set=args.feature_set)
             parts.append(simulate(jobs, workers=args.workers))
         if args.data:
             loaded, skipped = load_paths(args.data, params=params, strict=args.strict,

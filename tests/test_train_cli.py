@@ -204,7 +204,8 @@ class TestSimulatedRun:
         out = tmp_path / "models"
         proc = subprocess.run(
             [sys.executable, str(ROOT / "cloud" / "train.py"), "--simulate", "12",
-             "--sim-duration", "360", "--sim-rate", "1", "--out", str(out), "--upload",
+             "--sim-duration", "360", "--sim-rate", "1", "--sim-engines", "ours",
+             "--sim-variation", "false", "--out", str(out), "--upload",
              s3_bucket.url("models"), "--s3-endpoint-url", s3_bucket.endpoint_url, *SMALL],
             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, proc.stderr[-3000:]

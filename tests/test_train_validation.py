@@ -51,6 +51,7 @@ def corpus(n_cfast_each: int) -> tuple[list[str], list[str], list[bool]]:
 class TestEngineSplit:
     @pytest.mark.parametrize(("name", "family", "kind", "engine"), [
         ("sim:cfast_gas_hob:7", "cfast_gas_hob", "recording", "cfast"),
+        ("sim:cfast:cfast_gas_hob:7", "CN1", "recording", "cfast"),
         ("s3://b/cfast_chair_1.npz", "cfast_chair", "recording", "cfast"),
         ("sim:gas_cooking:3", "gas_cooking", "recording", "scene"),
         ("rec/kitchen.npz", "recorded", "recording", "scene"),

@@ -72,6 +72,26 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def _rate(text: str) -> float | None:
+    """``vary`` (None: drawn per run) or a frame rate > 0."""
+    if text.strip().lower() == "vary":
+        return None
+    try:
+        return _positive_float(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text!r}; allowed: 'vary' or a number > 0"
+                                         ) from None
+
+
+def _engines(text: str) -> tuple[str, ...]:
+    from cloud.training.simulated import parse_engines
+
+    try:
+        return parse_engines(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--sim-engines ")) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Every option of ``cloud/train.py``."""
     env = os.environ
@@ -79,12 +99,19 @@ def build_parser() -> argparse.ArgumentParser:
                                 "publish the firedetect ensemble.")
     d = p.add_argument_group("data")
     d.add_argument("--simulate", type=int, default=0, metavar="N",
-                   help="render N recordings from the scenario engine (balanced over the 12 "
-                        "families)")
+                   help="render N recordings from the physics engines (balanced over the "
+                        "engines and each engine's 12 families)")
+    d.add_argument("--sim-engines", type=_engines, default=("ours", "cfast"),
+                   metavar="LIST", help="engines of the simulated recordings: ours (edge.sim."
+                   "scenarios), cfast (NIST CFAST, edge.sim.cfast), or ours,cfast (default)")
+    _flag(d, "--sim-variation", True, "draw each run's installation (docs/scenarios.md, "
+          "'Installation variation': rate, gain, distance, view, room, noise, FFC, gaps, "
+          "glitches; default on)")
     d.add_argument("--sim-duration", type=_positive_float, default=600.0, metavar="S",
                    help="length of each simulated recording, s (default 600)")
-    d.add_argument("--sim-rate", type=_positive_float, default=1.0, metavar="HZ",
-                   help="frame rate of simulated recordings, Hz (default 1)")
+    d.add_argument("--sim-rate", type=_rate, default=None, metavar="HZ",
+                   help="frame rate of simulated recordings, Hz, or 'vary': log-uniform "
+                        "1–8.7 Hz per run (default vary; needs --sim-variation)")
     d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
                    help="length of simulated smoulders and overheating (F3–F5), s; they take "
                         "tens of minutes to develop (default --sim-duration)")
@@ -266,8 +293,11 @@ def sources(args: argparse.Namespace) -> list[str]:
     if args.simulate:
         slow = (f"(F3-F5 {args.sim_slow_duration:g}s)" if args.sim_slow_duration is not None
                 else "")
+        rate = "vary" if args.sim_rate is None else f"{args.sim_rate:g}"
+        # No comma before ",seed=": cloud/heldout/suite.py reads N and the seed back.
+        how = "+".join(args.sim_engines) + ("+varied" if args.sim_variation else "")
         out.insert(0, f"simulate:{args.simulate}x{args.sim_duration:g}s{slow}"
-                      f"@{args.sim_rate:g}Hz,seed={args.seed}")
+                      f"@{rate}Hz[{how}],seed={args.seed}")
     return out
 
 

@@ -64,13 +64,15 @@ def split_groups(strata: Sequence[str], *, val_fraction: float = 0.15,
 
 
 def engine_of(name: str, family: str, kind: str = "recording") -> str:
-    """The physics engine of a group: ``cfast`` for a CFAST scenario (``sim:cfast_*:<seed>``
-    or a recording of family ``cfast_*``), ``json`` for the seed's sample files, else
-    ``scene`` (the scene engine, and recordings of other families)."""
+    """The physics engine of a group: ``cfast`` for a CFAST run (``sim:cfast:<family>:<seed>``
+    as the training corpus names it, ``sim:cfast_*:<seed>``, or a recording of family
+    ``cfast_*``), ``json`` for the seed's sample files, else ``scene`` (the scene engine, and
+    recordings of other families)."""
     if kind == "json":
         return "json"
     scenario = name.split(":")[1] if name.startswith("sim:") and name.count(":") >= 2 else ""
-    if scenario.startswith(CFAST_PREFIX) or family.startswith(CFAST_PREFIX):
+    if (scenario == "cfast" or scenario.startswith(CFAST_PREFIX)
+            or family.startswith(CFAST_PREFIX)):
         return "cfast"
     return "scene"
 

@@ -17,6 +17,7 @@ like the SCD41's words.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from typing import Any
@@ -110,15 +111,24 @@ def jsonable(value: Any) -> Any:
     return value
 
 
-def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> ScenarioScene:
+def make_scene(name: str, seed: int, duration_s: float, co_nuisance: str | None = None,
+               **overrides: Any) -> ScenarioScene:
     """Draw one run of family ``name``; ``overrides`` pin parameters by their truth name.
 
-    :raises ValueError: unknown family, non-positive duration, or an override that names no
-        parameter of this scenario.
+    ``co_nuisance``: a nuisance family running in the same room as well (a fire starting
+    while someone cooks), drawn from its own stream ``default_rng((seed, 7, 1))`` so the
+    run's own draws stay as they are; its parameters are in ``truth["co_nuisance"]``.
+
+    :raises ValueError: unknown family or co-nuisance, non-positive duration, or an override
+        that names no parameter of this scenario.
     """
     family = SCENARIOS.get(name)
     if family is None:
         raise ValueError(f"unknown scenario {name!r}; choose one of: {', '.join(SCENARIOS)}")
+    if co_nuisance is not None and (co_nuisance not in SCENARIOS
+                                    or SCENARIOS[co_nuisance].is_fire):
+        raise ValueError(f"co-nuisance {co_nuisance!r}; allowed: one of the nuisance "
+                         f"families {', '.join(n for n, f in SCENARIOS.items() if not f.is_fire)}")
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ValueError(f"duration must be a positive number of seconds, got {duration_s}")
     rng = np.random.default_rng(seed)
@@ -154,6 +164,7 @@ def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> Sce
     else:
         assert family.build_nuisance is not None
         family.build_nuisance(ctx)
+    co = _co_nuisance(co_nuisance, ctx) if co_nuisance is not None else None
     camera = _camera(d, ctx, duration_s)
     air = AirModel(_air_params(d, ctx), ctx.parts, seed, ctx.horizon_s)
     unknown = sorted(set(overrides) - d.used)
@@ -163,8 +174,21 @@ def make_scene(name: str, seed: int, duration_s: float, **overrides: Any) -> Sce
     truth = {"scenario": name, "family": family.code, "label": family.label,
              "fire_start_s": fire_start, "seed": int(seed), "duration_s": float(duration_s),
              "background": background if family.is_fire else None, "params": jsonable(params)}
+    if co is not None:
+        truth["co_nuisance"] = co
     log.debug("scene %s seed %d: %s", name, seed, truth)
     return ScenarioScene(truth, ctx, camera, air)
+
+
+def _co_nuisance(name: str, ctx: Ctx) -> dict[str, Any]:
+    """Build nuisance ``name`` into ``ctx``'s parts from its own random stream; its truth."""
+    params: dict[str, Any] = {}
+    own = Draw(np.random.default_rng((ctx.seed, 7, 1)),
+               {**COMMON_RANGES, **SCENARIOS[name].ranges}, {}, params)
+    build = SCENARIOS[name].build_nuisance
+    assert build is not None
+    build(dataclasses.replace(ctx, draw=own))  # the same parts: one room, two sources
+    return {"family": name, "params": jsonable(params)}
 
 
 def _camera(d: Draw, ctx: Ctx, duration_s: float) -> Camera:
@@ -210,13 +234,13 @@ def _air_params(d: Draw, ctx: Ctx) -> AirParams:
 
 def render_recording(name: str, seed: int, duration_s: float, frame_rate_hz: float = 8.7,
                      gas_period_s: float = 5.0, lepton: str = "3.5",
-                     **overrides: Any) -> Recording:
+                     co_nuisance: str | None = None, **overrides: Any) -> Recording:
     """Render a run of family ``name`` straight to a recording whose ``meta`` is the truth.
 
     :raises ValueError: as ``make_scene``, or a bad rate, gas period or Lepton model.
     """
     check_render(frame_rate_hz, gas_period_s, lepton)
-    scene = make_scene(name, seed, duration_s, **overrides)
+    scene = make_scene(name, seed, duration_s, co_nuisance, **overrides)
     return record_scene(scene, duration_s, frame_rate_hz, gas_period_s, lepton,
                         "edge.sim.scenarios", f"scenario {name} seed {seed}")
 
