@@ -113,6 +113,7 @@ class CorpusJob:
     run: HeldoutRun
     cache: Path | None
     lag_s: float
+    feature_set: str = "seed-v1"  # checked by feature_set_kwargs before any job is made
 
 
 def featurise(job: CorpusJob) -> Dataset | None:
@@ -132,12 +133,12 @@ def featurise(job: CorpusJob) -> Dataset | None:
     return recording_rows(rec, f"{r.engine}:{r.scenario}:{r.seed}", FeatureParams(), job.lag_s)
 
 
-def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: float = 30.0
-           ) -> tuple[Dataset, list[HeldoutRun]]:
+def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: float = 30.0,
+           feature_set: str = "seed-v1") -> tuple[Dataset, list[HeldoutRun]]:
     """The training rows of ``runs`` and the runs that could not be rendered."""
     from cloud.training.data import Dataset
 
-    jobs = [CorpusJob(r, cache, lag_s) for r in runs]
+    jobs = [CorpusJob(r, cache, lag_s, feature_set) for r in runs]
     if workers <= 1 or len(jobs) <= 1:
         parts = [featurise(j) for j in jobs]
     else:
@@ -150,7 +151,9 @@ def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: 
 
 
 def feature_set_kwargs(feature_set: str) -> dict[str, Any]:
-    """What the training and artifact calls get for ``feature_set``.
+    """What the artifact call gets for ``feature_set`` (``feature_set``/``feature_names``
+    once ``edge.features`` offers more than ``seed-v1``; ``featurise`` gets the name through
+    its job).
 
     :raises ValueError: for a set the training code does not offer.
     """
@@ -181,7 +184,7 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
     from edge.features import FeatureParams
 
     extra = feature_set_kwargs(feature_set)
-    ds, failed = corpus(runs, cache, workers)
+    ds, failed = corpus(runs, cache, workers, feature_set=feature_set)
     if len(ds) == 0:
         raise ValueError(f"training set {name!r}: no run could be rendered")
     cfg = train_cli.ensemble_config(train_cli.parse(["--seed", str(seed)]))
