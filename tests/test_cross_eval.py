@@ -47,6 +47,17 @@ class TestSeeds:
         with pytest.raises(ValueError, match=str(train[0].seed)):
             check_seeds_disjoint(train, train[:1])
 
+    def test_manifest_seeds_are_checked_against_the_heldout_plan(self) -> None:
+        """A model whose manifest names a held-out seed is refused by the suite's check."""
+        from cloud.heldout.suite import check_disjoint
+        from cloud.heldout.xcorpus import manifest_seeds
+
+        test = plan_set(("cfast",), 1, 600.0, 1.0, seed_base=DEFAULT_SEED_BASE)
+        manifest = {"training_data": {"seeds": [test[0].seed, 1]}}
+        assert manifest_seeds(manifest) == {test[0].seed, 1}
+        with pytest.raises(ValueError, match=str(test[0].seed)):
+            check_disjoint(test, manifest_seeds(manifest))
+
     def test_cli_refuses_overlapping_seed_bases(self, tmp_path: Path,
                                                capsys: pytest.CaptureFixture[str]) -> None:
         """Equal training and held-out seed bases stop the command before any work (exit 2)."""
