@@ -67,6 +67,16 @@ class TestSeeds:
         assert not (tmp_path / "r").exists()
 
 
+def test_slow_families_get_the_slow_duration() -> None:
+    """--slow-duration lengthens only the slow families of each engine."""
+    runs = plan_set(("ours", "cfast"), 1, 600.0, 1.0, seed_base=TRAIN_SEED_BASE,
+                    families=("smoulder_in_view", "fast_flaming", "cfast_smoulder",
+                              "cfast_chair"), slow_duration_s=1800.0)
+    assert {r.scenario: r.duration_s for r in runs} == {
+        "smoulder_in_view": 1800.0, "fast_flaming": 600.0, "cfast_smoulder": 1800.0,
+        "cfast_chair": 600.0}
+
+
 class TestOptions:
     @pytest.mark.parametrize(("argv", "named"), [
         (["--train-sets", "ours,mars"], "--train-sets"),

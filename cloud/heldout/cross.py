@@ -43,6 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--runs-train", type=int, default=4, help="training runs per family")
     p.add_argument("--runs-test", type=int, default=3, help="held-out runs per family")
     p.add_argument("--duration", type=float, default=600.0, help="run length, s")
+    p.add_argument("--slow-duration", type=float, default=None,
+                   help="run length of the slow families (F3–F5, cfast_smoulder), s; "
+                        "default --duration")
     p.add_argument("--rate", type=float, default=1.0, help="frame rate, Hz")
     p.add_argument("--families", default="",
                    help="comma-separated families of either engine (default: all)")
@@ -127,10 +130,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--runs-train {args.runs_train}, --runs-test {args.runs_test}, "
                              f"--workers {args.workers}; allowed: each ≥ 1")
         train_plans = {n: plan_set(ENGINE_SETS[n], args.runs_train, args.duration, args.rate,
-                                   seed_base=args.train_seed_base, families=families)
+                                   seed_base=args.train_seed_base, families=families,
+                                   slow_duration_s=args.slow_duration)
                        for n in train_sets}
         test_runs = plan_set(engines, args.runs_test, args.duration, args.rate,
-                             seed_base=args.seed_base, families=families)
+                             seed_base=args.seed_base, families=families,
+                             slow_duration_s=args.slow_duration)
         for plan in train_plans.values():
             check_seeds_disjoint(plan, test_runs)
     except ValueError as exc:

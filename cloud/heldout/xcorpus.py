@@ -43,10 +43,11 @@ def default_cache() -> Path:
 
 
 def plan_set(engines: Sequence[str], runs_per_family: int, duration_s: float, rate_hz: float,
-             *, seed_base: int, families: Sequence[str] = (), full_rate_runs: int = 0
-             ) -> list[HeldoutRun]:
+             *, seed_base: int, families: Sequence[str] = (), full_rate_runs: int = 0,
+             slow_duration_s: float | None = None) -> list[HeldoutRun]:
     """The runs of every engine in ``engines``; ``families`` (of either engine) narrows each
-    engine to its own named families (an engine with none named renders all of its own).
+    engine to its own named families (an engine with none named renders all of its own);
+    the slow families (smoulders, overheating) last ``slow_duration_s`` when given.
 
     :raises ValueError: for an unknown engine or family, or non-positive sizes.
     """
@@ -63,7 +64,7 @@ def plan_set(engines: Sequence[str], runs_per_family: int, duration_s: float, ra
         own = [f for f in families if (f in CFAST_FAMILIES) == (engine == "cfast")]
         out += plan_engine_runs(engine, runs_per_family, duration_s, rate_hz,
                                 full_rate_runs=full_rate_runs, seed_base=seed_base,
-                                families=own)
+                                families=own, slow_duration_s=slow_duration_s)
     return out
 
 
