@@ -237,3 +237,21 @@ class TestModelOptionValues:
                                                                                   0.02)
         default = ensemble_config(parse(["--simulate", "4"]))
         assert (default.degraded_fraction, default.threshold_mode) == (0.1, "events")
+
+
+class TestDefaultFeatureSet:
+    def test_json_samples_alone_default_to_seed_v1(self, json_data: Path) -> None:
+        """A folder of the original JSON samples trains seed-v1 by default (they carry the 18)."""
+        from cloud.training.options import parse
+
+        assert parse(["--data", str(json_data)]).feature_set == "seed-v1"
+        assert parse(["--data", str(json_data / "x.json")]).feature_set == "seed-v1"
+
+    def test_simulation_and_recordings_default_to_fd_v2(self, json_data: Path) -> None:
+        """Simulated runs, or data beside them, train the history feature set fd-v2."""
+        from cloud.training.options import parse
+
+        assert parse(["--simulate", "3"]).feature_set == "fd-v2"
+        assert parse(["--simulate", "3", "--data", str(json_data)]).feature_set == "fd-v2"
+        assert parse(["--data", "s3://bucket/clips/"]).feature_set == "fd-v2"
+        assert parse(["--data", str(json_data), "--feature-set", "fd-v2"]).feature_set == "fd-v2"

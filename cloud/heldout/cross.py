@@ -49,7 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rate", type=float, default=1.0, help="frame rate, Hz")
     p.add_argument("--families", default="",
                    help="comma-separated families of either engine (default: all)")
-    p.add_argument("--feature-set", default="seed-v1", help="feature set to train on")
+    p.add_argument("--feature-set", default="fd-v2",
+                   help="feature set to train on (default fd-v2, as cloud/train.py)")
+    p.add_argument("--labels", choices=("onset", "observable"), default="observable",
+                   help="fire rows' labels (default observable, as cloud/train.py)")
     p.add_argument("--modes", default=",".join(XMODES),
                    help=f"replays, from {','.join(XMODES)} (default all)")
     p.add_argument("--workers", type=int, default=2)
@@ -156,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 print(f"cross: training on {name} ({len(plan)} runs)", file=sys.stderr)
                 path, info = train_model(plan, args.out / "models" / name, key,
                                          feature_set=args.feature_set, cache=cache,
-                                         workers=args.workers, seed=args.seed, name=name)
+                                         workers=args.workers, seed=args.seed, name=name,
+                                         labels=args.labels)
                 models.append((name, path))
                 training[name] = info
                 holder = model_holder(path, pub, False)  # verified exactly as on a device

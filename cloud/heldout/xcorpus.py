@@ -115,6 +115,7 @@ class CorpusJob:
     cache: Path | None
     lag_s: float
     feature_set: str = "seed-v1"  # checked by feature_set_kwargs before any job is made
+    labels: str = "onset"
 
 
 def featurise(job: CorpusJob) -> Dataset | None:
@@ -131,15 +132,17 @@ def featurise(job: CorpusJob) -> Dataset | None:
         log.warning("training run %s seed %d not rendered: %s", r.scenario, r.seed,
                     str(exc).splitlines()[0])
         return None
-    return recording_rows(rec, f"{r.engine}:{r.scenario}:{r.seed}", FeatureParams(), job.lag_s)
+    return recording_rows(rec, f"{r.engine}:{r.scenario}:{r.seed}", FeatureParams(), job.lag_s,
+                          job.labels, job.feature_set)
 
 
 def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: float = 30.0,
-           feature_set: str = "seed-v1") -> tuple[Dataset, list[HeldoutRun]]:
+           feature_set: str = "seed-v1", labels: str = "onset"
+           ) -> tuple[Dataset, list[HeldoutRun]]:
     """The training rows of ``runs`` and the runs that could not be rendered."""
     from cloud.training.data import Dataset
 
-    jobs = [CorpusJob(r, cache, lag_s, feature_set) for r in runs]
+    jobs = [CorpusJob(r, cache, lag_s, feature_set, labels) for r in runs]
     if workers <= 1 or len(jobs) <= 1:
         parts = [featurise(j) for j in jobs]
     else:
@@ -152,23 +155,22 @@ def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: 
 
 
 def feature_set_kwargs(feature_set: str) -> dict[str, Any]:
-    """What the artifact call gets for ``feature_set`` (``feature_set``/``feature_names``
-    once ``edge.features`` offers more than ``seed-v1``; ``featurise`` gets the name through
-    its job).
+    """What the artifact call gets for ``feature_set`` (its name, names and parameters;
+    ``featurise`` gets the name through its job).
 
     :raises ValueError: for a set the training code does not offer.
     """
-    from edge.features import FEATURE_SET
+    from edge.features import FEATURE_SETS, FeatureParams
 
-    if feature_set != FEATURE_SET:
-        raise ValueError(f"--feature-set {feature_set!r}: this training code offers only "
-                         f"{FEATURE_SET!r}")
-    return {}
+    if feature_set not in FEATURE_SETS:
+        raise ValueError(f"--feature-set {feature_set!r}; allowed: {', '.join(FEATURE_SETS)}")
+    return {"feature_set": feature_set, "feature_names": FEATURE_SETS[feature_set],
+            "feature_params": FeatureParams().as_dict(feature_set)}
 
 
 def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *,
                 feature_set: str, cache: Path | None, workers: int, seed: int = 42,
-                name: str = "") -> tuple[Path, dict[str, Any]]:
+                name: str = "", labels: str = "onset") -> tuple[Path, dict[str, Any]]:
     """Train on ``runs`` as ``cloud/train.py`` does with its default options (split by
     recording, members fitted, weighted and thresholded on validation recordings) and write
     the artifact under ``out``, signed with ``key``. Returns the artifact folder and a short
@@ -181,16 +183,17 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
     from cloud.artifact.write import write_artifact
     from cloud.training import options as train_cli
     from cloud.training.evaluate import fit_on_split
-    from cloud.training.splits import split_groups, strata
-    from edge.features import FeatureParams
+    from cloud.training.splits import engine_of, ensure_engines_validated, split_groups, strata
 
     extra = feature_set_kwargs(feature_set)
-    ds, failed = corpus(runs, cache, workers, feature_set=feature_set)
+    ds, failed = corpus(runs, cache, workers, feature_set=feature_set, labels=labels)
     if len(ds) == 0:
         raise ValueError(f"training set {name!r}: no run could be rendered")
     cfg = train_cli.ensemble_config(train_cli.parse(["--seed", str(seed)]))
     has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
-    split = split_groups(strata(ds.families, has_fire), seed=seed)
+    engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
+    split = split_groups(strata(ds.families, has_fire, engines=engines), seed=seed)
+    split = ensure_engines_validated(split, engines, has_fire, seed=seed)
     ens = fit_on_split(ds, split, cfg)
     rng = np.random.default_rng(seed)
     rows = ds.rows_of(list(split.val) or list(split.train))
@@ -200,12 +203,13 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
                for r in runs if r not in failed]
     info = write_artifact(
         out, pipelines=ens.pipelines, weights=ens.weights, threshold=ens.threshold,
-        feature_params=FeatureParams().as_dict(), metrics={"cross_engine_training_set": name},
+        metrics={"cross_engine_training_set": name},
         training_data={"id": ds.fingerprint(), "n_samples": len(ds),
                        "n_groups": len(ds.groups), "sources": sources,
                        "seeds": sorted(r.seed for r in runs)},
         golden_inputs=golden.astype(np.float64), X_check=check.astype(np.float64),
-        private_key=key, **extra)
+        private_key=key,
+        calibration=None if ens.calibration is None else ens.calibration.as_dict(), **extra)
     summary = {"rows": len(ds), "recordings": len(ds.groups), "threshold": ens.threshold,
                "weights": dict(ens.weights), "version": info.version,
                "failed_runs": [{"engine": r.engine, "scenario": r.scenario, "seed": r.seed}

@@ -115,10 +115,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
                    help="length of simulated smoulders and overheating (F3–F5), s; they take "
                         "tens of minutes to develop (default --sim-duration)")
-    d.add_argument("--labels", choices=LABEL_MODES, default="onset",
-                   help="fire rows: 'onset' = from ignition, with --lag seconds left out "
-                        "(default); 'observable' = from when the fire first shows to a sensor, "
-                        "the span before left out (docs/evaluation.md: a trade-off, not a win)")
+    d.add_argument("--labels", choices=LABEL_MODES, default="observable",
+                   help="fire rows: 'observable' (default) = from when the fire first shows to "
+                        "a sensor, the span before left out; 'onset' = from ignition, with --lag "
+                        "seconds left out")
     d.add_argument("--workers", type=_positive_int, default=2, help="processes for simulation")
     d.add_argument("--data", action="append", default=[], metavar="PATH",
                    help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable)")
@@ -127,9 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
     d.add_argument("--lag", type=float, default=30.0, metavar="S",
                    help="seconds after a fire's onset left out of frame scores (sensor lag)")
-    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2"), default="seed-v1",
+    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2"), default=None,
                    help="the features the model learns (docs/features.md); fd-v2 adds history "
-                        "and needs recordings (JSON samples carry seed-v1 only)")
+                        "and needs recordings (JSON samples carry seed-v1 only). Default: "
+                        "seed-v1 when every --data path is a .json file and nothing is "
+                        "simulated (the original format), else fd-v2")
     m = p.add_argument_group("model")
     m.add_argument("--members", default=",".join(MEMBER_NAMES),
                    help="ensemble members, from rf,gb,lr")
@@ -197,7 +199,22 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.data = [channel]
     if args.simulate < 0:
         build_parser().error(f"--simulate {args.simulate}; allowed: 0 or more recordings")
+    if args.feature_set is None:
+        json_only = not args.simulate and bool(args.data) and all(map(_json_only, args.data))
+        args.feature_set = "seed-v1" if json_only else "fd-v2"
     return args
+
+
+def _json_only(path: str) -> bool:
+    """A ``--data`` path that holds JSON samples only: a .json file, or a local folder whose
+    data files are all .json (an S3 prefix is not listed here: it counts as recordings)."""
+    if path.lower().endswith(".json"):
+        return True
+    folder = Path(path)
+    if path.startswith("s3://") or not folder.is_dir():
+        return False
+    files = [f for f in folder.rglob("*") if f.suffix.lower() in (".json", ".npz")]
+    return bool(files) and all(f.suffix.lower() == ".json" for f in files)
 
 
 def configure_logging(verbosity: int) -> None:
