@@ -48,6 +48,9 @@ def largest_blob_pixels(hot: Mask) -> int:
     stop = np.searchsorted(start_key, end_key - stride, side="right")
     counts = stop - first
     np.maximum(counts, 0, out=counts)
+    tops = counts.size - int(np.count_nonzero(counts))
+    if tops == 1:  # every run reaches the one run with none above it: a single region
+        return int(idx.size)
     length = end - start
     n_edges = int(counts.sum())
     if n_edges == 0:
