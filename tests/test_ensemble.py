@@ -101,7 +101,7 @@ class TestParams:
         p = parse_params(["rf.n_estimators=50", "gb.learning_rate=0.05", "rf.max_depth=null"])
         assert p["rf"]["n_estimators"] == 50 and p["rf"]["max_depth"] is None
         assert p["gb"]["learning_rate"] == 0.05
-        assert DEFAULT_PARAMS["rf"]["n_estimators"] == 200  # defaults untouched
+        assert DEFAULT_PARAMS["rf"]["n_estimators"] == 100  # defaults untouched
 
     @pytest.mark.parametrize("item, match", [
         ("rf.n_estimators", "MEMBER.KEY=VALUE"),

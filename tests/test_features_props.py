@@ -10,7 +10,7 @@ from hypothesis.extra import numpy as hnp
 from scipy import ndimage
 
 from edge.features import FEATURE_NAMES, FeatureExtractor, featurize_recording
-from edge.featuresets.thermal import largest_blob_pixels
+from edge.featuresets.blobs import largest_blob_pixels
 from edge.recording import Recording
 from edge.types import GasReading, ThermalFrame
 from tests.test_features import stream

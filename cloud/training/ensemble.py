@@ -52,7 +52,7 @@ THRESHOLD_MIN = 1e-6
 THRESHOLD_MAX = 1.0 - 1e-6
 
 DEFAULT_PARAMS: dict[str, dict[str, Any]] = {
-    "rf": {"n_estimators": 200, "max_depth": 10, "max_samples": 0.05, "min_samples_leaf": 2},
+    "rf": {"n_estimators": 100, "max_depth": 10, "max_samples": 0.05, "min_samples_leaf": 2},
     "gb": {"max_iter": 200, "learning_rate": 0.1, "max_leaf_nodes": 15,
            "early_stopping": False},
     "lr": {"C": 1.0, "max_iter": 1000},

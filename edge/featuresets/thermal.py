@@ -26,12 +26,11 @@ import math
 
 import numpy as np
 import numpy.typing as npt
-from scipy import ndimage
 
+from edge.featuresets.blobs import largest_blob_pixels
 from edge.types import ZERO_C_K
 
 N_THERMAL = 12
-_BLOB_STRUCTURE = np.ones((3, 3), dtype=bool)
 _UINT16_MAX = 65535
 
 RawFrame = npt.NDArray[np.uint16]
@@ -91,23 +90,6 @@ def _borders(f: F32Frame, g: F32Frame, size: int, axis: int) -> None:
 def _raw_steps(value: float, resolution_k: float) -> float:
     """``value`` (K) in raw steps, rounded to 10⁻⁶ of a step (0.5 K at 0.01 → 50.0)."""
     return round(value / resolution_k, 6)
-
-
-def largest_blob_pixels(hot: npt.NDArray[np.bool_]) -> int:
-    """Pixels in the largest 8-connected region of ``hot`` (H, W).
-
-    Labels only the bounding box of the hot pixels: a small hot spot costs little.
-    """
-    idx = np.flatnonzero(hot)
-    if idx.size == 0:
-        return 0
-    w = hot.shape[1]
-    cols = idx % w
-    box = hot[idx[0] // w : idx[-1] // w + 1, int(cols.min()) : int(cols.max()) + 1]
-    labels, n = ndimage.label(box, structure=_BLOB_STRUCTURE)
-    if n == 1:
-        return int(idx.size)
-    return int(np.bincount(labels.ravel())[1:].max())
 
 
 def _mean_std(x: F32Frame) -> tuple[float, float]:

@@ -49,6 +49,7 @@ def make_scene(name: str, seed: int, duration_s: float) -> tuple[Scene, dict[str
         known = ", ".join([STATIC_SCENE, *sorted(scenarios.SCENARIOS)])
         raise ValueError(f"unknown scenario {name!r}; known: {known}")
     scene = scenarios.make_scene(name, seed, duration_s)
+    scene.camera.keep_noise = False  # rendered a frame at a time: the same noise, 9.8 MiB less
     return scene, dict(scene.truth)
 
 

@@ -24,6 +24,7 @@ from edge.sim.scenarios.physics import (
     ifov_rad,
 )
 from edge.sim.scenarios.signals import Signal
+from edge.sim.scenarios.spline import upsample_cubic
 from edge.types import ZERO_C_K, FloatArray
 
 F32Array = npt.NDArray[np.float32]
@@ -67,10 +68,7 @@ def background_k(height: int, width: int, seed: int, room_c: float) -> F32Array:
     coarse = rng.normal(0.0, 0.6, (6, 8))
     yy = (np.arange(height) + 0.5) / height * 6 - 0.5
     xx = (np.arange(width) + 0.5) / width * 8 - 0.5
-    from scipy.ndimage import map_coordinates
-
-    grid_y, grid_x = np.meshgrid(yy, xx, indexing="ij")
-    img = map_coordinates(coarse, [grid_y, grid_x], order=3, mode="nearest")
+    img = upsample_cubic(coarse, yy, xx)  # scipy's map_coordinates(order=3, mode="nearest")
     img += 1.0 * (0.5 - (np.arange(height) + 0.5) / height)[:, None]  # warmer near the ceiling
     for _ in range(int(rng.integers(2, 5))):  # furniture, a door, a window: flat blocks
         y0, x0 = rng.uniform(0.2, 0.9), rng.uniform(0.0, 0.9)

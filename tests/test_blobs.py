@@ -1,0 +1,120 @@
+"""The numpy connected-component count of feature 6 against scipy's 8-connected labelling."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+from scipy import ndimage  # only here: the edge package must not need it
+
+from edge.featuresets.blobs import largest_blob_pixels
+
+Mask = npt.NDArray[np.bool_]
+EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def scipy_largest(hot: Mask) -> int:
+    """The largest 8-connected region by ``scipy.ndimage.label`` (the former implementation)."""
+    labels, n = ndimage.label(hot, structure=EIGHT)
+    return int(np.bincount(labels.ravel())[1:].max()) if n else 0
+
+
+def random_masks(rng: np.random.Generator, count: int) -> list[Mask]:
+    """Masks of random shape and density, from nearly empty to nearly full."""
+    out = []
+    for _ in range(count):
+        h, w = (int(v) for v in rng.integers(1, 48, 2))
+        out.append(rng.random((h, w)) < rng.random())
+    return out
+
+
+def structured_masks(rng: np.random.Generator, count: int) -> list[Mask]:
+    """Lepton-sized masks: discs, rings, diagonal chains, combs, spirals and speckle."""
+    yy, xx = np.mgrid[:120, :160]
+    out = []
+    for i in range(count):
+        cy, cx = int(rng.integers(0, 120)), int(rng.integers(0, 160))
+        r = float(rng.integers(1, 60))
+        kind = i % 6
+        if kind == 0:  # a disc with speckle
+            m = (yy - cy) ** 2 + (xx - cx) ** 2 < r * r
+            m |= rng.random((120, 160)) < 0.01
+        elif kind == 1:  # a ring: one region whose runs split and join again
+            d = (yy - cy) ** 2 + (xx - cx) ** 2
+            m = (d < r * r) & (d >= (r * 0.6) ** 2)
+        elif kind == 2:  # diagonal lines, joined only at the corners of pixels
+            m = (xx - yy + cx) % int(rng.integers(2, 9)) == 0
+        elif kind == 3:  # a comb whose teeth join at the top row only
+            m = (xx % 2 == 0) & (yy >= cy)
+            m[cy % 120, :] = True
+        elif kind == 4:  # a square spiral, one long path
+            m = np.zeros((120, 160), dtype=bool)
+            top, left, bottom, right = 0, 0, 119, 159
+            while top <= bottom and left <= right:
+                m[top, left : right + 1] = True
+                m[top : bottom + 1, right] = True
+                m[bottom, left : right + 1] = True
+                m[top + 2 : bottom + 1, left] = True
+                if top + 2 <= bottom:
+                    m[top + 2, left : right - 1] = True
+                top, left, bottom, right = top + 4, left + 2, bottom - 2, right - 4
+        else:  # dense speckle near the percolation threshold
+            m = rng.random((120, 160)) < 0.45 + 0.2 * rng.random()
+        out.append(m)
+    return out
+
+
+class TestLargestBlob:
+    def test_equals_scipy_on_random_masks(self) -> None:
+        """On 3000 random masks the largest region has scipy's 8-connected size."""
+        rng = np.random.default_rng(13)
+        for mask in random_masks(rng, 3000):
+            assert largest_blob_pixels(mask) == scipy_largest(mask), mask.astype(int)
+
+    def test_equals_scipy_on_structured_masks(self) -> None:
+        """On 600 frame-sized masks (rings, spirals, combs, diagonals) the size equals scipy's."""
+        rng = np.random.default_rng(7)
+        for mask in structured_masks(rng, 600):
+            assert largest_blob_pixels(mask) == scipy_largest(mask)
+
+    @pytest.mark.parametrize(
+        ("rows", "expected"),
+        [
+            (["#.", ".#"], 2),  # diagonal neighbours are one region
+            (["#.#", "...", "#.#"], 1),
+            (["#..#", "#..#", "####"], 8),  # a U: two runs join below
+            (["####", "....", "####"], 4),
+            (["#" * 5 + "." + "#" * 3], 5),
+            ([".", "#", "#"], 2),  # one column
+            (["...", "..."], 0),
+        ],
+    )
+    def test_small_cases(self, rows: list[str], expected: int) -> None:
+        """Hand-checked masks, one pixel per character (``#`` hot)."""
+        mask = np.array([[c == "#" for c in row] for row in rows], dtype=bool)
+        assert largest_blob_pixels(mask) == expected == scipy_largest(mask)
+
+    def test_run_wrapping_rows_is_two_regions(self) -> None:
+        """A run ending at the right edge and one starting at the left edge below are apart."""
+        mask = np.zeros((2, 6), dtype=bool)
+        mask[0, 3:] = True
+        mask[1, :2] = True
+        assert largest_blob_pixels(mask) == 3
+
+
+def test_features_do_not_import_scipy() -> None:
+    """Computing the thermal features imports neither scipy nor scipy.ndimage."""
+    code = (
+        "import sys, numpy as np\n"
+        "from edge.featuresets.thermal import frame_thermal_features\n"
+        "raw = np.full((120, 160), 34000, dtype=np.uint16)\n"
+        "frame_thermal_features(raw, raw.astype(np.float32), None, 0.0, 0.01, 60.0, 0.5, 0.5)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'scipy'))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"
