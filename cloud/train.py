@@ -43,9 +43,16 @@ import numpy as np
 from cloud.training import options as train_cli
 from cloud.training.data import Dataset, Skipped, load_paths, skip_summary
 from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
+from cloud.training.fleet_report import fleet_heldout, fleet_summary
 from cloud.training.report import feature_importances, write_report
 from cloud.training.simulated import sim_jobs, simulate
-from cloud.training.splits import engine_of, ensure_engines_validated, split_groups, strata
+from cloud.training.splits import (
+    engine_of,
+    ensure_engines_validated,
+    split_devices,
+    split_groups,
+    strata,
+)
 from cloud.training.validation import validation_report
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_SETS, FeatureParams
@@ -109,6 +116,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
     split = split_groups(strata(ds.families, has_fire, engines=engines), seed=args.seed)
     split = ensure_engines_validated(split, engines, has_fire, seed=args.seed)
+    # Fleet clips go by device: every clip of a held-out device is held out
+    split = split_devices(split, [g.device for g in ds.groups], has_fire, seed=args.seed)
 
     # %%
     # Fit the members, weight them, calibrate, choose the threshold on validation recordings
@@ -127,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = train_cli.metrics_doc(args, ds, split, ens, ev, holdout)
     metrics["calibration"] = ens.calibration_report
     metrics["validation"] = dict(validation_report(ds, ens, split.val, cfg))
+    if ds.clips:  # how much fleet data went in, and the model on the held-out devices' clips
+        metrics["fleet"] = fleet_summary(ds) | {"heldout": fleet_heldout(ds, ens, split.test)}
     train_cli.print_summary(metrics)
     cal = ens.calibration_report
     print(f"  calibration: {cal['method']} (validation log-loss {cal['before']['log_loss']:.4f}"

@@ -21,27 +21,33 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from cloud.training.observable import (  # re-exported: callers import them from here
+    OBSERVABLE_CO2_PPM as OBSERVABLE_CO2_PPM,
+)
+from cloud.training.observable import (
+    OBSERVABLE_HOT_C as OBSERVABLE_HOT_C,
+)
+from cloud.training.observable import (
+    observable_time as observable_time,
+)
 from edge.detect.plausibility import plausible_recording
 from edge.errors import RecordingError, TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams, featurize_recording
 from edge.recording import Recording, load_recording
-from edge.types import ZERO_C_K
+
+if TYPE_CHECKING:
+    from cloud.training.fleet_types import FleetClip
 
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".json", ".npz")
 DEFAULT_LAG_S = 30.0
 LABEL_MODES = ("onset", "observable")
-#: A fire is observable once a pixel that was not this hot before the onset is (the features'
-#: hot threshold, FeatureParams.hot_threshold_c) ...
-OBSERVABLE_HOT_C = 60.0
-#: ... or the CO2 reading exceeds its pre-onset baseline (median of the last 60 s) by this.
-OBSERVABLE_CO2_PPM = 100.0
 #: Families that take tens of minutes to develop (smoulders, overheating): ``--sim-slow-
 #: duration`` applies to them.
 SLOW_CODES = frozenset({"F3", "F4", "F5"})
@@ -56,7 +62,8 @@ class Group:
     family: str  # scenario family name, or "json" for the seed's sample files
     fire_start_s: float | None
     duration_s: float
-    kind: str  # "recording" or "json"
+    kind: str  # "recording", "json" or "fleet" (a device's clip, cloud.training.fleet)
+    device: str | None = None  # a fleet clip's device id
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,8 @@ class Skipped:
 
 @dataclass
 class Dataset:
-    """Feature rows with labels, groups, times and the frame-scoring mask."""
+    """Feature rows with labels, groups, times, the frame-scoring mask and sample weights
+    (``w``: 1 unless a fleet rule says less); ``clips``: every fleet clip seen, used or not."""
 
     X: npt.NDArray[np.float32]
     y: npt.NDArray[np.int8]
@@ -77,6 +85,12 @@ class Dataset:
     t: npt.NDArray[np.float64]
     scored: npt.NDArray[np.bool_]
     groups: list[Group] = field(default_factory=list)
+    w: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
+    clips: list[FleetClip] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if self.w.size == 0 and self.y.size:
+            self.w = np.ones(self.y.size, np.float32)
 
     @classmethod
     def empty(cls) -> Dataset:
@@ -98,6 +112,8 @@ class Dataset:
             t=np.concatenate([p.t for p in parts]),
             scored=np.concatenate([p.scored for p in parts]),
             groups=[g for p in parts for g in p.groups],
+            w=np.concatenate([p.w for p in parts]).astype(np.float32),
+            clips=[c for p in parts for c in p.clips],
         )
 
     def __len__(self) -> int:
@@ -201,36 +217,6 @@ def parse_json_samples(data: bytes, name: str) -> Dataset:
 # ------------------------------------------------------------------------------ recordings
 
 
-def observable_time(rec: Recording, hot_c: float = OBSERVABLE_HOT_C,
-                    co2_excess_ppm: float = OBSERVABLE_CO2_PPM) -> float | None:
-    """When a fire first shows to either sensor, from the recording itself: the first frame
-    at/after ``fire_start_s`` with a *new* pixel ≥ ``hot_c`` (not that hot in the last frame
-    before the onset), or the first SCD41 reading ``co2_excess_ppm`` above the median of the
-    readings in the 60 s before the onset — whichever comes first. None when the recording
-    has no fire or the fire never shows."""
-    t0 = rec.fire_start_s
-    if t0 is None:
-        return None
-    found: list[float] = []
-    if rec.frame_t.size:
-        limit = (hot_c + ZERO_C_K) / rec.frame_resolution_k
-        first = int(np.searchsorted(rec.frame_t, t0))
-        base = (rec.frames[first - 1] >= limit if first > 0
-                else np.zeros(rec.frames.shape[1:], bool))
-        new_hot = ((rec.frames[first:] >= limit) & ~base).any(axis=(1, 2))
-        if new_hot.any():
-            found.append(float(rec.frame_t[first + int(np.argmax(new_hot))]))
-    if rec.gas_t.size:
-        before = (rec.gas_t < t0) & (rec.gas_t >= t0 - 60.0)
-        after = rec.gas_t >= t0
-        if before.any() and after.any():
-            baseline = float(np.median(rec.co2_ppm[before]))
-            high = rec.co2_ppm[after] >= baseline + co2_excess_ppm
-            if high.any():
-                found.append(float(rec.gas_t[after][int(np.argmax(high))]))
-    return min(found) if found else None
-
-
 def recording_rows(rec: Recording, name: str, params: FeatureParams,
                    lag_s: float = DEFAULT_LAG_S, labels: str = "onset",
                    feature_set: str = "seed-v1") -> Dataset:
@@ -332,8 +318,10 @@ def list_sources(paths: Sequence[str], endpoint_url: str | None = None
 
 
 def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S,
-                labels: str = "onset", feature_set: str = "seed-v1") -> Dataset:
-    """One file's rows, of ``feature_set`` (JSON samples carry ``seed-v1`` only).
+                labels: str = "onset", feature_set: str = "seed-v1",
+                verdict: Source | None = None) -> Dataset:
+    """One file's rows, of ``feature_set`` (JSON samples carry ``seed-v1`` only); a fleet
+    clip's by the fleet rule with its ``verdict`` file (:mod:`cloud.training.fleet`).
 
     :raises TrainingDataError: with the file's name and what is wrong with it.
     """
@@ -355,6 +343,10 @@ def load_source(src: Source, params: FeatureParams, lag_s: float = DEFAULT_LAG_S
                     rec = load_recording(local)
                 except RecordingError as exc:
                     raise RecordingError(str(exc).replace(str(local), src.name)) from None
+        if "clip" in rec.meta:
+            from cloud.training.fleet import clip_rows
+
+            return clip_rows(rec, src.name, verdict, params, feature_set)
         return recording_rows(rec, src.name, params, lag_s, labels, feature_set)
     except RecordingError as exc:
         raise TrainingDataError(str(exc)) from None
@@ -366,26 +358,42 @@ def load_paths(paths: Sequence[str], *, params: FeatureParams | None = None,
                strict: bool = False, endpoint_url: str | None = None,
                lag_s: float = DEFAULT_LAG_S, progress: bool = True, labels: str = "onset",
                feature_set: str = "seed-v1") -> tuple[Dataset, list[Skipped]]:
-    """Load every file; skip (or, ``strict``, refuse) bad ones with their reason.
+    """Load every file; skip (or, ``strict``, refuse) bad ones with their reason. Fleet
+    clips are paired with their ``.label.json`` and overlapping ones de-duplicated; a label
+    that cannot be used is listed as skipped (its clip counts as unlabelled).
 
     :raises TrainingDataError: in strict mode, for the first bad file.
     """
     from tqdm import tqdm
 
+    from cloud.training.fleet import LABEL_SUFFIX, dedup, label_name
+
     fp = params if params is not None else FeatureParams()
     sources, skipped = list_sources(paths, endpoint_url)
     if strict and skipped:
         raise TrainingDataError(f"{skipped[0].name}: {skipped[0].reason}")
+    verdicts = {s.name: s for s in sources if s.name.endswith(LABEL_SUFFIX)}
     parts: list[Dataset] = []
-    for src in tqdm(sources, desc="load data", unit="file", disable=not progress):
+    for src in tqdm([s for s in sources if s.name not in verdicts], desc="load data",
+                    unit="file", disable=not progress):
         try:
-            parts.append(load_source(src, fp, lag_s, labels, feature_set))
+            part = load_source(src, fp, lag_s, labels, feature_set,
+                               verdicts.get(label_name(src.name)))
         except TrainingDataError as exc:
             if strict:
                 raise
             skipped.append(Skipped(src.name, str(exc).removeprefix(f"{src.name}: ")))
             log.warning("skipping %s", exc)
-    return Dataset.concat(parts), skipped
+            continue
+        for clip in part.clips:
+            if clip.label_problem is not None:
+                if strict:
+                    raise TrainingDataError(f"{label_name(clip.name)}: {clip.label_problem}")
+                skipped.append(Skipped(label_name(clip.name), f"{clip.label_problem} (the "
+                                       f"clip is used as unlabelled)"))
+        parts.append(part)
+    ds, _ = dedup(Dataset.concat(parts))
+    return ds, skipped
 
 
 def skip_summary(skipped: Sequence[Skipped]) -> str:

@@ -288,11 +288,13 @@ class EnsembleConfig:
 def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: npt.ArrayLike,
                  cfg: EnsembleConfig, *, n_thermal: int | None = None,
                  progress: bool = False,
-                 val_groups: npt.ArrayLike | None = None) -> Ensemble:
-    """Fit every member (with degraded copies of some rows), weight them on the validation
-    rows, calibrate the weighted score there (``val_groups``: each validation row's run, for
-    choosing the map out of fold), choose the threshold on the calibrated score; RF is set to
-    ``n_jobs=1`` for inference afterwards."""
+                 val_groups: npt.ArrayLike | None = None,
+                 sample_weight: npt.ArrayLike | None = None) -> Ensemble:
+    """Fit every member (with degraded copies of some rows; ``sample_weight``: each training
+    row's weight, its copies' too, e.g. 0.3 for an unlabelled fleet clip), weight them on the
+    validation rows, calibrate the weighted score there (``val_groups``: each validation
+    row's run, for choosing the map out of fold), choose the threshold on the calibrated
+    score; RF is set to ``n_jobs=1`` for inference afterwards."""
     from tqdm import tqdm
 
     from cloud.training.calibrate import fit_calibration
@@ -307,10 +309,20 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
     extra, src = blank_blocks(X_train, cfg.degraded_fraction, n_thermal, rng)
     Xf = np.vstack([X_train, extra])
     yf = np.concatenate([ytr, ytr[src]])
+    fit_kw: dict[str, Any] = {}
+    if sample_weight is not None:
+        wtr = np.asarray(sample_weight, dtype=np.float64)
+        if wtr.shape != ytr.shape or not (np.isfinite(wtr).all() and (wtr >= 0).all()):
+            raise ValueError(f"sample_weight: {wtr.shape[0]} finite weights ≥ 0 needed, one per "
+                             f"training row ({ytr.shape[0]})")
+        fit_kw["clf__sample_weight"] = np.concatenate([wtr, wtr[src]])
     seconds: dict[str, float] = {}
 
     def fit_one(name: str) -> Any:
         pipe = build_member(name, cfg.params.get(name, {}), cfg.seed, n_jobs=cfg.n_jobs)
+        kw = dict(fit_kw)
+        if kw and "scale" in pipe.named_steps:  # the scaler's mean and spread are weighted too
+            kw["scale__sample_weight"] = kw["clf__sample_weight"]
         log.info("fitting %s on %d rows", name, Xf.shape[0])
         start = time.perf_counter()
         if name == "gb":
@@ -320,9 +332,9 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
             from threadpoolctl import threadpool_limits
 
             with threadpool_limits(limits=1, user_api="openmp"):
-                pipe.fit(Xf, yf)
+                pipe.fit(Xf, yf, **kw)
         else:
-            pipe.fit(Xf, yf)
+            pipe.fit(Xf, yf, **kw)
         seconds[name] = time.perf_counter() - start
         if name == "rf":
             pipe.set_params(clf__n_jobs=1)

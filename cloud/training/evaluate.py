@@ -56,8 +56,10 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     if len(np.unique(ds.y[va])) < 2:
         raise ValueError("the validation recordings hold one class only; give more "
                          "recordings (both fire and no-fire)")
+    weights = ds.w[tr] if (ds.w[tr] != 1.0).any() else None  # fleet rules weigh some rows
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
-                       ds.y[va], cfg, progress=progress, val_groups=ds.group[va])
+                       ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
+                       sample_weight=weights)
     if cfg.threshold_mode == "events":
         streams = no_fire_streams(ds, ens, split.val)
         if streams:
@@ -72,11 +74,12 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
 
 def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[Stream]:
     """The ensemble's score streams of the recordings among ``groups``: no-fire recordings
-    whole, fire recordings up to their onset (JSON sample files have no time: left out)."""
+    whole, fire recordings up to their onset; fleet clips likewise (JSON sample files have
+    no time: left out)."""
     out = []
     for g in groups:
         info = ds.groups[g]
-        if info.kind != "recording":
+        if info.kind not in ("recording", "fleet"):
             continue
         rows = ds.rows_of([g])
         if info.fire_start_s is not None:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cloud.training.fleet_report import fleet_html
 from cloud.training.metrics import SEED_PUBLISHED, clean_json
 
 log = logging.getLogger(__name__)
@@ -227,7 +228,8 @@ def write_report(report_dir: Path, metrics: Mapping[str, Any], *, y_test: Array,
         "<h2>Event level per family, held-out test recordings</h2>",
         _family_table(metrics.get("families", {})),
     ]
-    parts += [_calibration_html(metrics.get("calibration", {})),
+    parts += [fleet_html(metrics.get("fleet", {})),
+              _calibration_html(metrics.get("calibration", {})),
               _validation_html(metrics.get("validation", {}))]
     if metrics.get("holdout_families"):
         parts += ["<h2>Leave-one-family-out</h2><p>Trained without the family (fewer trees), "

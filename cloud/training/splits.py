@@ -66,10 +66,11 @@ def split_groups(strata: Sequence[str], *, val_fraction: float = 0.15,
 def engine_of(name: str, family: str, kind: str = "recording") -> str:
     """The physics engine of a group: ``cfast`` for a CFAST run (``sim:cfast:<family>:<seed>``
     as the training corpus names it, ``sim:cfast_*:<seed>``, or a recording of family
-    ``cfast_*``), ``json`` for the seed's sample files, else ``scene`` (the scene engine, and
-    recordings of other families)."""
-    if kind == "json":
-        return "json"
+    ``cfast_*``), ``json`` for the seed's sample files, ``fleet`` for a device's clip
+    (cloud.training.fleet), else ``scene`` (the scene engine, and recordings of other
+    families)."""
+    if kind in ("json", "fleet"):
+        return kind
     scenario = name.split(":")[1] if name.startswith("sim:") and name.count(":") >= 2 else ""
     if (scenario == "cfast" or scenario.startswith(CFAST_PREFIX)
             or family.startswith(CFAST_PREFIX)):
@@ -84,7 +85,7 @@ def ensure_engines_validated(split: GroupSplit, engines: Sequence[str],
     training group. An engine that cannot be validated is logged."""
     rng = np.random.default_rng(seed + 1)
     train, val = list(split.train), list(split.val)
-    for engine in sorted(set(engines) - {"json"}):  # JSON samples: no runs, no engine
+    for engine in sorted(set(engines) - {"json", "fleet"}):  # JSON: no runs; fleet: by device
         for fire in (False, True):  # no-fire first: the threshold is chosen on those
             if any(engines[g] == engine and has_fire[g] == fire for g in val):
                 continue
@@ -120,6 +121,27 @@ def strata(families: Sequence[str], has_fire: Sequence[bool], min_per_family: in
     counts = {f: families.count(f) for f in set(families)}
     out = [f if counts[f] >= min_per_family else ("fire" if fire else "no-fire")
            for f, fire in zip(families, has_fire, strict=True)]
-    if engines is not None and len(set(engines) - {"json"}) > 1:
+    if engines is not None and len(set(engines) - {"json", "fleet"}) > 1:
         out = [f"{e}/{s}" for e, s in zip(engines, out, strict=True)]
     return out
+
+
+def split_devices(split: GroupSplit, devices: Sequence[str | None], has_fire: Sequence[bool],
+                  *, seed: int = 42) -> GroupSplit:
+    """The same split with the groups that have a device (fleet clips) placed by device: all
+    clips of one device go to one side, devices stratified by whether any clip holds fire;
+    groups without a device stay where they are."""
+    fleet = [g for g, d in enumerate(devices) if d is not None]
+    if not fleet:
+        return split
+    names = sorted({d for d in devices if d is not None})
+    fire = [any(has_fire[g] for g in fleet if devices[g] == d) for d in names]
+    by_device = split_groups(["fire" if f else "no-fire" for f in fire], seed=seed + 2)
+    side = {names[i]: k for k, ids in (("train", by_device.train), ("val", by_device.val),
+                                       ("test", by_device.test)) for i in ids}
+    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
+    for k, ids in (("train", split.train), ("val", split.val), ("test", split.test)):
+        out[k] += [g for g in ids if devices[g] is None]
+    for g in fleet:
+        out[side[str(devices[g])]].append(g)
+    return GroupSplit(*(tuple(sorted(out[k])) for k in ("train", "val", "test")))
