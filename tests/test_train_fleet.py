@@ -18,7 +18,7 @@ from cloud.training.ensemble import EnsembleConfig, fit_ensemble
 from cloud.training.evaluate import fit_on_split
 from cloud.training.splits import GroupSplit, engine_of, split_devices
 from edge.errors import TrainingDataError
-from edge.features import FeatureParams
+from edge.features import FEATURE_SETS, FeatureParams
 from tests.fleet_helpers import (
     BASE_UNIX,
     label_bytes,
@@ -75,6 +75,18 @@ class TestLabellingRule:
         ds, skipped = load(tmp_path)
         assert len(ds) == 0 and skipped == []
         assert [(c.use, c.verdict) for c in ds.clips] == [("left_out", verdict)]
+
+    def test_left_out_clip_beside_used_clips_fd_v2(self, tmp_path: Path) -> None:
+        """A left-out clip loads beside used ones in a feature set wider than seed-v1."""
+        rec = stretch(300)
+        write_clip(tmp_path, make_clip(rec, 0, 60, device_id="d1", reason="alarm", seq=1,
+                                       trigger_s=30))
+        write_clip(tmp_path, make_clip(rec, 100, 200, device_id="d1", reason="near_miss",
+                                       seq=None, trigger_s=150))
+        ds, skipped = load_paths([str(tmp_path)], params=FeatureParams(), progress=False,
+                                 feature_set="fd-v2")
+        assert skipped == [] and ds.X.shape[1] == len(FEATURE_SETS["fd-v2"]) and len(ds) > 0
+        assert sorted(c.use for c in ds.clips) == ["left_out", "unlabelled"]
 
     @pytest.mark.parametrize("reason", ["near_miss", "fault"])
     def test_unlabelled_near_miss_and_fault_weighted(self, tmp_path: Path, reason: str) -> None:

@@ -93,8 +93,8 @@ class Dataset:
             self.w = np.ones(self.y.size, np.float32)
 
     @classmethod
-    def empty(cls) -> Dataset:
-        n = len(FEATURE_NAMES)
+    def empty(cls, n_features: int | None = None) -> Dataset:
+        n = len(FEATURE_NAMES) if n_features is None else n_features
         return cls(np.zeros((0, n), np.float32), np.zeros(0, np.int8), np.zeros(0, np.int32),
                    np.zeros(0, np.float64), np.zeros(0, bool), [])
 

@@ -35,7 +35,7 @@ from cloud.training.fleet_types import (
 )
 from edge.detect.plausibility import plausible_recording
 from edge.errors import TrainingDataError
-from edge.features import FeatureParams, featurize_recording
+from edge.features import FEATURE_SETS, FeatureParams, featurize_recording
 from edge.recording import Recording
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,9 @@ def clip_rows(rec: Recording, name: str, label: Source | None, params: FeaturePa
                               _span(rec, t0), problem)]
         return ds
 
+    width = len(FEATURE_SETS[feature_set])
     if use == "left_out":
-        return result(Dataset.empty(), use)
+        return result(Dataset.empty(width), use)
     rec = plausible_recording(rec)  # what the device's pipeline feeds its features
     t, X = featurize_recording(rec, params, feature_set)
     if t.size == 0:
@@ -163,7 +164,7 @@ def clip_rows(rec: Recording, name: str, label: Source | None, params: FeaturePa
         fire_start = trigger_t - t0 - FIRE_LEAD_S
         keep = t >= fire_start
         if not keep.any():
-            return result(Dataset.empty(), "left_out")
+            return result(Dataset.empty(width), "left_out")
     n = int(keep.sum())
     y = np.full(n, 1 if use == "fire" else 0, np.int8)
     w = np.full(n, UNLABELLED_WEIGHT if use == "unlabelled" else 1.0, np.float32)

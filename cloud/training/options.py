@@ -121,7 +121,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "seconds left out")
     d.add_argument("--workers", type=_positive_int, default=2, help="processes for simulation")
     d.add_argument("--data", action="append", default=[], metavar="PATH",
-                   help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable)")
+                   help="a .json/.npz file, a folder, or s3://bucket/prefix/ (repeatable); "
+                        "fleet clips there are paired with their .label.json verdicts "
+                        "(docs/fleet.md)")
     d.add_argument("--s3-endpoint-url", default=None, metavar="URL",
                    help="endpoint of an S3-compatible store (data and --upload)")
     _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
