@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 
@@ -30,6 +31,15 @@ class ModelConfig(Section):
     )
     poll_interval_s: float = Field(
         300.0, ge=10.0, le=86400.0, description="how often to check S3 for a new model, s"
+    )
+
+    channel: Literal["auto", "stable", "canary"] | None = Field(
+        None, description="release channel to follow under s3_url (channels/<name>.json): "
+        "auto = canary when sha256(device.id) falls in the canary's percent; unset = latest.json"
+    )
+    shadow: bool = Field(
+        False, description="score with the canary model beside the active one (never alarming "
+        "on it) and report how often they disagree; needs channel"
     )
 
     @field_validator("s3_endpoint_url")
