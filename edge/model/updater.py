@@ -105,7 +105,7 @@ class ModelUpdater:
         interval_s: float | None = None,
         device_id: str | None = None,
         shadow: ShadowScorer | None = None,
-        after_poll: Callable[[], None] | None = None,
+        after_poll: Callable[[], object] | None = None,
     ) -> None:
         if config.s3_url is None:
             raise ValueError("model.s3_url is not set: nothing to poll")
