@@ -98,7 +98,7 @@ class Assessment:
     def as_dict(self) -> dict[str, Any]:
         """For the JSON status."""
         return {"verdict": self.verdict, "reasons": self.reasons,
-                "stable": self.stable.as_dict(), "canary": self.canary.as_dict(),
+                "stats": {"stable": self.stable.as_dict(), "canary": self.canary.as_dict()},
                 "failures": self.failures}
 
 

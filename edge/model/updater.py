@@ -170,16 +170,19 @@ class ModelUpdater:
     def _public_key(self) -> Any:
         return load_public_key(self.config.public_key) if self.config.public_key else None
 
-    def _get(self, rel: str) -> tuple[bytes | None, str | None]:
-        """GET a pointer with its last ETag: ``(None, etag)`` when not modified."""
+    def _get(self, rel: str, slot: str = "follow") -> tuple[bytes | None, str | None]:
+        """GET a pointer with the last ETag kept in ``slot``: ``(None, etag)`` when not
+        modified. The canary pointer is read for the cohort (slot ``channel``) and, by its
+        cohort, followed (slot ``follow``): each keeps its own ETag."""
         kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(rel)}
-        if self._etags.get(rel):
-            kwargs["IfNoneMatch"] = self._etags[rel]
+        tag = self._etags.get(f"{slot}:{rel}")
+        if tag:
+            kwargs["IfNoneMatch"] = tag
         try:
             resp = self._s3().get_object(**kwargs)
         except Exception as exc:
             if _error_code(exc) in ("304", "NotModified"):
-                return None, self._etags.get(rel)
+                return None, tag
             raise
         return resp["Body"].read(64 * 1024), resp.get("ETag")
 
@@ -190,11 +193,11 @@ class ModelUpdater:
         rel = channel_rel("canary")
         where = f"s3://{self.bucket}/{self._key(rel)}"
         try:
-            body, etag = self._get(rel)
+            body, etag = self._get(rel, "channel")
         except ClientError as exc:
             if _error_code(exc) in ("NoSuchKey", "404"):
                 self.canary = None
-                self._etags.pop(rel, None)
+                self._etags.pop(f"channel:{rel}", None)
             else:
                 log.warning("%s: %s; the last canary pointer read is kept", where, exc)
             return
@@ -203,7 +206,7 @@ class ModelUpdater:
             return
         if body is None:
             return
-        self._etags[rel] = etag
+        self._etags[f"channel:{rel}"] = etag
         try:
             self.canary = _parse_channel(body, self._public_key(), "canary")
         except (PointerFormatError, PointerSignatureError, ModelError) as exc:
@@ -256,7 +259,7 @@ class ModelUpdater:
         except (PointerFormatError, ModelError) as exc:
             return PollResult(PollOutcome.FAILED, f"{where}: {exc}")
         except PointerSignatureError as exc:
-            self._etags[rel_pointer] = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             reason = f"{where}: {exc}"
             self.holder.record_fault(reason)
             return PollResult(PollOutcome.REFUSED, reason)
@@ -264,22 +267,22 @@ class ModelUpdater:
 
         current = self.holder.model
         if current is not None and current.version == version:
-            self._etags[rel_pointer] = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.UNCHANGED, f"model {version} already in use", version)
         if self.holder.is_rejected(version):
-            self._etags[rel_pointer] = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.REFUSED, f"model {version} was rejected before", version)
         if pointer.rollback and current is not None:
             made = model_time(current.manifest, current.version)
             if made is not None and pointer.published is not None and pointer.published < made:
-                self._etags[rel_pointer] = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
                 reason = (f"{where}: rollback to {version} was signed "
                           f"{pointer.published:%Y-%m-%dT%H:%M:%SZ}, before model "
                           f"{current.version} in use was made; a stale pointer, refused")
                 self.holder.record_fault(reason)
                 return PollResult(PollOutcome.REFUSED, reason, version)
         if not pointer.rollback and self.holder.is_refused(version):
-            self._etags[rel_pointer] = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.REFUSED, f"model {version} was refused before as "
                               "older than the model in use; not downloaded again", version)
 
@@ -311,11 +314,11 @@ class ModelUpdater:
                 self.holder.install(tarball, expect_version=version,
                                     allow_older=pointer.rollback)
             except ModelDowngradeError as exc:
-                self._etags[rel_pointer] = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
                 self.holder.mark_refused(version)
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
             except ModelError as exc:
-                self._etags[rel_pointer] = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
                 if isinstance(exc, ModelSelfTestError):
                     self._record_failure(version, "self_test", str(exc))
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
@@ -325,7 +328,7 @@ class ModelUpdater:
                 )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self._etags[rel_pointer] = etag
+        self._etags[f"follow:{rel_pointer}"] = etag
         how = " (signed rollback)" if pointer.rollback else ""
         return PollResult(PollOutcome.UPDATED, f"model {version} installed{how}", version)
 
