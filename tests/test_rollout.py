@@ -238,6 +238,20 @@ class TestChannels:
         assert dev.version == "model-b" and dev.updater.following is None
 
 
+class TestConfig:
+    def test_shadow_and_channel_need_their_settings(self) -> None:
+        """``shadow`` without ``channel``, and ``channel`` without ``s3_url``, are refused
+        naming the keys."""
+        from pydantic import ValidationError
+
+        with pytest.raises(ValidationError, match=r"model.shadow = true needs model.channel"):
+            ModelConfig(s3_url="s3://bucket/p/", shadow=True)
+        with pytest.raises(ValidationError, match=r"model.channel = 'auto' needs model.s3_url"):
+            ModelConfig(channel="auto")
+        with pytest.raises(ValidationError, match="channel"):
+            ModelConfig(s3_url="s3://bucket/p/", channel="beta")  # type: ignore[arg-type]
+
+
 class TestCli:
     def test_canary_status_promote(
         self, kit: Kit, s3_bucket: S3Bucket, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -382,3 +396,32 @@ class TestAutomaticRollback:
         assert out["verdict"] == "rollback" and out["rolled_back_to"] == "model-a"
         assert len({f["device_id"] for f in out["failures"]}) == len(cohort)
         assert ch.read("canary") is None
+
+    def test_runtime_failure_on_the_canary_is_reported_for_rollback(
+        self, kit: Kit, s3_bucket: S3Bucket, tmp_path: Path
+    ) -> None:
+        """A canary model that raises while scoring is rolled back on the device to the
+        previous model, not installed again, and the summary makes the verdict ``rollback``."""
+        _publish(kit, s3_bucket, kit.a.tarball, kit.b.tarball)
+        ch = _channels(kit, s3_bucket)
+        ch.set_stable("model-a")
+        ch.set_canary("model-b", 100.0)
+        dev = _Device(kit, s3_bucket, tmp_path / "d", "pi-1")
+        dev.updater.poll_once()
+        broken = dev.holder.model
+        assert broken is not None and broken.version == "model-b"
+
+        class Boom:
+            def proba(self, X: np.ndarray) -> dict[str, np.ndarray]:
+                raise RuntimeError("onnxruntime exploded")
+
+        broken.ensemble = Boom()  # type: ignore[assignment]
+        clean, _ = _clean_and_fire_rows()
+        assert dev.holder.score(clean[0]).model_version == "model-a"
+        dev.updater.poll_once()  # the canary pointer still names model-b: not taken again
+        assert dev.version == "model-a" and dev.holder.is_rejected("model-b")
+        assert {"version": "model-b", "kind": "runtime"} in dev.fleet.health_model()["failures"]
+        from cloud.fleet.summaries import read_summaries
+
+        docs = read_summaries(_s3(s3_bucket), s3_bucket.name, PREFIX, 1)
+        assert assess(docs, "model-a", "model-b").verdict == "rollback"

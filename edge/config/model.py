@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.urls import refuse_userinfo
@@ -54,3 +54,13 @@ class ModelConfig(Section):
                     "the standard AWS chain (environment, ~/.aws, instance role)"
                 ) from None
         return v
+
+    @model_validator(mode="after")
+    def _channel_needs_s3(self) -> ModelConfig:
+        if self.channel is not None and self.s3_url is None:
+            raise ValueError(f"model.channel = {self.channel!r} needs model.s3_url (the channel "
+                             "pointers live under it)")
+        if self.shadow and self.channel is None:
+            raise ValueError("model.shadow = true needs model.channel (\"auto\", \"stable\" or "
+                             "\"canary\"): the shadow is the canary channel's model")
+        return self

@@ -131,7 +131,7 @@ class ModelUpdater:
         self.following: ChannelName | None = None
         #: Models that failed here: ``{"version", "kind", "reason", "at"}`` (newest last).
         self.failures: list[dict[str, Any]] = []
-        self._shadow_failed: set[str] = set()
+        self.shadow_failed: set[str] = set()  # shadow versions refused here
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_result: PollResult | None = None
@@ -157,7 +157,9 @@ class ModelUpdater:
         """Check the pointer once and install a new model if there is one."""
         result = self._poll()
         if self.config.shadow and self.shadow is not None:
-            self._update_shadow()
+            from edge.model.shadow_fetch import update_shadow
+
+            update_shadow(self, self.shadow)
         if self.after_poll is not None:
             self.after_poll()
         self.last_result = result
@@ -320,7 +322,7 @@ class ModelUpdater:
             except ModelError as exc:
                 self._etags[f"follow:{rel_pointer}"] = etag
                 if isinstance(exc, ModelSelfTestError):
-                    self._record_failure(version, "self_test", str(exc))
+                    self.record_failure(version, "self_test", str(exc))
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
             except OSError as exc:  # the cache cannot be written (disk full, read-only)
                 return PollResult(
@@ -332,47 +334,10 @@ class ModelUpdater:
         how = " (signed rollback)" if pointer.rollback else ""
         return PollResult(PollOutcome.UPDATED, f"model {version} installed{how}", version)
 
-    def _record_failure(self, version: str, kind: str, reason: str) -> None:
+    def record_failure(self, version: str, kind: str, reason: str) -> None:
         self.failures = [*self.failures[-19:], {
             "version": version, "kind": kind, "reason": reason[:300],
             "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]
-
-    def _update_shadow(self) -> None:
-        """Load the canary's model as the shadow when this device runs another one."""
-        shadow, canary, current = self.shadow, self.canary, self.holder.model
-        assert shadow is not None
-        if (canary is None or self.following == "canary"
-                or (current is not None and current.version == canary.pointer.version)):
-            shadow.set_model(None)
-            return
-        version = canary.pointer.version
-        if (shadow.version == version or version in self._shadow_failed
-                or self.holder.is_rejected(version)):
-            return
-        try:
-            staging = Path(tempfile.mkdtemp(prefix=".staging-shadow-", dir=self._staging_root()))
-        except OSError as exc:
-            log.warning("shadow model %s not downloaded: %s", version, exc)
-            return
-        try:
-            tarball = staging / f"{version}.tar.gz"
-            self._download(self._key(canary.pointer.key), tarball, canary.pointer.sha256)
-            model = self.holder.load(tarball)
-            if model.version != version:
-                raise ModelError(f"the manifest is version {model.version!r}, the canary "
-                                 f"pointer names {version!r}")
-        except ModelError as exc:
-            self._shadow_failed.add(version)
-            if isinstance(exc, ModelSelfTestError):
-                self._record_failure(version, "self_test", str(exc))
-            self.holder.record_fault(f"shadow model {version} refused: {exc}")
-            return
-        except Exception as exc:  # network or disk: retried at the next poll
-            log.warning("shadow model %s not loaded: %s", version, exc)
-            return
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-        shadow.set_model(model)
 
     def _storage_failed(self, exc: OSError, version: str) -> PollResult:
         err = ModelStorageError.from_oserror(exc, self.state_dir / "models",
