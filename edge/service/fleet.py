@@ -4,7 +4,8 @@
 ``count``), and gathers the model's side: the channel followed and the cohort number, the
 shadow statistics (:class:`~edge.model.shadow.ShadowScorer`), and the models that failed here
 (self-test failures recorded by the updater, versions rolled back after runtime errors by
-the holder). ``maybe_upload`` runs on the model updater's thread after each poll: it puts
+the holder). ``maybe_upload`` runs on the model updater's thread after each poll (devices on
+a channel only: one that merely follows ``latest.json`` may have read-only access): it puts
 ``<prefix>_summaries/<YYYY-MM-DD>/<device_id>.json`` (docs/fleet.md) once an hour, at once
 when a new model failure appears (so ``rollout.py watch`` sees it within a poll), and a last
 time for a day when the UTC date changes; the counters then start over.
@@ -111,8 +112,8 @@ class FleetReport:
     def maybe_upload(self) -> str | None:
         """Upload the summary when it is due (see the module docstring); return the key."""
         updater = self.updater
-        if updater is None:
-            return None
+        if updater is None or updater.config.channel is None:
+            return None  # not on channels: the device may only have read access to the store
         now = self.wall()
         new_failures = len(self.failures()) != self._failures_sent
         rolled = self._today() != self._day
