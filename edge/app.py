@@ -189,7 +189,16 @@ def _wire(
     box["daemon"] = daemon
     updater = None
     if config.model.s3_url:
+        from edge.model.shadow import ShadowScorer
         from edge.model.updater import ModelUpdater
+        from edge.service.fleet import FleetReport
 
-        updater = ModelUpdater(config.model, holder, state_dir)
+        shadow = ShadowScorer(config.alarm) if config.model.shadow else None
+        if shadow is not None:
+            daemon.pipeline.shadow = shadow.observe
+        fleet = FleetReport(config.device.id, holder, daemon.report.uptime, shadow=shadow)
+        updater = ModelUpdater(config.model, holder, state_dir, device_id=config.device.id,
+                               shadow=shadow, after_poll=fleet.maybe_upload)
+        fleet.updater = updater
+        daemon.report.fleet = fleet
     return Runtime(daemon, outbox, updater, lock)

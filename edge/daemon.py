@@ -233,6 +233,8 @@ class Daemon:
 
         seq = self.link.publish_event(make)
         self.events_published += 1
+        if self.report.fleet is not None:
+            self.report.fleet.count(ev.kind)
         log.info("daemon: event %s seq=%d t=%.2f score=%s", ev.kind, seq, ev.t, body["score"])
         return seq
 
@@ -256,6 +258,8 @@ class Daemon:
         score = None if last is None else float(last.probability)
         if alarm.state != self._last_state:
             self._last_state = alarm.state
+            if alarm.state == "pre_alarm" and self.report.fleet is not None:
+                self.report.fleet.count("pre_alarm")
             since = alarm.since
             self.link.set_state(state_payload(alarm.state, iso_utc(), since, score))
         key = (tuple(self.pipeline.reasons().items()), self._model_version(),

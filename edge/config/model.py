@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
 from edge.config.urls import refuse_userinfo
@@ -32,6 +33,15 @@ class ModelConfig(Section):
         300.0, ge=10.0, le=86400.0, description="how often to check S3 for a new model, s"
     )
 
+    channel: Literal["auto", "stable", "canary"] | None = Field(
+        None, description="release channel to follow under s3_url (channels/<name>.json): "
+        "auto = canary when sha256(device.id) falls in the canary's percent; unset = latest.json"
+    )
+    shadow: bool = Field(
+        False, description="score with the canary model beside the active one (never alarming "
+        "on it) and report how often they disagree; needs channel"
+    )
+
     @field_validator("s3_endpoint_url")
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:
@@ -44,3 +54,13 @@ class ModelConfig(Section):
                     "the standard AWS chain (environment, ~/.aws, instance role)"
                 ) from None
         return v
+
+    @model_validator(mode="after")
+    def _channel_needs_s3(self) -> ModelConfig:
+        if self.channel is not None and self.s3_url is None:
+            raise ValueError(f"model.channel = {self.channel!r} needs model.s3_url (the channel "
+                             "pointers live under it)")
+        if self.shadow and self.channel is None:
+            raise ValueError("model.shadow = true needs model.channel (\"auto\", \"stable\" or "
+                             "\"canary\"): the shadow is the canary channel's model")
+        return self

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -196,6 +196,8 @@ class Pipeline:
         self.last_gas: GasReading | None = None
         self.plausibility = GasPlausibility()
         self.scored = 0
+        #: ``edge.model.shadow.ShadowScorer.observe``, called after each scored vector.
+        self.shadow: Callable[[float, Vector, float, float, bool], None] | None = None
 
     # ----------------------------------------------------------------- readings
 
@@ -329,6 +331,8 @@ class Pipeline:
                                     trigger=None if trigger is None else trigger.source,
                                     why="" if trigger is None else trigger.why):
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
+        if self.shadow is not None:
+            self.shadow(t, vector, p, self.alarm.threshold, any(e.kind == "alarm" for e in events))
         return Step(t, score, vector, events, found)
 
     @property

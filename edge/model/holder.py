@@ -160,6 +160,11 @@ class ModelHolder:
             last_error=self._last_error,
         )
 
+    @property
+    def rejected(self) -> frozenset[str]:
+        """Versions that failed while scoring here (never installed again)."""
+        return frozenset(self._rejected)
+
     def is_rejected(self, version: str) -> bool:
         """Whether this version failed here before (it is not installed again)."""
         return version in self._rejected

@@ -14,10 +14,18 @@ Downgrades (``edge.model.pointer``): a model older than the one in use is refuse
 ``latest.json`` is signed, verifies and says ``rollback``; the refused version is kept in the
 cache state and not downloaded again, also after a restart. A pointer whose signature does
 not verify is refused and reported; an unsigned pointer still upgrades.
+
+Channels (``[model] channel``, ``edge.model.channels``): the device follows
+``channels/canary.json`` when it is in the canary's cohort (or ``channel = "canary"``), else
+``channels/stable.json`` (``latest.json`` while no stable pointer exists). With ``[model]
+shadow`` a device not in the cohort loads the canary's model, verified and self-tested the
+same way, into its :class:`~edge.model.shadow.ShadowScorer`. A model that fails its
+self-test (installed or shadow) is recorded in ``failures`` for the health and the summary.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import hashlib
 import logging
@@ -25,12 +33,15 @@ import re
 import shutil
 import tempfile
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edge.config import ModelConfig
-from edge.errors import ModelDowngradeError, ModelError, ModelStorageError
+from edge.errors import ModelDowngradeError, ModelError, ModelSelfTestError, ModelStorageError
+from edge.model.channels import ChannelName, ChannelPointer, channel_rel, in_canary
+from edge.model.channels import parse_channel_pointer as _parse_channel
 from edge.model.holder import ModelHolder
 from edge.model.pointer import (
     PointerFormatError,
@@ -42,6 +53,8 @@ from edge.model.verify import MAX_ARTIFACT_BYTES, load_public_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+    from edge.model.shadow import ShadowScorer
 
 __all__ = ["ModelUpdater", "PollOutcome", "PollResult"]
 
@@ -90,6 +103,9 @@ class ModelUpdater:
         *,
         client: S3Client | None = None,
         interval_s: float | None = None,
+        device_id: str | None = None,
+        shadow: ShadowScorer | None = None,
+        after_poll: Callable[[], object] | None = None,
     ) -> None:
         if config.s3_url is None:
             raise ValueError("model.s3_url is not set: nothing to poll")
@@ -102,8 +118,20 @@ class ModelUpdater:
         self.holder = holder
         self.state_dir = Path(state_dir)
         self.interval_s = config.poll_interval_s if interval_s is None else interval_s
+        if config.channel is not None and device_id is None:
+            raise ValueError("model.channel is set: the updater needs the device id")
+        self.device_id = device_id
+        self.shadow = shadow
+        self.after_poll = after_poll
         self._client = client
-        self._etag: str | None = None
+        self._etags: dict[str, str | None] = {}
+        #: The canary pointer last read (None: none published, or refused).
+        self.canary: ChannelPointer | None = None
+        #: The channel whose pointer the last poll followed (None: latest.json).
+        self.following: ChannelName | None = None
+        #: Models that failed here: ``{"version", "kind", "reason", "at"}`` (newest last).
+        self.failures: list[dict[str, Any]] = []
+        self.shadow_failed: set[str] = set()  # shadow versions refused here
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.last_result: PollResult | None = None
@@ -126,8 +154,14 @@ class ModelUpdater:
 
     # -- one poll -----------------------------------------------------------------------
     def poll_once(self) -> PollResult:
-        """Check ``latest.json`` once and install a new model if there is one."""
+        """Check the pointer once and install a new model if there is one."""
         result = self._poll()
+        if self.config.shadow and self.shadow is not None:
+            from edge.model.shadow_fetch import update_shadow
+
+            update_shadow(self, self.shadow)
+        if self.after_poll is not None:
+            self.after_poll()
         self.last_result = result
         level = logging.ERROR if result.outcome in (PollOutcome.REFUSED,) else logging.INFO
         if result.outcome is PollOutcome.FAILED:
@@ -135,32 +169,99 @@ class ModelUpdater:
         log.log(level, "model poll: %s (%s)", result.outcome.value, result.reason)
         return result
 
+    def _public_key(self) -> Any:
+        return load_public_key(self.config.public_key) if self.config.public_key else None
+
+    def _get(self, rel: str, slot: str = "follow") -> tuple[bytes | None, str | None]:
+        """GET a pointer with the last ETag kept in ``slot``: ``(None, etag)`` when not
+        modified. The canary pointer is read for the cohort (slot ``channel``) and, by its
+        cohort, followed (slot ``follow``): each keeps its own ETag."""
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(rel)}
+        tag = self._etags.get(f"{slot}:{rel}")
+        if tag:
+            kwargs["IfNoneMatch"] = tag
+        try:
+            resp = self._s3().get_object(**kwargs)
+        except Exception as exc:
+            if _error_code(exc) in ("304", "NotModified"):
+                return None, tag
+            raise
+        return resp["Body"].read(64 * 1024), resp.get("ETag")
+
+    def _read_canary(self) -> None:
+        """Refresh ``self.canary``; a missing, unreadable or refused pointer means none."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        rel = channel_rel("canary")
+        where = f"s3://{self.bucket}/{self._key(rel)}"
+        try:
+            body, etag = self._get(rel, "channel")
+        except ClientError as exc:
+            if _error_code(exc) in ("NoSuchKey", "404"):
+                self.canary = None
+                self._etags.pop(f"channel:{rel}", None)
+            else:
+                log.warning("%s: %s; the last canary pointer read is kept", where, exc)
+            return
+        except (BotoCoreError, OSError) as exc:
+            log.warning("%s: store unreachable: %s", where, exc)
+            return
+        if body is None:
+            return
+        self._etags[f"channel:{rel}"] = etag
+        try:
+            self.canary = _parse_channel(body, self._public_key(), "canary")
+        except (PointerFormatError, PointerSignatureError, ModelError) as exc:
+            self.canary = None
+            self.holder.record_fault(f"{where}: {exc}; the stable channel is followed")
+
+    def _choose(self) -> tuple[str, ChannelName | None]:
+        """The pointer to follow: ``latest.json``, or this device's channel pointer."""
+        if self.config.channel is None:
+            return "latest.json", None
+        self._read_canary()
+        canary = self.canary
+        if canary is not None and (self.config.channel == "canary" or (
+                self.config.channel == "auto" and self.device_id is not None
+                and in_canary(self.device_id, canary.percent))):
+            return channel_rel("canary"), "canary"
+        return channel_rel("stable"), "stable"
+
     def _poll(self) -> PollResult:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        latest = self._key("latest.json")
+        rel_pointer, channel = self._choose()
+        self.following = channel
+        latest = self._key(rel_pointer)
         where = f"s3://{self.bucket}/{latest}"
         try:
-            kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": latest}
-            if self._etag:
-                kwargs["IfNoneMatch"] = self._etag
-            resp = self._s3().get_object(**kwargs)
-            body = resp["Body"].read(64 * 1024)
-            etag = resp.get("ETag")
+            body, etag = self._get(rel_pointer)
         except ClientError as exc:
             code = _error_code(exc)
-            if code in ("304", "NotModified"):
-                return PollResult(PollOutcome.UNCHANGED, f"{where} not modified")
-            return PollResult(PollOutcome.FAILED, f"{where}: {code or exc}")
+            if channel == "stable" and code in ("NoSuchKey", "404"):
+                self.following = None  # no stable pointer published yet: latest.json
+                rel_pointer, latest = "latest.json", self._key("latest.json")
+                where = f"s3://{self.bucket}/{latest}"
+                try:
+                    body, etag = self._get(rel_pointer)
+                except ClientError as exc2:
+                    return PollResult(PollOutcome.FAILED, f"{where}: {_error_code(exc2) or exc2}")
+                except (BotoCoreError, OSError) as exc2:
+                    return PollResult(PollOutcome.FAILED, f"{where}: store unreachable: {exc2}")
+            else:
+                return PollResult(PollOutcome.FAILED, f"{where}: {code or exc}")
         except (BotoCoreError, OSError) as exc:
             return PollResult(PollOutcome.FAILED, f"{where}: store unreachable: {exc}")
+        if body is None:
+            return PollResult(PollOutcome.UNCHANGED, f"{where} not modified")
         try:
-            key = load_public_key(self.config.public_key) if self.config.public_key else None
-            pointer = parse_pointer(body, key)
+            key = self._public_key()
+            pointer = (parse_pointer(body, key) if self.following is None
+                       else _parse_channel(body, key, self.following).pointer)
         except (PointerFormatError, ModelError) as exc:
             return PollResult(PollOutcome.FAILED, f"{where}: {exc}")
         except PointerSignatureError as exc:
-            self._etag = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             reason = f"{where}: {exc}"
             self.holder.record_fault(reason)
             return PollResult(PollOutcome.REFUSED, reason)
@@ -168,22 +269,22 @@ class ModelUpdater:
 
         current = self.holder.model
         if current is not None and current.version == version:
-            self._etag = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.UNCHANGED, f"model {version} already in use", version)
         if self.holder.is_rejected(version):
-            self._etag = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.REFUSED, f"model {version} was rejected before", version)
         if pointer.rollback and current is not None:
             made = model_time(current.manifest, current.version)
             if made is not None and pointer.published is not None and pointer.published < made:
-                self._etag = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
                 reason = (f"{where}: rollback to {version} was signed "
                           f"{pointer.published:%Y-%m-%dT%H:%M:%SZ}, before model "
                           f"{current.version} in use was made; a stale pointer, refused")
                 self.holder.record_fault(reason)
                 return PollResult(PollOutcome.REFUSED, reason, version)
         if not pointer.rollback and self.holder.is_refused(version):
-            self._etag = etag
+            self._etags[f"follow:{rel_pointer}"] = etag
             return PollResult(PollOutcome.REFUSED, f"model {version} was refused before as "
                               "older than the model in use; not downloaded again", version)
 
@@ -215,11 +316,13 @@ class ModelUpdater:
                 self.holder.install(tarball, expect_version=version,
                                     allow_older=pointer.rollback)
             except ModelDowngradeError as exc:
-                self._etag = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
                 self.holder.mark_refused(version)
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
             except ModelError as exc:
-                self._etag = etag
+                self._etags[f"follow:{rel_pointer}"] = etag
+                if isinstance(exc, ModelSelfTestError):
+                    self.record_failure(version, "self_test", str(exc))
                 return PollResult(PollOutcome.REFUSED, f"model {version} refused: {exc}", version)
             except OSError as exc:  # the cache cannot be written (disk full, read-only)
                 return PollResult(
@@ -227,9 +330,14 @@ class ModelUpdater:
                 )
         finally:
             shutil.rmtree(staging, ignore_errors=True)
-        self._etag = etag
+        self._etags[f"follow:{rel_pointer}"] = etag
         how = " (signed rollback)" if pointer.rollback else ""
         return PollResult(PollOutcome.UPDATED, f"model {version} installed{how}", version)
+
+    def record_failure(self, version: str, kind: str, reason: str) -> None:
+        self.failures = [*self.failures[-19:], {
+            "version": version, "kind": kind, "reason": reason[:300],
+            "at": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}]
 
     def _storage_failed(self, exc: OSError, version: str) -> PollResult:
         err = ModelStorageError.from_oserror(exc, self.state_dir / "models",

@@ -16,6 +16,7 @@ from edge.features import FEATURE_NAMES
 from edge.model.holder import ModelHolder
 from edge.mqtt.base import Link
 from edge.mqtt.payloads import health_payload, iso_utc, telemetry_payload
+from edge.service.fleet import FleetReport
 from edge.service.storage import StorageWatch
 
 T_MAX = FEATURE_NAMES.index("t_max")
@@ -34,6 +35,8 @@ class Reporter:
         self.holder = holder
         self.storage = storage
         self.uptime = uptime
+        #: The fleet extras (channel, cohort, shadow, failures) for ``model`` in the health.
+        self.fleet: FleetReport | None = None
 
     def model_version(self) -> str:
         """The version of the model in use, or the rule fallback's."""
@@ -72,6 +75,10 @@ class Reporter:
             "model_error": self.holder.status().last_error,
             "outbox": self.storage.report(),
         }
+        if self.fleet is not None:
+            extra["model"] = {"version": self.model_version(),
+                              "degraded": self.holder.model is None,
+                              **self.fleet.health_model()}
         faults = self.storage.faults()
         extra.update(faults)
         if extra["outbox"]["status"] != "ok" or faults:
