@@ -3,7 +3,6 @@ API (moto server mode) and the daemon end to end with a real Mosquitto (docs/cli
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from pathlib import Path
@@ -111,7 +110,7 @@ class TestRecorder:
     def test_near_miss_clip(self, tmp_path: Path) -> None:
         """A score at 0.6 × threshold with no alarm writes one near-miss clip (cooldown), a
         valid recording with the contract's meta."""
-        rec, queue = self._run(tmp_path, 0.3, 30.0)
+        _, queue = self._run(tmp_path, 0.3, 30.0)
         items = queue.items()
         assert [i.reason for i in items] == ["near_miss"]
         assert KEY_RE.match(items[0].key) and items[0].key.endswith("-near_miss-0.npz")
@@ -235,3 +234,20 @@ class TestUploader:
         finally:
             up.stop()
             server.stop()
+
+
+class TestDiscoveryButtons:
+    def test_feedback_buttons_only_with_clips(self) -> None:
+        """With clips on, discovery has "False alarm" and "Real fire" buttons (QoS 1) that
+        publish to <base>/cmd/feedback_last; without clips, none."""
+        from edge.mqtt.discovery import DiscoveryInfo, components
+
+        on = components(DiscoveryInfo("c1", "firedetect/c1", feedback=True))
+        assert {k: (v["p"], v["name"], v["command_topic"], v["payload_press"], v["qos"])
+                for k, v in on.items() if k in ("false_alarm", "real_fire")} == {
+            "false_alarm": ("button", "False alarm", "firedetect/c1/cmd/feedback_last",
+                            "false_alarm", 1),
+            "real_fire": ("button", "Real fire", "firedetect/c1/cmd/feedback_last", "fire", 1),
+        }
+        off = components(DiscoveryInfo("c1", "firedetect/c1"))
+        assert "false_alarm" not in off and "real_fire" not in off

@@ -98,18 +98,18 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         server.start()
         s3 = boto3.client("s3", endpoint_url=url)
         s3.create_bucket(Bucket=BUCKET)
+        sub.publish(f"{BASE}/cmd/feedback_last", b"fire")  # HA's "Real fire" button
+        wait_until(lambda: len(sub.on(f"{BASE}/cmd/result")) >= 1, 30, "first result")
         for payload in (json.dumps({"seq": seq, "verdict": "false_alarm"}).encode(),
                         json.dumps({"seq": 987654, "verdict": "fire"}).encode(),
                         b"{not json"):
             sub.publish(f"{BASE}/cmd/feedback", payload)
-        wait_until(lambda: len(sub.on(f"{BASE}/cmd/result")) >= 3, 30, "three results")
+        wait_until(lambda: len(sub.on(f"{BASE}/cmd/result")) >= 4, 30, "four results")
 
         def keys() -> list[str]:
             return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
-        wait_until(lambda: sum(k.endswith(".label.json") for k in keys()) >= 1
-                   and any("-alarm-" in k and k.endswith(".npz") for k in keys()), 60,
-                   "the alarm clip and its label in S3")
+        wait_until(lambda: not rt.clips.queue.items(), 60, "an empty upload queue")
         objects = {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys()}
         results = [m.json() for m in sub.on(f"{BASE}/cmd/result")]
         yield Story(seq, keys(), objects, results, alarm.at, [cleared.json()])
@@ -157,6 +157,12 @@ class TestClipsEndToEnd:
         assert label["device_id"] == "c1" and label["received_at"] > 1.7e9
         assert {"command": "feedback", "seq": story.alarm_seq, "ok": True,
                 "error": None} in story.results
+
+    def test_feedback_last_resolves_the_last_alarm(self, story: Story) -> None:
+        """A press of HA's "Real fire" button (cmd/feedback_last) is taken for the last
+        alarm's seq; the later explicit verdict overwrote its label (the latest wins)."""
+        assert story.results[0] == {"command": "feedback", "seq": story.alarm_seq, "ok": True,
+                                    "error": None}
 
     def test_unknown_seq_and_malformed_get_errors(self, story: Story) -> None:
         """A verdict for an unknown seq and a malformed one are answered ok=false with why."""
