@@ -139,6 +139,42 @@ class TestRecorder:
         assert rec.clip_for(7) == (True, items[0].key)
 
 
+    def test_fault_clip(self, tmp_path: Path) -> None:
+        """A camera that stops delivering raises a fault event, which gives a fault clip with
+        the event's seq."""
+        cfg = ClipsConfig(pre_s=5.0, post_s=2.0, near_miss_fraction=0.9)
+        queue = ClipQueue(tmp_path / "q", 10_000_000)
+        rec = ClipRecorder(cfg, "c1", queue, "clips/")
+        pipe = Pipeline(FeatureExtractor(), FixedScorer(0.0),
+                        AlarmStateMachine(AlarmConfig(), 0.5),
+                        stale_after_s={"scd41": 1e6, "lepton": 2.0})
+        for i in range(90):
+            step = pipe.frame(frame(i / 9))
+            rec.observe(frame(i / 9), pipe, [(e, 3) for e in step.events], i / 9)
+        for t in range(10, 20):
+            g = GasReading(float(t), 500.0, 21.0, 40.0)
+            step = pipe.gas(g)
+            rec.observe(g, pipe, [(e, 5) for e in step.events], float(t))
+        items = queue.items()
+        assert [i.reason for i in items] == ["fault"] and items[0].key.endswith("-fault-5.npz")
+        assert load_recording(items[0].body).meta["clip"]["events"][0]["sensor"] == "lepton"
+
+    def test_seqs_survive_restart(self, tmp_path: Path) -> None:
+        """A verdict after a restart still finds the alarm's clip: the seq map is kept on disk."""
+        seqs = tmp_path / "seqs.json"
+        cfg = ClipsConfig(pre_s=5.0, post_s=5.0)
+        queue = ClipQueue(tmp_path / "q", 10_000_000)
+        rec = ClipRecorder(cfg, "c1", queue, "clips/", seqs_file=seqs)
+        pipe = pipeline(0.7)
+        for i in range(60):
+            step = pipe.frame(frame(i / 9))
+            rec.observe(frame(i / 9), pipe, [(e, 11) for e in step.events], i / 9)
+        known, key = rec.clip_for(11)
+        again = ClipRecorder(cfg, "c1", queue, "clips/", seqs_file=seqs)
+        assert known and key is not None and again.clip_for(11) == (True, key)
+        assert again.last_alarm_seq == 11 and again.clip_for(12) == (False, None)
+
+
 class TestQueue:
     def test_cap_drops_near_misses_first_never_alarms(self, tmp_path: Path) -> None:
         """Over the cap the oldest near-miss/fault clips go; alarm clips stay; with only alarm
