@@ -22,6 +22,7 @@ from edge.sensors.sources import LeptonSource, Scd41Source, Sources
 from edge.service.statelock import StateLock
 
 if TYPE_CHECKING:
+    from edge.clips.wiring import ClipParts
     from edge.daemon import Daemon, DaemonOptions
     from edge.model.updater import ModelUpdater
     from edge.mqtt.outbox import Outbox
@@ -83,8 +84,11 @@ class Runtime:
     outbox: Outbox
     updater: ModelUpdater | None = None
     lock: StateLock | None = None
+    clips: ClipParts | None = None
 
     def close(self) -> None:
+        if self.clips is not None:
+            self.clips.close()
         if self.updater is not None:
             self.updater.stop()
         self.outbox.close()
@@ -177,16 +181,25 @@ def _wire(
     outbox = open_outbox(state_dir / "outbox.sqlite")
     model = holder.model
     box: dict[str, Any] = {}
+    clips = None
+    if config.clips.enabled:
+        from edge.clips.wiring import build_clips
+
+        clips = build_clips(config, state_dir,
+                            model_version=lambda: str(box["daemon"].report.model_version()),
+                            reply=lambda body: box["link"].command_result(body))
     link = MqttLink(
         config.mqtt, config.device.id, outbox,
         on_test_command=lambda payload: box["daemon"].request_test(payload),
         sw_version=__version__, model_version=None if model is None else model.version,
-        environ=environ,
+        environ=environ, commands=None if clips is None else clips.commands,
     )
+    box["link"] = link
     opts = options or DaemonOptions(duration_s=duration_s)
     daemon = Daemon(config, sources, holder, link, notifier=notifier, options=opts,
                     lock_fault=lock.fault)
     box["daemon"] = daemon
+    daemon.clips = None if clips is None else clips.recorder
     updater = None
     if config.model.s3_url:
         from edge.model.shadow import ShadowScorer
@@ -201,4 +214,4 @@ def _wire(
                                shadow=shadow, after_poll=fleet.maybe_upload)
         fleet.updater = updater
         daemon.report.fleet = fleet
-    return Runtime(daemon, outbox, updater, lock)
+    return Runtime(daemon, outbox, updater, lock, clips)

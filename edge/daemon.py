@@ -25,7 +25,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.config import Config
 from edge.detect.pipeline import (
@@ -50,6 +50,9 @@ from edge.service.options import DaemonOptions
 from edge.service.report import Reporter
 from edge.service.storage import StorageWatch
 from edge.types import ThermalFrame
+
+if TYPE_CHECKING:
+    from edge.clips.recorder import ClipRecorder
 
 __all__ = ["Daemon", "DaemonOptions", "Link"]
 
@@ -102,6 +105,7 @@ class Daemon:
         self.pipeline: Pipeline = build_pipeline(config, holder, start_t=self.start_t)
         self._model_in_alarm = holder.model  # the model whose threshold the alarm logic uses
         self.events_published = 0
+        self.clips: ClipRecorder | None = None  # set by edge.app when [clips] is enabled
         self.ready = False
         self._test_requested = threading.Event()
         self._pending_config: Config | None = None
@@ -172,8 +176,12 @@ class Daemon:
         for loop in self.loops:
             self.pipeline.driver_status(loop.name, loop.status())
         events += self.pipeline.check(now)
-        for ev in events:
-            self.publish(ev)
+        published = [(ev, self.publish(ev)) for ev in events]
+        if self.clips is not None:
+            try:  # clips (edge.clips.recorder) only record; a fault there never stops detection
+                self.clips.observe(reading, self.pipeline, published, now)
+            except Exception:
+                log.exception("daemon: the clip recorder failed on this pass")
         self.monitor.beat("scorer")
         self._apply_pending_config()
         self._follow_model_threshold()
@@ -348,7 +356,7 @@ class Daemon:
         if new is None:
             return
         old = self.config
-        for section in ("sensors", "mqtt", "device", "model", "flame", "smoulder"):
+        for section in ("sensors", "mqtt", "device", "model", "flame", "smoulder", "clips"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("reload: [%s] changed; it takes effect at the next restart "
                             "(systemctl restart firedetect)", section)

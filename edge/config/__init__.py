@@ -15,6 +15,7 @@ from pydantic_core import ErrorDetails
 
 from edge.config.alarm import AlarmConfig
 from edge.config.base import Section
+from edge.config.clips import ClipsConfig
 from edge.config.device import DeviceConfig
 from edge.config.flame import FlameConfig
 from edge.config.model import ModelConfig
@@ -26,6 +27,7 @@ from edge.errors import ConfigError
 
 __all__ = [
     "AlarmConfig",
+    "ClipsConfig",
     "Config",
     "DeviceConfig",
     "FlameConfig",
@@ -52,6 +54,7 @@ class Config(Section):
     flame: FlameConfig = FlameConfig()
     smoulder: SmoulderConfig = SmoulderConfig()
     mqtt: MqttConfig = MqttConfig()
+    clips: ClipsConfig = ClipsConfig()
 
 
 def _allowed(err: ErrorDetails) -> str:

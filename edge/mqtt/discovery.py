@@ -42,6 +42,7 @@ class DiscoveryInfo:
     sw_version: str = __version__
     model_version: str | None = None
     telemetry_interval_s: float = _MQTT_DEFAULTS.telemetry_interval_s
+    feedback: bool = False  # clips on: "False alarm" / "Real fire" buttons
 
 
 def discovery_topic(info: DiscoveryInfo) -> str:
@@ -125,6 +126,17 @@ def components(info: DiscoveryInfo) -> dict[str, dict[str, Any]]:
             "entity_category": "diagnostic",
         },
     }
+    if info.feedback:
+        for key, name, verdict in (("false_alarm", "False alarm", "false_alarm"),
+                                   ("real_fire", "Real fire", "fire")):
+            cmps[key] = {
+                "p": "button",
+                "name": name,
+                **_common(info, key),
+                "command_topic": f"{base}/cmd/feedback_last",
+                "payload_press": verdict,
+                "qos": 1,
+            }
     for sensor in SENSORS:
         cmps[f"{sensor}_problem"] = {
             "p": "binary_sensor",

@@ -69,8 +69,12 @@ class MqttLink(EventPublisher):
         rediscovery_interval_s: float = 10.0,
         reassert_interval_s: float = 1.0,
         environ: Mapping[str, str] | None = None,
+        commands: Mapping[str, Callable[[bytes], None]] | None = None,
     ) -> None:
         """Prepare the link; nothing touches the network until :meth:`start`.
+
+        ``commands``: more ``<base>/cmd/<name>`` topics → their handlers (run on paho's
+        thread; retained messages ignored, as for ``cmd/test``).
 
         The reconnect delays default to ``mqtt.reconnect_min_s`` / ``mqtt.reconnect_max_s``.
 
@@ -91,6 +95,7 @@ class MqttLink(EventPublisher):
         self.tls = url_tls or config.tls.enabled
         self.outbox = outbox
         self.on_test_command = on_test_command
+        self.commands = {f"{self.base}/cmd/{k}": v for k, v in (commands or {}).items()}
         self.window = window
         self._discovery = DiscoveryInfo(
             device_id=device_id,
@@ -99,6 +104,7 @@ class MqttLink(EventPublisher):
             sw_version=sw_version,
             model_version=model_version,
             telemetry_interval_s=config.telemetry_interval_s,
+            feedback="feedback_last" in (commands or {}),
         )
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -214,6 +220,10 @@ class MqttLink(EventPublisher):
         info = self._client.publish(f"{self.base}/telemetry", encode(payload), qos=0)
         return info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS
 
+    def command_result(self, payload: Payload) -> None:
+        """Answer a command on ``<base>/cmd/result`` (QoS 1, not retained)."""
+        self._client.publish(f"{self.base}/cmd/result", encode(payload), qos=1)
+
     @property
     def connected(self) -> bool:
         with self._lock:
@@ -290,7 +300,7 @@ class MqttLink(EventPublisher):
         self._retained.set(self.availability_topic, AVAILABLE.encode(), publish=False)
         self._retained.publish_all(first=self.availability_topic)
         client.subscribe([(self.test_topic, 1), (self.ha_status_topic, 1)]
-                         + [(t, 1) for t in self._retained.topics])
+                         + [(t, 1) for t in (*self.commands, *self._retained.topics)])
         self._wake.set()
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
@@ -329,18 +339,20 @@ class MqttLink(EventPublisher):
         if self._stop.is_set() or self._retained.received(message.topic,
                                                            bytes(message.payload)):
             return
-        if message.topic == self.test_topic:
+        handler = (self.on_test_command if message.topic == self.test_topic
+                   else self.commands.get(message.topic))
+        if message.topic == self.test_topic or message.topic in self.commands:
             if message.retain:
                 log.warning("mqtt: ignoring a retained %s (left on the broker by some client; "
                             "commands are never retained): clear it and restrict writes with "
-                            "the broker ACL", self.test_topic)
+                            "the broker ACL", message.topic)
                 return
-            log.info("mqtt: test command received")
-            if self.on_test_command is not None:
+            log.info("mqtt: command received on %s", message.topic)
+            if handler is not None:
                 try:
-                    self.on_test_command(bytes(message.payload))
+                    handler(bytes(message.payload))
                 except Exception:  # a faulty callback must not kill paho's network thread
-                    log.exception("mqtt: the test command handler failed")
+                    log.exception("mqtt: the %s handler failed", message.topic)
         elif (message.topic == self.ha_status_topic and message.payload == b"online"
               and self._rediscover.request()):
             log.info("mqtt: Home Assistant came online; announcing discovery again")
