@@ -113,11 +113,14 @@ def hyperparameters(script_args: Mapping[str, Any], submit_directory: str, regio
 
 def script_args(args: argparse.Namespace) -> dict[str, Any]:
     """The options ``cloud/train.py`` gets inside the job (data comes from the channel)."""
+    from cloud.training.options import default_feature_set
+
     out: dict[str, Any] = {
         "seed": args.seed, "members": args.members, "target-far": args.target_far,
         "weight-metric": args.weight_metric, "lag": args.lag, "unsigned": True,
         "holdout-families": bool(args.holdout_families), "strict": bool(args.strict),
-        "feature-set": args.feature_set,
+        "feature-set": args.feature_set or default_feature_set(args.simulate, args.data),
+        "labels": args.labels,
     }
     if args.simulate:
         out.update({"simulate": args.simulate, "sim-duration": args.sim_duration,

@@ -202,9 +202,15 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
     if args.simulate < 0:
         build_parser().error(f"--simulate {args.simulate}; allowed: 0 or more recordings")
     if args.feature_set is None:
-        json_only = not args.simulate and bool(args.data) and all(map(_json_only, args.data))
-        args.feature_set = "seed-v1" if json_only else "fd-v2"
+        args.feature_set = default_feature_set(args.simulate, args.data)
     return args
+
+
+def default_feature_set(simulate: int, data: Sequence[str]) -> str:
+    """``seed-v1`` when the only data are JSON sample files (the original format carries the
+    18 alone), else ``fd-v2``."""
+    json_only = not simulate and bool(data) and all(map(_json_only, data))
+    return "seed-v1" if json_only else "fd-v2"
 
 
 def _json_only(path: str) -> bool:
