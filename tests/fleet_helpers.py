@@ -45,10 +45,10 @@ def make_clip(rec: Recording, start_s: float, end_s: float, *, device_id: str, r
     meta |= {
         "device_id": device_id, "model_version": model_version, "fire_start_s": None,
         "clip": {"reason": reason, "seq": seq, "t0": t0, "t1": base_unix + end_s,
-                 "trigger_t": base_unix + trigger_s,
+                 "trigger_t": trigger_s - start_s,
                  "events": [{"kind": "alarm" if reason == "alarm" else "watch", "seq": seq,
-                             "t": base_unix + trigger_s}],
-                 "scores": [[base_unix + trigger_s, 0.9]]},
+                             "t": trigger_s - start_s}],
+                 "scores": [[trigger_s - start_s, 0.9]]},
     }
     return Recording(rec.frame_t[f] - start_s, rec.frames[f], rec.gas_t[g] - start_s,
                      rec.co2_ppm[g], rec.temperature_c[g], rec.humidity_pct[g],

@@ -78,10 +78,11 @@ def clip_info(meta: Mapping[str, Any], name: str) -> tuple[str, str, int | None,
     if seq is not None and (isinstance(seq, bool) or not isinstance(seq, int)):
         raise TrainingDataError(f"{name}: meta 'clip.seq' is {seq!r}; allowed: an integer or "
                                 f"null")
-    for key in ("t0", "t1", "trigger_t"):
+    for key, what in (("t0", "the device's clock, unix s"), ("t1", "the device's clock, unix s"),
+                      ("trigger_t", "seconds from the clip's start, as its frame times")):
         if not _finite(clip.get(key)):
             raise TrainingDataError(f"{name}: meta 'clip.{key}' is {clip.get(key)!r}; allowed: "
-                                    f"a finite number (the device's clock, unix s)")
+                                    f"a finite number ({what})")
     return device, str(reason), seq, float(clip["t0"]), float(clip["trigger_t"])
 
 
@@ -161,7 +162,7 @@ def clip_rows(rec: Recording, name: str, label: Source | None, params: FeaturePa
     fire_start: float | None = None
     keep = np.ones(t.size, bool)
     if use == "fire":
-        fire_start = trigger_t - t0 - FIRE_LEAD_S
+        fire_start = trigger_t - FIRE_LEAD_S  # trigger_t is on the recording's time axis
         keep = t >= fire_start
         if not keep.any():
             return result(Dataset.empty(width), "left_out")
