@@ -21,6 +21,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "demo"
+SEED_V1 = REPO / "tests" / "data" / "seed-v1-model"  # the previous demo model (seed-v1)
 
 
 def can_mount() -> bool:
@@ -33,8 +34,8 @@ def write_config(path: Path, broker_url: str, state_dir: Path, device: str) -> P
     path.write_text(
         f'[device]\nid = "{device}"\nstate_dir = "{state_dir}"\n\n'
         f'[mqtt]\nurl = "{broker_url}"\nkeepalive_s = 5\n\n'
-        f'[model]\npath = "{DEMO / "model" / "20261129T000800Z-7e67e658.tar.gz"}"\n'
-        f'public_key = "{DEMO / "model-signing.pub.pem"}"\n', encoding="utf-8")
+        f'[model]\npath = "{SEED_V1 / "20261129T000800Z-7e67e658.tar.gz"}"\n'
+        f'public_key = "{SEED_V1 / "model-signing.pub.pem"}"\n', encoding="utf-8")
     return path
 
 

@@ -169,8 +169,9 @@ class TestDevice:
         """The demo model (no calibration) loads and scores the plain weighted sum."""
         from edge.model.verify import load_public_key
 
-        tar = next((ROOT / "demo" / "model").glob("*.tar.gz"))
-        model = load_model(tar, public_key=load_public_key(ROOT / "demo" / "model-signing.pub.pem"))
+        folder = ROOT / "tests" / "data" / "seed-v1-model"  # the previous, uncalibrated demo
+        tar = next(folder.glob("*.tar.gz"))
+        model = load_model(tar, public_key=load_public_key(folder / "model-signing.pub.pem"))
         assert "calibration" not in model.manifest
         for x in rows(60):
             s = model.score(x)

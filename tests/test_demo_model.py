@@ -27,8 +27,12 @@ class TestDemoModel:
         model = load_model(
             ROOT / config.model.path, public_key=load_public_key(ROOT / config.model.public_key)
         )
-        quiet = np.array([21.0, 0.5, 23.0, 22.0] + [0.0] * 8 + [21.0, 0.0, 0.0, 450.0, 0.0, 0.0])
-        assert quiet.shape == (N_FEATURES,)
+        # The demo model learns fd-v2 (the 18, then history), calibrated (issue 14).
+        assert model.manifest["feature_set"]["name"] == "fd-v2"
+        assert model.manifest.get("calibration") is not None
+        seed = [21.0, 0.5, 23.0, 22.0] + [0.0] * 8 + [21.0, 0.0, 0.0, 450.0, 0.0, 0.0]
+        assert len(seed) == N_FEATURES
+        quiet = np.array(seed + [0.0] * (len(model.feature_names) - N_FEATURES))
         score = model.score(quiet)
         assert 0.0 <= score.probability < score.threshold
         assert set(score.members) == {"rf", "gb", "lr"}

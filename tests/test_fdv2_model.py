@@ -25,8 +25,8 @@ from tests.test_features import make_recording, stream
 from tests.test_train_cli import SMALL, write_json_groups
 
 ROOT = Path(__file__).resolve().parents[1]
-DEMO_MODEL = ROOT / "demo" / "model" / "20261129T000800Z-7e67e658.tar.gz"
-DEMO_KEY = ROOT / "demo" / "model-signing.pub.pem"
+DEMO_MODEL = ROOT / "tests" / "data" / "seed-v1-model" / "20261129T000800Z-7e67e658.tar.gz"
+DEMO_KEY = ROOT / "tests" / "data" / "seed-v1-model" / "model-signing.pub.pem"
 FAMILIES = ("fast_flaming", "kitchen_grease_fire", "occupancy", "gas_cooking")
 
 

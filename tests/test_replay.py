@@ -168,8 +168,8 @@ class TestReplayErrors:
 
 
 class TestModelOptions:
-    DEMO_MODEL = "demo/model/20261129T000800Z-7e67e658.tar.gz"
-    DEMO_KEY = "demo/model-signing.pub.pem"
+    DEMO_MODEL = "tests/data/seed-v1-model/20261129T000800Z-7e67e658.tar.gz"
+    DEMO_KEY = "tests/data/seed-v1-model/model-signing.pub.pem"
 
     def _replay(self, tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
         rec = save_recording(synthetic(duration_s=120.0), tmp_path / "fire.npz")
