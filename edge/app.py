@@ -202,7 +202,7 @@ def _wire(
     daemon.clips = None if clips is None else clips.recorder
     updater = None
     if config.model.s3_url:
-        from edge.model.shadow import ShadowScorer
+        from edge.detect.shadow import ShadowScorer
         from edge.model.updater import ModelUpdater
         from edge.service.fleet import FleetReport
 

@@ -18,9 +18,9 @@ from cloud.fleet.channels import ChannelError, Channels
 from cloud.fleet.summaries import assess
 from cloud.rollout import main as rollout_main
 from edge.config import AlarmConfig, ModelConfig
+from edge.detect.shadow import ShadowScorer
 from edge.model.channels import channel_rel, cohort_number, in_canary
 from edge.model.holder import ModelHolder, load_model
-from edge.model.shadow import ShadowScorer
 from edge.model.updater import ModelUpdater, PollOutcome
 from edge.service.fleet import FleetReport
 from tests.modelkit import Kit, build, copy_artifact, kit, resign, synthetic_features

@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from edge.service.fleet import summary_key
+from edge.model.channels import summary_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -196,7 +196,7 @@ class Pipeline:
         self.last_gas: GasReading | None = None
         self.plausibility = GasPlausibility()
         self.scored = 0
-        #: ``edge.model.shadow.ShadowScorer.observe``, called after each scored vector.
+        #: ``edge.detect.shadow.ShadowScorer.observe``, called after each scored vector.
         self.shadow: Callable[[float, Vector, float, float, bool], None] | None = None
 
     # ----------------------------------------------------------------- readings

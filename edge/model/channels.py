@@ -13,6 +13,7 @@ below P (about P % of a fleet). ``[model] channel``: ``"auto"`` (by that number)
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -31,6 +32,7 @@ __all__ = [
     "cohort_number",
     "in_canary",
     "parse_channel_pointer",
+    "summary_key",
 ]
 
 ChannelName = Literal["stable", "canary"]
@@ -88,3 +90,9 @@ def parse_channel_pointer(
             or not math.isfinite(percent) or not 0.0 <= percent <= 100.0):
         raise PointerFormatError(f"{where}: 'percent' {percent!r}; allowed: a number 0-100")
     return ChannelPointer(channel, pointer, float(percent))
+
+
+def summary_key(prefix: str, date: dt.date, device_id: str) -> str:
+    """``<prefix>_summaries/<YYYY-MM-DD>/<device_id>.json`` (``prefix`` without a slash)."""
+    base = f"{prefix}/" if prefix else ""
+    return f"{base}_summaries/{date:%Y-%m-%d}/{device_id}.json"

@@ -4,7 +4,7 @@ After each poll the updater calls :func:`update_shadow`: when the canary pointer
 version this device neither runs nor follows, the model is downloaded (its SHA-256 checked
 against the pointer) and loaded exactly as an install would (signature, hashes, feature set,
 golden self-test) but NOT installed: it goes into the
-:class:`~edge.model.shadow.ShadowScorer`. A shadow failing its self-test is recorded as a
+:class:`~edge.detect.shadow.ShadowScorer`. A shadow failing its self-test is recorded as a
 model failure (health, summary) and not fetched again; a network or disk failure is retried
 at the next poll. No canary, or the device on the canary, means no shadow.
 """
@@ -15,20 +15,30 @@ import logging
 import shutil
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from edge.errors import ModelError, ModelSelfTestError
 
 if TYPE_CHECKING:
-    from edge.model.shadow import ShadowScorer
+    from edge.model.runtime import Model
     from edge.model.updater import ModelUpdater
 
-__all__ = ["update_shadow"]
+__all__ = ["ShadowSink", "update_shadow"]
+
+
+class ShadowSink(Protocol):
+    """What the updater needs of the shadow scorer (:class:`edge.detect.shadow.ShadowScorer`,
+    which lives with detection: it runs a second alarm state machine)."""
+
+    @property
+    def version(self) -> str | None: ...
+
+    def set_model(self, model: Model | None) -> None: ...
 
 log = logging.getLogger(__name__)
 
 
-def update_shadow(up: ModelUpdater, shadow: ShadowScorer) -> None:
+def update_shadow(up: ModelUpdater, shadow: ShadowSink) -> None:
     """Load the canary's model into ``shadow`` when this device runs another one."""
     canary, current = up.canary, up.holder.model
     if (canary is None or up.following == "canary"

@@ -19,7 +19,7 @@ Channels (``[model] channel``, ``edge.model.channels``): the device follows
 ``channels/canary.json`` when it is in the canary's cohort (or ``channel = "canary"``), else
 ``channels/stable.json`` (``latest.json`` while no stable pointer exists). With ``[model]
 shadow`` a device not in the cohort loads the canary's model, verified and self-tested the
-same way, into its :class:`~edge.model.shadow.ShadowScorer`. A model that fails its
+same way, into its :class:`~edge.detect.shadow.ShadowScorer`. A model that fails its
 self-test (installed or shadow) is recorded in ``failures`` for the health and the summary.
 """
 
@@ -54,7 +54,7 @@ from edge.model.verify import MAX_ARTIFACT_BYTES, load_public_key
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-    from edge.model.shadow import ShadowScorer
+    from edge.model.shadow_fetch import ShadowSink
 
 __all__ = ["ModelUpdater", "PollOutcome", "PollResult"]
 
@@ -104,7 +104,7 @@ class ModelUpdater:
         client: S3Client | None = None,
         interval_s: float | None = None,
         device_id: str | None = None,
-        shadow: ShadowScorer | None = None,
+        shadow: ShadowSink | None = None,
         after_poll: Callable[[], object] | None = None,
     ) -> None:
         if config.s3_url is None:

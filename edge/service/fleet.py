@@ -2,7 +2,7 @@
 
 :class:`FleetReport` counts the day's alarms, pre-alarms and faults (the daemon calls
 ``count``), and gathers the model's side: the channel followed and the cohort number, the
-shadow statistics (:class:`~edge.model.shadow.ShadowScorer`), and the models that failed here
+shadow statistics (:class:`~edge.detect.shadow.ShadowScorer`), and the models that failed here
 (self-test failures recorded by the updater, versions rolled back after runtime errors by
 the holder). ``maybe_upload`` runs on the model updater's thread after each poll (devices on
 a channel only: one that merely follows ``latest.json`` may have read-only access): it puts
@@ -21,26 +21,20 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from edge.model.channels import cohort_number
+from edge.model.channels import cohort_number, summary_key
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
+    from edge.detect.shadow import ShadowScorer
     from edge.model.holder import ModelHolder
-    from edge.model.shadow import ShadowScorer
     from edge.model.updater import ModelUpdater
 
-__all__ = ["FleetReport", "summary_key"]
+__all__ = ["FleetReport"]
 
 log = logging.getLogger(__name__)
 
 UPLOAD_EVERY_S = 3600.0
-
-
-def summary_key(prefix: str, date: dt.date, device_id: str) -> str:
-    """``<prefix>_summaries/<YYYY-MM-DD>/<device_id>.json`` (``prefix`` without a slash)."""
-    base = f"{prefix}/" if prefix else ""
-    return f"{base}_summaries/{date:%Y-%m-%d}/{device_id}.json"
 
 
 class FleetReport:
