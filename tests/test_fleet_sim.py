@@ -1,13 +1,13 @@
 """A simulated fleet (issue 15, "Proof"): twenty devices with distinct ids run the device's own
-pipeline, clip recorder, disk queue and uploader on simulated scenarios against one real S3 API
-(moto's server mode on loopback). Fires give alarm clips, quiet-but-suspicious moments give
-near-miss clips, a user's verdict labels one, and ``cloud/train.py`` retrains from the prefix.
+pipeline, MQTT link and outbox, clip recorder, disk queue and uploader on simulated scenarios
+against one real Mosquitto and one real S3 API (moto's server mode), both on loopback. Fires
+give alarm events on the broker and alarm clips in S3, quiet-but-suspicious moments give
+near-miss clips, a user's verdict sent over the broker (``cmd/feedback``) is answered on
+``cmd/result`` and labels one clip, and ``cloud/train.py`` retrains from the prefix.
 
 Each device is an in-process instance, fed a rendered recording reading by reading as
-``firedetect replay`` feeds it (the pipeline reads no clock). The MQTT path of a verdict
-(``cmd/feedback`` on a real Mosquitto, answered on ``cmd/result``) is covered with a whole
-daemon in ``tests/test_clips_daemon.py``; channels and canaries across 20+ devices in
-``tests/test_rollout.py``.
+``firedetect replay`` feeds it (the pipeline reads no clock). Channels and canaries across
+20+ devices: ``tests/test_rollout.py``.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +51,14 @@ class Fleet:
     keys: list[str]
     verdict_key: str
     replies: list[dict[str, Any]]
+    alarms_on_broker: set[tuple[str, int]]  # (device id, seq) of alarm events received
 
 
-def _run_device(i: int, bucket: S3Bucket, state: Path) -> tuple[Device, Any, Any]:
-    """Render device ``i``'s scenario and run it through pipeline + clips; returns the device,
-    its queue and its uploader (still running)."""
+def _run_device(i: int, bucket: S3Bucket, state: Path, broker_url: str
+                ) -> tuple[Device, Any, Any, Any]:
+    """Render device ``i``'s scenario and run it through pipeline + link + clips; returns the
+    device, its recorder and queue, its uploader and its link (both still running)."""
+    from edge.clips.feedback import Feedback
     from edge.clips.queue import ClipQueue
     from edge.clips.recorder import ClipRecorder
     from edge.clips.uploader import Uploader, split_s3_url
@@ -62,6 +66,9 @@ def _run_device(i: int, bucket: S3Bucket, state: Path) -> tuple[Device, Any, Any
     from edge.config.clips import ClipsConfig
     from edge.detect.pipeline import build_pipeline
     from edge.model.holder import ModelHolder
+    from edge.mqtt.link import MqttLink
+    from edge.mqtt.outbox import open_outbox
+    from edge.mqtt.payloads import event_payload, iso_utc
     from edge.recording import readings
     from edge.sim.scenarios import render_recording
     from edge.types import ThermalFrame
@@ -70,6 +77,10 @@ def _run_device(i: int, bucket: S3Bucket, state: Path) -> tuple[Device, Any, Any
     device = Device(f"pi-fleet-{i:02d}", scenario)
     rec = render_recording(scenario, 9_000 + i, 360.0, frame_rate_hz=2.0)
     config = load_config(ROOT / "demo" / "config.toml")
+    config = config.model_copy(update={
+        "device": config.device.model_copy(update={"id": device.device_id}),
+        "mqtt": config.mqtt.model_copy(update={"url": broker_url})})
+    assert config.model.path is not None and config.model.public_key is not None
     model = config.model.model_copy(update={"path": ROOT / config.model.path,
                                             "public_key": ROOT / config.model.public_key})
     holder = ModelHolder(model)
@@ -86,55 +97,80 @@ def _run_device(i: int, bucket: S3Bucket, state: Path) -> tuple[Device, Any, Any
     recorder = ClipRecorder(clips, device.device_id, queue, prefix,
                             model_version=lambda: holder.model.version if holder.model else "rules",
                             wake=uploader.wake, unix_offset=lambda: BASE_UNIX)
+    box: dict[str, Any] = {}
+    feedback = Feedback(recorder, queue, lambda body: box["link"].command_result(body),
+                        wake=uploader.wake)
+    link = MqttLink(config.mqtt, device.device_id, open_outbox(state / f"{device.device_id}.db"),
+                    commands={"feedback": feedback.on_feedback})
+    box["link"] = link
     uploader.start()
-    seq = 0
+    link.start()
+    version = holder.model.version if holder.model else "rules"
     for reading in readings(rec):
         step = pipeline.frame(reading) if isinstance(reading, ThermalFrame) else (
             pipeline.gas(reading))
         published = []
-        for ev in step.events:
-            seq += 1
+        for ev in step.events:  # as the daemon publishes: outbox first, the seq from it
+            body = event_payload(ev, 0, iso_utc(), pipeline.sensors(), pipeline.degraded,
+                                 version, pipeline.reasons())
+            seq = link.publish_event(partial(_with_seq, body))
             published.append((ev, seq))
             device.events.append((seq, ev.kind))
         recorder.observe(reading, pipeline, published, now=reading.t)
     recorder.flush()
     device.written = list(recorder.written)
-    return device, (recorder, queue), uploader
+    return device, (recorder, queue), uploader, link
+
+
+def _with_seq(body: dict[str, Any], seq: int) -> bytes:
+    """An event payload with the seq the outbox gave it."""
+    from edge.mqtt.payloads import dumps
+
+    return dumps({**body, "seq": seq})
 
 
 @pytest.fixture(scope="module")
 def fleet(s3_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
-    """Twenty devices run; one user marks one device's alarm a false alarm; every queue drains."""
+    """Twenty devices run; one user marks one device's alarm a false alarm over the broker;
+    every queue drains."""
     import uuid
 
     import boto3
 
-    from edge.clips.feedback import Feedback
+    from tests.broker import Broker
+    from tests.daemon_helpers import Subscriber
 
     mp = pytest.MonkeyPatch()
-    for k, v in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                 ("AWS_DEFAULT_REGION", "us-east-1")):
-        mp.setenv(k, v)
+    for name, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
+                        ("AWS_DEFAULT_REGION", "us-east-1")):
+        mp.setenv(name, value)
     for var in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
         mp.delenv(var, raising=False)
     bucket = S3Bucket(s3_server.endpoint_url, f"firedetect-fleet-{uuid.uuid4().hex[:8]}")
     s3 = boto3.client("s3", endpoint_url=bucket.endpoint_url)
     s3.create_bucket(Bucket=bucket.name)
     state = tmp_path_factory.mktemp("fleet")
-    devices, parts, uploaders = [], [], []
+    broker = Broker(state / "broker")
+    broker.start()
+    sub = Subscriber(broker.host, broker.port, ["firedetect/#"])
+    devices, parts, uploaders, links = [], [], [], []
     try:
         for i in range(N_DEVICES):
-            device, part, uploader = _run_device(i, bucket, state)
+            device, part, uploader, link = _run_device(i, bucket, state, broker.url)
             devices.append(device)
             parts.append(part)
             uploaders.append(uploader)
+            links.append(link)
+        for link in links:
+            assert link.drain(30), "a device's events did not reach the broker"
         # A user judges the first alarm of the first device that alarmed: "false alarm".
         k = next(j for j, d in enumerate(devices) if any(kind == "alarm" for _, kind in d.events))
-        recorder, queue = parts[k]
         seq = next(s for s, kind in devices[k].events if kind == "alarm")
-        replies: list[dict[str, Any]] = []
-        Feedback(recorder, queue, replies.append, wake=uploaders[k].wake).on_feedback(
-            json.dumps({"seq": seq, "verdict": "false_alarm"}).encode())
+        base = f"firedetect/{devices[k].device_id}"
+        sub.publish(f"{base}/cmd/feedback", json.dumps({"seq": seq,
+                                                        "verdict": "false_alarm"}).encode())
+        sub.wait_for(lambda m: m.topic == f"{base}/cmd/result", 30)
+        replies = [m.json() for m in sub.on(f"{base}/cmd/result")]
         deadline = time.monotonic() + 120
         while any(q.items() for _, q in parts):
             assert time.monotonic() < deadline, "the fleet's upload queues did not drain"
@@ -142,18 +178,27 @@ def fleet(s3_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         listing = s3.list_objects_v2(Bucket=bucket.name, Prefix="fleet/").get("Contents", [])
         keys = sorted(o["Key"] for o in listing)
         verdict_key = next(key for key in keys if key.endswith(".label.json"))
-        yield Fleet(bucket, devices, keys, verdict_key, replies)
+        alarms = {(m.topic.split("/")[1], int(m.json()["seq"])) for m in sub.messages
+                  if m.topic.endswith("/alarm") and m.json().get("event") == "alarm"}
+        yield Fleet(bucket, devices, keys, verdict_key, replies, alarms)
     finally:
         for u in uploaders:
             u.stop()
+        for link in links:
+            link.stop()
+        sub.close()
+        broker.stop()
         mp.undo()
 
 
 class TestFleet:
     def test_alarms_give_clips_per_device(self, fleet: Fleet) -> None:
-        """Every device that alarmed has its alarm clip in S3 under its own id."""
+        """Every device that alarmed published its alarm on the broker and has its alarm clip
+        in S3 under its own id, named by the alarm's seq."""
         alarmed = [d for d in fleet.devices if any(k == "alarm" for _, k in d.events)]
         assert len(alarmed) >= N_DEVICES // 4, [(d.scenario, d.events) for d in fleet.devices]
+        assert fleet.alarms_on_broker == {(d.device_id, s) for d in fleet.devices
+                                          for s, k in d.events if k == "alarm"}
         for d in alarmed:
             seqs = [s for s, k in d.events if k == "alarm"]
             assert any(key.startswith(f"fleet/{d.device_id}/") and key.endswith(
@@ -168,7 +213,8 @@ class TestFleet:
         assert all(k.split("/")[1] in ids for k in near)
 
     def test_verdict_labels_one_clip(self, fleet: Fleet) -> None:
-        """The verdict was accepted and its label sits beside the alarm clip it judges."""
+        """The verdict sent over the broker was answered ok on cmd/result, and its label sits
+        beside the alarm clip it judges."""
         assert fleet.replies and fleet.replies[0]["ok"] is True
         label = fleet.verdict_key
         assert label[: -len(".label.json")] + ".npz" in fleet.keys
