@@ -126,7 +126,7 @@ class MqttLink(EventPublisher):
         self._retained = RetainedTopics(
             self._publish_retained,
             [self.availability_topic, self.state_topic, self.health_topic,
-             self._discovery_topic],
+             self._discovery_topic, self.snapshot_topic],
             reassert_interval_s,
         )
         self._retained.set(self._discovery_topic, discovery_body)
@@ -160,6 +160,10 @@ class MqttLink(EventPublisher):
     @property
     def health_topic(self) -> str:
         return f"{self.base}/health"
+
+    @property
+    def snapshot_topic(self) -> str:
+        return f"{self.base}/snapshot"
 
     @property
     def test_topic(self) -> str:
@@ -212,6 +216,10 @@ class MqttLink(EventPublisher):
     def set_health(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/health``."""
         self._retained.set(self.health_topic, encode(payload))
+
+    def set_snapshot(self, png: bytes) -> None:
+        """Publish (and remember, for every reconnect) the retained ``<base>/snapshot`` PNG."""
+        self._retained.set(self.snapshot_topic, png)
 
     def telemetry(self, payload: Payload) -> bool:
         """Send one telemetry reading (QoS 0); dropped, returning False, while offline."""
