@@ -12,7 +12,14 @@ whose JSON shapes are fixed here:
 - ``<base>/health`` (retained): ``{"sensors": {"scd41": {"status": "ok"|"fault",
   "reason": str|null}, "lepton": {...}}, ...}``
 
+- ``<base>/alarm``: the events, ``{"event", "reason"?, "why"?, ...}`` (the "Last event"
+  sensor shows ``why``, else ``reason``, else ``event``);
+- ``<base>/snapshot`` (retained): the PNG of the last alarm (:mod:`edge.snapshot`), the
+  ``image`` entity's ``image_topic``.
+
 (:mod:`edge.mqtt.payloads` builds exactly these; extra keys are ignored by the templates.)
+Every component carries ``"qos": 1`` itself (Home Assistant 2025.4 does not inherit the
+device-level one).
 """
 
 from __future__ import annotations

@@ -4,11 +4,12 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
 
 - A retained ``offline`` Last Will on ``<base>/availability`` is set before connecting, so
   a dead process or a lost link reads ``offline``.
-- On every (re)connect: retained ``online``, the latest state and health, HA discovery, and
-  subscriptions to ``<base>/cmd/test``, ``<discovery_prefix>/status`` and the device's own
-  retained topics: a different body on one of them (someone else overwrote it) is answered by
-  re-publishing the device's value (:class:`~edge.mqtt.guard.RetainedTopics`). A *retained*
-  ``cmd/test`` is ignored (it would fire a test on every reconnect), and a burst of
+- On every (re)connect: retained ``online``, the latest state, health and snapshot, HA
+  discovery, and subscriptions to ``<base>/cmd/test`` (and the ``commands``, e.g.
+  ``cmd/snapshot``), ``<discovery_prefix>/status`` and the device's own retained topics:
+  a different body on one of them (someone else overwrote it) is answered by re-publishing
+  the device's value (:class:`~edge.mqtt.guard.RetainedTopics`). A *retained* ``cmd/test``
+  is ignored (it would fire a test on every reconnect), and a burst of
   ``<discovery_prefix>/status`` ``online`` is one rediscovery now and one at the window's end.
 - Events go only through the :class:`~edge.mqtt.outbox.Outbox` (:mod:`edge.mqtt.events`). A
   publisher thread sends pending events in seq order (at most ``window`` in flight) and

@@ -160,10 +160,12 @@ class Snapshotter:
                 continue
             try:
                 ready = shot.after_seq is None or self.sink.is_delivered(shot.after_seq)
-            except Exception:  # the link's state could not be read: ask again shortly
-                log.exception("snapshot: could not ask the link about event %s",
-                              shot.after_seq)
-                ready = False
+            except Exception:  # a bug, not a transient state (the link reports those as
+                # "not yet"): drop this picture rather than ask again in a tight loop
+                log.exception("snapshot: could not ask the link about event %s; the %s "
+                              "snapshot is dropped", shot.after_seq, shot.kind)
+                shot = None
+                continue
             if not ready:
                 self._stop.wait(0.05)
                 continue
