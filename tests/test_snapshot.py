@@ -16,8 +16,10 @@ import numpy.typing as npt
 import pytest
 from PIL import Image
 
+from edge.config import MqttConfig
 from edge.detect.scene import SceneMemory
 from edge.mqtt.base import MemoryLink
+from edge.mqtt.link import MqttLink
 from edge.mqtt.outbox import Outbox
 from edge.snapshot.png import encode_palette_png
 from edge.snapshot.render import (
@@ -32,7 +34,8 @@ from edge.snapshot.render import (
 )
 from edge.snapshot.service import Snapshotter
 from edge.types import ZERO_C_K, GasReading, ThermalFrame
-from tests.daemon_helpers import Run, start_inprocess
+from tests.broker import Broker
+from tests.daemon_helpers import Run, Subscriber, start_inprocess
 
 GREEN = tuple(int(v) for v in PALETTE[OUTLINE])
 WHITE = tuple(int(v) for v in PALETTE[TEXT])
@@ -224,6 +227,32 @@ class TestSnapshotter:
         assert shot.celsius is not None and abs(float(shot.celsius.max()) - 380.0) < 0.01
 
 
+class TestLinkDelivery:
+    def test_is_delivered_follows_the_puback(self, broker: Broker, tmp_path: Path) -> None:
+        """MqttLink.is_delivered is False while the broker is down, True once it acked."""
+        link = MqttLink(MqttConfig(url=broker.url, keepalive_s=5), "sd1",
+                        Outbox(tmp_path / "o.sqlite"), reconnect_min_s=0.2, reconnect_max_s=0.5)
+        broker.stop()
+        link.start()
+        try:
+            seq = link.publish_event(lambda s: json.dumps({"event": "test", "seq": s}))
+            assert not link.is_delivered(seq)
+            broker.start()
+            assert _wait(lambda: link.is_delivered(seq), 20)
+            assert link.is_delivered(seq - 1)  # an earlier seq is long delivered
+            link.set_snapshot(b"\x89PNG fake")
+            for _ in range(2):  # the first may see it live; the second only as retained
+                sub = Subscriber(broker.host, broker.port, ["firedetect/sd1/snapshot"])
+                try:
+                    m = sub.wait_for(lambda m: True, 10)
+                    assert m.payload == b"\x89PNG fake"
+                finally:
+                    sub.close()
+            assert m.retain
+        finally:
+            link.stop(timeout=2)
+
+
 BASE = "firedetect/t1"
 
 
@@ -273,8 +302,6 @@ class TestSnapshotOverMqtt:
 
     def test_snapshot_is_retained(self, snap_run: Run) -> None:
         """A client connecting later gets the last snapshot, retained."""
-        from tests.daemon_helpers import Subscriber
-
         late = Subscriber(snap_run.broker.host, snap_run.broker.port, [f"{BASE}/snapshot"])
         try:
             m = late.wait_for(lambda m: True, 10)
