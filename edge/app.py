@@ -202,6 +202,8 @@ def _wire(
                     lock_fault=lock.fault)
     box["daemon"] = daemon
     daemon.clips = None if clips is None else clips.recorder
+    if clips is not None:  # an alarm's snapshot goes to S3 beside its clip
+        daemon.snapshots.on_png = clips.keep_snapshot
     updater = None
     if config.model.s3_url:
         from edge.model.shadow import ShadowScorer

@@ -187,14 +187,15 @@ class Daemon:
             self.pipeline.driver_status(loop.name, loop.status())
         events += self.pipeline.check(now)
         published = [(ev, self.publish(ev)) for ev in events]
-        for ev, seq in published:  # the event is in the outbox: now its picture, off-thread
-            if ev.kind == "alarm":
-                self._snapshot(ev.alarm.why or ev.alarm.reason if ev.alarm else "", seq, "alarm")
         if self.clips is not None:
             try:  # clips (edge.clips.recorder) only record; a fault there never stops detection
                 self.clips.observe(reading, self.pipeline, published, now)
             except Exception:
                 log.exception("daemon: the clip recorder failed on this pass")
+        for ev, seq in published:  # in the outbox (and known to the clips): its picture,
+            # rendered off-thread
+            if ev.kind == "alarm":
+                self._snapshot(ev.alarm.why or ev.alarm.reason if ev.alarm else "", seq, "alarm")
         self.monitor.beat("scorer")
         self._apply_pending_config()
         self._follow_model_threshold()
