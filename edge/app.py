@@ -192,7 +192,9 @@ def _wire(
         config.mqtt, config.device.id, outbox,
         on_test_command=lambda payload: box["daemon"].request_test(payload),
         sw_version=__version__, model_version=None if model is None else model.version,
-        environ=environ, commands=None if clips is None else clips.commands,
+        environ=environ,
+        commands={"snapshot": lambda payload: box["daemon"].request_snapshot(payload),
+                  **({} if clips is None else clips.commands)},
     )
     box["link"] = link
     opts = options or DaemonOptions(duration_s=duration_s)
@@ -200,6 +202,8 @@ def _wire(
                     lock_fault=lock.fault)
     box["daemon"] = daemon
     daemon.clips = None if clips is None else clips.recorder
+    if clips is not None:  # an alarm's snapshot goes to S3 beside its clip
+        daemon.snapshots.on_png = clips.keep_snapshot
     updater = None
     if config.model.s3_url:
         from edge.detect.shadow import ShadowScorer

@@ -49,6 +49,7 @@ from edge.sensors.sources import Sources
 from edge.service.options import DaemonOptions
 from edge.service.report import Reporter
 from edge.service.storage import StorageWatch
+from edge.snapshot.service import Snapshotter
 from edge.types import ThermalFrame
 
 if TYPE_CHECKING:
@@ -108,6 +109,9 @@ class Daemon:
         self.clips: ClipRecorder | None = None  # set by edge.app when [clips] is enabled
         self.ready = False
         self._test_requested = threading.Event()
+        self._snapshot_requested = threading.Event()
+        # Pictures of the decision (edge.snapshot), rendered and published off this thread.
+        self.snapshots = Snapshotter(link, config.flame.new_s)
         self._pending_config: Config | None = None
         self._config_lock = threading.Lock()
         self._last_state: str | None = None
@@ -135,6 +139,10 @@ class Daemon:
         """``<base>/cmd/test`` arrived: the processing thread will publish a ``test`` event."""
         self._test_requested.set()
 
+    def request_snapshot(self, payload: bytes = b"") -> None:
+        """``<base>/cmd/snapshot`` arrived: a snapshot of the current frame will be published."""
+        self._snapshot_requested.set()
+
     def request_reload(self, config: Config) -> None:
         """Apply a new, already validated config at the next loop pass (SIGHUP)."""
         with self._config_lock:
@@ -145,6 +153,7 @@ class Daemon:
     def run(self) -> None:
         """Start everything, process until stopped, then shut down in reverse order."""
         self.link.start()
+        self.snapshots.start()
         for loop in self.loops:
             loop.start()
         log.info("daemon: running (device %s)", self.config.device.id)
@@ -172,6 +181,7 @@ class Daemon:
         except queue.Empty:
             reading = None
         events = self._process(reading) if reading is not None else []
+        self.snapshots.observe(reading)
         now = self.clock.monotonic()
         for loop in self.loops:
             self.pipeline.driver_status(loop.name, loop.status())
@@ -182,12 +192,19 @@ class Daemon:
                 self.clips.observe(reading, self.pipeline, published, now)
             except Exception:
                 log.exception("daemon: the clip recorder failed on this pass")
+        for ev, seq in published:  # in the outbox (and known to the clips): its picture,
+            # rendered off-thread
+            if ev.kind == "alarm":
+                self._snapshot(ev.alarm.why or ev.alarm.reason if ev.alarm else "", seq, "alarm")
         self.monitor.beat("scorer")
         self._apply_pending_config()
         self._follow_model_threshold()
         if self._test_requested.is_set():
             self._test_requested.clear()
             self._publish_test()
+        if self._snapshot_requested.is_set():
+            self._snapshot_requested.clear()
+            self._snapshot("on request", None, "snapshot")
         self._periodic(now)
 
     def _process(self, reading: Reading) -> list[DetectionEvent]:
@@ -220,6 +237,7 @@ class Daemon:
                     self.publish(ev)
                 except Exception:  # shutting down must finish even if one publish fails
                     log.exception("daemon: could not store an event during shutdown")
+        self.snapshots.stop()
         if not self.link.drain(self.options.drain_timeout_s):
             log.warning("daemon: unsent events stay in the outbox for the next start")
         self.link.stop()
@@ -254,6 +272,13 @@ class Daemon:
         )
         seq = self.link.publish_event(lambda s: dumps({**body, "seq": s}))
         log.info("daemon: test event seq=%d", seq)
+        self._snapshot("test", seq, "test")
+
+    def _snapshot(self, reason: str, after_seq: int | None, kind: str) -> None:
+        """Queue a picture of the current frame, published once event ``after_seq`` is."""
+        last = self.pipeline.last_score
+        self.snapshots.take(kind, reason, None if last is None else float(last.probability),
+                            self.pipeline.scene, after_seq)
 
     def _model_version(self) -> str:
         return self.report.model_version()

@@ -148,6 +148,11 @@ class TestClipsEndToEnd:
         assert clip["scores"] and rec.frames.shape[0] >= 15 and rec.gas_t.size >= 1
         assert float(rec.frame_t[-1]) <= 13.5 and (rec.frames.max() > 0)
 
+    def test_alarm_snapshot_beside_the_clip(self, story: Story) -> None:
+        """The alarm's snapshot PNG is uploaded beside its clip, under the clip's key + .png."""
+        clip = next(k for k in story.keys if k.endswith(f"-alarm-{story.alarm_seq}.npz"))
+        assert story.objects[clip[:-4] + ".png"].startswith(b"\x89PNG\r\n\x1a\n")
+
     def test_verdict_uploaded_as_label(self, story: Story) -> None:
         """cmd/feedback for the alarm's seq is answered ok and uploads the label beside the
         clip."""

@@ -495,10 +495,43 @@ class TestDiscovery:
         ids = [c["unique_id"] for c in cmps.values()]
         assert len(ids) == len(set(ids))
         for c in cmps.values():
-            assert c["p"] in ("sensor", "binary_sensor", "button")
+            assert c["p"] in ("sensor", "binary_sensor", "button", "image")
             assert c["availability_topic"] == "firedetect/k1/availability"
             assert (c["payload_available"], c["payload_not_available"]) == ("online", "offline")
-            assert ("state_topic" in c and "value_template" in c) or "command_topic" in c
+            assert (("state_topic" in c and "value_template" in c) or "command_topic" in c
+                    or "image_topic" in c)
+
+    @pytest.mark.parametrize("feedback", [False, True])
+    def test_qos_1_on_every_component(self, feedback: bool) -> None:
+        """Every component says qos 1 itself: HA 2025.4 does not inherit the device's qos."""
+        info = DiscoveryInfo(device_id="k1", base_topic="firedetect/k1", feedback=feedback)
+        cmps = discovery_payload(info)["cmps"]
+        assert cmps and all(c.get("qos") == 1 for c in cmps.values()), [
+            k for k, c in cmps.items() if c.get("qos") != 1]
+
+    def test_snapshot_image_validates_against_ha_schema(self) -> None:
+        """The snapshot image entity passes Home Assistant's mqtt image schema."""
+        cmps = self._payload()["cmps"]
+        assert isinstance(cmps, dict)
+        image = cmps["snapshot"]
+        assert image["image_topic"] == "firedetect/k1/snapshot"
+        assert _ha_image_errors(image) == []
+
+    @pytest.mark.parametrize(("change", "error"), [
+        ({"url_topic": "x/url"}, "exclusive"),
+        ({"image_topic": None}, "image_topic or url_topic"),
+        ({"content_type": 5}, "content_type"),
+        ({"image_encoding": "hex"}, "image_encoding"),
+        ({"qos": 3}, "qos"),
+        ({"image_topic": "a/+x"}, "image_topic"),
+    ])
+    def test_ha_image_schema_check_rejects(self, change: dict[str, object], error: str) -> None:
+        """The schema check used above does reject what Home Assistant rejects."""
+        cmps = self._payload()["cmps"]
+        assert isinstance(cmps, dict)
+        image = {**cmps["snapshot"], **change}
+        image = {k: v for k, v in image.items() if v is not None}
+        assert any(error in e for e in _ha_image_errors(image)), _ha_image_errors(image)
 
     def test_entities_for_fire_gas_and_problems(self) -> None:
         """Fire (smoke), CO2 (ppm), temperature, humidity, score and problem entities exist."""
@@ -527,6 +560,52 @@ class TestDiscovery:
         assert json.loads(body)["cmps"]["fire"]["p"] == "binary_sensor"
 
 
+def _valid_subscribe_topic(topic: object) -> bool:
+    """HA's ``valid_subscribe_topic``: a non-empty UTF-8 string, wildcards only as whole levels."""
+    if not isinstance(topic, str) or not topic or "\0" in topic:
+        return False
+    levels = topic.split("/")
+    for i, level in enumerate(levels):
+        if ("+" in level and level != "+") or ("#" in level and level != "#"):
+            return False
+        if level == "#" and i != len(levels) - 1:
+            return False
+    return True
+
+
+def _ha_image_errors(c: dict[str, object]) -> list[str]:
+    """Home Assistant's mqtt ``image`` discovery schema (homeassistant/components/mqtt/image.py,
+    2025.4: ``vol.Exclusive(url_topic | image_topic)``, one of them required, ``content_type``
+    a string, ``image_encoding`` only ``b64``; MQTT_BASE_SCHEMA's ``qos`` 0–2; the entity
+    common schema's ``unique_id``/availability), as a list of errors."""
+    errors = []
+    if c.get("p") != "image":
+        errors.append("platform must be image")
+    has_image, has_url = "image_topic" in c, "url_topic" in c
+    if has_image and has_url:
+        errors.append("url_topic and image_topic are exclusive")
+    if not has_image and not has_url:
+        errors.append("one of image_topic or url_topic is required")
+    for key in ("image_topic", "url_topic", "availability_topic"):
+        if key in c and not _valid_subscribe_topic(c[key]):
+            errors.append(f"{key} is not a valid subscribe topic: {c[key]!r}")
+    if "content_type" in c and not (isinstance(c["content_type"], str)
+                                    and c["content_type"].startswith("image/")):
+        errors.append(f"content_type must be an image MIME type: {c['content_type']!r}")
+    if "image_encoding" in c and c["image_encoding"] != "b64":
+        errors.append(f"image_encoding may only be b64: {c['image_encoding']!r}")
+    if c.get("qos", 0) not in (0, 1, 2):
+        errors.append(f"qos must be 0, 1 or 2: {c['qos']!r}")
+    allowed = {"p", "name", "unique_id", "qos", "availability_topic", "payload_available",
+               "payload_not_available", "image_topic", "url_topic", "content_type",
+               "image_encoding", "url_template", "icon", "entity_category", "enabled_by_default",
+               "object_id", "default_entity_id", "encoding", "json_attributes_topic",
+               "json_attributes_template", "entity_picture", "availability_mode",
+               "availability_template"}
+    errors += [f"unknown key {k!r}" for k in c if k not in allowed]
+    return errors
+
+
 class TestDiscoveryTemplates:
     """The discovery value_templates rendered with Jinja2 against edge.mqtt.payloads' real JSON."""
 
@@ -551,6 +630,21 @@ class TestDiscoveryTemplates:
                ("co2", "temperature", "humidity", "hotspot", "score")}
         assert got == {"co2": "612.0", "temperature": "21.5", "humidity": "40.25",
                        "hotspot": "88.5", "score": "0.125"}
+
+    def test_last_event_reason_in_words(self) -> None:
+        """The last-event sensor shows an event's "why", else its reason code, else its kind."""
+        alarm = {"event": "alarm", "reason": "persistent", "why": "the score stayed high"}
+        assert self._render("last_event", json.dumps(alarm).encode()) == "the score stayed high"
+        fault = {"event": "fault", "reason": "no data for 12 s"}
+        assert self._render("last_event", json.dumps(fault).encode()) == "no data for 12 s"
+        test = payloads.test_payload(1, "ts", {"scd41": "ok", "lepton": "ok"}, False, "m1",
+                                     0.1, 5.0)
+        assert self._render("last_event", payloads.dumps(test)) == "test"
+
+    def test_last_event_fits_a_ha_state(self) -> None:
+        """A long reason in words is cut to the 255 characters HA keeps as a state."""
+        body = json.dumps({"event": "alarm", "reason": "x", "why": "w" * 400}).encode()
+        assert self._render("last_event", body) == "w" * 255
 
     def test_problems_from_health(self) -> None:
         """A sensor's problem entity is ON when its health status is not ok."""

@@ -6,13 +6,16 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edge.clips.feedback import Feedback
 from edge.clips.queue import ClipQueue
 from edge.clips.recorder import ClipRecorder
 from edge.clips.uploader import Uploader, split_s3_url
 from edge.config import Config
+
+if TYPE_CHECKING:
+    from edge.snapshot.render import Shot
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +34,17 @@ class ClipParts:
         """The MQTT commands they answer (``<base>/cmd/<name>``)."""
         return {"feedback": self.feedback.on_feedback,
                 "feedback_last": self.feedback.on_feedback_last}
+
+    def keep_snapshot(self, shot: Shot, png: bytes) -> None:
+        """Queue an event's snapshot beside its clip: the clip's key with ``.png``."""
+        if shot.after_seq is None:
+            return
+        _, key = self.recorder.clip_for(shot.after_seq)
+        if key is None or not key.endswith(".npz"):
+            return
+        png_key = key[:-4] + ".png"
+        self.queue.add_bytes(png_key.rsplit("/", 1)[-1], png, png_key, "alarm")
+        self.uploader.wake()
 
     def close(self) -> None:
         """Write pending clips (shorter than post_s) and stop the uploader."""

@@ -61,6 +61,10 @@ class Link(Protocol):
 
     def telemetry(self, payload: bytes) -> bool: ...
 
+    def set_snapshot(self, png: bytes) -> None: ...
+
+    def is_delivered(self, seq: int) -> bool: ...
+
     def drain(self, timeout: float) -> bool: ...
 
     def status(self) -> LinkStatus: ...
@@ -108,6 +112,12 @@ class MemoryLink:
 
     def set_health(self, payload: bytes) -> None:
         self.retained["health"] = payload
+
+    def set_snapshot(self, png: bytes) -> None:
+        self.retained["snapshot"] = png
+
+    def is_delivered(self, seq: int) -> bool:
+        return all(item.seq != seq for item in self.outbox.pending(1000))
 
     def telemetry(self, payload: bytes) -> bool:
         if self.state != "connected":

@@ -12,7 +12,14 @@ whose JSON shapes are fixed here:
 - ``<base>/health`` (retained): ``{"sensors": {"scd41": {"status": "ok"|"fault",
   "reason": str|null}, "lepton": {...}}, ...}``
 
+- ``<base>/alarm``: the events, ``{"event", "reason"?, "why"?, ...}`` (the "Last event"
+  sensor shows ``why``, else ``reason``, else ``event``);
+- ``<base>/snapshot`` (retained): the PNG of the last alarm (:mod:`edge.snapshot`), the
+  ``image`` entity's ``image_topic``.
+
 (:mod:`edge.mqtt.payloads` builds exactly these; extra keys are ignored by the templates.)
+Every component carries ``"qos": 1`` itself (Home Assistant 2025.4 does not inherit the
+device-level one).
 """
 
 from __future__ import annotations
@@ -50,9 +57,16 @@ def discovery_topic(info: DiscoveryInfo) -> str:
     return f"{info.discovery_prefix}/device/firedetect_{info.device_id}/config"
 
 
+#: Home Assistant keeps a sensor's state to this many characters.
+HA_STATE_MAX = 255
+
+
 def _common(info: DiscoveryInfo, key: str) -> dict[str, Any]:
+    # "qos" on each component: Home Assistant (seen in 2025.4) does not pass the device-level
+    # "qos" down to the components, and would subscribe to the state topics at QoS 0.
     return {
         "unique_id": f"firedetect_{info.device_id}_{key}",
+        "qos": 1,
         "availability_topic": f"{info.base_topic}/availability",
         "payload_available": AVAILABLE,
         "payload_not_available": NOT_AVAILABLE,
@@ -117,6 +131,27 @@ def components(info: DiscoveryInfo) -> dict[str, dict[str, Any]]:
         "score": _telemetry_sensor(
             info, "score", "Fire score", "score", {"icon": "mdi:fire-alert"}
         ),
+        "snapshot": {
+            "p": "image",
+            "name": "Snapshot",
+            **_common(info, "snapshot"),
+            "image_topic": f"{base}/snapshot",
+            "content_type": "image/png",
+        },
+        "last_event": {
+            "p": "sensor",
+            "name": "Last event",
+            **_common(info, "last_event"),
+            "state_topic": f"{base}/alarm",
+            # The reason in words ("why"), else the reason code, else the event's kind (a
+            # test); .get: no template warning in HA for a missing key; cut to what Home
+            # Assistant keeps as a state.
+            "value_template": (
+                "{{ (value_json.get('why') or value_json.get('reason') or value_json.event)"
+                f"[:{HA_STATE_MAX}] }}}}"
+            ),
+            "icon": "mdi:message-alert",
+        },
         "test": {
             "p": "button",
             "name": "Test alarm",
@@ -135,7 +170,6 @@ def components(info: DiscoveryInfo) -> dict[str, dict[str, Any]]:
                 **_common(info, key),
                 "command_topic": f"{base}/cmd/feedback_last",
                 "payload_press": verdict,
-                "qos": 1,
             }
     for sensor in SENSORS:
         cmps[f"{sensor}_problem"] = {

@@ -78,6 +78,19 @@ class EventPublisher:
         self._wake.set()
         return seq
 
+    def is_delivered(self, seq: int) -> bool:
+        """Whether the broker has acknowledged event ``seq`` (no longer pending anywhere)."""
+        with self._lock:
+            if seq in self._memory:
+                return False
+        if seq in self._acked_unsaved:
+            return True
+        try:
+            head = self.outbox.pending(len(self._acked_unsaved) + 1)
+        except OutboxError:
+            return False
+        waiting = [i.seq for i in head if i.seq not in self._acked_unsaved]
+        return not waiting or waiting[0] > seq
 
     def _report_publish_fault(self, text: str) -> None:
         with self._lock:

@@ -4,11 +4,12 @@ paho-mqtt 2 (``CallbackAPIVersion.VERSION2``) with its network thread (``loop_st
 
 - A retained ``offline`` Last Will on ``<base>/availability`` is set before connecting, so
   a dead process or a lost link reads ``offline``.
-- On every (re)connect: retained ``online``, the latest state and health, HA discovery, and
-  subscriptions to ``<base>/cmd/test``, ``<discovery_prefix>/status`` and the device's own
-  retained topics: a different body on one of them (someone else overwrote it) is answered by
-  re-publishing the device's value (:class:`~edge.mqtt.guard.RetainedTopics`). A *retained*
-  ``cmd/test`` is ignored (it would fire a test on every reconnect), and a burst of
+- On every (re)connect: retained ``online``, the latest state, health and snapshot, HA
+  discovery, and subscriptions to ``<base>/cmd/test`` (and the ``commands``, e.g.
+  ``cmd/snapshot``), ``<discovery_prefix>/status`` and the device's own retained topics:
+  a different body on one of them (someone else overwrote it) is answered by re-publishing
+  the device's value (:class:`~edge.mqtt.guard.RetainedTopics`). A *retained* ``cmd/test``
+  is ignored (it would fire a test on every reconnect), and a burst of
   ``<discovery_prefix>/status`` ``online`` is one rediscovery now and one at the window's end.
 - Events go only through the :class:`~edge.mqtt.outbox.Outbox` (:mod:`edge.mqtt.events`). A
   publisher thread sends pending events in seq order (at most ``window`` in flight) and
@@ -126,7 +127,7 @@ class MqttLink(EventPublisher):
         self._retained = RetainedTopics(
             self._publish_retained,
             [self.availability_topic, self.state_topic, self.health_topic,
-             self._discovery_topic],
+             self._discovery_topic, self.snapshot_topic],
             reassert_interval_s,
         )
         self._retained.set(self._discovery_topic, discovery_body)
@@ -160,6 +161,10 @@ class MqttLink(EventPublisher):
     @property
     def health_topic(self) -> str:
         return f"{self.base}/health"
+
+    @property
+    def snapshot_topic(self) -> str:
+        return f"{self.base}/snapshot"
 
     @property
     def test_topic(self) -> str:
@@ -212,6 +217,10 @@ class MqttLink(EventPublisher):
     def set_health(self, payload: Payload) -> None:
         """Publish (and remember, for every reconnect) the retained ``<base>/health``."""
         self._retained.set(self.health_topic, encode(payload))
+
+    def set_snapshot(self, png: bytes) -> None:
+        """Publish (and remember, for every reconnect) the retained ``<base>/snapshot`` PNG."""
+        self._retained.set(self.snapshot_topic, png)
 
     def telemetry(self, payload: Payload) -> bool:
         """Send one telemetry reading (QoS 0); dropped, returning False, while offline."""
