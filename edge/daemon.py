@@ -243,7 +243,8 @@ class Daemon:
         self.events_published += 1
         if self.report.fleet is not None:
             self.report.fleet.count(ev.kind)
-        log.info("daemon: event %s seq=%d t=%.2f score=%s", ev.kind, seq, ev.t, body["score"])
+        log.info("daemon: event %s seq=%d t=%.2f score=%s: %s", ev.kind, seq, ev.t,
+                 body["score"], body.get("why", ""))
         return seq
 
     def _publish_test(self) -> None:

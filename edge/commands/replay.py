@@ -51,9 +51,10 @@ def event_line(ev: DetectionEvent) -> dict[str, Any]:
     if ev.kind == "fault":
         out["sensor"] = ev.sensor
         out["reason"] = ev.reason
+        out["why"] = ev.why or f"{ev.sensor} faulted ({ev.reason})"
     elif ev.alarm is not None:
         out["reason"] = ev.alarm.reason
-        out["why"] = ev.alarm.why
+        out["why"] = ev.why or ev.alarm.why
     if ev.detail is not None:
         out["model"] = ev.detail.model_version
         out["degraded"] = ev.detail.degraded

@@ -68,9 +68,10 @@ def event_payload(
     if event.kind == "fault":
         out["sensor"] = event.sensor
         out["reason"] = event.reason
+        out["why"] = event.why or f"{event.sensor} faulted ({event.reason})"
     elif event.alarm is not None:
         out["reason"] = event.alarm.reason
-        out["why"] = event.alarm.why
+        out["why"] = event.why or event.alarm.why
     if reasons:
         out["faults"] = {k: v for k, v in reasons.items() if v}
     return out
