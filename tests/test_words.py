@@ -8,6 +8,7 @@ import numpy as np
 
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine
+from edge.detect.evidence import Evidence
 from edge.detect.pipeline import Pipeline
 from edge.detect.words import (
     explain_alarm,
@@ -88,6 +89,15 @@ class TestExplainAlarm:
                         "a new hot region grew by 26 px to 0.14 % of the view")
         said = explain_alarm(ev, [("t_max", 1.0)], {}, OK)
         assert said == "a new hot region grew by 26 px to 0.14 % of the view"
+
+    def test_known_scene_cap_is_said(self) -> None:
+        """A score alarm under the known-scene rule says the gas alone decided it."""
+        cap = Evidence("known_scene", "only the known scene is hot; the gas alone scores 0.93",
+                       cap=0.93)
+        held = Evidence("flame_growth", "12 px newly ≥ 140 °C", holds=True)
+        said = explain_alarm(persistent(0.93), [], {}, OK, [held, cap])
+        assert said.endswith("(now 0.93); only the known scene is hot; the gas alone scores "
+                             "0.93")
 
     def test_clear_says_no_gas(self) -> None:
         """A clear says why it cleared, without the gas history of an alarm."""

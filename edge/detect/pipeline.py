@@ -331,7 +331,8 @@ class Pipeline:
         for ev in self.alarm.update(t, evidence, hold=hold,
                                     trigger=None if trigger is None else trigger.source,
                                     why="" if trigger is None else trigger.why):
-            why = explain_alarm(ev, score.top_features, feature_values(vector), self.reasons())
+            why = explain_alarm(ev, score.top_features, feature_values(vector),
+                                self.reasons(), found)
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev, why=why))
         if self.shadow is not None:
             self.shadow(t, vector, p, self.alarm.threshold, any(e.kind == "alarm" for e in events))

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from edge.detect.alarm import AlarmEvent
+from edge.detect.evidence import Evidence
 from edge.featuresets.registry import FEATURE_SETS
 
 __all__ = ["explain_alarm", "explain_fault", "feature_values", "gas_words", "sensor_words"]
@@ -83,15 +84,18 @@ def explain_alarm(
     top_features: Sequence[tuple[str, float]] = (),
     values: Mapping[str, float] | None = None,
     faults: Mapping[str, str | None] | None = None,
+    evidence: Sequence[Evidence] = (),
 ) -> str:
-    """An ``alarm`` or ``clear`` in words: the alarm logic's own ``why``, then the model's top
-    features (score reasons only), the gas history and the faulted sensors."""
+    """An ``alarm`` or ``clear`` in words: the alarm logic's own ``why``, then (score reasons
+    only) the model's top features and any cap an evidence source put on the score (the
+    known-scene rule), then the gas history and the faulted sensors."""
     parts = [event.why or event.reason]
     if event.kind == "alarm":
         if event.reason in _SCORE_REASONS:
             named = [n for n, _ in top_features[:TOP_NAMED]]
             if named:
                 parts.append(f"top features: {', '.join(named)}")
+            parts += [ev.why for ev in evidence if ev.cap is not None and ev.why]
         gas = gas_words(values or {})
         if gas:
             parts.append(gas)
