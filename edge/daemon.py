@@ -40,6 +40,7 @@ from edge.mqtt.payloads import (
     dumps,
     event_payload,
     iso_utc,
+    last_event_brief,
     state_payload,
     test_payload,
 )
@@ -115,6 +116,8 @@ class Daemon:
         self._pending_config: Config | None = None
         self._config_lock = threading.Lock()
         self._last_state: str | None = None
+        self._last_event: dict[str, Any] | None = None  # the retained state's last_event
+        self._state_stale = False
         self._last_health_key: Any = None
         self._next_health = -math.inf
         self._next_telemetry = -math.inf
@@ -258,10 +261,13 @@ class Daemon:
             return dumps({**body, "seq": seq})
 
         seq = self.link.publish_event(make)
+        self._last_event = last_event_brief(body, seq)
+        self._state_stale = True  # the retained state says the last event: publish it again
         self.events_published += 1
         if self.report.fleet is not None:
             self.report.fleet.count(ev.kind)
-        log.info("daemon: event %s seq=%d t=%.2f score=%s", ev.kind, seq, ev.t, body["score"])
+        log.info("daemon: event %s seq=%d t=%.2f score=%s: %s", ev.kind, seq, ev.t,
+                 body["score"], body.get("why", ""))
         return seq
 
     def _publish_test(self) -> None:
@@ -289,12 +295,14 @@ class Daemon:
         alarm = self.pipeline.alarm
         last = self.pipeline.last_score
         score = None if last is None else float(last.probability)
-        if alarm.state != self._last_state:
-            self._last_state = alarm.state
-            if alarm.state == "pre_alarm" and self.report.fleet is not None:
+        if alarm.state != self._last_state or self._state_stale:
+            if alarm.state != self._last_state and alarm.state == "pre_alarm" and \
+                    self.report.fleet is not None:
                 self.report.fleet.count("pre_alarm")
+            self._last_state, self._state_stale = alarm.state, False
             since = alarm.since
-            self.link.set_state(state_payload(alarm.state, iso_utc(), since, score))
+            self.link.set_state(state_payload(alarm.state, iso_utc(), since, score,
+                                              self._last_event))
         key = (tuple(self.pipeline.reasons().items()), self._model_version(),
                tuple(self.storage.report().items()))
         if key != self._last_health_key or now >= self._next_health:

@@ -16,4 +16,5 @@ COMMANDS: tuple[str, ...] = (
     "edge.commands.record",
     "edge.commands.simulate",
     "edge.commands.plot",
+    "edge.commands.status",
 )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from edge.errors import ConfigError, ModelError, RecordingError
 
 if TYPE_CHECKING:
+    from edge.config import Config
     from edge.detect.pipeline import DetectionEvent, Pipeline
     from edge.recording import FrameSource
 
@@ -51,9 +52,10 @@ def event_line(ev: DetectionEvent) -> dict[str, Any]:
     if ev.kind == "fault":
         out["sensor"] = ev.sensor
         out["reason"] = ev.reason
+        out["why"] = ev.why or f"{ev.sensor} faulted ({ev.reason})"
     elif ev.alarm is not None:
         out["reason"] = ev.alarm.reason
-        out["why"] = ev.alarm.why
+        out["why"] = ev.why or ev.alarm.why
     if ev.detail is not None:
         out["model"] = ev.detail.model_version
         out["degraded"] = ev.detail.degraded
@@ -87,37 +89,55 @@ def refusal(path: Path, exc: ModelError, public_key: Path | None) -> str:
     return f"{path}: model refused: {why}"
 
 
-def run(args: argparse.Namespace) -> int:
+def configured(args: argparse.Namespace) -> Config | str:
+    """The ``--config`` file (defaults when none) with ``--model``/``--public-key`` applied,
+    or the error to print."""
     from edge.config import load_config
-    from edge.recording_stream import open_recording
 
     try:
         config = load_config(args.config)  # defaults when no file is given
     except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return 2
+        return str(exc)
     given = {k: v for k, v in (("path", args.model), ("public_key", args.public_key)) if v}
     if given:
         config = config.model_copy(update={"model": config.model.model_copy(update=given)})
+    return config
+
+
+def replay_pipeline(config: Config) -> Pipeline | str:
+    """The daemon's pipeline with ``config``'s model (the rule fallback when none), or why
+    the model was refused."""
+    from edge.detect.pipeline import build_pipeline
+    from edge.model.holder import ModelHolder
+
+    holder = ModelHolder(config.model)
+    if config.model.path is not None:
+        try:  # load, not install: the error is said once, here, not logged as well
+            holder.swap(holder.load(config.model.path))
+        except ModelError as exc:
+            return refusal(config.model.path, exc, config.model.public_key)
+    else:
+        log.warning("replay: no model given; scoring with the rule fallback (degraded)")
+    return build_pipeline(config, holder, start_t=0.0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from edge.recording_stream import open_recording
+
+    config = configured(args)
+    if isinstance(config, str):
+        print(config, file=sys.stderr)
+        return 2
     try:
         rec = open_recording(args.recording)
     except RecordingError as exc:
         print(exc, file=sys.stderr)
         return 2
     with rec:
-        from edge.detect.pipeline import build_pipeline
-        from edge.model.holder import ModelHolder
-
-        holder = ModelHolder(config.model)
-        if config.model.path is not None:
-            try:  # load, not install: the error is said once, here, not logged as well
-                holder.swap(holder.load(config.model.path))
-            except ModelError as exc:
-                print(refusal(config.model.path, exc, config.model.public_key), file=sys.stderr)
-                return 2
-        else:
-            log.warning("replay: no model given; scoring with the rule fallback (degraded)")
-        pipeline = build_pipeline(config, holder, start_t=0.0)
+        pipeline = replay_pipeline(config)
+        if isinstance(pipeline, str):
+            print(pipeline, file=sys.stderr)
+            return 2
         try:
             n = replay(rec, pipeline, sys.stdout)
         except RecordingError as exc:

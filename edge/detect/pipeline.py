@@ -38,6 +38,7 @@ from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
 from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
+from edge.detect.words import explain_alarm, explain_fault, feature_values
 from edge.model.runtime import Model
 from edge.types import ZERO_C_K, EventKind, GasReading, ThermalFrame, Vector
 
@@ -84,7 +85,8 @@ class DetectionEvent:
     """One event the device publishes (``alarm``, ``clear`` or ``fault``).
 
     ``score`` is the fire probability at that moment (NaN when nothing was scored yet);
-    ``detail`` the full score behind it; ``sensor``/``reason`` say what faulted.
+    ``detail`` the full score behind it; ``sensor``/``reason`` say what faulted; ``why``
+    says it all in words (:mod:`edge.detect.words`).
     """
 
     kind: EventKind
@@ -94,6 +96,7 @@ class DetectionEvent:
     sensor: str | None = None
     reason: str | None = None
     alarm: AlarmEvent | None = None
+    why: str = ""
 
 
 @dataclass
@@ -293,12 +296,10 @@ class Pipeline:
         if st.reported:
             return []
         st.reported = True
-        log.warning("%s: fault: %s", sensor, st.reason)
-        return [
-            DetectionEvent(
-                "fault", t, self._last_probability(), self.last_score, sensor, st.reason
-            )
-        ]
+        why = explain_fault(sensor, st.reason, self.reasons())
+        log.warning("%s: fault: %s", sensor, why)
+        return [DetectionEvent("fault", t, self._last_probability(), self.last_score, sensor,
+                               st.reason, why=why)]
 
     def _last_probability(self) -> float:
         return math.nan if self.last_score is None else float(self.last_score.probability)
@@ -330,7 +331,9 @@ class Pipeline:
         for ev in self.alarm.update(t, evidence, hold=hold,
                                     trigger=None if trigger is None else trigger.source,
                                     why="" if trigger is None else trigger.why):
-            events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev))
+            why = explain_alarm(ev, score.top_features, feature_values(vector),
+                                self.reasons(), found)
+            events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev, why=why))
         if self.shadow is not None:
             self.shadow(t, vector, p, self.alarm.threshold, any(e.kind == "alarm" for e in events))
         return Step(t, score, vector, events, found)

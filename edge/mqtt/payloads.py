@@ -68,9 +68,10 @@ def event_payload(
     if event.kind == "fault":
         out["sensor"] = event.sensor
         out["reason"] = event.reason
+        out["why"] = event.why or f"{event.sensor} faulted ({event.reason})"
     elif event.alarm is not None:
         out["reason"] = event.alarm.reason
-        out["why"] = event.alarm.why
+        out["why"] = event.why or event.alarm.why
     if reasons:
         out["faults"] = {k: v for k, v in reasons.items() if v}
     return out
@@ -88,10 +89,21 @@ def test_payload(
     }
 
 
-def state_payload(state: str, since_ts: str, since_t: float | None, score: float | None) -> bytes:
-    """Retained ``<base>/state``: current alarm state, since when, last score."""
-    return dumps({"state": state, "since": since_ts, "since_t": num(since_t, 3),
-                  "score": num(score)})
+def state_payload(state: str, since_ts: str, since_t: float | None, score: float | None,
+                  last_event: Mapping[str, Any] | None = None) -> bytes:
+    """Retained ``<base>/state``: current alarm state, since when, last score, and (once there
+    is one) the last event in brief (:func:`last_event_brief`)."""
+    body: dict[str, Any] = {"state": state, "since": since_ts, "since_t": num(since_t, 3),
+                            "score": num(score)}
+    if last_event is not None:
+        body["last_event"] = dict(last_event)
+    return dumps(body)
+
+
+def last_event_brief(body: Mapping[str, Any], seq: int) -> dict[str, Any]:
+    """The retained state's ``last_event``: an event payload's kind, seq, time and words."""
+    return {"event": body.get("event"), "seq": seq, "ts": body.get("ts"),
+            "reason": body.get("reason"), "why": body.get("why")}
 
 
 def health_payload(
