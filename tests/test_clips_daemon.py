@@ -109,7 +109,10 @@ def story(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Story]:
         def keys() -> list[str]:
             return [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET).get("Contents", [])]
 
-        wait_until(lambda: not rt.clips.queue.items(), 60, "an empty upload queue")
+        # The clip is written post_s after the alarm, possibly after its snapshot and the
+        # labels went up: wait for it in S3, then for an empty queue.
+        wait_until(lambda: any(k.endswith(f"-alarm-{seq}.npz") for k in keys())
+                   and not rt.clips.queue.items(), 60, "the alarm clip in S3, queue empty")
         objects = {k: s3.get_object(Bucket=BUCKET, Key=k)["Body"].read() for k in keys()}
         results = [m.json() for m in sub.on(f"{BASE}/cmd/result")]
         yield Story(seq, keys(), objects, results, alarm.at, [cleared.json()])
