@@ -116,11 +116,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge.errors import ModelError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose == 0:  # the ablations' sensor faults and every alarm are expected here
-        for name in ("edge.detect.pipeline", "edge.detect.alarm"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    from cloud.heldout.logs import configure_logging
+
+    configure_logging(args.verbose)
     families = [f for f in args.families.split(",") if f]
     try:
         train_sets = _choices(args.train_sets, list(ENGINE_SETS), "--train-sets")

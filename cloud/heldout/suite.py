@@ -335,11 +335,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     from edge.errors import ConfigError, ModelError
 
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.WARNING - 10 * min(args.verbose, 2), stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
-    if args.verbose == 0:  # the ablations' sensor faults and every alarm are expected here
-        for name in ("edge.detect.pipeline", "edge.detect.alarm"):
-            logging.getLogger(name).setLevel(logging.ERROR)
+    from cloud.heldout.logs import configure_logging
+
+    configure_logging(args.verbose)
     try:
         runs = plan_engine_runs(args.engine, args.runs, args.duration, args.rate,
                                 full_rate_runs=args.full_rate_runs, seed_base=args.seed_base,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
-from edge.config.urls import refuse_userinfo
+from edge.config.urls import s3_endpoint_without_credentials
 
 
 class ClipsConfig(Section):
@@ -41,15 +41,7 @@ class ClipsConfig(Section):
     @field_validator("s3_endpoint_url")
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                refuse_userinfo(v)
-            except ValueError:
-                raise ValueError(
-                    "an endpoint URL without user name or password: S3 credentials come from "
-                    "the standard AWS chain (environment, ~/.aws, instance role)"
-                ) from None
-        return v
+        return s3_endpoint_without_credentials(v)
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> ClipsConfig:

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from edge.config.base import Section
-from edge.config.urls import refuse_userinfo
+from edge.config.urls import s3_endpoint_without_credentials
 
 
 class ModelConfig(Section):
@@ -45,15 +45,7 @@ class ModelConfig(Section):
     @field_validator("s3_endpoint_url")
     @classmethod
     def _no_credentials(cls, v: str | None) -> str | None:
-        if v is not None:
-            try:
-                refuse_userinfo(v)
-            except ValueError:
-                raise ValueError(
-                    "an endpoint URL without user name or password: S3 credentials come from "
-                    "the standard AWS chain (environment, ~/.aws, instance role)"
-                ) from None
-        return v
+        return s3_endpoint_without_credentials(v)
 
     @model_validator(mode="after")
     def _channel_needs_s3(self) -> ModelConfig:

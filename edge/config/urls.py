@@ -65,6 +65,23 @@ def refuse_userinfo(url: str) -> None:
         raise ValueError(NO_USERINFO)
 
 
+def s3_endpoint_without_credentials(url: str | None) -> str | None:
+    """``url`` unchanged, for an ``s3_endpoint_url`` setting.
+
+    :raises ValueError: it carries a user name or password (S3 credentials come from the
+        standard AWS chain, never from the URL).
+    """
+    if url is not None:
+        try:
+            refuse_userinfo(url)
+        except ValueError:
+            raise ValueError(
+                "an endpoint URL without user name or password: S3 credentials come from "
+                "the standard AWS chain (environment, ~/.aws, instance role)"
+            ) from None
+    return url
+
+
 def parse_broker_url(url: str) -> tuple[str, int, bool]:
     """``(host, port, tls)`` of a broker URL; the port defaults to 1883 (mqtt) or 8883 (mqtts).
 
