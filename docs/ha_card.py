@@ -38,7 +38,7 @@ def example_payloads() -> dict[str, bytes]:
                                                         "2026-12-05T03:04:07.000Z"),
         f"{BASE}/health": payloads.health_payload(
             {"scd41": "ok", "lepton": "ok"}, {"scd41": None, "lepton": None},
-            "20261204T234632Z-07495bc9", False, 812.0, 0, "2026-12-05T03:04:07.000Z"),
+            "20261205T010917Z-41d6a1cd", False, 812.0, 0, "2026-12-05T03:04:07.000Z"),
         f"{BASE}/alarm": json.dumps(alarm).encode(),
     }
 
@@ -50,7 +50,7 @@ def entity_rows() -> list[tuple[str, str, str]]:
     from edge.mqtt.discovery import DiscoveryInfo, discovery_payload
 
     info = DiscoveryInfo(device_id="kitchen", base_topic=BASE, feedback=True,
-                         model_version="20261204T234632Z-07495bc9")
+                         model_version="20261205T010917Z-41d6a1cd")
     published = example_payloads()
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (plain text, as HA renders)
     rows = []
@@ -86,7 +86,7 @@ def render(out: Path) -> list[tuple[str, str, str]]:
     fig = plt.figure(figsize=(11, 7.2), dpi=100, facecolor="#f5f5f5")
     fig.text(0.03, 0.95, "firedetect kitchen", fontsize=18, weight="bold")
     fig.text(0.03, 0.915, "firedetect · Lepton + SCD41 fire detector · model "
-             "20261204T234632Z-07495bc9", fontsize=10, color="#555")
+             "20261205T010917Z-41d6a1cd", fontsize=10, color="#555")
     ax = fig.add_axes((0.03, 0.03, 0.45, 0.86))
     ax.set_axis_off()
     ax.set_xlim(0, 1)
