@@ -84,6 +84,26 @@ class TestStatusFromBroker:
         assert "device:   unknown" in out and "last event: none" in out
 
 
+    def test_unreadable_retained_messages(self, broker: Broker, tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+        """A retained state that is not JSON, and a health that is JSON but not an object,
+        are shown as unreadable instead of ending the command with a traceback."""
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        c = paho.Client(CallbackAPIVersion.VERSION2)
+        c.connect(broker.host, broker.port)
+        c.loop_start()
+        for topic, body in ((f"{BASE}/state", "{not json"), (f"{BASE}/health", "42")):
+            c.publish(topic, body, qos=1, retain=True).wait_for_publish(5)
+        c.disconnect()
+        c.loop_stop()
+        cfg = config_file(tmp_path / "c.toml", broker.url, tmp_path / "nowhere")
+        status = main(["status", "--config", str(cfg)])
+        out = capsys.readouterr().out
+        assert status == 0, out
+        assert "unreadable" in out
+
 class TestStatusFromStateDir:
     def test_outbox_depth_and_words(self, tmp_path: Path,
                                     capsys: pytest.CaptureFixture[str]) -> None:

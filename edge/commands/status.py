@@ -13,6 +13,7 @@ config.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,13 +73,13 @@ def render_retained(base: str, got: dict[str, Any]) -> str:
     """The screen for the retained topics (``got``: name → payload)."""
     lines = [f"firedetect status: {base}"]
     lines.append(f"device:   {got.get('availability', 'unknown (no availability retained)')}")
-    state = _obj(got.get("state"))
-    health = _obj(got.get("health"))
+    state, state_problem = _retained(got, "state")
+    health, health_problem = _retained(got, "health")
     if state:
         lines.append(f"alarm:    {state.get('state', '?')} since {state.get('since', '?')}, "
                      f"score {_score(state.get('score'))}")
     else:
-        lines.append("alarm:    unknown (no state retained)")
+        lines.append(f"alarm:    {state_problem}")
     sensors = _obj(health.get("sensors"))
     if sensors:
         shown = []
@@ -100,7 +101,7 @@ def render_retained(base: str, got: dict[str, Any]) -> str:
         lines.append(f"health:   {health.get('status', '?')} at {health.get('ts', '?')}, up "
                      f"{health.get('uptime_s', '?')} s")
     else:
-        lines.append("health:   unknown (no health retained)")
+        lines.append(f"health:   {health_problem}")
     last = _obj(state.get("last_event"))
     if last:
         lines.append("last event:")
@@ -126,6 +127,17 @@ def _event_line(ev: dict[str, Any]) -> str:
     why = ev.get("why") or ev.get("reason") or ""
     return (f"{_INDENT}#{ev.get('seq', '?')} {ev.get('event', '?')} at {ev.get('ts', '?')}"
             + (f": {why}" if why else ""))
+
+
+def _retained(got: dict[str, Any], name: str) -> tuple[dict[str, Any], str]:
+    """A retained JSON object and, when it is missing or unreadable, what to say instead."""
+    raw = got.get(name)
+    if raw is None:
+        return {}, f"unknown (no {name} retained)"
+    if isinstance(raw, dict) and "unreadable" not in raw:
+        return raw, ""
+    text = raw["unreadable"] if isinstance(raw, dict) else json.dumps(raw)
+    return {}, f"unreadable retained {name} (not a JSON object): {str(text)[:60]!r}"
 
 
 def _obj(x: object) -> dict[str, Any]:
