@@ -44,3 +44,27 @@ def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     ok = bool(mallopt(M_MMAP_THRESHOLD, threshold))
     log.debug("malloc: mmap threshold pinned at %d B: %s", threshold, ok)
     return ok
+
+
+def release_free_heap() -> bool:
+    """Give the heap's free pages back to the OS (glibc's ``malloc_trim(0)``); False elsewhere.
+
+    Loading a model frees the protobuf and the graph onnxruntime built it from (~12 MiB for the
+    demo model), in chunks among live ones that ``free`` alone never returns; ``malloc_trim``
+    also releases whole free pages inside the heap. It walks the arenas once (milliseconds on
+    the daemon's heap), so the daemon calls it after start-up and after a model swap, not per
+    frame.
+    """
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        trim = ctypes.CDLL(name).malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        log.debug("malloc: %s has no malloc_trim", name)
+        return False
+    trim.argtypes = [ctypes.c_size_t]
+    trim.restype = ctypes.c_int
+    released = bool(trim(0))
+    log.debug("malloc: heap trimmed (%s)", "pages released" if released else "nothing to release")
+    return True
