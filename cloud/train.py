@@ -46,13 +46,7 @@ from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
 from cloud.training.fleet_report import fleet_heldout, fleet_summary
 from cloud.training.report import feature_importances, write_report
 from cloud.training.simulated import sim_jobs, simulate
-from cloud.training.splits import (
-    engine_of,
-    ensure_engines_validated,
-    split_devices,
-    split_groups,
-    strata,
-)
+from cloud.training.splits import recording_split, split_devices
 from cloud.training.validation import validation_report
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_SETS, FeatureParams
@@ -112,10 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Split by recording (never by row), stratified by engine and family; the validation
     # runs (where the threshold is chosen) hold fire and no-fire runs of every engine
     # -----------------------------------------------------------------------------------
+    split = recording_split(ds, args.seed)
     has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
-    engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
-    split = split_groups(strata(ds.families, has_fire, engines=engines), seed=args.seed)
-    split = ensure_engines_validated(split, engines, has_fire, seed=args.seed)
     # Fleet clips go by device: every clip of a held-out device is held out
     split = split_devices(split, [g.device for g in ds.groups], has_fire, seed=args.seed)
 

@@ -183,17 +183,14 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
     from cloud.artifact.write import write_artifact
     from cloud.training import options as train_cli
     from cloud.training.evaluate import fit_on_split
-    from cloud.training.splits import engine_of, ensure_engines_validated, split_groups, strata
+    from cloud.training.splits import recording_split
 
     extra = feature_set_kwargs(feature_set)
     ds, failed = corpus(runs, cache, workers, feature_set=feature_set, labels=labels)
     if len(ds) == 0:
         raise ValueError(f"training set {name!r}: no run could be rendered")
     cfg = train_cli.ensemble_config(train_cli.parse(["--seed", str(seed)]))
-    has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
-    engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
-    split = split_groups(strata(ds.families, has_fire, engines=engines), seed=seed)
-    split = ensure_engines_validated(split, engines, has_fire, seed=seed)
+    split = recording_split(ds, seed)
     ens = fit_on_split(ds, split, cfg)
     rng = np.random.default_rng(seed)
     rows = ds.rows_of(list(split.val) or list(split.train))

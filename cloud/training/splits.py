@@ -12,8 +12,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from cloud.training.data import Dataset
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +65,16 @@ def split_groups(strata: Sequence[str], *, val_fraction: float = 0.15,
         val += ids[n_test:n_test + n_val]
         train += ids[n_test + n_val:]
     return GroupSplit(tuple(sorted(train)), tuple(sorted(val)), tuple(sorted(test)))
+
+
+def recording_split(ds: Dataset, seed: int) -> GroupSplit:
+    """The training split of ``ds`` by recording: stratified by engine and family
+    (``strata``), with fire and no-fire validation runs of every engine
+    (``ensure_engines_validated``). ``cloud/train.py`` and the cross-engine models use it."""
+    has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
+    engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
+    split = split_groups(strata(ds.families, has_fire, engines=engines), seed=seed)
+    return ensure_engines_validated(split, engines, has_fire, seed=seed)
 
 
 def engine_of(name: str, family: str, kind: str = "recording") -> str:
