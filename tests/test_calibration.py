@@ -14,7 +14,12 @@ import pytest
 from cloud.training.calibrate import fit_calibration, fit_isotonic, fit_platt, reliability
 from cloud.training.ensemble import EnsembleConfig, choose_threshold, fit_ensemble
 from edge.errors import ModelCompatibilityError, ModelSelfTestError
-from edge.model.calibration import Calibration, apply_calibration, parse_calibration
+from edge.model.calibration import (
+    Calibration,
+    apply_calibration,
+    calibrate_one,
+    parse_calibration,
+)
 from edge.model.holder import load_model
 from tests.modelkit import (
     Kit,
@@ -96,6 +101,22 @@ class TestApply:
         cal = parse_calibration(ISO)
         out = apply_calibration(cal, [0.0, 0.05, 0.225, 0.65, 0.95])
         np.testing.assert_allclose(out, [0.0, 0.0, 0.15, 0.65, 1.0])
+
+
+class TestCalibrateOne:
+    @pytest.mark.parametrize("obj", [PLATT, ISO, None])
+    def test_same_value_as_apply(self, obj: dict[str, Any] | None) -> None:
+        """One score calibrated alone equals ``apply_calibration`` of it, to the bit."""
+        cal = None if obj is None else parse_calibration(obj)
+        rng = np.random.default_rng(3)
+        ps = np.concatenate([rng.random(20000), rng.random(500) * 1e-5,
+                             1.0 - rng.random(500) * 1e-5, [0.0, 1.0, 1e-6, 1.0 - 1e-6, 0.5]])
+        for p in ps.tolist():
+            assert calibrate_one(cal, p) == float(apply_calibration(cal, [p])[0]), p
+
+    def test_nan_stays_nan(self) -> None:
+        """A NaN score stays NaN, as in ``apply_calibration``."""
+        assert math.isnan(calibrate_one(parse_calibration(PLATT), math.nan))
 
 
 class TestFit:

@@ -11,7 +11,7 @@ from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
 from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule
-from edge.detect.flame import FlameWatch
+from edge.detect.flame import FlameWatch, median
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
@@ -304,3 +304,17 @@ class TestSceneThreshold:
         assert pipe.scene_bar == pytest.approx(0.9)
         assert pipe.retune(AlarmConfig(), 0.6)  # a reload, a new model's threshold
         assert pipe.scene_bar == pytest.approx(0.8)
+
+
+class TestMedian:
+    def test_equals_numpy_median(self) -> None:
+        """The crossing-rate median equals numpy's to the bit, odd and even lengths, ties, ±inf."""
+        rng = np.random.default_rng(5)
+        for i in range(3000):
+            n = int(rng.integers(1, 60))
+            values = (rng.normal(0.0, 50.0, n) * 10.0 ** rng.integers(-3, 4)).tolist()
+            if i % 3 == 0:
+                values = [round(v) for v in values]  # ties
+            if i % 50 == 0:
+                values[0] = float("inf") if i % 100 else float("-inf")
+            assert median(values) == float(np.median(values)), values

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import math
+import os
 import pickle
 import shutil
 import sys
@@ -279,6 +280,27 @@ class TestTarballExtraction:
             bad = _tar_with(tmp_path / f"bad-{kind!r}.tar.gz", [info])
             with pytest.raises(ModelIntegrityError, match="'v/dev' is a link or special"):
                 extract_tarball(bad, tmp_path / f"x-{kind!r}")
+
+    def test_only_a_kept_copy_is_fsynced(
+        self, kit: Kit, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """Unpacking for the cache syncs every file; loading an archive once syncs none."""
+        from edge.model.verify import extract_tarball
+
+        synced: list[int] = []
+        real = os.fsync
+
+        def spy(fd: int) -> None:
+            synced.append(fd)
+            real(fd)
+
+        monkeypatch.setattr(os, "fsync", spy)
+        folder = extract_tarball(kit.a.tarball, tmp_path / "kept")
+        files = [p for p in folder.rglob("*") if p.is_file()]
+        assert len(synced) == len(files) > 0
+        synced.clear()
+        assert _load(kit.a.tarball, kit).version == kit.a.version
+        assert synced == []
 
     def test_truncated_tarball_is_refused(self, kit: Kit, tmp_path: Path) -> None:
         """A cut-off .tar.gz is an integrity error, not a crash."""

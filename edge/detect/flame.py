@@ -137,8 +137,18 @@ class FlameWatch:
         growth = counts[0] - counts[cfg.steps]
         first = bisect_right(times, t - cfg.step_s * cfg.steps)
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
-        rate = float(np.median(rises)) if rises else math.nan
+        rate = median(rises) if rises else math.nan
         growing = (run >= cfg.steps and growth >= cfg.min_growth_px and new_px >= cfg.min_px
                    and rate >= cfg.min_rise_k_s)
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
         return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)
+
+
+def median(values: list[float]) -> float:
+    """``numpy.median`` of a short list of numbers without NaN, to the bit (the middle value,
+    or the two middle ones' sum halved), without building an array: ~1 against ~15 µs."""
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[mid]
+    return (ordered[mid - 1] + ordered[mid]) / 2.0

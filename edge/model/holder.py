@@ -87,7 +87,7 @@ def load_model(
     if path.is_dir():
         return _load_folder(path, public_key, allow_unsigned, backend)
     with tempfile.TemporaryDirectory(prefix="firedetect-model-") as tmp:
-        folder = extract_tarball(path, Path(tmp))
+        folder = extract_tarball(path, Path(tmp), durable=False)  # read once, then deleted
         try:
             return _load_folder(folder, public_key, allow_unsigned, backend)
         except ModelError as exc:

@@ -26,7 +26,12 @@ import numpy.typing as npt
 
 from edge.errors import ModelError, ModelSelfTestError
 from edge.features import FEATURE_NAMES
-from edge.model.calibration import Calibration, apply_calibration, parse_calibration
+from edge.model.calibration import (
+    Calibration,
+    apply_calibration,
+    calibrate_one,
+    parse_calibration,
+)
 from edge.types import FloatArray
 
 __all__ = [
@@ -258,7 +263,7 @@ class Model:
         if not (math.isfinite(p) and -1e-6 <= p <= 1.0 + 1e-6):
             raise ModelError(f"model {self.version}: score {p} is not a probability")
         if self._calibration is not None:
-            p = float(apply_calibration(self._calibration, [p])[0])
+            p = calibrate_one(self._calibration, p)
         return Score(
             probability=min(max(p, 0.0), 1.0),
             members=members,

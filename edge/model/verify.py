@@ -108,8 +108,9 @@ class _Budget(io.RawIOBase):
         return data
 
 
-def _write_member(src: IO[bytes], target: Path, dest: Path, name: str) -> None:
-    """Copy one member; a write failure is the device's storage, not the archive."""
+def _write_member(src: IO[bytes], target: Path, dest: Path, name: str, durable: bool) -> None:
+    """Copy one member (then fsync it when ``durable``); a write failure is the device's
+    storage, not the archive."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
         out = target.open("xb")
@@ -125,13 +126,19 @@ def _write_member(src: IO[bytes], target: Path, dest: Path, name: str) -> None:
                 raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
         try:
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         except OSError as exc:
             raise ModelStorageError.from_oserror(exc, dest, "unpack the model") from None
 
 
-def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES) -> Path:
+def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BYTES, *,
+                    durable: bool = True) -> Path:
     """Extract ``tar_path`` into the empty or new folder ``dest``; return the artifact folder.
+
+    ``durable``: each file is fsynced (a model kept on the device). False for a folder that is
+    read once and deleted (``load_model`` of an archive: ``firedetect replay``), where the
+    syncs cost 20–70 ms of start-up for nothing.
 
     Only regular files and folders under ONE top-level folder are allowed: no absolute
     paths, no ``..``, no links, devices or sparse files; at most ``MAX_ARTIFACT_FILES``
@@ -195,7 +202,7 @@ def extract_tarball(tar_path: Path, dest: Path, max_bytes: int = MAX_ARTIFACT_BY
                     raise ModelIntegrityError(f"{tar_path}: cannot read {m.name!r}")
                 with src:
                     try:
-                        _write_member(src, target, dest, m.name)
+                        _write_member(src, target, dest, m.name, durable)
                     except ModelIntegrityError as exc:
                         raise ModelIntegrityError(f"{tar_path}: {exc}") from None
     except _ArchiveTooBig:
