@@ -144,7 +144,7 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
 
     hrr: Signal = seen_hrr
     at = Placement(u=u, v=v, distance_m=distance, visible=visible, room_c=room_c, horizon_s=horizon,
-                   seed=int(np.random.default_rng((seed, 31)).integers(2**62)))
+                   seed=int(np.random.default_rng((seed, 31)).integers(2**62)), start_s=start)
     parts.objects[:0] = source.paint(hrr, at)  # under the smoke layer
 
     def scene_time(s: float | None) -> float | None:
