@@ -110,3 +110,62 @@ class TestHeater:
         assert rec.fire_start_s is None and rec.meta["label"] == "no-fire"
         assert CFAST_CODES["cfast_heater"] == "CN7"
         assert set(CFAST_CODES) == set(CFAST_FAMILIES)
+
+
+class TestNuisanceBesideFire:
+    @needs_cfast
+    def test_input_has_both_fires_and_the_labels_stay_the_fires(self) -> None:
+        """A fire with a gas hob beside it: two &FIRE blocks, the hob on first, fire labels."""
+        from edge.sim.cfast.beside import draw_beside, shifted
+        from edge.sim.cfast.hrr import FUELS, item_curve
+        from edge.sim.cfast.inputs import CfastCase, Room, write_input
+
+        beside = draw_beside("cfast_gas_hob", 5, 4.0, 4.0)
+        case = CfastCase(room=Room(4.0, 4.0, 2.5, True),
+                         curve=shifted(item_curve(30.0, 100.0, 200.0), beside.lead_s),
+                         fuel=FUELS["paper"], fire_xy=(1.0, 1.0), fire_z=0.0,
+                         sensor_xyz=(3.5, 3.9, 2.0), detector_xy=(2.0, 2.0), simulation_s=600,
+                         extra_fires=(beside.extra_fire(),))
+        text = write_input(case)
+        fires = [ln for ln in text.splitlines() if ln.startswith("&FIRE")]
+        assert [f.split("'")[1] for f in fires] == ["FIRE", "NUIS"]
+        scene = make_cfast_scene("cfast_waste_basket", 5, 900.0, co_nuisance="cfast_gas_hob",
+                                 **PINS)
+        alone = make_cfast_scene("cfast_waste_basket", 5, 900.0, **PINS)
+        truth = scene.truth
+        assert truth["label"] == "fire" and truth["fire_start_s"] == alone.truth["fire_start_s"]
+        co = truth["co_nuisance"]
+        assert co["family"] == "cfast_gas_hob" and co["source_on_s"] < truth["fire_start_s"]
+        # CFAST computes the fire alone as the flame's heat, the hob's CO2 before ignition.
+        assert truth["cfast"]["peak_hrr_kw"] == pytest.approx(
+            alone.truth["cfast"]["peak_hrr_kw"], rel=0.05)
+        before = np.array([truth["fire_start_s"] - 5.0])
+        assert scene.at_sensor(before)[0][0] > alone.at_sensor(before)[0][0] + 20.0
+        hot = float(scene.thermal_k(float(before[0]), 120, 160).max()) - ZERO_C_K
+        assert hot > float(alone.thermal_k(float(before[0]), 120, 160).max()) - ZERO_C_K + 30.0
+
+    def test_a_nuisance_family_is_refused_beside_a_nuisance_or_as_the_second_source(
+            self) -> None:
+        """A second source needs a fire family, and the second source must be a nuisance."""
+        with pytest.raises(ValueError, match="beside 'cfast_candle'"):
+            make_cfast_scene("cfast_candle", 1, 600.0, co_nuisance="cfast_gas_hob")
+        from edge.sim.cfast.beside import draw_beside
+
+        with pytest.raises(ValueError, match="co-nuisance 'cfast_chair'"):
+            draw_beside("cfast_chair", 1, 4.0, 4.0)
+
+    @needs_cfast
+    def test_varied_cfast_fire_records_its_second_source(self) -> None:
+        """About 0.3 of varied CFAST fire runs get a recorded nuisance beside the fire."""
+        from edge.sim.variation import draw_variation, render_varied
+
+        seed = next(s for s in range(100) if draw_variation(s, 300.0).co_nuisance is not None)
+        rec = render_varied("cfast", "cfast_waste_basket", seed, 300.0, rate_hz=1.0)
+        name = rec.meta["variation"]["co_nuisance"]
+        assert name in ("cfast_gas_hob", "cfast_oil_heating", "cfast_heater", "cfast_candle")
+        assert rec.meta["co_nuisance"]["family"] == name
+        assert rec.fire_start_s is not None
+        drawn = [draw_variation(s, 300.0).co_nuisance is not None for s in range(200)]
+        assert 0.2 < sum(drawn) / len(drawn) < 0.4
+        plain = render_varied("cfast", "cfast_candle", seed, 300.0, rate_hz=1.0)
+        assert plain.meta["variation"]["co_nuisance"] is None
