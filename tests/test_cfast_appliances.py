@@ -85,7 +85,7 @@ class TestHeater:
 
     def test_cycling_refuses_a_warm_up_longer_than_its_phase(self) -> None:
         """A warm-up that does not fit in the on-phase is refused, naming the values."""
-        with pytest.raises(ValueError, match="duty 0.1"):
+        with pytest.raises(ValueError, match=r"duty 0\.1"):
             cycling_curve(2.0, 3600.0, 600.0, 0.1, rise_s=60.0)
 
     @needs_cfast
@@ -169,3 +169,28 @@ class TestNuisanceBesideFire:
         assert 0.2 < sum(drawn) / len(drawn) < 0.4
         plain = render_varied("cfast", "cfast_candle", seed, 300.0, rate_hz=1.0)
         assert plain.meta["variation"]["co_nuisance"] is None
+
+
+class TestRegistration:
+    def test_heldout_plan_has_the_new_families_on_seeds_apart_from_training(self) -> None:
+        """The held-out suite plans CN6/CN7 runs on seeds above every training seed."""
+        from cloud.heldout.engines import plan_engine_runs
+        from cloud.heldout.suite import DEFAULT_SEED_BASE
+        from cloud.training.simulated import HELDOUT_SEED_FLOOR
+
+        runs = plan_engine_runs("cfast", 2, 300.0, 1.0, full_rate_runs=0,
+                                seed_base=DEFAULT_SEED_BASE)
+        names = {r.scenario for r in runs}
+        assert {"cfast_oil_heating", "cfast_heater"} <= names
+        seeds = [r.seed for r in runs]
+        assert len(set(seeds)) == len(seeds) and min(seeds) >= HELDOUT_SEED_FLOOR
+
+    @needs_cfast
+    def test_training_corpus_balances_over_the_new_families(self) -> None:
+        """``--sim-engines ours,cfast`` jobs include oil heating and heaters, coded CN6/CN7."""
+        from cloud.training.simulated import sim_jobs
+
+        jobs = sim_jobs(56, 1, 300.0, 1.0, engines=("ours", "cfast"))
+        cfast = {j.scenario for j in jobs if j.engine == "cfast"}
+        assert cfast == set(CFAST_FAMILIES)
+        assert {CFAST_CODES[f] for f in cfast} >= {"CN6", "CN7"}
