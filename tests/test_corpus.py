@@ -95,18 +95,18 @@ class TestSeeds:
 
 class TestJobs:
     def test_jobs_balance_both_engines_families(self) -> None:
-        """48 jobs over both engines: 24 each, every family of each engine twice."""
-        jobs = sim_jobs(48, 1, 600.0, None, engines=("ours", "cfast"), vary=True,
+        """168 jobs over both engines: 84 each, every family of ours 7 times, of CFAST's 6."""
+        jobs = sim_jobs(168, 1, 600.0, None, engines=("ours", "cfast"), vary=True,
                         slow_duration_s=1800.0)
-        assert Counter(j.engine for j in jobs) == {"ours": 24, "cfast": 24}
+        assert Counter(j.engine for j in jobs) == {"ours": 84, "cfast": 84}
         assert Counter(j.scenario for j in jobs if j.engine == "ours") == {
-            f: 2 for f in SCENARIOS}
+            f: 7 for f in SCENARIOS}
         assert Counter(j.scenario for j in jobs if j.engine == "cfast") == {
-            f: 2 for f in CFAST_FAMILIES}
+            f: 6 for f in CFAST_FAMILIES}
         slow = {j.scenario for j in jobs if j.duration_s == 1800.0}
         assert slow == {"smoulder_in_view", "smoulder_out_of_view", "electrical_overheat",
                         "cfast_smoulder"}
-        assert len({j.seed for j in jobs}) == 48
+        assert len({j.seed for j in jobs}) == 168
 
     def test_bad_engine_lists_are_refused(self) -> None:
         """An unknown or repeated engine is refused with what is allowed."""

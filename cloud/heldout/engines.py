@@ -25,6 +25,7 @@ CFAST_CODES = {
     "cfast_cooking_oil": "CF7",
     "cfast_gas_hob": "CN1", "cfast_gas_oven": "CN2", "cfast_candle": "CN3",
     "cfast_fireplace_open": "CN4", "cfast_fireplace_glass": "CN5",
+    "cfast_oil_heating": "CN6", "cfast_heater": "CN7",
 }
 CFAST_SLOW = ("cfast_smoulder",)  # takes tens of minutes: rendered for --slow-duration
 CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 + 10 000·k + i

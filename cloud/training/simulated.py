@@ -1,7 +1,7 @@
 """Simulated training data: scenario recordings rendered, then featurised by the device's code.
 
 ``sim_jobs`` balances ``n`` recordings across the families of the chosen engines (ours: the
-twelve of ``edge.sim.scenarios``; ``cfast``: the twelve NIST CFAST families, with the codes
+twelve of ``edge.sim.scenarios``; ``cfast``: the fourteen NIST CFAST families, with the codes
 ``CF1``…/``CN1``… of ``cloud.heldout.engines``) with seeds derived from one seed —
 ``seed·100003 + i`` for job ``i``, never inside the held-out suite's seeds (``check_seeds``);
 ``simulate`` renders and featurises them (in worker processes), as

@@ -14,8 +14,11 @@ variation and keeps its numbers). It works in two halves:
   gaps of 5–30 s with no frames, the source occluded part-way through the run, and single
   SCD41 glitches (a spike, a 0-ppm dropout, an all-zero temperature word, a stuck value: the
   kinds ``edge.detect.plausibility`` filters);
-- **a second source** (ours only): a fire of ours may get a nuisance running beside it (a
-  fire starting while someone cooks), ``render_recording(..., co_nuisance=NAME)``.
+- **a second source**: a fire may get a nuisance running beside it (a fire starting while
+  someone cooks): ours ``render_recording(..., co_nuisance=NAME)``; CFAST's a second
+  ``&FIRE`` switched on before the fire (``edge.sim.cfast.beside``: gas hob, oil heating,
+  heater or candle), ``render_cfast_recording(..., co_nuisance=NAME)``. The same p 0.3 draw
+  decides for both engines; which CFAST nuisance comes from its own stream.
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
@@ -60,7 +63,8 @@ VIEW_P = (0.45, 0.25, 0.1, 0.2)
 GLITCH_KINDS = ("spike", "zero", "temp_word", "stuck")
 ENGINES = ("ours", "cfast")
 #: A fire of ours (not the grease fire, already over cooking) gets a second, nuisance source
-#: with this probability: cooking mostly, gas first (the main CO2 confuser). CFAST: not yet.
+#: with this probability: cooking mostly, gas first (the main CO2 confuser). A CFAST fire
+#: (not the cooking-oil fire) likewise, its nuisance from ``edge.sim.cfast.beside``.
 CO_NUISANCE_P = 0.3
 CO_NUISANCES = ("gas_cooking", "electric_cooking", "occupancy")
 CO_NUISANCE_WEIGHTS = (0.5, 0.3, 0.2)
@@ -87,7 +91,7 @@ class Variation:
     ffc_extra: list[tuple[float, float]] = field(default_factory=list)  # (start, freeze s)
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, length s)
     glitches: list[tuple[str, float, float]] = field(default_factory=list)  # kind, t, size
-    co_nuisance: str | None = None  # ours: a nuisance in the room beside the fire
+    co_nuisance: str | None = None  # a nuisance (of the run's engine) beside the fire
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -250,13 +254,18 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
     :raises ValueError: an unknown engine or family, or as the engine's renderer.
     """
     var = draw_variation(seed, duration_s, rate_hz)
-    if engine != "ours" or not _co_nuisance_fits(family):
+    if var.co_nuisance is not None and engine == "cfast" and _cfast_co_nuisance_fits(family):
+        from edge.sim.cfast.beside import choose_beside
+
+        var = replace(var, co_nuisance=choose_beside(seed))
+    elif engine != "ours" or not _co_nuisance_fits(family):
         var = replace(var, co_nuisance=None)
     if engine == "cfast":
         from edge.sim.cfast import render_cfast_recording
 
         rec = render_cfast_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                                     **render, **var.overrides("cfast"))
+                                     co_nuisance=var.co_nuisance, **render,
+                                     **var.overrides("cfast"))
     elif engine == "ours":
         from edge.sim.scenarios import render_recording
 
@@ -273,3 +282,12 @@ def _co_nuisance_fits(family: str) -> bool:
 
     fam = SCENARIOS.get(family)
     return fam is not None and fam.is_fire and family != "kitchen_grease_fire"
+
+
+def _cfast_co_nuisance_fits(family: str) -> bool:
+    """A second source goes beside CFAST's fires, not its cooking-oil fire (already cooking)."""
+    from edge.sim.cfast import CFAST_FAMILIES
+    from edge.sim.cfast.families import FIRE
+
+    fam = CFAST_FAMILIES.get(family)
+    return fam is not None and fam.label == FIRE and family != "cfast_cooking_oil"

@@ -1,8 +1,9 @@
 """A second physics engine: NIST CFAST (the two-zone fire model) behind the ``Scene`` protocol.
 
 - ``CFAST_FAMILIES``: fires (t² classes, smoulder, waste basket, chair, mattress, Christmas
-  tree, cooking oil) and combustion nuisances (gas hob and oven, candle, fireplace open and
-  behind glass).
+  tree, cooking oil) and nuisances (gas hob and oven, candle, fireplace open and behind
+  glass, oil heating up in a pan, space heaters: appliances.py); a fire may have a nuisance
+  running beside it (``co_nuisance``, beside.py).
 - ``make_cfast_scene(family, seed, duration_s, **overrides)``: one seeded run, a
   ``CfastScene`` with its ``truth`` (``engine: "cfast"``, ``fire_start_s``,
   ``smoke_detector_s``, ``heat_detector_s``).

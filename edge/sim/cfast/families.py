@@ -8,99 +8,42 @@ camera are drawn by ``make_cfast_scene`` (make.py) for every family alike.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
+from edge.sim.cfast.appliances import HEATER_RANGES, OIL_RANGES, heater, oil_heating
 from edge.sim.cfast.hrr import (
     FUELS,
     ITEM_RANGES,
     NUISANCE_RANGES,
     T2_ALPHA,
-    Fuel,
     HrrCurve,
     item_curve,
     smoulder_curve,
     steady_curve,
     t2_curve,
 )
+from edge.sim.cfast.source import (
+    FIRE,
+    NO_FIRE,
+    CfastFamily,
+    Placement,
+    Source,
+    flame_painter,
+)
 from edge.sim.scenarios.base import Draw, Range
-from edge.sim.scenarios.physics import FlickerSignal, puffing_hz
 from edge.sim.scenarios.signals import Signal, const
-from edge.sim.scenarios.thermal import Flame, Patch, ThermalObject
+from edge.sim.scenarios.thermal import Patch, ThermalObject
 from edge.types import ZERO_C_K, FloatArray
 
-FIRE, NO_FIRE = "fire", "no-fire"
-
-
-@dataclass
-class Source:
-    """A drawn source: its curve and fuel for CFAST, and how the camera sees it.
-
-    ``paint`` builds the thermal objects once CFAST has run: it gets the heat release the
-    camera should see (kW at scene times) and returns the objects. ``room_fraction`` is the
-    share of the heat and products that enters the room (a fireplace sends the rest up the
-    chimney); the camera sees the whole fire.
-    """
-
-    curve: HrrCurve
-    fuel: Fuel
-    z_m: float
-    paint: Callable[[Signal, Placement], list[ThermalObject]]
-    room_fraction: float = 1.0
-
-
-@dataclass
-class Placement:
-    """Where the source is in the image and how well the camera sees it."""
-
-    u: float
-    v: float
-    distance_m: float
-    visible: float  # 1 − occlusion; 0 out of view
-    room_c: float
-    horizon_s: float
-    seed: int
-
-
-@dataclass(frozen=True)
-class CfastFamily:
-    name: str
-    label: str
-    ranges: dict[str, Range]
-    build: Callable[[Draw], Source]
-
-
-def _flame(d: Draw, fuel: Fuel, core: tuple[float, float], eps: tuple[float, float],
-           ) -> Callable[[Signal, Placement], list[ThermalObject]]:
-    """A visible flame on the source, sized by Heskestad from the heat it releases."""
-    core_c = float(d.record("flame_core_c", float(d.rng.uniform(*core))))
-    core_eps = float(d.record("flame_core_emissivity", float(d.rng.uniform(*eps))))
-    d_max = float(np.sqrt(4.0 * fuel.max_area_m2 / np.pi))
-
-    def paint(hrr: Signal, at: Placement) -> list[ThermalObject]:
-        if at.visible <= 0.0:
-            return []
-
-        def freq(t: FloatArray) -> FloatArray:
-            q = np.maximum(hrr(t), 1e-3)
-            diameter = np.minimum(np.sqrt(4.0 * q / (np.pi * fuel.hrr_per_area_kw_m2)), d_max)
-            return np.clip(puffing_hz(diameter), 1.5, 12.0)
-
-        return [Flame(u=at.u, v=at.v, distance_m=at.distance_m, hrr_kw=hrr,
-                      hrr_per_area_kw_m2=fuel.hrr_per_area_kw_m2, d_max_m=d_max,
-                      core_k=core_c + ZERO_C_K, core_emissivity=core_eps,
-                      envelope_k=0.5 * core_c + ZERO_C_K, envelope_emissivity=0.5 * core_eps,
-                      flicker=FlickerSignal(freq, at.horizon_s, at.seed), visible=at.visible)]
-    return paint
-
+__all__ = ["CFAST_FAMILIES", "FIRE", "NO_FIRE", "CfastFamily", "Placement", "Source"]
 
 def _t2(d: Draw) -> Source:
     alpha = T2_ALPHA[d.choice("t2_class", list(T2_ALPHA))]
     curve = t2_curve(alpha, d.uniform("t2_peak_kw"), d.uniform("t2_hold_s"),
                      d.uniform("t2_decay_s"))
     fuel = FUELS["polyurethane"]
-    return Source(curve, fuel, d.uniform("fire_z_m"), _flame(d, fuel, (800.0, 1000.0),
+    return Source(curve, fuel, d.uniform("fire_z_m"), flame_painter(d, fuel, (800.0, 1000.0),
                                                              (0.3, 0.9)))
 
 
@@ -110,7 +53,7 @@ def _item(kind: str, fuel_name: str, z_m: float) -> Callable[[Draw], Source]:
                            d.uniform("item_decay_s"))
         fuel = FUELS[fuel_name]
         d.record("item", kind)
-        return Source(curve, fuel, z_m, _flame(d, fuel, (800.0, 1000.0), (0.3, 0.9)))
+        return Source(curve, fuel, z_m, flame_painter(d, fuel, (800.0, 1000.0), (0.3, 0.9)))
     return build
 
 
@@ -153,7 +96,7 @@ def _steady(kind: str, fuel_name: str, z_m: float, visible_flame: bool,
         spill = d.uniform("fireplace_spillage") if kind == "fireplace" else 1.0
         if spill < 1.0:  # CFAST sees only what spills into the room
             curve = HrrCurve(curve.t_s, tuple(q * spill for q in curve.hrr_kw))
-        flame = _flame(d, fuel, core, eps)
+        flame = flame_painter(d, fuel, core, eps)
         glass_c = d.uniform("glass_c") if glass else 0.0
 
         def paint(hrr: Signal, at: Placement) -> list[ThermalObject]:
@@ -214,4 +157,6 @@ CFAST_FAMILIES: dict[str, CfastFamily] = {f.name: f for f in (
                           glass_c=(80.0, 250.0)),
                 _steady("fireplace", "wood", 0.2, True, (700.0, 900.0), (0.4, 0.8),
                         glass=True)),
+    CfastFamily("cfast_oil_heating", NO_FIRE, OIL_RANGES, oil_heating),
+    CfastFamily("cfast_heater", NO_FIRE, HEATER_RANGES, heater),
 )}

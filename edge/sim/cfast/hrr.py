@@ -54,6 +54,12 @@ NUISANCE_RANGES: dict[str, Range] = {
     "gas_oven": (2.0, 4.0),
     "candle": (0.05, 0.08),
     "fireplace": (5.0, 20.0),
+    # A space heater, electric (radiant or convector) or flueless gas: 0.5–3 kW (issue 14;
+    # domestic heaters are rated 0.5–3 kW, flueless gas fires up to ≈ 4 kW).
+    "heater": (0.5, 3.0),
+    # The burner under a pan of heating oil: a gas hob burner (1–3 kW, as above) or an
+    # electric ring/coil (domestic rings are rated ≈ 1–3 kW).
+    "oil_burner": (1.0, 3.0),
 }
 
 
@@ -91,6 +97,11 @@ FUELS: dict[str, Fuel] = {
                         500.0, 0.07),
     "natural_gas": Fuel("natural_gas", 1.0, 4.0, 0.0, 0.0, 50000.0, 0.15, 0.0, 0.0,
                         300.0, 0.05),
+    # Heat with no combustion (an electric heater or hob): CFAST has no other heat source
+    # than a fire, so the heat goes in as a fire whose "fuel" is nitrogen: no carbon and no
+    # hydrogen, hence no CO2, H2O, CO or soot, only the plume's heat (checked against the
+    # real binary: tests/test_cfast_appliances.py). The radiative fraction is set per source.
+    "electric": Fuel("electric", 0.0, 0.0, 0.0, 2.0, 50000.0, 0.30, 0.0, 0.0, 300.0, 0.05),
     "paraffin": Fuel("paraffin", 25.0, 52.0, 0.0, 0.0, 42000.0, 0.30, 0.002, 0.001,
                      500.0, 0.0002),
 }
@@ -165,3 +176,21 @@ def steady_curve(kw: float, on_s: float, rise_s: float = 10.0) -> HrrCurve:
         raise ValueError(f"steady source needs kW > 0 and on > rise > 0 s; got {kw}, {on_s}, "
                          f"{rise_s}")
     return _curve([(0.0, 0.0), (rise_s, kw), (on_s, kw), (on_s + rise_s, 0.0)])
+
+
+def cycling_curve(kw: float, on_s: float, period_s: float, duty: float,
+                  rise_s: float = 10.0) -> HrrCurve:
+    """A thermostat's cycling: on at ``kw`` for ``duty × period_s`` (after ``rise_s`` to get
+    there), off for the rest of each period, for ``on_s`` in all; then off."""
+    if not (kw > 0 and 0 < duty < 1 and period_s * duty > 2 * rise_s > 0
+            and period_s * (1 - duty) > rise_s and on_s > period_s):
+        raise ValueError(f"cycling source needs kW > 0, 0 < duty < 1, on and off phases longer "
+                         f"than the rise, and on_s > period; got {kw}, duty {duty}, period "
+                         f"{period_s}, rise {rise_s}, on {on_s}")
+    points: list[tuple[float, float]] = []
+    t = 0.0
+    while t + 2 * rise_s < on_s:  # a period that can still reach full power
+        high = min(t + period_s * duty, on_s)
+        points += [(t, 0.0), (t + rise_s, kw), (high, kw), (high + rise_s, 0.0)]
+        t += period_s
+    return _curve(points)

@@ -61,6 +61,19 @@ class Room:
 
 
 @dataclass(frozen=True)
+class ExtraFire:
+    """A further fire object in the room (a nuisance running beside the fire): its own
+    curve (CFAST's time 0 is the run's), fuel, floor position and burning height. CFAST
+    names it ``fire_id``; the case's own fire comes first in the input and in the output."""
+
+    fire_id: str
+    curve: HrrCurve
+    fuel: Fuel
+    xy: tuple[float, float]
+    z: float
+
+
+@dataclass(frozen=True)
 class CfastCase:
     """One CFAST run: the room, one fire, and where the devices are.
 
@@ -79,6 +92,7 @@ class CfastCase:
     simulation_s: int
     output_s: int = 1
     title: str = "firedetect"
+    extra_fires: tuple[ExtraFire, ...] = ()
 
 
 def _num(x: float) -> str:
@@ -100,8 +114,13 @@ def _check(case: CfastCase) -> None:
     if r.door_height > r.height or r.door_width > r.width:
         raise ValueError(f"CFAST room: the door ({r.door_width} × {r.door_height} m) must fit "
                          f"in the front wall ({r.width} × {r.height} m)")
-    for name, (x, y) in (("fire", case.fire_xy), ("detector", case.detector_xy),
-                         ("sensor", case.sensor_xyz[:2])):
+    places = [("fire", case.fire_xy), ("detector", case.detector_xy),
+              ("sensor", case.sensor_xyz[:2])]
+    places += [(f"fire {x.fire_id!r}", x.xy) for x in case.extra_fires]
+    ids = [FIRE_ID] + [x.fire_id for x in case.extra_fires]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"CFAST case: fire ids must differ, got {ids}")
+    for name, (x, y) in places:
         if not (0 <= x <= r.width and 0 <= y <= r.depth):
             raise ValueError(f"CFAST room: the {name} position ({x}, {y}) is outside the "
                              f"{r.width} × {r.depth} m floor")
@@ -148,20 +167,9 @@ def write_input(case: CfastCase) -> str:
                      f"'OUTSIDE' AREAS = 0.04, 0.04 HEIGHTS = {z}, {z} FLOW = {_num(flow)} "
                      f"CUTOFFS = 200, 300 OFFSETS = {_num(r.width / 2)}, 0 "
                      f"ORIENTATIONS = 'VERTICAL' 'VERTICAL' /")
-    lines.append(f"&FIRE ID = '{FIRE_ID}' COMP_ID = '{ROOM_ID}', FIRE_ID = '{FIRE_ID}_F' "
-                 f"LOCATION = {_num(case.fire_xy[0])}, {_num(case.fire_xy[1])} /")
-    lines.append(f"&CHEM ID = '{FIRE_ID}_F' CARBON = {_num(f.carbon)} CHLORINE = 0 "
-                 f"HYDROGEN = {_num(f.hydrogen)} NITROGEN = {_num(f.nitrogen)} "
-                 f"OXYGEN = {_num(f.oxygen)} HEAT_OF_COMBUSTION = "
-                 f"{_num(f.heat_of_combustion_kj_kg)} RADIATIVE_FRACTION = "
-                 f"{_num(f.radiative_fraction)} /")
-    lines.append(f"&TABL ID = '{FIRE_ID}_F' LABELS = 'TIME', 'HRR', 'HEIGHT', 'AREA', "
-                 f"'CO_YIELD', 'SOOT_YIELD', 'HCN_YIELD', 'HCL_YIELD', 'TRACE_YIELD' /")
-    for t, q in zip(case.curve.t_s, case.curve.hrr_kw, strict=True):
-        area = min(max(q / f.hrr_per_area_kw_m2, 1e-4), f.max_area_m2)
-        lines.append(f"&TABL ID = '{FIRE_ID}_F', DATA = {_num(t)}, {_num(q)}, "
-                     f"{_num(case.fire_z)}, {_num(area)}, {_num(f.co_yield)}, "
-                     f"{_num(f.soot_yield)}, 0, 0, 0 /")
+    lines += _fire_lines(FIRE_ID, case.curve, f, case.fire_xy, case.fire_z)
+    for extra in case.extra_fires:
+        lines += _fire_lines(extra.fire_id, extra.curve, extra.fuel, extra.xy, extra.z)
     dx, dy = case.detector_xy
     ceiling = _num(r.height - 0.02)
     sx, sy, sz = case.sensor_xyz
@@ -176,3 +184,23 @@ def write_input(case: CfastCase) -> str:
         "&TAIL /",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _fire_lines(fire_id: str, curve: HrrCurve, f: Fuel, xy: tuple[float, float],
+                z: float) -> list[str]:
+    """The ``&FIRE``, ``&CHEM`` and ``&TABL`` namelists of one fire object."""
+    lines = [f"&FIRE ID = '{fire_id}' COMP_ID = '{ROOM_ID}', FIRE_ID = '{fire_id}_F' "
+             f"LOCATION = {_num(xy[0])}, {_num(xy[1])} /",
+             f"&CHEM ID = '{fire_id}_F' CARBON = {_num(f.carbon)} CHLORINE = 0 "
+             f"HYDROGEN = {_num(f.hydrogen)} NITROGEN = {_num(f.nitrogen)} "
+             f"OXYGEN = {_num(f.oxygen)} HEAT_OF_COMBUSTION = "
+             f"{_num(f.heat_of_combustion_kj_kg)} RADIATIVE_FRACTION = "
+             f"{_num(f.radiative_fraction)} /",
+             f"&TABL ID = '{fire_id}_F' LABELS = 'TIME', 'HRR', 'HEIGHT', 'AREA', "
+             f"'CO_YIELD', 'SOOT_YIELD', 'HCN_YIELD', 'HCL_YIELD', 'TRACE_YIELD' /"]
+    for t, q in zip(curve.t_s, curve.hrr_kw, strict=True):
+        area = min(max(q / f.hrr_per_area_kw_m2, 1e-4), f.max_area_m2)
+        lines.append(f"&TABL ID = '{fire_id}_F', DATA = {_num(t)}, {_num(q)}, "
+                     f"{_num(z)}, {_num(area)}, {_num(f.co_yield)}, "
+                     f"{_num(f.soot_yield)}, 0, 0, 0 /")
+    return lines

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edge.recording import Recording
+from edge.sim.cfast.beside import draw_beside, paint_beside, shifted
 from edge.sim.cfast.families import CFAST_FAMILIES, FIRE, Placement
 from edge.sim.cfast.inputs import CfastCase, Room
 from edge.sim.cfast.run import run_case, smoke_alarm_s
@@ -72,8 +73,13 @@ def _camera(d: Draw, duration_s: float, seed: int) -> Camera:
     return Camera(p, int(np.random.default_rng((seed, 3)).integers(2**62)), duration_s)
 
 
-def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any) -> CfastScene:
+def make_cfast_scene(family: str, seed: int, duration_s: float, co_nuisance: str | None = None,
+                     **overrides: Any) -> CfastScene:
     """Draw and run one CFAST scene of ``family``; ``overrides`` pin parameters by name.
+
+    ``co_nuisance``: a CFAST nuisance family running beside a fire (beside.py), switched on
+    before it; a second ``&FIRE`` in CFAST's input, painted in the camera's view; the labels
+    and ``fire_start_s`` stay the fire's; its draws are in ``truth["co_nuisance"]``.
 
     :raises ValueError: unknown family, non-positive duration, or an override that names no
         parameter of this family.
@@ -83,6 +89,9 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
     if fam is None:
         raise ValueError(f"unknown CFAST family {family!r}; choose one of: "
                          f"{', '.join(CFAST_FAMILIES)}")
+    if co_nuisance is not None and fam.label != FIRE:
+        raise ValueError(f"co-nuisance {co_nuisance!r} beside {family!r}: a second source "
+                         f"goes beside a fire family only")
     if not (math.isfinite(duration_s) and duration_s > 0):
         raise ValueError(f"duration must be a positive number of seconds, got {duration_s}")
     rng = np.random.default_rng(seed)
@@ -107,13 +116,18 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
     in_view = d.flag("camera_in_view", 0.85)
     occlusion = d.uniform("camera_occlusion")  # drawn either way: the draws stay in step
     visible = (1.0 - occlusion) if in_view else 0.0
-    sim_s = CFAST_SIM_S
-    if duration_s - start > sim_s:
-        sim_s = int(math.ceil((duration_s - start) / 600.0) * 600)
-    case = CfastCase(room=room, curve=source.curve, fuel=source.fuel, fire_xy=src_xy,
-                     fire_z=source.z_m, sensor_xyz=(device[0], device[1], sensor_h),
+    beside = None if co_nuisance is None else draw_beside(co_nuisance, seed, width, depth)
+    lead = 0.0 if beside is None else beside.lead_s
+    cfast0 = start - lead  # scene time of CFAST's time 0: the first source's start
+    sim_s = CFAST_SIM_S + 60 * math.ceil(lead / 60.0)
+    if duration_s - cfast0 > sim_s:
+        sim_s = int(math.ceil((duration_s - cfast0) / 600.0) * 600)
+    case = CfastCase(room=room, curve=shifted(source.curve, lead), fuel=source.fuel,
+                     fire_xy=src_xy, fire_z=source.z_m,
+                     sensor_xyz=(device[0], device[1], sensor_h),
                      detector_xy=(width / 2.0, depth / 2.0), simulation_s=sim_s,
-                     title=f"{family} seed {seed}")
+                     title=f"{family} seed {seed}",
+                     extra_fires=() if beside is None else (beside.extra_fire(),))
     result = run_case(case)
     smoke_s = smoke_alarm_s(result, d.uniform("smoke_detector_length_m"))
     sensor = SensorParams(
@@ -133,7 +147,7 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
     if unknown:
         raise ValueError(f"override(s) {', '.join(unknown)} name no parameter of CFAST family "
                          f"{family!r}; its parameters are: {', '.join(sorted(d.used))}")
-    parts = CfastSceneParts(result=result, start_s=start, room_c=room_c, room_rh_pct=rh,
+    parts = CfastSceneParts(result=result, start_s=cfast0, room_c=room_c, room_rh_pct=rh,
                             sensor=sensor, view=view)
     horizon = max(duration_s, SPAN_S)
     scene_truth: dict[str, Any] = {}
@@ -144,11 +158,13 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
 
     hrr: Signal = seen_hrr
     at = Placement(u=u, v=v, distance_m=distance, visible=visible, room_c=room_c, horizon_s=horizon,
-                   seed=int(np.random.default_rng((seed, 31)).integers(2**62)))
+                   seed=int(np.random.default_rng((seed, 31)).integers(2**62)), start_s=start)
     parts.objects[:0] = source.paint(hrr, at)  # under the smoke layer
+    if beside is not None:
+        parts.objects[:0] = paint_beside(beside, view, at, cfast0, device)
 
     def scene_time(s: float | None) -> float | None:
-        return None if s is None else start + s
+        return None if s is None else cfast0 + s
 
     is_fire = fam.label == FIRE
     scene_truth.update({
@@ -164,18 +180,21 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, **overrides: Any
                   "peak_upper_co2_ppm": float(result.upper_co2.max() * 1e6),
                   "simulation_s": sim_s, "room_fraction": source.room_fraction},
         "params": jsonable(params)})
+    if beside is not None:
+        scene_truth["co_nuisance"] = jsonable(beside.truth(cfast0))
     log.debug("CFAST scene %s seed %d: %s", family, seed, scene_truth)
     return scene
 
 
 def render_cfast_recording(family: str, seed: int, duration_s: float,
                            frame_rate_hz: float = 8.7, gas_period_s: float = 5.0,
-                           lepton: str = "3.5", **overrides: Any) -> Recording:
+                           lepton: str = "3.5", co_nuisance: str | None = None,
+                           **overrides: Any) -> Recording:
     """Render a CFAST run straight to a recording whose ``meta`` is the truth.
 
     :raises ValueError: as ``make_cfast_scene``, or a bad rate, gas period or Lepton model.
     """
     check_render(frame_rate_hz, gas_period_s, lepton)
-    scene = make_cfast_scene(family, seed, duration_s, **overrides)
+    scene = make_cfast_scene(family, seed, duration_s, co_nuisance, **overrides)
     return record_scene(scene, duration_s, frame_rate_hz, gas_period_s, lepton,
                         "edge.sim.cfast", f"CFAST scene {family} seed {seed}")
