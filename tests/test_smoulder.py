@@ -110,3 +110,47 @@ class TestSmoulderWatch:
             flame.update(float(t), frame)
             seen |= watch.update(float(t), frame, flame.onset).smouldering
         assert not seen
+
+
+def stalling(t0: float, grow_s: float, gone_s: float | None = None) -> Scene:
+    """A seat at 150 °C whose area spreads from t0 for ``grow_s``, then holds its size (still
+    hot); it leaves the view at ``gone_s`` if given."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0 or (gone_s is not None and t >= gone_s):
+            return spot(0, ROOM_C)
+        return spot(1.0 + 0.02 * min(t - t0, grow_s), 150.0)
+    return frame
+
+
+def holds(scene: Scene, seconds: float) -> list[tuple[float, bool, bool]]:
+    """Per frame (1 Hz): the time, whether the watch says smouldering and whether it holds."""
+    flame, watch = FlameWatch(), SmoulderWatch()
+    out = []
+    for t in np.arange(0.0, seconds, 1.0):
+        frame = scene(float(t))
+        flame.update(float(t), frame)
+        seen = watch.update(float(t), frame, flame.onset)
+        out.append((float(t), seen.smouldering, seen.holds))
+    return out
+
+
+class TestSmoulderPersists:
+    def test_found_smoulder_holds_while_its_spot_stays(self) -> None:
+        """A seat found spreading keeps the watch holding after its area stops growing, for
+        as long as it stays hot in view (a smoulder does not go out by itself)."""
+        seen = holds(stalling(100.0, 480.0), 2400.0)
+        found = next(t for t, smouldering, _ in seen if smouldering)
+        stalled = [(s, h) for t, s, h in seen if t >= 100.0 + 480.0 + 400.0]
+        assert found <= 100.0 + 480.0
+        assert not any(s for s, _ in stalled) and all(h for _, h in stalled)
+
+    def test_hold_ends_a_step_after_the_spot_leaves(self) -> None:
+        """Once the spot has been gone for a whole step the watch no longer holds."""
+        seen = holds(stalling(100.0, 480.0, gone_s=1500.0), 1800.0)
+        assert any(h for t, _, h in seen if 1000.0 <= t < 1500.0)
+        assert not any(h for t, _, h in seen if t >= 1500.0 + 2 * 60.0)
+
+    def test_never_found_never_holds(self) -> None:
+        """A spot that never heated or spread steadily is never held."""
+        seen = holds(hob(100.0, tau_s=60.0), 1500.0)
+        assert not any(h for _, _, h in seen)

@@ -17,6 +17,11 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
 - **or spreading**: the new area (median per step) grew in each step by at least
   ``min_spread_px`` and ``min_spread_frac`` of itself. A smoulder spreads through fabric at
   3–25 mm/min; a cooking object has the size it has.
+- **and then it persists**: once found, a smoulder is not over when one step shows no rise
+  (a seat that spreads in pixel-sized jumps, a front that pauses at a seam, a char at the
+  camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
+  saying so (``persists``) until a whole step passes with the new spot gone from view
+  (its median area 0) — the alarm is held while the fire is there, never cleared under it.
 
 :class:`SmoulderWatch` reads no clock; steps are counted from its first frame.
 """
@@ -48,11 +53,17 @@ class SmoulderEvidence:
     hottest_c: float
     heating: bool
     spreading: bool
+    persists: bool = False
 
     @property
     def smouldering(self) -> bool:
         """Heating steadily or spreading."""
         return self.heating or self.spreading
+
+    @property
+    def holds(self) -> bool:
+        """Smouldering now, or found before and its spot still in view (``persists``)."""
+        return self.smouldering or self.persists
 
 
 class SmoulderWatch:
@@ -71,6 +82,7 @@ class SmoulderWatch:
         self._steps_n: list[float] = []  # completed steps: median area
         self._heating = False
         self._spreading = False
+        self._found = False  # a smoulder was found and its spot has not left the view since
 
     def update(self, t: float, celsius: npt.NDArray[np.floating],
                onset: npt.NDArray[np.float64] | None) -> SmoulderEvidence:
@@ -96,13 +108,17 @@ class SmoulderWatch:
         hottest = float(celsius[new].max()) if new_px else math.nan
         self._hottest.append(hottest)
         self._areas.append(new_px)
-        return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading)
+        return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
+                                self._found)
 
     def _close_step(self, missed: int) -> None:
         values = np.asarray(self._hottest)
         seen = ~np.isnan(values)
         self._steps_t.append(float(np.median(values[seen])) if seen.mean() > 0.5 else math.nan)
         self._steps_n.append(float(np.median(self._areas)))
+        if self._found and self._steps_n[-1] <= 0:  # a real step without the spot (not a gap)
+            log.info("smoulder watch: the spot found smouldering has left the view")
+            self._found = False
         self._hottest.clear()
         self._areas.clear()
         for _ in range(missed):  # a camera gap: steps without frames break the run
@@ -127,5 +143,6 @@ class SmoulderWatch:
         need = np.maximum(cfg.min_spread_px, cfg.min_spread_frac * areas[:-1])
         self._spreading = bool(areas[0] > 0 and (grow >= need).all())
         if self._heating or self._spreading:
+            self._found = True
             log.info("smoulder watch: new spot %s (hottest %.0f °C, %d px)",
                      "heating" if self._heating else "spreading", temps[-1], areas[-1])
