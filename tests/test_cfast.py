@@ -200,6 +200,19 @@ def test_flame_hot_in_view_and_hidden_when_out_of_view() -> None:
 
 
 @needs_cfast
+def test_partly_hidden_smoulder_shows_its_char_temperature() -> None:
+    """A CFAST smoulder 70 % hidden behind an opaque object shows its uncovered char at the
+    char's temperature (occlusion hides area; it does not dim every pixel)."""
+    pins = {"camera_in_view": True, "camera_occlusion": 0.7, "camera_distance_m": 3.0,
+            "smoulder_char_start_c": 300.0, "smoulder_char_end_c": 300.0}
+    scene = make_cfast_scene("cfast_smoulder", 3, 1200, **pins)
+    t0 = float(scene.truth["fire_start_s"])
+    before = scene.thermal_k(t0 - 1.0, 120, 160) - ZERO_C_K
+    after = scene.thermal_k(t0 + 900.0, 120, 160) - ZERO_C_K
+    assert ((after >= 250.0) & (before < 250.0)).sum() >= 4  # the scene may hold a hot object
+
+
+@needs_cfast
 def test_fireplace_flame_behind_glass_is_not_seen() -> None:
     """An open fireplace shows its flame; behind glass only the warm pane shows."""
     pins = {"door_open": True, "camera_in_view": True, "camera_occlusion": 0.0}

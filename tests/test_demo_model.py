@@ -51,3 +51,21 @@ class TestDemoModel:
         alarms = [e for e in events if e["event"] == "alarm"]
         assert alarms, f"no alarm in {events}"
         assert fire_start <= alarms[0]["t"] <= fire_start + 120.0
+
+    @pytest.mark.parametrize("seed", [1000, 1006])
+    def test_smoulder_in_view_alarms_and_stays_alarmed(
+        self, seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A smouldering seat in view (training-side seeds) alarms on the smoulder watch and the
+        alarm is not cleared while the seat still smoulders in view."""
+        rec = render_recording("smoulder_in_view", seed=seed, duration_s=1200.0,
+                               frame_rate_hz=1.0)
+        assert rec.fire_start_s is not None
+        path = save_recording(rec, tmp_path / "smoulder.npz")
+        monkeypatch.chdir(ROOT)
+        assert main(["replay", str(path), "--config", "demo/config.toml"]) == 0
+        events = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        alarms = [e for e in events if e["event"] == "alarm"]
+        assert alarms and alarms[0]["t"] >= rec.fire_start_s, f"no alarm in {events}"
+        assert not [e for e in events if e["event"] == "clear"], events

@@ -221,6 +221,34 @@ class TestTruth:
         assert truth["background"] is None and truth["family"] == "N3"
 
 
+class TestOcclusion:
+    @staticmethod
+    def _hot_px(name: str, pins: dict[str, Any], after_s: float, hot_c: float) -> tuple[int, int]:
+        scene = make_scene(name, 4, 1200.0, **pins)
+        t0 = float(scene.truth["fire_start_s"])
+        before = scene.thermal_k(t0 - 1.0, 120, 160) - K0
+        after = scene.thermal_k(t0 + after_s, 120, 160) - K0
+        return int((before >= hot_c).sum()), int((after >= hot_c).sum())
+
+    def test_partly_hidden_smoulder_shows_its_char_temperature(self) -> None:
+        """A smoulder 70 % hidden behind an opaque object still shows its uncovered char at
+        the char's temperature once it spreads over several pixels (occlusion hides area, it
+        does not dim every pixel)."""
+        pins = {"camera_occlusion": 0.7, "camera_distance_m": 3.0, "smoulder_cover": 1.0,
+                "smoulder_t0_c": 300.0, "smoulder_t1_c": 300.0,
+                "smoulder_spread_mm_min": 15.0, "smoulder_size0_m": 0.02}
+        before, after = self._hot_px("smoulder_in_view", pins, 600.0, 250.0)
+        assert before == 0 and after >= 4
+
+    def test_occlusion_still_hides(self) -> None:
+        """The more of the smoulder is hidden, the fewer hot pixels the camera sees."""
+        pins = {"camera_distance_m": 3.0, "smoulder_cover": 1.0, "smoulder_t0_c": 300.0,
+                "smoulder_t1_c": 300.0, "smoulder_spread_mm_min": 15.0}
+        seen = [self._hot_px("smoulder_in_view", {**pins, "camera_occlusion": occ}, 600.0,
+                             150.0)[1] for occ in (0.0, 0.4, 0.8)]
+        assert seen[0] > seen[1] > seen[2] > 0
+
+
 class TestCamera:
     def test_frames_are_quantised_thermal_k(self) -> None:
         """A recorded frame is the scene's thermal_k at its time, quantised and clipped."""

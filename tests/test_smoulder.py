@@ -110,3 +110,95 @@ class TestSmoulderWatch:
             flame.update(float(t), frame)
             seen |= watch.update(float(t), frame, flame.onset).smouldering
         assert not seen
+
+
+def stalling(t0: float, grow_s: float, gone_s: float | None = None) -> Scene:
+    """A seat at 150 °C whose area spreads from t0 for ``grow_s``, then holds its size (still
+    hot); it leaves the view at ``gone_s`` if given."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0 or (gone_s is not None and t >= gone_s):
+            return spot(0, ROOM_C)
+        return spot(1.0 + 0.02 * min(t - t0, grow_s), 150.0)
+    return frame
+
+
+def holds(scene: Scene, seconds: float) -> list[tuple[float, bool, bool]]:
+    """Per frame (1 Hz): the time, whether the watch says smouldering and whether it holds."""
+    flame, watch = FlameWatch(), SmoulderWatch()
+    out = []
+    for t in np.arange(0.0, seconds, 1.0):
+        frame = scene(float(t))
+        flame.update(float(t), frame)
+        seen = watch.update(float(t), frame, flame.onset)
+        out.append((float(t), seen.smouldering, seen.holds))
+    return out
+
+
+class TestSmoulderPersists:
+    def test_found_smoulder_holds_while_its_spot_stays(self) -> None:
+        """A seat found spreading keeps the watch holding after its area stops growing, for
+        as long as it stays hot in view (a smoulder does not go out by itself)."""
+        seen = holds(stalling(100.0, 480.0), 2400.0)
+        found = next(t for t, smouldering, _ in seen if smouldering)
+        stalled = [(s, h) for t, s, h in seen if t >= 100.0 + 480.0 + 400.0]
+        assert found <= 100.0 + 480.0
+        assert not any(s for s, _ in stalled) and all(h for _, h in stalled)
+
+    def test_hold_ends_a_step_after_the_spot_leaves(self) -> None:
+        """Once the spot has been gone for a whole step the watch no longer holds."""
+        seen = holds(stalling(100.0, 480.0, gone_s=1500.0), 1800.0)
+        assert any(h for t, _, h in seen if 1000.0 <= t < 1500.0)
+        assert not any(h for t, _, h in seen if t >= 1500.0 + 2 * 60.0)
+
+    def test_never_found_never_holds(self) -> None:
+        """A spot that never heated or spread steadily is never held."""
+        seen = holds(hob(100.0, tau_s=60.0), 1500.0)
+        assert not any(h for _, _, h in seen)
+
+
+def creeping(t0: float, px_per_min: float = 0.15, temp_c: float = 150.0) -> Scene:
+    """A seat at the camera's high-gain clip whose radius creeps by ``px_per_min`` (a front at
+    a few mm/min seen from metres away): its area grows in pixel-sized jumps."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return spot(0, ROOM_C)
+        return spot(1.5 + px_per_min * (t - t0) / 60.0, temp_c)
+    return frame
+
+
+def warming(t0: float, r_max: float = 6.0, tau_s: float = 120.0,
+            cycle_s: float | None = None) -> Scene:
+    """An appliance switched on at t0 whose ≥ 100 °C area grows while it comes up to
+    temperature (time constant ``tau_s``) and then keeps its size; with ``cycle_s`` its
+    thermostat switches it off and on every ``cycle_s``."""
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return spot(0, ROOM_C)
+        on = t - t0
+        if cycle_s is not None:
+            if int(on // cycle_s) % 2:
+                return spot(0, ROOM_C)
+            on %= cycle_s
+        return spot(r_max * (1.0 - np.exp(-on / tau_s)), 180.0)
+    return frame
+
+
+class TestSlowSpreading:
+    def test_creeping_seat_found(self) -> None:
+        """A seat at a constant (clipped) temperature whose area grows in pixel-sized jumps
+        with flat steps between is found by the slow-spreading rule within 15 steps."""
+        t = first_alarm(creeping(100.0), 1800.0)
+        assert t is not None and t <= 100.0 + 15 * 60.0
+        off = first_alarm(creeping(100.0), 1800.0, cfg=SmoulderConfig(slow_steps=0))
+        assert off is None  # the per-step rule alone misses it
+
+    @pytest.mark.parametrize("tau_s", [60.0, 120.0])
+    def test_appliance_warming_up_is_not(self, tau_s: float) -> None:
+        """An appliance whose hot area grows while it comes up to temperature, then keeps its
+        size, is not a slow spread."""
+        assert first_alarm(warming(100.0, tau_s=tau_s), 2400.0) is None
+
+    @pytest.mark.parametrize("cycle_s", [300.0, 600.0, 900.0])
+    def test_heater_cycling_on_its_thermostat_is_not(self, cycle_s: float) -> None:
+        """A heater switching on and off on its thermostat (5–15 min) never smoulders."""
+        assert first_alarm(warming(100.0, cycle_s=cycle_s), 3600.0) is None

@@ -35,6 +35,16 @@ class SmoulderConfig(Section):
     min_spread_frac: float = Field(
         0.1, ge=0.0, le=10.0, description="spreading: and by at least this share per step"
     )
+    slow_steps: int = Field(
+        10, ge=0, le=120,
+        description="slow spreading (0: off): over this many steps the new area never shrank, "
+        "grew in at least half of them and in one of the last three, and at least doubled "
+        "by slow_min_px or more (a smoulder front creeps on for tens of minutes in "
+        "pixel-sized jumps; a cooking or heating object stops at its own size within minutes)",
+    )
+    slow_min_px: int = Field(
+        6, ge=1, le=10000, description="slow spreading: the area grew by at least this (px)"
+    )
     min_score: float = Field(
         0.0, ge=0.0, le=1.0,
         description="a smouldering spot alarms when the model's score is at least this",

@@ -9,7 +9,8 @@ add one :class:`Evidence`:
   alarm when the model corroborates it (``[flame] min_score``) or the growth is sure, and
   *holds* a raised alarm while the new region lasts;
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
-  triggers at ``[smoulder] min_score``, holds while it goes on;
+  triggers at ``[smoulder] min_score``, holds while it goes on and, once found, while its
+  spot stays in view (a smoulder does not put itself out in minutes);
 - ``known_scene`` (:class:`KnownSceneRule`): everything hot in view is the known scene (a
   fireplace, a heater), so a score under the scene bar counts only as far as the gas alone
   agrees: it *caps* the evidence at the score with the thermal features blanked.
@@ -129,12 +130,14 @@ class SmoulderSource:
 
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
         seen = self.watch.update(look.t, look.celsius, memory.onset)
-        if not seen.smouldering:
+        if not seen.holds:
             return None
-        why = (f"a hot spot new to the scene keeps "
-               f"{'heating' if seen.heating else 'spreading'}: {seen.new_px} px, hottest "
+        doing = ("heating" if seen.heating else "spreading" if seen.spreading
+                 else "smouldering (found before; still in view)")
+        why = (f"a hot spot new to the scene keeps {doing}: {seen.new_px} px, hottest "
                f"{seen.hottest_c:.0f} °C")
-        return Evidence(self.name, why, triggers=look.score >= self.cfg.min_score, holds=True)
+        triggers = seen.smouldering and look.score >= self.cfg.min_score
+        return Evidence(self.name, why, triggers=triggers, holds=True)
 
 
 class KnownSceneRule:

@@ -17,6 +17,20 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
 - **or spreading**: the new area (median per step) grew in each step by at least
   ``min_spread_px`` and ``min_spread_frac`` of itself. A smoulder spreads through fabric at
   3–25 mm/min; a cooking object has the size it has.
+- **or spreading slowly** (``slow_steps``, 10 × 60 s): seen from 3–6 m a front creeping at
+  3–25 mm/min adds a pixel row now and then, so its area rises in jumps with flat steps
+  between and the per-step rule above misses it. Over the longer window the area never
+  shrank, grew in at least half of the steps and in one of the last three, and at least
+  doubled by ``slow_min_px`` or more. A pan, a grate, a heater or an oven door heating up
+  also grows its hot area, but only while it comes up to temperature (a few minutes); it
+  then keeps the size it has. On training-seed replays (both engines, 126 nuisance runs of
+  1200 s: cooking, gas, candles, fireplaces, heaters) no nuisance met it, while a 6-step
+  window alarmed on 7 cooking runs.
+- **and then it persists**: once found, a smoulder is not over when one step shows no rise
+  (a seat that spreads in pixel-sized jumps, a front that pauses at a seam, a char at the
+  camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
+  saying so (``persists``) until a whole step passes with the new spot gone from view
+  (its median area 0) — the alarm is held while the fire is there, never cleared under it.
 
 :class:`SmoulderWatch` reads no clock; steps are counted from its first frame.
 """
@@ -48,11 +62,17 @@ class SmoulderEvidence:
     hottest_c: float
     heating: bool
     spreading: bool
+    persists: bool = False
 
     @property
     def smouldering(self) -> bool:
         """Heating steadily or spreading."""
         return self.heating or self.spreading
+
+    @property
+    def holds(self) -> bool:
+        """Smouldering now, or found before and its spot still in view (``persists``)."""
+        return self.smouldering or self.persists
 
 
 class SmoulderWatch:
@@ -71,6 +91,7 @@ class SmoulderWatch:
         self._steps_n: list[float] = []  # completed steps: median area
         self._heating = False
         self._spreading = False
+        self._found = False  # a smoulder was found and its spot has not left the view since
 
     def update(self, t: float, celsius: npt.NDArray[np.floating],
                onset: npt.NDArray[np.float64] | None) -> SmoulderEvidence:
@@ -96,36 +117,52 @@ class SmoulderWatch:
         hottest = float(celsius[new].max()) if new_px else math.nan
         self._hottest.append(hottest)
         self._areas.append(new_px)
-        return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading)
+        return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
+                                self._found)
 
     def _close_step(self, missed: int) -> None:
         values = np.asarray(self._hottest)
         seen = ~np.isnan(values)
         self._steps_t.append(float(np.median(values[seen])) if seen.mean() > 0.5 else math.nan)
         self._steps_n.append(float(np.median(self._areas)))
+        if self._found and self._steps_n[-1] <= 0:  # a real step without the spot (not a gap)
+            log.info("smoulder watch: the spot found smouldering has left the view")
+            self._found = False
         self._hottest.clear()
         self._areas.clear()
         for _ in range(missed):  # a camera gap: steps without frames break the run
             self._steps_t.append(math.nan)
             self._steps_n.append(0.0)
-        keep = self.cfg.steps + 1
+        keep = max(self.cfg.steps, self.cfg.slow_steps) + 1
         del self._steps_t[:-keep], self._steps_n[:-keep]
         self._judge()
 
     def _judge(self) -> None:
         cfg = self.cfg
-        self._heating = self._spreading = False
-        if len(self._steps_t) < cfg.steps + 1:
-            return
-        temps = np.asarray(self._steps_t)
-        if not np.isnan(temps).any():
-            rise = np.diff(temps)
-            self._heating = bool(rise.min() >= cfg.min_heat_k
-                                 and rise.min() >= cfg.steadiness * rise.max())
-        areas = np.asarray(self._steps_n)
-        grow = np.diff(areas)
-        need = np.maximum(cfg.min_spread_px, cfg.min_spread_frac * areas[:-1])
-        self._spreading = bool(areas[0] > 0 and (grow >= need).all())
+        self._heating = False
+        self._spreading = self._spreading_slowly()
+        if len(self._steps_t) >= cfg.steps + 1:
+            temps = np.asarray(self._steps_t[-(cfg.steps + 1):])
+            if not np.isnan(temps).any():
+                rise = np.diff(temps)
+                self._heating = bool(rise.min() >= cfg.min_heat_k
+                                     and rise.min() >= cfg.steadiness * rise.max())
+            areas = np.asarray(self._steps_n[-(cfg.steps + 1):])
+            need = np.maximum(cfg.min_spread_px, cfg.min_spread_frac * areas[:-1])
+            self._spreading |= bool(areas[0] > 0 and (np.diff(areas) >= need).all())
         if self._heating or self._spreading:
+            self._found = True
             log.info("smoulder watch: new spot %s (hottest %.0f °C, %d px)",
-                     "heating" if self._heating else "spreading", temps[-1], areas[-1])
+                     "heating" if self._heating else "spreading", self._steps_t[-1],
+                     self._steps_n[-1])
+
+    def _spreading_slowly(self) -> bool:
+        """The slow-spreading rule over the last ``slow_steps`` steps (module docstring)."""
+        n = self.cfg.slow_steps
+        if n == 0 or len(self._steps_n) < n + 1:
+            return False
+        areas = np.asarray(self._steps_n[-(n + 1):])
+        grow = np.diff(areas)
+        return bool(areas[0] > 0 and (grow >= 0).all()
+                    and np.count_nonzero(grow) * 2 >= n and grow[-3:].sum() > 0
+                    and areas[-1] - areas[0] >= max(self.cfg.slow_min_px, areas[0]))

@@ -80,7 +80,7 @@ def _smoulder(d: Draw) -> Source:
             return out
 
         return [Patch(const(at.u), const(at.v), size, size, temp, emissivity=0.9,
-                      weight=at.visible, distance_m=at.distance_m,
+                      distance_m=at.distance_m, hidden=1.0 - at.visible,
                       active=lambda t: (hrr(t) > 0.0).astype(np.float64))]
     return Source(curve, FUELS["polyurethane_smoulder"], d.uniform("fire_z_m"), paint)
 

@@ -263,13 +263,14 @@ def smoulder_in_view(ctx: Ctx) -> None:
     hot = approach(t0, t_a + ZERO_C_K, t_b + ZERO_C_K, growth / 2.0)
     room_k = ctx.room_c + ZERO_C_K
     active = lambda t: (t >= t0).astype(np.float64)  # noqa: E731
+    hidden = 1.0 - ctx.visible  # an opaque occluder hides part of the seat, not all of it dimly
     ctx.parts.objects.append(Patch(
         const(u), const(v), scaled(size, 2.5), scaled(size, 2.0),
         approach(t0, room_k, room_k + halo, growth / 3.0),
-        emissivity=0.9, weight=ctx.visible, distance_m=ctx.distance_m, active=active))
+        emissivity=0.9, distance_m=ctx.distance_m, active=active, hidden=hidden))
     ctx.parts.objects.append(Patch(
         const(u), const(v), size, scaled(size, 0.8), hot, emissivity=0.95,
-        weight=cover * ctx.visible, distance_m=ctx.distance_m, active=active))
+        weight=cover, distance_m=ctx.distance_m, active=active, hidden=hidden))
     _smoulder_air(ctx, t0, growth)
     after = d.uniform("smoulder_flaming_after_min") * 60.0
     _maybe_flaming(ctx, t0 + after, "smoulder_flaming_p", u=u, v=v + 0.02)

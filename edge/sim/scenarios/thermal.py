@@ -86,6 +86,13 @@ class Patch:
     ``u``, ``v`` are the centre in frame fractions; ``width``/``height`` are metres at
     ``distance_m`` (or pixels of a 160-column frame if ``px``); ``temp_k`` kelvin; ``weight``
     multiplies the coverage (emissivity × the visible share, or a fabric cover factor).
+
+    ``hidden`` is the share of the rectangle's height behind an opaque object in front of it
+    (a chair, a table edge: occlusion from below). The hidden part paints nothing; the rest
+    shows at its full radiance. For a spot smaller than a pixel this is the same as scaling
+    ``weight`` by ``1 − hidden``; for an extended object it is not: a char area 70 % hidden
+    still shows its top 30 % at the char's temperature, where dimming every pixel would show
+    a lukewarm smear (fire-science.md §2.3: mix radiance by the share of the pixel covered).
     """
 
     u: Signal
@@ -98,6 +105,7 @@ class Patch:
     distance_m: float = 3.0
     px: bool = False
     active: Signal | None = None
+    hidden: float = 0.0
 
     def paint(self, ts: FloatArray, temp: F32Array) -> None:
         n, h, w = temp.shape
@@ -110,6 +118,7 @@ class Patch:
         xc, yc = self.u(t) * w, self.v(t) * h
         hw, hh = 0.5 * self.width(t) * scale, 0.5 * self.height(t) * scale
         x0, x1, y0, y1 = xc - hw, xc + hw, yc - hh, yc + hh
+        y1 = y1 - min(max(self.hidden, 0.0), 1.0) * (y1 - y0)  # rows grow downwards
         c0, c1 = max(0, int(np.floor(x0.min()))), min(w, int(np.ceil(x1.max())))
         r0, r1 = max(0, int(np.floor(y0.min()))), min(h, int(np.ceil(y1.max())))
         if c1 <= c0 or r1 <= r0:
