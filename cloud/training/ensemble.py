@@ -34,7 +34,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -272,6 +272,10 @@ class EnsembleConfig:
     #: logic on the validation no-fire streams (cloud.training.threshold), plus event_margin.
     threshold_mode: str = "events"
     event_margin: float = 0.05
+    #: "phases": each run's before / early / late phases weigh the same in the fit
+    #: (cloud.training.weighting); "none": every row counts once.
+    sample_weighting: str = "none"
+    early_s: float = 120.0
 
     def scaled(self, max_trees: int) -> EnsembleConfig:
         """The same with at most ``max_trees`` trees/stages per member (quick retrains)."""
@@ -280,9 +284,7 @@ class EnsembleConfig:
             if m in params:
                 n = params[m].get(key, DEFAULT_PARAMS[m][key])
                 params[m][key] = min(int(n), max_trees)
-        return EnsembleConfig(self.members, params, self.seed, self.target_far,
-                              self.weight_metric, self.degraded_fraction, self.n_jobs,
-                              self.threshold_mode, self.event_margin)
+        return replace(self, params=params)
 
 
 def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: npt.ArrayLike,

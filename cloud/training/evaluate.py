@@ -15,6 +15,7 @@ from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
 from cloud.training.splits import GroupSplit, family_holdouts
 from cloud.training.threshold import Stream, event_threshold
+from cloud.training.weighting import SAMPLE_WEIGHTINGS, phase_weights
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     if len(np.unique(ds.y[va])) < 2:
         raise ValueError("the validation recordings hold one class only; give more "
                          "recordings (both fire and no-fire)")
-    weights = ds.w[tr] if (ds.w[tr] != 1.0).any() else None  # fleet rules weigh some rows
+    weights = train_weights(ds, tr, cfg)
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
@@ -70,6 +71,22 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
     return ens
+
+
+def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig
+                  ) -> npt.NDArray[np.float32] | None:
+    """The training rows' weights: fleet rules' (``ds.w``) times the run phases' when
+    ``cfg.sample_weighting`` is ``phases``; None when every row weighs 1.
+
+    :raises ValueError: for an unknown weighting.
+    """
+    if cfg.sample_weighting not in SAMPLE_WEIGHTINGS:
+        raise ValueError(f"sample weighting {cfg.sample_weighting!r}; allowed: "
+                         f"{', '.join(SAMPLE_WEIGHTINGS)}")
+    w = ds.w[rows]
+    if cfg.sample_weighting == "phases":
+        w = w * phase_weights(ds, cfg.early_s)[rows]
+    return w if (w != 1.0).any() else None
 
 
 def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[Stream]:

@@ -31,6 +31,7 @@ from cloud.training.ensemble import (
 )
 from cloud.training.evaluate import Evaluation
 from cloud.training.splits import GroupSplit
+from cloud.training.weighting import EARLY_S, SAMPLE_WEIGHTINGS
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +156,12 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--degraded-fraction", type=float, default=0.1, metavar="F",
                    help="fraction of training rows copied with the gas block blanked, and as "
                         "many with the thermal block blanked (degraded mode; default 0.1)")
+    m.add_argument("--sample-weighting", choices=SAMPLE_WEIGHTINGS, default="none",
+                   help="'phases': each run's rows before its onset, in the first --early-s "
+                        "seconds after it and later weigh the same in the fit "
+                        "(cloud/training/weighting.py); 'none': every row counts once")
+    m.add_argument("--early-s", type=_positive_float, default=EARLY_S, metavar="S",
+                   help=f"the early phase of --sample-weighting phases (default {EARLY_S:g} s)")
     m.add_argument("--seed", type=int, default=42, help="seed of data, splits and models")
     _flag(m, "--holdout-families", True, "leave-one-family-out report (default on)")
     m.add_argument("--no-holdout-families", dest="holdout_families", action="store_false",
@@ -309,7 +316,8 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
                           seed=args.seed, target_far=args.target_far,
                           weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
                           event_margin=args.event_margin,
-                          degraded_fraction=args.degraded_fraction)
+                          degraded_fraction=args.degraded_fraction,
+                          sample_weighting=args.sample_weighting, early_s=args.early_s)
 
 
 def sources(args: argparse.Namespace) -> list[str]:
@@ -343,6 +351,7 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "target_far": args.target_far,
         "threshold_mode": args.threshold_mode,
         "event_margin": args.event_margin,
+        "sample_weighting": {"mode": args.sample_weighting, "early_s": args.early_s},
         "seed": args.seed,
         "frame": ev.frame,
         "families": ev.families,
