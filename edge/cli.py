@@ -39,6 +39,21 @@ def configure_logging(verbosity: int) -> None:
     )
 
 
+def limit_blas_threads() -> bool:
+    """One BLAS thread in this process; False when threadpoolctl is missing.
+
+    The features' dot products over a 160×120 frame are past OpenBLAS's threading cut-off,
+    so every frame would wake a second thread for ~2 µs of work: on a device the cores
+    belong to the sensor loops (as onnxruntime's session is held to one thread).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return False
+    threadpool_limits(1, user_api="blas")
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -46,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     configure_logging(args.verbose)
+    limit_blas_threads()  # after build_parser: numpy (and its BLAS) is loaded by then
     try:
         status: int = args.func(args)
         sys.stdout.flush()

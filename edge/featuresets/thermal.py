@@ -96,11 +96,11 @@ def _raw_steps(value: float, resolution_k: float) -> float:
 
 def _mean_std(x: F32Frame) -> tuple[float, float]:
     """Mean and (population) standard deviation, two-pass in float64."""
-    x64 = x.astype(np.float64)
+    x64 = x.astype(np.float64).reshape(x.size)
     n = x.size
-    mean = float(np.add.reduce(x64, axis=None)) / n
+    mean = float(np.add.reduce(x64)) / n
     x64 -= mean
-    return mean, math.sqrt(float(np.einsum("ij,ij->", x64, x64)) / n)
+    return mean, math.sqrt(float(np.dot(x64, x64)) / n)
 
 
 def frame_thermal_features(
@@ -126,9 +126,9 @@ def frame_thermal_features(
     res = resolution_k
     n = raw.size
     # Exact integer sums: Σx < 2⁵³ and Σx² < 2⁵³ for any frame up to 2 Mpixel.
-    x = raw.astype(np.float64)
-    s1 = int(np.add.reduce(x, axis=None))
-    s2 = int(np.einsum("ij,ij->", x, x))
+    x = raw.astype(np.float64).reshape(n)
+    s1 = int(np.add.reduce(x))
+    s2 = int(np.dot(x, x))  # exact in any order, so the same as any other sum of squares
     out[0] = s1 / n * res - ZERO_C_K
     out[1] = math.sqrt((n * s2 - s1 * s1) / (n * n)) * res
     out[2] = int(raw.max()) * res - ZERO_C_K
@@ -163,7 +163,7 @@ def frame_thermal_features(
         mean = float(np.add.reduce(flow)) / idx.size
         flow -= mean
         out[10] = mean
-        out[11] = math.sqrt(float(np.einsum("i,i->", flow, flow)) / idx.size)
+        out[11] = math.sqrt(float(np.dot(flow, flow)) / idx.size)
     return out
 
 
