@@ -38,6 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from edge.app import build_daemon
+from edge.cli import limit_blas_threads
 from edge.config import parse_config
 from edge.daemon import DaemonOptions
 from edge.notify import Notifier
@@ -114,6 +115,7 @@ def main() -> int:
     if args.compare:
         return compare(sys.argv[1:])
     args.seconds = args.events * args.toggle_s + 2.0
+    limit_blas_threads()  # as `firedetect run` does
     work = Path(tempfile.mkdtemp(prefix="bench-daemon-"))
     broker = Broker(work / "broker")
     broker.start()
