@@ -184,6 +184,25 @@ class TestMqttLink:
         assert link.status().connects >= 2
         sub.close()
 
+    def test_a_message_paho_could_not_write_is_sent_again(
+        self, broker: Broker, make_link: Callable[..., MqttLink]
+    ) -> None:
+        """A message paho took as the connection went (its info says "not connected", and
+        ``is_published`` raises) leaves the in-flight list as lost instead of raising on every
+        later pass: the publisher once wedged on it and no event reached the broker again."""
+        from paho.mqtt.enums import MQTTErrorCode
+
+        link = make_link(broker.url)
+        sub = Sub(broker, ["firedetect/dev1/alarm"])
+        stale = paho.MQTTMessageInfo(1)
+        stale.rc = MQTTErrorCode.MQTT_ERR_NO_CONN
+        waiting, lost = link._collect_acks([(1, stale)])
+        assert waiting == [] and lost
+        for _ in range(3):  # and the link still delivers
+            link.publish_event(_event())
+        assert sub.wait(lambda s: sub.seqs("firedetect/dev1/alarm") == [1, 2, 3])
+        sub.close()
+
     def test_unacknowledged_events_resent_after_broker_crash(
         self, broker: Broker, make_link: Callable[..., MqttLink]
     ) -> None:

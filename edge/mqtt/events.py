@@ -108,14 +108,18 @@ class EventPublisher:
             self._wake.wait(0.5)
             self._wake.clear()
             try:
-                inflight = self._collect_acks(inflight)
                 with self._lock:
                     connected = self._state == "connected"
                     current = self._generation
+                inflight, lost = self._collect_acks(inflight)
                 if current != generation:
                     # A new connection: everything unacknowledged goes again, from the start.
                     inflight, sent_upto, generation = [], 0, current
                     self._held.clear()
+                elif lost:
+                    # paho will never deliver what it was handed as the connection went: send
+                    # everything unacknowledged again, from the start (what is in flight skipped).
+                    sent_upto = 0
                 elif self._held and time.monotonic() >= retry_held_at:
                     # Held events go again from the start; what is in flight is skipped.
                     self._held.clear()
@@ -138,8 +142,9 @@ class EventPublisher:
                             f"(check mqtt.base_topic); it is kept and retried"
                         )
                         continue
-                    if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS,
-                                       MQTTErrorCode.MQTT_ERR_NO_CONN):
+                    if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        # Not connected after all (the drop's callback is on its way), or paho
+                        # refused it: not in flight; it goes again from the outbox.
                         log.warning("mqtt: event %d not sent (%s); will retry",
                                     item.seq, paho.error_string(info.rc))
                         break
@@ -151,10 +156,22 @@ class EventPublisher:
 
     def _collect_acks(
         self, inflight: list[tuple[int, paho.MQTTMessageInfo]]
-    ) -> list[tuple[int, paho.MQTTMessageInfo]]:
+    ) -> tuple[list[tuple[int, paho.MQTTMessageInfo]], bool]:
+        """Ack what the broker acknowledged; returns (still waiting, whether any is lost).
+
+        A message paho failed to write (``is_published`` raises: no connection, queue full)
+        will never be acknowledged: it leaves the in-flight list, and the caller sends again.
+        """
         waiting = []
+        lost = False
         for seq, info in inflight:
-            if info.is_published():
+            try:
+                published = info.is_published()
+            except (RuntimeError, ValueError) as exc:
+                log.warning("mqtt: event %d was not delivered (%s); sending it again", seq, exc)
+                lost = True
+                continue
+            if published:
                 self._ack(seq)
             else:
                 waiting.append((seq, info))
@@ -164,7 +181,7 @@ class EventPublisher:
             with self._lock:
                 self._publish_fault = self._logged_publish_fault = None
             log.info("mqtt: events are published again")
-        return waiting
+        return waiting, lost
 
     def _ack(self, seq: int) -> None:
         with self._lock:
