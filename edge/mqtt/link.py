@@ -201,7 +201,9 @@ class MqttLink(EventPublisher):
             info = self._client.publish(self.availability_topic, NOT_AVAILABLE, qos=1,
                                         retain=True)
             deadline = time.monotonic() + timeout
-            while not info.is_published() and time.monotonic() < deadline and self.connected:
+            # A publish that lost the race with a drop says so in rc (is_published would raise)
+            while (info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS and not info.is_published()
+                   and time.monotonic() < deadline and self.connected):
                 time.sleep(0.02)
         self._client.disconnect()
         self._client.loop_stop()
