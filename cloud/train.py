@@ -107,9 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # runs (where the threshold is chosen) hold fire and no-fire runs of every engine
     # -----------------------------------------------------------------------------------
     split = recording_split(ds, args.seed)
-    has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
     # Fleet clips go by device: every clip of a held-out device is held out
-    split = split_devices(split, [g.device for g in ds.groups], has_fire, seed=args.seed)
+    split = split_devices(split, [g.device for g in ds.groups], ds.has_fire(), seed=args.seed)
 
     # %%
     # Fit the members, weight them, calibrate, choose the threshold on validation recordings

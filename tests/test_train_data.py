@@ -280,3 +280,16 @@ class TestObservableLabels:
             slow = SCENARIOS[j.scenario].code in ("F3", "F4", "F5")
             assert j.duration_s == (2400.0 if slow else 600.0) and j.labels == "observable"
         assert sum(j.duration_s == 2400.0 for j in jobs) == 6
+
+
+def test_has_fire_per_group() -> None:
+    """``Dataset.has_fire`` says, per group, whether any of its rows is labelled fire —
+    including a last group without rows and groups whose rows are interleaved."""
+    from cloud.training.data import Group
+
+    groups = [Group(f"g{i}", "f", None, 1.0, "recording") for i in range(4)]
+    y = np.array([0, 1, 0, 0, 0, 1], np.int8)
+    group = np.array([0, 0, 1, 2, 1, 2], np.int32)
+    ds = Dataset(np.zeros((6, len(FEATURE_NAMES)), np.float32), y, group,
+                 np.arange(6, dtype=np.float64), np.ones(6, bool), groups)
+    assert ds.has_fire() == [True, False, True, False]

@@ -129,6 +129,11 @@ class Dataset:
         """Each group's family, by group index."""
         return [g.family for g in self.groups]
 
+    def has_fire(self) -> list[bool]:
+        """Each group's "has a fire row", by group index (one pass over the rows)."""
+        fire_rows = np.bincount(self.group[self.y != 0], minlength=len(self.groups))
+        return [bool(n) for n in fire_rows[: len(self.groups)]]
+
     def fingerprint(self) -> str:
         """A content id: SHA-256 over features, labels and groups (the artifact's data id)."""
         h = hashlib.sha256()

@@ -71,7 +71,7 @@ def recording_split(ds: Dataset, seed: int) -> GroupSplit:
     """The training split of ``ds`` by recording: stratified by engine and family
     (``strata``), with fire and no-fire validation runs of every engine
     (``ensure_engines_validated``). ``cloud/train.py`` and the cross-engine models use it."""
-    has_fire = [bool(ds.y[ds.group == g].any()) for g in range(len(ds.groups))]
+    has_fire = ds.has_fire()
     engines = [engine_of(g.name, g.family, g.kind) for g in ds.groups]
     split = split_groups(strata(ds.families, has_fire, engines=engines), seed=seed)
     return ensure_engines_validated(split, engines, has_fire, seed=seed)
