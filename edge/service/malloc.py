@@ -15,11 +15,29 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import logging
+from collections.abc import Callable
+from typing import Any, cast
 
 log = logging.getLogger(__name__)
 
 M_MMAP_THRESHOLD = -3  # glibc's malloc.h
 MMAP_THRESHOLD_BYTES = 128 * 1024  # glibc's default, before it starts raising it
+
+
+def _glibc(function: str, argtypes: list[type[Any]]) -> Callable[..., int] | None:
+    """glibc's ``function`` (int result), or None (and a debug line) on another C library."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        log.debug("malloc: no C library found; no %s", function)
+        return None
+    try:
+        fn = getattr(ctypes.CDLL(name), function)
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        log.debug("malloc: %s has no %s", name, function)
+        return None
+    fn.argtypes = argtypes
+    fn.restype = ctypes.c_int
+    return cast(Callable[..., int], fn)
 
 
 def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
@@ -29,18 +47,9 @@ def pin_mmap_threshold(threshold: int = MMAP_THRESHOLD_BYTES) -> bool:
     """
     if threshold <= 0:
         raise ValueError(f"mmap threshold must be > 0 bytes, got {threshold}")
-    name = ctypes.util.find_library("c")
-    if name is None:
-        log.debug("malloc: no C library found; mmap threshold left as it is")
+    mallopt = _glibc("mallopt", [ctypes.c_int, ctypes.c_int])
+    if mallopt is None:
         return False
-    try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):  # not glibc (musl, macOS): nothing to pin
-        log.debug("malloc: %s has no mallopt; mmap threshold left as it is", name)
-        return False
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
     ok = bool(mallopt(M_MMAP_THRESHOLD, threshold))
     log.debug("malloc: mmap threshold pinned at %d B: %s", threshold, ok)
     return ok
@@ -55,16 +64,9 @@ def release_free_heap() -> bool:
     the daemon's heap), so the daemon calls it after start-up and after a model swap, not per
     frame.
     """
-    name = ctypes.util.find_library("c")
-    if name is None:
+    trim = _glibc("malloc_trim", [ctypes.c_size_t])
+    if trim is None:
         return False
-    try:
-        trim = ctypes.CDLL(name).malloc_trim
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        log.debug("malloc: %s has no malloc_trim", name)
-        return False
-    trim.argtypes = [ctypes.c_size_t]
-    trim.restype = ctypes.c_int
     released = bool(trim(0))
     log.debug("malloc: heap trimmed (%s)", "pages released" if released else "nothing to release")
     return True
