@@ -55,13 +55,7 @@ def _features(rec: Recording) -> tuple[FloatArray, FloatArray, tuple[str, ...]] 
 def plot_recording(rec: Recording, path: str | os.PathLike[str], title: str | None = None,
                    features: bool = True) -> Path:
     """Draw ``rec`` into the PNG ``path`` (overwrites it: it is a picture, not data)."""
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise RuntimeError("plotting needs matplotlib: pip install 'firedetect[train]'") from exc
+    plt = pyplot()
     meta = rec.meta
     onset = rec.fire_start_s
     summary = thermal_summary(rec)
@@ -103,10 +97,31 @@ def plot_recording(rec: Recording, path: str | os.PathLike[str], title: str | No
     if onset is not None:
         axes[0].annotate("fire onset", (onset, 1.0), xycoords=("data", "axes fraction"),
                          xytext=(3, -12), textcoords="offset points", color="red", fontsize=8)
+    return save_figure(fig, path)
+
+
+def pyplot() -> Any:
+    """``matplotlib.pyplot`` on the Agg backend.
+
+    :raises RuntimeError: matplotlib is not installed (the ``train`` extra).
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise RuntimeError("plotting needs matplotlib, which is in the train extra: "
+                           "pip install 'firedetect[train]'") from exc
+    return plt
+
+
+def save_figure(fig: Any, path: str | os.PathLike[str]) -> Path:
+    """Write ``fig`` to ``path`` (its folder made; a picture, so overwritten) and close it."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=90)
-    plt.close(fig)
+    pyplot().close(fig)
     log.info("wrote %s", out)
     return out
 

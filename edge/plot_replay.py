@@ -15,12 +15,12 @@ import logging
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from edge.detect.pipeline import Pipeline
+from edge.plot import pyplot, save_figure
 from edge.recording import Recording, readings
 from edge.types import ZERO_C_K, ThermalFrame
 
@@ -72,14 +72,7 @@ def plot_replay(rec: Recording, trace: ReplayTrace, path: str | os.PathLike[str]
 
     :raises RuntimeError: matplotlib is not installed (the ``train`` extra).
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError as exc:
-        raise RuntimeError("plotting needs matplotlib, which is in the train extra: "
-                           "pip install 'firedetect[train]'") from exc
+    plt = pyplot()
     fig = plt.figure(figsize=(13, 10), constrained_layout=True)
     grid = fig.add_gridspec(4, THUMBNAILS, height_ratios=[1.3, 1.4, 0.8, 1.0])
     titles = _thumbnails(fig, grid, rec, trace)
@@ -116,11 +109,7 @@ def plot_replay(rec: Recording, trace: ReplayTrace, path: str | os.PathLike[str]
         ax.grid(alpha=0.3)
         titles.append(name)
     fig.suptitle(f"{title}: {_summary(trace)}", fontsize=10)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=90)
-    plt.close(fig)
-    log.info("wrote %s", out)
+    save_figure(fig, path)
     return titles
 
 
