@@ -322,3 +322,13 @@ class TestWording:
         text = str(info.value)
         assert f"cfg.toml: {key}: given " in text and f"allowed: {allowed}" in text
         assert "Input should be" not in text
+
+
+def test_smoulder_slow_spreading_keys_refused_by_name() -> None:
+    """The slow-spreading keys of ``[smoulder]`` refuse out-of-range values, naming each key,
+    what was given and what is allowed."""
+    with pytest.raises(ConfigError) as err:
+        parse_config({"smoulder": {"slow_steps": -1, "slow_min_px": 0}})
+    text = str(err.value)
+    assert "smoulder.slow_steps: given -1; allowed: ≥ 0" in text
+    assert "smoulder.slow_min_px: given 0; allowed: ≥ 1" in text
