@@ -144,6 +144,20 @@ def test_smoke_detector_entry_lag_delays_the_alarm(fast_run: CfastResult) -> Non
 
 
 @needs_cfast
+def test_a_fire_starved_of_oxygen_reports_the_heat_it_releases() -> None:
+    """In a sealed 22 m³ room a 2 MW ultra-fast fire runs out of oxygen: ``hrr_kw`` is the heat
+    CFAST's fire actually releases (it falls to 0), not the curve it was asked for (2 MW)."""
+    room = Room(width=3.0, depth=3.0, height=2.4, door_open=False, ach=0.1)
+    case = CfastCase(room=room, curve=t2_curve(T2_ALPHA["ultrafast"], 2000.0, 30.0, 300.0),
+                     fuel=FUELS["polyurethane"], fire_xy=(1.0, 1.0), fire_z=0.5,
+                     sensor_xyz=(2.5, 2.9, 2.0), detector_xy=(1.5, 1.5), simulation_s=240)
+    r = run_case(case)
+    late = r.t_s >= 150.0
+    assert r.hrr_kw.max() > 100.0  # it burned ...
+    assert r.hrr_kw[late].max() < 50.0  # ... and went out, though the curve asks for 2 MW
+
+
+@needs_cfast
 def test_candle_never_activates_the_smoke_detector() -> None:
     """A candle burning for 10 min never activates the ceiling smoke or heat detector."""
     r = run_case(_case("candle"))

@@ -41,7 +41,7 @@ from edge.sim.cfast.inputs import (
 from edge.types import FloatArray
 
 log = logging.getLogger(__name__)
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3  # 3: hrr_kw is CFAST's actual heat release (HRR_n), not HRR_En
 DEFAULT_TIMEOUT_S = 20.0  # of CFAST's CPU time (see _run_once)
 WALL_FACTOR = 6.0  # the wall-clock backstop, × the CPU budget
 
@@ -128,8 +128,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[str], FloatArray]:
 
 def _column(path: Path, names: list[str], owners: list[str], data: FloatArray, prefix: str,
             owner: str | None = None) -> FloatArray:
+    """The column named ``<prefix>_<number>`` (CFAST's compartment or device number), of
+    ``owner`` if given. The number must follow the underscore: ``HRR_E1`` (the heat release
+    CFAST expected) is not ``HRR`` (the heat release it got, ``HRR_1``)."""
     for i, (name, who) in enumerate(zip(names, owners, strict=False)):
-        if name.rsplit("_", 1)[0] == prefix and (owner is None or who == owner):
+        base, _, number = name.rpartition("_")
+        if base == prefix and number.isdigit() and (owner is None or who == owner):
             return np.asarray(data[:, i], dtype=np.float64)
     raise CfastError(f"CFAST output {path} has no column {prefix}"
                      f"{'' if owner is None else f' for {owner}'}")
