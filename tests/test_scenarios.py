@@ -240,6 +240,20 @@ class TestOcclusion:
         before, after = self._hot_px("smoulder_in_view", pins, 600.0, 250.0)
         assert before == 0 and after >= 4
 
+    def test_partly_hidden_hot_spot_shows_its_own_temperature(self) -> None:
+        """An overheating contact 60 % hidden shows its uncovered part at the contact's own
+        temperature, as the unhidden spot does (an occluder hides area; it does not dim)."""
+        pins = {"camera_distance_m": 1.5, "hotspot_size_m": 0.04, "hotspot_t0_c": 350.0,
+                "hotspot_t1_c": 350.0, "hotspot_flaming_p": 0.0}
+        peaks = []
+        for occ in (0.0, 0.6):
+            scene = make_scene("electrical_overheat", 4, 1200.0,
+                               **{**pins, "camera_occlusion": occ})
+            t0 = float(scene.truth["fire_start_s"])
+            peaks.append(float(scene.thermal_k(t0 + 60.0, 120, 160).max()) - K0)
+        assert peaks[0] > 250.0
+        assert peaks[1] > 0.8 * peaks[0]
+
     def test_occlusion_still_hides(self) -> None:
         """The more of the smoulder is hidden, the fewer hot pixels the camera sees."""
         pins = {"camera_distance_m": 3.0, "smoulder_cover": 1.0, "smoulder_t0_c": 300.0,

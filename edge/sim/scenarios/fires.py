@@ -303,7 +303,7 @@ def electrical_overheat(ctx: Ctx) -> None:
     ctx.parts.objects.append(Patch(
         const(u), const(v), const(size), const(size),
         ramp(t0, t0 + rise, t_a + ZERO_C_K, t_b + ZERO_C_K), emissivity=0.9,
-        weight=ctx.visible, distance_m=ctx.distance_m,
+        distance_m=ctx.distance_m, hidden=1.0 - ctx.visible,  # hidden in part, not dimmed
         active=lambda t: (t >= t0).astype(np.float64)))
     ctx.parts.co2_rate.append(ramp(t0, t0 + rise, 0.0, co2))
     after = d.uniform("hotspot_flaming_after_min") * 60.0
@@ -319,6 +319,6 @@ def kitchen_grease_fire(ctx: Ctx, pan_uv: tuple[float, float]) -> None:
     ctx.parts.objects.append(Patch(  # smoking oil climbing to its autoignition point
         const(pan_uv[0]), const(pan_uv[1] - 0.02), const(0.22), const(0.06),
         ramp(t0 - preheat, t0, 200.0 + ZERO_C_K, 370.0 + ZERO_C_K), emissivity=0.9,
-        weight=ctx.visible, distance_m=ctx.distance_m,
+        distance_m=ctx.distance_m, hidden=1.0 - ctx.visible,
         active=lambda t: (t >= t0 - preheat).astype(np.float64)))
     add_flaming(ctx, ctx.fire_start_s, energy_kj=energy, u=pan_uv[0], v=pan_uv[1])
