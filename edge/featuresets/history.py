@@ -57,7 +57,7 @@ class ThermalHistory:
                  long: bool = False) -> None:
         """:param long: also keep fd-v3's long history and append its features."""
         self.hot_threshold_c = hot_threshold_c
-        self._long = LongHistory(hot_threshold_c) if long else None
+        self.long = LongHistory(hot_threshold_c) if long else None
         self.memory_s = memory_s
         self.warmup_s = warmup_s
         self._shape: tuple[int, ...] | None = None
@@ -93,8 +93,8 @@ class ThermalHistory:
             self._onset = np.full(raw.shape, math.inf)
             self._last_hot = np.full(raw.shape, -math.inf)
             self._clear_run()
-            if self._long is not None:
-                self._long.reset()
+            if self.long is not None:
+                self.long.reset()
         elif self._t and t - self._t[-1] > REFERENCE_MAX_AGE_S:
             self._clear_run()
         out = np.zeros(N_THERMAL_HISTORY, dtype=np.float64)
@@ -112,7 +112,7 @@ class ThermalHistory:
                 idx = np.flatnonzero(new)
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
-                    if self._long is not None:
+                    if self.long is not None:
                         new_t_max_c = int(raw.reshape(-1)[idx].max()) * resolution_k - ZERO_C_K
                     if ref is not None and dt > 0:
                         flat = f.reshape(-1)
@@ -128,8 +128,8 @@ class ThermalHistory:
             out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
         out[6] = self._flicker(self._hot, t)
         out[7] = self._flicker(self._tmax, t)
-        if self._long is not None:
-            return np.concatenate([out, self._long.update(t, new_pct, new_t_max_c)])
+        if self.long is not None:
+            return np.concatenate([out, self.long.update(t, new_pct, new_t_max_c)])
         return out
 
     # -- internals --------------------------------------------------------------------
