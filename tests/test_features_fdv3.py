@@ -105,6 +105,15 @@ class TestThermalLong:
         x = run(lambda t: spot(1, 160.0) if t >= 100.0 else spot(0, 0.0), 200.0)
         assert x[-1][IDX["new_hot_t_max_slope_300s"]] == pytest.approx(0.5)
 
+    def test_slope_is_zero_with_one_sample(self) -> None:
+        """Within the first second (one sample) the slope is 0, even when a new hot pixel
+        shows after a 0.1-s warm-up."""
+        ex = FeatureExtractor(FeatureParams(scene_warmup_s=0.1), feature_set="fd-v3")
+        ex.add_frame(frame(0.0, spot(0, 0.0).reshape(SHAPE)))
+        vec = ex.add_frame(frame(0.5, spot(1, 150.0).reshape(SHAPE)))
+        assert vec[IDX["new_hot_t_max_c"]] == pytest.approx(150.0)
+        assert vec[IDX["new_hot_t_max_slope_300s"]] == 0.0
+
     def test_region_growing_every_ten_seconds(self) -> None:
         """A region growing by a pixel every 10 s: grown share 1.0, growth 30 and 60 pixels
         over 300 and 600 s (after 600 s of it)."""

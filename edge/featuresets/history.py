@@ -57,6 +57,7 @@ class ThermalHistory:
                  long: bool = False) -> None:
         """:param long: also keep fd-v3's long history and append its features."""
         self.hot_threshold_c = hot_threshold_c
+        #: fd-v3's long history (read-only for callers), None unless ``long``.
         self.long = LongHistory(hot_threshold_c) if long else None
         self.memory_s = memory_s
         self.warmup_s = warmup_s

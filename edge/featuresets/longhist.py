@@ -80,7 +80,7 @@ class LongHistory:
         if new_t_max_c is not None:
             out[0] = new_t_max_c
         i = self._then(t, SLOPE_S)
-        if t - self._t[i] > 0:
+        if len(self._t) > 1 and t - self._t[i] > 0:  # 0 with one sample
             out[1] = (s_now - self._s[i]) / (t - self._t[i])
         out[2] = new_pct - self._new[self._then(t, GROWTH_SHORT_S)]
         out[3] = new_pct - self._new[self._then(t, GROWTH_LONG_S)]
