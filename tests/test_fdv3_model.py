@@ -86,3 +86,26 @@ class TestTrainedFdV3Model:
         camera = list(range(12)) + list(range(18, 26)) + list(range(33, 39))
         assert np.isnan(blind[camera]).all()
         np.testing.assert_array_equal(np.delete(blind, camera), np.delete(x[-1], camera))
+
+
+class TestCommandLines:
+    def test_train_accepts_fd_v3_and_keeps_the_fd_v2_default(self) -> None:
+        """cloud/train.py takes --feature-set fd-v3; without it, recordings still train
+        fd-v2 (the lead switches after evaluating)."""
+        from cloud.training.options import parse
+
+        assert parse(["--simulate", "2", "--feature-set", "fd-v3"]).feature_set == "fd-v3"
+        assert parse(["--simulate", "2"]).feature_set == "fd-v2"
+
+    def test_cross_eval_accepts_fd_v3(self) -> None:
+        """cloud/heldout/cross.py takes --feature-set fd-v3, and the artifact gets fd-v3's 41
+        names and fd-v2's parameters; an unknown set is refused by name."""
+        from cloud.heldout.cross import build_parser
+        from cloud.heldout.xcorpus import feature_set_kwargs
+
+        args = build_parser().parse_args(["--out", "report", "--feature-set", "fd-v3"])
+        kw = feature_set_kwargs(args.feature_set)
+        assert kw["feature_names"] == FEATURE_SETS["fd-v3"]
+        assert kw["feature_params"] == FeatureParams().as_dict("fd-v2")
+        with pytest.raises(ValueError, match=r"'fd-v9'.*fd-v3"):
+            feature_set_kwargs("fd-v9")
