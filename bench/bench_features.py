@@ -1,5 +1,6 @@
 """How fast the features are: one frame through the streaming path, and a whole recording,
-for each feature set side by side (``seed-v1``, the 18; ``fd-v2``, with history).
+for each feature set side by side (``seed-v1``, the 18; ``fd-v2``, with history; ``fd-v3``, with
+minutes of history).
 
 1. ``FeatureExtractor.add_frame`` on 160×120 frames at 8.7 Hz with a reading every 5 s,
    timed frame by frame after a warm-up: a quiet room (no hot pixel, so no blob labelling)

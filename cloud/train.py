@@ -3,9 +3,10 @@ Train the firedetect ensemble
 =============================
 
 Simulated recordings (or recorded ones, or the seed's JSON samples) are turned into the
-features of ``--feature-set`` (``seed-v1``: the 18; ``fd-v2``: with history) by the very code
-the device runs, split by recording into train / validation / test (stratified by engine and
-family; validation holds runs of every engine), and used to fit the seed's ensemble (random
+features of ``--feature-set`` (``seed-v1``: the 18; ``fd-v2``: with history; ``fd-v3``: with
+minutes of history) by the very code the device runs, split by recording into train /
+validation / test (stratified by engine and family; validation holds runs of every engine),
+and used to fit the seed's ensemble (random
 forest + gradient boosting + logistic regression). The members are weighted by their
 validation score, the weighted score is calibrated on the validation runs (Platt or
 isotonic), the alarm threshold is chosen on the calibrated score,

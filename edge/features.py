@@ -1,20 +1,21 @@
-"""The feature sets ``seed-v1`` and ``fd-v2`` (docs/features.md): registry and streaming path.
+"""The feature sets ``seed-v1``, ``fd-v2`` and ``fd-v3`` (docs/features.md): registry and
+streaming path.
 
 ``FeatureExtractor`` is the streaming path the daemon runs frame by frame;
 ``featurize_recording`` (``edge.featuresets.batch``) is the batch path over a whole recording,
 for training and replay. Both run the same per-frame code (``edge.featuresets.thermal``,
 ``.history``, ``.gas``) and give the same vectors (tested). The extractor computes the
-richest set by default (``fd-v2``, whose first 18 columns are ``seed-v1``); a model scores
-the first columns its manifest names.
+richest set by default (``fd-v3``, whose first 33 columns are ``fd-v2`` and first 18
+``seed-v1``); a model scores the first columns its manifest names.
 
 Order of events: frames and readings are taken in time order; a reading and a frame at
 the same time are taken reading first (a frame's features use the readings *at or before*
 its time).
 
 Staleness: a reading is fresh while ``t − t_reading < gas_stale_s`` (30 s); a frame while
-``t − t_frame < frame_stale_s`` (5 s). Without a fresh reading the SCD41's features (13–18
-and fd-v2's 27–33) are NaN; without a fresh frame, ``add_gas`` returns a vector whose camera
-features (1–12 and fd-v2's 19–26) are NaN.
+``t − t_frame < frame_stale_s`` (5 s). Without a fresh reading the SCD41's features (13–18,
+fd-v2's 27–33, fd-v3's 40–41) are NaN; without a fresh frame, ``add_gas`` returns a vector
+whose camera features (1–12, fd-v2's 19–26, fd-v3's 34–39) are NaN.
 
 Reference frame: the newest real frame at least ``reference_age_s`` (1 s) and at most
 ``REFERENCE_MAX_AGE_S`` (5 s) older; none → change, flow and heating rate are 0.
@@ -39,13 +40,16 @@ import numpy.typing as npt
 from edge.featuresets.batch import column_layout, featurize_recording
 from edge.featuresets.gas import (
     GAS_HISTORY_S,
+    GAS_LONG_S,
     gas_features,
     gas_history_features,
+    gas_long_features,
     window_indices,
 )
 from edge.featuresets.history import REFERENCE_MAX_AGE_S, ThermalHistory
 from edge.featuresets.registry import (
     FEATURE_SETS,
+    N_FD_V2,
     N_SEED,
     RICHEST_SET,
     SEED_NAMES,
@@ -92,8 +96,8 @@ class FeatureExtractor:
     """Streaming feature extraction: feed frames and SCD41 readings in time order.
 
     Memory is bounded: about one second of frames (the reference candidates), the readings
-    of the longest gas window plus one, and (fd-v2) the scene memory and a minute of
-    per-frame values.
+    of the longest gas window plus one, (fd-v2) the scene memory and a minute of
+    per-frame values, and (fd-v3) 30 minutes of one-a-second samples.
     """
 
     def __init__(self, params: FeatureParams | None = None, feature_set: str = RICHEST_SET
@@ -103,8 +107,10 @@ class FeatureExtractor:
         self.feature_set = feature_set
         self.names = check_feature_set(feature_set)
         self._history = len(self.names) > N_SEED
+        self._long = len(self.names) > N_FD_V2
         self._th_cols, self._gas_cols = column_layout(feature_set)
-        self._gas_keep_s = max(self.params.window_s, GAS_HISTORY_S if self._history else 0.0)
+        self._gas_keep_s = max(self.params.window_s, GAS_HISTORY_S if self._history else 0.0,
+                               GAS_LONG_S if self._long else 0.0)
         self.reset()
 
     def reset(self) -> None:
@@ -114,7 +120,7 @@ class FeatureExtractor:
         self._last_frame_t: float | None = None
         self._last_thermal: Vector | None = None
         self._thermal_history = ThermalHistory(p.hot_threshold_c, p.scene_memory_s,
-                                               p.scene_warmup_s)
+                                               p.scene_warmup_s, self._long)
         self._gas_t: list[float] = []
         self._gas_co2: list[float] = []
         self._gas_temp: list[float] = []
@@ -193,7 +199,10 @@ class FeatureExtractor:
         seed = gas_features(gt[earlier:], co2[earlier:], temp[earlier:], 0, start - earlier)
         if self._history:
             more = gas_history_features(gt, co2, temp, np.array(self._gas_rh))
-            self._gas_vec = np.concatenate([seed, more])
+            parts = [seed, more]
+            if self._long:
+                parts.append(gas_long_features(gt, co2))
+            self._gas_vec = np.concatenate(parts)
         else:
             self._gas_vec = seed
         first = window_indices(gt, self._gas_keep_s)[0]

@@ -142,3 +142,15 @@ def test_json_samples_refused_for_fd_v2(tmp_path: Path, capsys: pytest.CaptureFi
     assert status == 2
     err = capsys.readouterr().err
     assert "flir_scd41_data_0.json" in err and "'fd-v2'" in err and "seed-v1" in err
+
+
+def test_fd_v2_model_scores_the_fd_v3_prefix(fdv2_run: tuple[Path, Path, Path]) -> None:
+    """An fd-v2 model scores the fd-v3 extractor's vector exactly as its first 33 numbers."""
+    tarball, pub, fire = fdv2_run
+    holder = ModelHolder(ModelConfig(public_key=pub))
+    holder.swap(holder.load(tarball))
+    _, x = stream(load_recording(fire), feature_set="fd-v3")
+    for row in x[::20]:
+        full, prefix = holder.score(row), holder.score(row[:33])
+        assert full.probability == prefix.probability
+        assert full.top_features == prefix.top_features

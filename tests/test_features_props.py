@@ -111,7 +111,8 @@ class TestGasProperties:
         temp=st.floats(-10, 60),
     )
     def test_constant_readings(self, gaps: list[float], co2: float, temp: float) -> None:
-        """Constant readings at any times: deltas, slopes and ratios are exactly 0 (fd-v2 too)."""
+        """Constant readings at any times: deltas, slopes, ratios and rises are exactly 0 (fd-v2
+        and fd-v3 too)."""
         ex = FeatureExtractor()
         t = 0.0
         for gap in gaps:
@@ -119,7 +120,8 @@ class TestGasProperties:
             vec = ex.add_gas(GasReading(t=t, co2_ppm=co2, temperature_c=temp, humidity_pct=50))
             assert vec is not None
             assert vec[12:18].tolist() == [temp, 0.0, 0.0, co2, 0.0, 0.0]
-            assert vec[26:].tolist() == [0.0] * 7  # the fd-v2 gas history
+            assert vec[26:33].tolist() == [0.0] * 7  # the fd-v2 gas history
+            assert vec[39:41].tolist() == [0.0] * 2  # the fd-v3 long gas history
 
     @PROPS
     @given(

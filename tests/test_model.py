@@ -142,7 +142,8 @@ class TestVerification:
         """The refusal of an unknown set names it and the sets this device computes."""
         info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="fd-v9")
         with pytest.raises(ModelCompatibilityError,
-                           match=r"'fd-v9', which this device does not.*allowed: fd-v2, seed-v1"):
+                           match=r"'fd-v9', which this device does not.*"
+                                 r"allowed: fd-v2, fd-v3, seed-v1"):
             _load(info.path, kit)
 
     def test_fd_v2_names_must_match_the_registry(self, kit: Kit, tmp_path: Path) -> None:

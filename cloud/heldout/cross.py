@@ -50,7 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", default="",
                    help="comma-separated families of either engine (default: all)")
     p.add_argument("--feature-set", default="fd-v2",
-                   help="feature set to train on (default fd-v2, as cloud/train.py)")
+                   help="feature set to train on: seed-v1, fd-v2 or fd-v3 (default fd-v2, as "
+                        "cloud/train.py)")
     p.add_argument("--labels", choices=("onset", "observable"), default="observable",
                    help="fire rows' labels (default observable, as cloud/train.py)")
     p.add_argument("--modes", default=",".join(XMODES),

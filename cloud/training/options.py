@@ -130,9 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
     d.add_argument("--lag", type=float, default=30.0, metavar="S",
                    help="seconds after a fire's onset left out of frame scores (sensor lag)")
-    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2"), default=None,
-                   help="the features the model learns (docs/features.md); fd-v2 adds history "
-                        "and needs recordings (JSON samples carry seed-v1 only). Default: "
+    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2", "fd-v3"), default=None,
+                   help="the features the model learns (docs/features.md); fd-v2 adds history, "
+                        "fd-v3 adds minutes-long history to fd-v2; both need recordings (JSON "
+                        "samples carry seed-v1 only). Default: "
                         "seed-v1 when every --data path is a .json file and nothing is "
                         "simulated (the original format), else fd-v2")
     m = p.add_argument_group("model")

@@ -14,16 +14,21 @@ import numpy.typing as npt
 
 from edge.featuresets.gas import (
     GAS_HISTORY_S,
+    GAS_LONG_S,
     N_GAS,
     gas_features,
     gas_history_features,
+    gas_long_features,
     window_indices,
 )
 from edge.featuresets.history import REFERENCE_MAX_AGE_S, ThermalHistory
 from edge.featuresets.registry import (
+    N_FD_V2,
     N_GAS_HISTORY,
+    N_GAS_LONG,
     N_SEED,
     N_THERMAL_HISTORY,
+    N_THERMAL_LONG,
     FeatureParams,
     check_feature_set,
 )
@@ -39,18 +44,20 @@ F32Frame = npt.NDArray[np.float32]
 def column_layout(feature_set: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
     """The vector columns of the camera part and of the SCD41 part of ``feature_set``.
 
-    The camera part is seed features 1–12 then (fd-v2) the thermal history; the SCD41 part
-    is seed features 13–18 then (fd-v2) the gas history.
+    The camera part is seed features 1–12 then (fd-v2) the thermal history then (fd-v3) the
+    long thermal history; the SCD41 part is seed features 13–18 then (fd-v2) the gas history
+    then (fd-v3) the long gas history.
     """
-    names = check_feature_set(feature_set)
-    if len(names) == N_SEED:
-        return np.arange(N_THERMAL), np.arange(N_THERMAL, N_SEED)
-    th = np.concatenate([np.arange(N_THERMAL), np.arange(N_SEED, N_SEED + N_THERMAL_HISTORY)])
-    gas = np.concatenate([
-        np.arange(N_THERMAL, N_SEED),
-        np.arange(N_SEED + N_THERMAL_HISTORY, N_SEED + N_THERMAL_HISTORY + N_GAS_HISTORY),
-    ])
-    return th, gas
+    n = len(check_feature_set(feature_set))
+    th = [np.arange(N_THERMAL)]
+    gas = [np.arange(N_THERMAL, N_SEED)]
+    if n > N_SEED:
+        th.append(np.arange(N_SEED, N_SEED + N_THERMAL_HISTORY))
+        gas.append(np.arange(N_SEED + N_THERMAL_HISTORY, N_FD_V2))
+    if n > N_FD_V2:
+        th.append(np.arange(N_FD_V2, N_FD_V2 + N_THERMAL_LONG))
+        gas.append(np.arange(N_FD_V2 + N_THERMAL_LONG, N_FD_V2 + N_THERMAL_LONG + N_GAS_LONG))
+    return np.concatenate(th), np.concatenate(gas)
 
 
 def featurize_recording(
@@ -66,13 +73,14 @@ def featurize_recording(
     p = params if params is not None else FeatureParams()
     n = len(check_feature_set(feature_set))
     history = n > N_SEED
+    long = n > N_FD_V2
     th_cols, gas_cols = column_layout(feature_set)
     ft = np.asarray(rec.frame_t, dtype=np.float64)
     gt = np.asarray(rec.gas_t, dtype=np.float64)
-    table = _gas_table(rec, p, history)
+    table = _gas_table(rec, p, history, long)
 
     frame_x = np.empty((ft.size, n), dtype=np.float64)
-    frame_x[:, th_cols] = _thermal_rows(rec, p, history)
+    frame_x[:, th_cols] = _thermal_rows(rec, p, history, long)
     latest = np.searchsorted(gt, ft, side="right") - 1
     frame_x[:, gas_cols] = _gas_rows(table, gt, latest, ft, p)
 
@@ -91,13 +99,13 @@ def featurize_recording(
     return t[order], np.concatenate([gas_x, frame_x])[order]
 
 
-def _gas_table(rec: Recording, p: FeatureParams, history: bool) -> F64:
+def _gas_table(rec: Recording, p: FeatureParams, history: bool, long: bool) -> F64:
     """The SCD41 part at each reading (as the extractor computes it in ``add_gas``)."""
     gt = np.asarray(rec.gas_t, dtype=np.float64)
     co2 = np.asarray(rec.co2_ppm, dtype=np.float64)
     temp = np.asarray(rec.temperature_c, dtype=np.float64)
     rh = np.asarray(rec.humidity_pct, dtype=np.float64)
-    width = N_GAS + (N_GAS_HISTORY if history else 0)
+    width = N_GAS + (N_GAS_HISTORY if history else 0) + (N_GAS_LONG if long else 0)
     table = np.empty((gt.size, width), dtype=np.float64)
     for i in range(gt.size):
         earlier, start = window_indices(gt[: i + 1], p.window_s)
@@ -106,7 +114,12 @@ def _gas_table(rec: Recording, p: FeatureParams, history: bool) -> F64:
         if history:
             first = window_indices(gt[: i + 1], GAS_HISTORY_S)[0]
             hs = slice(first, i + 1)
-            table[i, N_GAS:] = gas_history_features(gt[hs], co2[hs], temp[hs], rh[hs])
+            table[i, N_GAS : N_GAS + N_GAS_HISTORY] = gas_history_features(
+                gt[hs], co2[hs], temp[hs], rh[hs]
+            )
+        if long:
+            ls = slice(window_indices(gt[: i + 1], GAS_LONG_S)[0], i + 1)
+            table[i, N_GAS + N_GAS_HISTORY :] = gas_long_features(gt[ls], co2[ls])
     return table
 
 
@@ -127,13 +140,13 @@ def _gas_rows(
     return out
 
 
-def _thermal_rows(rec: Recording, p: FeatureParams, history: bool) -> F64:
+def _thermal_rows(rec: Recording, p: FeatureParams, history: bool, long: bool) -> F64:
     """The camera part of every frame; each frame's float32 values are reused as a reference."""
     ft = np.asarray(rec.frame_t, dtype=np.float64)
-    width = N_THERMAL + (N_THERMAL_HISTORY if history else 0)
+    width = N_THERMAL + (N_THERMAL_HISTORY if history else 0) + (N_THERMAL_LONG if long else 0)
     out = np.empty((ft.size, width), dtype=np.float64)
     ref_idx = np.searchsorted(ft, ft - p.reference_age_s, side="right") - 1
-    hist = ThermalHistory(p.hot_threshold_c, p.scene_memory_s, p.scene_warmup_s)
+    hist = ThermalHistory(p.hot_threshold_c, p.scene_memory_s, p.scene_warmup_s, long)
     res = rec.frame_resolution_k
     kept: dict[int, F32Frame] = {}  # float32 frames still to serve as a reference
     oldest = 0

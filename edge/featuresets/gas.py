@@ -1,4 +1,5 @@
-"""Gas features 13–18 of ``seed-v1`` and the fd-v2 gas history (docs/features.md).
+"""Gas features 13–18 of ``seed-v1``, the fd-v2 gas history and fd-v3's long gas history
+(docs/features.md).
 
 They depend only on the latest reading and the readings before it, so both the streaming
 extractor and the batch path compute them once per reading, with this same function, and
@@ -19,7 +20,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from edge.featuresets.registry import N_GAS_HISTORY
+from edge.featuresets.registry import N_GAS_HISTORY, N_GAS_LONG
 
 N_GAS = 6
 F64 = npt.NDArray[np.float64]
@@ -123,4 +124,24 @@ def gas_history_features(t: F64, co2: F64, temp: F64, rh: F64) -> F64:
                                                                      float(rh[e120]))
     out[5] = _ratio(water_rise, co2_rise, 1.0)
     out[6] = _ratio(float(temp[-1] - temp[e120]), co2_rise, 100.0)
+    return out
+
+
+# -- fd-v3 long gas history (docs/features.md) ---------------------------------------------
+
+#: Readings kept for the long gas history: the longest window.
+GAS_LONG_S = 900.0
+CO2_SLOPE_LONG_S = 900.0
+CO2_RISE_S = 600.0
+
+
+def gas_long_features(t: F64, co2: F64) -> F64:
+    """fd-v3's long gas features at the last reading (float64 arrays, oldest first):
+    the CO2 slope over ``(t_L − 900, t_L]`` (ppm/min) and the latest CO2 minus the minimum over
+    ``(t_L − 600, t_L]`` (ppm). Readings older than 900 s may be passed or not, alike."""
+    out = np.zeros(N_GAS_LONG, dtype=np.float64)
+    t_l = float(t[-1])
+    out[0] = _slope_over(t, co2, t_l - CO2_SLOPE_LONG_S, t_l)[0]
+    a = int(np.searchsorted(t, t_l - CO2_RISE_S, side="right"))
+    out[1] = float(co2[-1] - np.min(co2[a:]))
     return out

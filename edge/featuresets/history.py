@@ -14,6 +14,10 @@ order, to one :class:`ThermalHistory` and take its vector, so they agree to the 
 - *The frame W s earlier*: the newest frame of the run at least W s older than the current one.
   "At least W s older" is decided to ``TIME_EPS_S`` (1 µs), so that float rounding of the
   timestamps (``1000 + k/8.7``) cannot move a frame exactly W s older in or out of a window.
+
+With ``long=True`` (``fd-v3``) the same update also feeds a
+:class:`edge.featuresets.longhist.LongHistory` with the frame's new hot area and hottest new
+hot pixel, and appends its 6 features.
 """
 
 from __future__ import annotations
@@ -24,8 +28,10 @@ from bisect import bisect_right
 import numpy as np
 import numpy.typing as npt
 
+from edge.featuresets.longhist import LongHistory
 from edge.featuresets.registry import N_THERMAL_HISTORY
 from edge.featuresets.thermal import hot_raw_threshold
+from edge.types import ZERO_C_K
 
 #: The oldest a reference frame (change, flow, heating rate) may be, seconds (features.md).
 REFERENCE_MAX_AGE_S = 5.0
@@ -47,8 +53,12 @@ F64 = npt.NDArray[np.float64]
 class ThermalHistory:
     """Scene memory and the per-frame history behind the thermal history features."""
 
-    def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float) -> None:
+    def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float,
+                 long: bool = False) -> None:
+        """:param long: also keep fd-v3's long history and append its features."""
         self.hot_threshold_c = hot_threshold_c
+        #: fd-v3's long history (read-only for callers), None unless ``long``.
+        self.long = LongHistory(hot_threshold_c) if long else None
         self.memory_s = memory_s
         self.warmup_s = warmup_s
         self._shape: tuple[int, ...] | None = None
@@ -76,7 +86,7 @@ class ThermalHistory:
         :param ref: the reference frame (float32, in ``resolution_k`` units) or ``None``.
         :param dt: seconds from the reference to the frame.
         :param t_max_c: / :param hot_area_pct: this frame's seed features 3 and 5.
-        :returns: (8,) float64.
+        :returns: (8,) float64, or (14,) with the long history's 6 after them.
         """
         if raw.shape != self._shape:
             self._shape = raw.shape
@@ -84,11 +94,14 @@ class ThermalHistory:
             self._onset = np.full(raw.shape, math.inf)
             self._last_hot = np.full(raw.shape, -math.inf)
             self._clear_run()
+            if self.long is not None:
+                self.long.reset()
         elif self._t and t - self._t[-1] > REFERENCE_MAX_AGE_S:
             self._clear_run()
         out = np.zeros(N_THERMAL_HISTORY, dtype=np.float64)
         v_hot = hot_raw_threshold(resolution_k, self.hot_threshold_c)
         new_pct = 0.0
+        new_t_max_c: float | None = None
         if v_hot <= 65535:
             hot = raw >= v_hot
             if hot.any():
@@ -100,6 +113,8 @@ class ThermalHistory:
                 idx = np.flatnonzero(new)
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
+                    if self.long is not None:
+                        new_t_max_c = int(raw.reshape(-1)[idx].max()) * resolution_k - ZERO_C_K
                     if ref is not None and dt > 0:
                         flat = f.reshape(-1)
                         p = idx[int(np.argmax(flat[idx]))]
@@ -114,6 +129,8 @@ class ThermalHistory:
             out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
         out[6] = self._flicker(self._hot, t)
         out[7] = self._flicker(self._tmax, t)
+        if self.long is not None:
+            return np.concatenate([out, self.long.update(t, new_pct, new_t_max_c)])
         return out
 
     # -- internals --------------------------------------------------------------------

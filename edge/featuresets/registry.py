@@ -8,6 +8,10 @@ can be swapped in without losing the feature history.
 Vector layout of ``fd-v2``: the 18 ``seed-v1`` features (thermal 1–12, gas 13–18), then the
 thermal history features (``edge.featuresets.history``), then the gas history features
 (``edge.featuresets.gas.gas_history_features``).
+
+Vector layout of ``fd-v3``: the 33 ``fd-v2`` features, then the long thermal history
+(``edge.featuresets.longhist``), then the long gas history
+(``edge.featuresets.gas.gas_long_features``).
 """
 
 from __future__ import annotations
@@ -61,17 +65,34 @@ GAS_HISTORY_NAMES: tuple[str, ...] = (
     "temp_per_100ppm_co2_120s",
 )
 FD_V2_NAMES: tuple[str, ...] = SEED_NAMES + THERMAL_HISTORY_NAMES + GAS_HISTORY_NAMES
+THERMAL_LONG_NAMES: tuple[str, ...] = (
+    "new_hot_t_max_c",
+    "new_hot_t_max_slope_300s",
+    "new_hot_growth_300s",
+    "new_hot_growth_600s",
+    "new_hot_grown_share_120s",
+    "new_hot_age_s",
+)
+GAS_LONG_NAMES: tuple[str, ...] = ("co2_slope_900s", "co2_rise_600s")
+FD_V3_NAMES: tuple[str, ...] = FD_V2_NAMES + THERMAL_LONG_NAMES + GAS_LONG_NAMES
 
 #: name → feature names, in vector order.
-FEATURE_SETS: dict[str, tuple[str, ...]] = {"seed-v1": SEED_NAMES, "fd-v2": FD_V2_NAMES}
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "seed-v1": SEED_NAMES,
+    "fd-v2": FD_V2_NAMES,
+    "fd-v3": FD_V3_NAMES,
+}
 #: The set the streaming extractor computes by default: the richest, which every other
 #: known set is a prefix of.
-RICHEST_SET = "fd-v2"
+RICHEST_SET = "fd-v3"
 
 N_SEED_THERMAL = 12
 N_SEED = len(SEED_NAMES)
 N_THERMAL_HISTORY = len(THERMAL_HISTORY_NAMES)
 N_GAS_HISTORY = len(GAS_HISTORY_NAMES)
+N_FD_V2 = len(FD_V2_NAMES)
+N_THERMAL_LONG = len(THERMAL_LONG_NAMES)
+N_GAS_LONG = len(GAS_LONG_NAMES)
 
 
 def check_feature_set(name: str) -> tuple[str, ...]:
@@ -94,6 +115,8 @@ def thermal_mask(feature_set: str) -> npt.NDArray[np.bool_]:
     mask[:N_SEED_THERMAL] = True
     if len(names) > N_SEED:
         mask[N_SEED : N_SEED + N_THERMAL_HISTORY] = True
+    if len(names) > N_FD_V2:
+        mask[N_FD_V2 : N_FD_V2 + N_THERMAL_LONG] = True
     return mask
 
 
@@ -120,7 +143,12 @@ _SEED_PARAMS = (
     "flow_min_diff_k",
 )
 _FD_V2_PARAMS = (*_SEED_PARAMS, "scene_memory_s", "scene_warmup_s")
-_SET_PARAMS: dict[str, tuple[str, ...]] = {"seed-v1": _SEED_PARAMS, "fd-v2": _FD_V2_PARAMS}
+#: fd-v3's long windows are part of its definition: no parameter of its own.
+_SET_PARAMS: dict[str, tuple[str, ...]] = {
+    "seed-v1": _SEED_PARAMS,
+    "fd-v2": _FD_V2_PARAMS,
+    "fd-v3": _FD_V2_PARAMS,
+}
 
 
 @dataclass(frozen=True, slots=True)

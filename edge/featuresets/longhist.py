@@ -1,0 +1,126 @@
+"""The long thermal history of ``fd-v3`` (docs/features.md): minutes of new hot area.
+
+Slow fires (a smouldering seat, an overheating contact) keep heating and creeping for
+minutes; an appliance comes up to temperature and holds. fd-v2's thermal look-backs reach
+60 s; these reach 600 s, on a series that costs little and does not depend on the frame rate.
+
+- *Long history*: one sample per whole second of the long history's clock (seconds since its
+  first frame): the first real frame at or after each whole second, so a 1 Hz and an 8.7 Hz
+  recording of the same scene give the same series. Each sample holds the frame's time, its
+  new hot area (%) and ``s`` = the hottest new hot pixel's °C (the hot threshold when there is
+  none). Kept ``LONG_KEEP_S`` (1800 s). It survives camera gaps (the samples of a gap are
+  simply missing, so a 300 s difference across a 20 s gap is still a difference over ~300 s,
+  not a jump) and starts again when the scene memory does (a frame-size change).
+- *The sample W s earlier*: the newest sample at least W s older than the current frame
+  (decided to ``TIME_EPS_S``); for the growth and slope, where none exists yet, the oldest
+  sample.
+
+Features are computed at every real frame, from that frame's values ("now") and the samples.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.featuresets.registry import N_THERMAL_LONG
+
+#: Seconds of long history kept.
+LONG_KEEP_S = 1800.0
+SLOPE_S = 300.0
+GROWTH_SHORT_S = 300.0
+GROWTH_LONG_S = 600.0
+SHARE_STEP_S = 10.0
+SHARE_STEPS = 12
+AGE_CAP_S = 1800.0
+TIME_EPS_S = 1e-6
+_TRIM_CHUNK = 64  # list deletion is O(n): trim in chunks
+
+F64 = npt.NDArray[np.float64]
+
+
+class LongHistory:
+    """One sample a second of the new hot area and its hottest pixel, and fd-v3's features."""
+
+    def __init__(self, hot_threshold_c: float) -> None:
+        self.hot_threshold_c = hot_threshold_c
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every sample (the scene memory started again)."""
+        self._origin: float | None = None
+        self._slot = -1  # the whole second of the newest sample
+        self._t: list[float] = []
+        self._new: list[float] = []  # new hot area, %
+        self._s: list[float] = []  # hottest new hot pixel, °C (the threshold when none)
+        self._last_zero_t = -math.inf  # the newest sample whose new hot area was 0
+
+    @property
+    def samples(self) -> list[tuple[float, float, float]]:
+        """The kept samples ``(t, new hot area %, s °C)``, oldest first (for tests and plots)."""
+        return list(zip(self._t, self._new, self._s, strict=True))
+
+    def update(self, t: float, new_pct: float, new_t_max_c: float | None) -> F64:
+        """fd-v3's long thermal features at real frame ``t`` (times never decrease).
+
+        :param new_pct: this frame's new hot area, % of the frame.
+        :param new_t_max_c: its hottest new hot pixel, °C; ``None`` with no new hot pixel.
+        :returns: (6,) float64.
+        """
+        s_now = self.hot_threshold_c if new_t_max_c is None else new_t_max_c
+        if self._origin is None:
+            self._origin = t
+        slot = math.floor(t - self._origin + TIME_EPS_S)
+        if slot > self._slot:
+            self._push(slot, t, new_pct, s_now)
+        out = np.zeros(N_THERMAL_LONG, dtype=np.float64)
+        if new_t_max_c is not None:
+            out[0] = new_t_max_c
+        i = self._then(t, SLOPE_S)
+        if len(self._t) > 1 and t - self._t[i] > 0:  # 0 with one sample
+            out[1] = (s_now - self._s[i]) / (t - self._t[i])
+        out[2] = new_pct - self._new[self._then(t, GROWTH_SHORT_S)]
+        out[3] = new_pct - self._new[self._then(t, GROWTH_LONG_S)]
+        out[4] = self._grown_share(t, new_pct)
+        if new_pct > 0 and self._last_zero_t > -math.inf:
+            out[5] = min(t - self._last_zero_t, AGE_CAP_S)
+        return out
+
+    # -- internals --------------------------------------------------------------------
+
+    def _push(self, slot: int, t: float, new_pct: float, s: float) -> None:
+        self._slot = slot
+        self._t.append(t)
+        self._new.append(new_pct)
+        self._s.append(s)
+        if new_pct == 0.0:
+            self._last_zero_t = t
+        # Keep the newest sample at least LONG_KEEP_S old and everything after it.
+        cut = bisect_right(self._t, t - LONG_KEEP_S) - 1
+        if cut > _TRIM_CHUNK:
+            del self._t[:cut], self._new[:cut], self._s[:cut]
+
+    def _earlier(self, t: float, age_s: float) -> int:
+        """Index of the newest sample at least ``age_s`` older than ``t``; -1: none."""
+        return bisect_right(self._t, t - age_s + TIME_EPS_S) - 1
+
+    def _then(self, t: float, age_s: float) -> int:
+        """The sample ``age_s`` earlier, or the oldest one while none is that old."""
+        return max(self._earlier(t, age_s), 0)
+
+    def _grown_share(self, t: float, new_pct: float) -> float:
+        """Share of the last 12 10-s steps in which the new hot area rose strictly; a step
+        whose start has no sample counts as not risen."""
+        rose = 0
+        later = new_pct
+        for k in range(1, SHARE_STEPS + 1):
+            i = self._earlier(t, k * SHARE_STEP_S)
+            if i < 0:
+                break  # no sample for this step's start, nor for any older one
+            if later > self._new[i]:
+                rose += 1
+            later = self._new[i]
+        return rose / SHARE_STEPS

@@ -1,0 +1,111 @@
+"""An fd-v3 model, trained by cloud/train.py, loads and scores on the device; an fd-v2 model
+keeps scoring the fd-v3 extractor's vectors (its prefix)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cloud.train import main as train
+from edge.config.model import ModelConfig
+from edge.features import FEATURE_SETS, FeatureParams
+from edge.model.holder import ModelHolder
+from edge.model.rules import RULES_VERSION
+from edge.recording import load_recording, save_recording
+from edge.sim.scenarios import render_recording
+from tests.test_features import stream
+from tests.test_train_cli import SMALL
+
+FAMILIES = ("fast_flaming", "smoulder_in_view", "occupancy", "gas_cooking")
+
+
+@pytest.fixture(scope="module")
+def fdv3_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """A tiny fd-v3 model trained on short simulated recordings of four families (three runs
+    each); returns (its tarball, its public key, a fire recording)."""
+    data = tmp_path_factory.mktemp("recordings")
+    for i, name in enumerate(FAMILIES * 3):
+        rec = render_recording(name, 21 + i, 420.0, frame_rate_hz=1.0)
+        save_recording(rec, data / f"{name}-{i}.npz")
+    out = tmp_path_factory.mktemp("run") / "models"
+    keys = tmp_path_factory.mktemp("keys")
+    assert train(["--keygen", str(keys)]) == 0
+    status = train(["--data", str(data), "--feature-set", "fd-v3", "--out", str(out),
+                    "--signing-key", str(keys / "model-signing.pem"), "--target-far", "0.01",
+                    "--no-holdout-families", *SMALL])
+    assert status == 0
+    (tarball,) = out.glob("*.tar.gz")
+    return tarball, keys / "model-signing.pub.pem", data / "smoulder_in_view-1.npz"
+
+
+class TestTrainedFdV3Model:
+    def test_manifest_names_the_set(self, fdv3_run: tuple[Path, Path, Path]) -> None:
+        """The artifact's manifest names fd-v3, its 41 features and fd-v2's parameters."""
+        tarball, _, _ = fdv3_run
+        folder = tarball.parent / tarball.name.removesuffix(".tar.gz")
+        fs = json.loads((folder / "manifest.json").read_text())["feature_set"]
+        assert fs["name"] == "fd-v3"
+        assert fs["names"] == list(FEATURE_SETS["fd-v3"])
+        assert fs["params"] == FeatureParams().as_dict("fd-v3")
+
+    def test_device_loads_and_scores(self, fdv3_run: tuple[Path, Path, Path]) -> None:
+        """Verified and held by the device, the model scores the default extractor's vectors
+        (NaN rows included) with probabilities in 0–1."""
+        tarball, pub, fire = fdv3_run
+        holder = ModelHolder(ModelConfig(public_key=pub))
+        holder.swap(holder.load(tarball))
+        _, x = stream(load_recording(fire), feature_set="fd-v3")
+        assert x.shape[1] == 41
+        scores = [holder.score(row) for row in x[::10]]
+        assert all(s.model_version != RULES_VERSION for s in scores)
+        assert all(0.0 <= s.probability <= 1.0 for s in scores)
+        names = {n for s in scores for n, _ in s.top_features}
+        assert names <= set(FEATURE_SETS["fd-v3"])
+
+    def test_gas_only_score_blanks_the_long_camera_history(
+        self, fdv3_run: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        """The watches' gas-only score hides every camera column, fd-v3's long thermal history
+        included, and keeps the long gas history."""
+        from edge.config import Config
+        from edge.detect.pipeline import build_pipeline
+
+        tarball, pub, fire = fdv3_run
+        holder = ModelHolder(ModelConfig(public_key=pub))
+        holder.swap(holder.load(tarball))
+        pipeline = build_pipeline(Config(), holder)
+        _, x = stream(load_recording(fire), feature_set="fd-v3")
+        seen: list[np.ndarray] = []
+        real = holder.score
+        monkeypatch.setattr(holder, "score", lambda v: seen.append(np.array(v)) or real(v))
+        pipeline._gas_only(x[-1])
+        (blind,) = seen
+        camera = list(range(12)) + list(range(18, 26)) + list(range(33, 39))
+        assert np.isnan(blind[camera]).all()
+        np.testing.assert_array_equal(np.delete(blind, camera), np.delete(x[-1], camera))
+
+
+class TestCommandLines:
+    def test_train_accepts_fd_v3_and_keeps_the_fd_v2_default(self) -> None:
+        """cloud/train.py takes --feature-set fd-v3; without it, recordings still train
+        fd-v2 (the lead switches after evaluating)."""
+        from cloud.training.options import parse
+
+        assert parse(["--simulate", "2", "--feature-set", "fd-v3"]).feature_set == "fd-v3"
+        assert parse(["--simulate", "2"]).feature_set == "fd-v2"
+
+    def test_cross_eval_accepts_fd_v3(self) -> None:
+        """cloud/heldout/cross.py takes --feature-set fd-v3, and the artifact gets fd-v3's 41
+        names and fd-v2's parameters; an unknown set is refused by name."""
+        from cloud.heldout.cross import build_parser
+        from cloud.heldout.xcorpus import feature_set_kwargs
+
+        args = build_parser().parse_args(["--out", "report", "--feature-set", "fd-v3"])
+        kw = feature_set_kwargs(args.feature_set)
+        assert kw["feature_names"] == FEATURE_SETS["fd-v3"]
+        assert kw["feature_params"] == FeatureParams().as_dict("fd-v2")
+        with pytest.raises(ValueError, match=r"'fd-v9'.*fd-v3"):
+            feature_set_kwargs("fd-v9")
