@@ -18,7 +18,10 @@ variation and keeps its numbers). It works in two halves:
   someone cooks): ours ``render_recording(..., co_nuisance=NAME)``; CFAST's a second
   ``&FIRE`` switched on before the fire (``edge.sim.cfast.beside``: gas hob, oil heating,
   heater or candle), ``render_cfast_recording(..., co_nuisance=NAME)``. The same p 0.3 draw
-  decides for both engines; which CFAST nuisance comes from its own stream.
+  decides for both engines; which CFAST nuisance comes from its own stream;
+- **another camera unit** (``edge.sim.camera_unit``, drawn from the sub-stream
+  ``(seed, 7, 2)`` so the draws above do not move): a Gaussian lens blur in band radiance and
+  the unit's radiometric offset and gain error, applied to every frame of the recording.
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
@@ -33,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.recording import Recording
+from edge.sim.camera_unit import apply_camera_unit, saturation_count
 from edge.types import FloatArray
 
 VARIATION_STREAM = 7  # default_rng((seed, VARIATION_STREAM)): apart from the scene's draws
@@ -57,7 +61,13 @@ VARIATION_RANGES: dict[str, Range] = {
     "glitch_count": (0.0, 3.0),  # integer
     "glitch_spike_ppm": (2000.0, 8000.0),
     "glitch_stuck_readings": (3.0, 12.0),  # integer
+    # Another lens and Lepton unit (edge.sim.camera_unit), from the sub-stream (seed, 7, 2):
+    "psf_sigma_px": (0.0, 1.2),  # Gaussian optics blur, in band radiance
+    "radiometric_offset_k": (-3.0, 3.0),  # high gain; doubled in low gain (sensors.md §2.3)
+    "radiometric_gain_err": (-0.06, 0.06),  # × (T − 300 K); doubled in low gain
 }
+UNIT_STREAM = 2  # default_rng((seed, VARIATION_STREAM, UNIT_STREAM)): the camera unit's draws
+LOW_GAIN_ERROR_FACTOR = 2.0  # Lepton 3.5: ±5 °C in high gain, ±10 °C in low (sensors.md §2.3)
 VIEW_MODES = ("full", "partly", "none", "later")
 VIEW_P = (0.45, 0.25, 0.1, 0.2)
 GLITCH_KINDS = ("spike", "zero", "temp_word", "stuck")
@@ -92,6 +102,9 @@ class Variation:
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, length s)
     glitches: list[tuple[str, float, float]] = field(default_factory=list)  # kind, t, size
     co_nuisance: str | None = None  # a nuisance (of the run's engine) beside the fire
+    psf_sigma_px: float = 0.0  # the lens's Gaussian blur (px); 0: none
+    radiometric_offset_k: float = 0.0  # the unit's error: T + offset + gain_err·(T − 300 K)
+    radiometric_gain_err: float = 0.0
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -173,13 +186,19 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     if rng.random() < CO_NUISANCE_P:
         var.co_nuisance = str(CO_NUISANCES[int(rng.choice(len(CO_NUISANCES),
                                                           p=CO_NUISANCE_WEIGHTS))])
+    unit = np.random.default_rng((seed, VARIATION_STREAM, UNIT_STREAM))  # old draws stay put
+    err = LOW_GAIN_ERROR_FACTOR if var.low_gain else 1.0
+    var.psf_sigma_px = _uniform(unit, "psf_sigma_px")
+    var.radiometric_offset_k = err * _uniform(unit, "radiometric_offset_k")
+    var.radiometric_gain_err = err * _uniform(unit, "radiometric_gain_err")
     return var
 
 
 def apply_variation(rec: Recording, var: Variation) -> Recording:
     """``rec`` as the varied installation recorded it: the source hidden from
     ``occlude_after_s`` on ("later"), extra FFC freezes, camera gaps (no frames), SCD41
-    glitches; ``meta["variation"]`` holds ``var``. ``rec`` is left unchanged.
+    glitches, then the camera unit's lens blur and radiometric error on every frame;
+    ``meta["variation"]`` holds ``var``. ``rec`` is left unchanged.
 
     The frame rate and the scene overrides are applied by rendering (``render_varied``).
     """
@@ -200,6 +219,12 @@ def apply_variation(rec: Recording, var: Variation) -> Recording:
     for start, length in var.gaps:
         keep &= ~((frame_t >= start) & (frame_t < start + length))
     frame_t, frames = frame_t[keep], frames[keep]
+    # Last, on every frame alike (a frozen frame stays a copy): the lens blurs the scene with
+    # its occluder, and the unit's calibration error reads it.
+    frames = apply_camera_unit(frames, rec.frame_resolution_k,
+                               saturation_count(meta, rec.frame_resolution_k),
+                               var.psf_sigma_px, var.radiometric_offset_k,
+                               var.radiometric_gain_err)
     co2 = rec.co2_ppm.copy()
     temp = rec.temperature_c.copy()
     for kind, t, size in var.glitches:
