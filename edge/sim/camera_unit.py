@@ -110,14 +110,15 @@ def _blurred_counts(radiance: F32Array, sigma_px: float, resolution_k: float) ->
     """Blur each frame of ``radiance`` by the PSF and return it as (fractional) counts."""
     from scipy.ndimage import gaussian_filter  # lazy: scipy.ndimage costs ~31 MiB of RSS
 
-    blurred = gaussian_filter(radiance, sigma=(0.0, sigma_px, sigma_px), mode="nearest",
-                              truncate=3.0)  # ≥ 99.7 % of the PSF; the kernel is normalised
+    # Truncated at 3 sigma (≥ 99.7 % of the PSF); scipy normalises the kernel to sum 1.
+    blurred: F32Array = gaussian_filter(radiance, sigma=(0.0, sigma_px, sigma_px),
+                                        mode="nearest", truncate=3.0)
     lo, per_unit, values = _radiance_count(resolution_k)
     blurred -= np.float32(lo)
     blurred *= np.float32(per_unit)
     np.clip(blurred, 0.0, float(_GRID), out=blurred)
     cell = blurred.astype(np.int32)
     blurred -= cell  # the fraction of the way through the cell
-    low = values[cell]
-    low += blurred * (values[cell + 1] - low)
-    return low
+    counts: F32Array = values[cell]
+    counts += blurred * (values[cell + 1] - counts)
+    return counts
