@@ -65,6 +65,7 @@ class TestCameraUnit:
         edges), lowers the spot's peak and warms its neighbours."""
         frame = hot_spot()
         out = apply_camera_unit(frame, 0.1, 65535, 1.0, 0.0, 0.0)
+        assert (frame == hot_spot()).all()  # the input is left alone
         inner = (slice(4, 28), slice(4, 28))
         before = band_radiance(frame[0][inner] * 0.1).sum()
         after = band_radiance(out[0][inner] * 0.1).sum()

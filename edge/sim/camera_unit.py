@@ -35,7 +35,7 @@ from edge.types import ZERO_C_K
 U16Array = npt.NDArray[np.uint16]
 F32Array = npt.NDArray[np.float32]
 REFERENCE_K = 300.0  # the gain error pivots here: a 300 K pixel moves by the offset only
-_GRID = 1 << 16  # cells of the radiance → count table
+_GRID = 1 << 20  # cells of the radiance → count table
 _CHUNK = 128  # frames per block: bounds the float32 working set (~10 MB at 160×120)
 
 
@@ -57,22 +57,12 @@ def _count_radiance(resolution_k: float) -> F32Array:
     return band_radiance(kelvin).astype(np.float32)
 
 
-@cache
-def _radiance_count(resolution_k: float) -> tuple[float, float, F32Array]:
-    """``B⁻¹(L)/resolution`` on a uniform grid of radiance (start, cells per W/(m²·sr),
-    values): a lookup with linear interpolation, within 1e-4 K of ``band_temperature`` over
-    240 K to the 0.1-K ceiling, and several times faster than ``np.interp`` per pixel."""
-    lo = float(band_radiance(LUT_T_K[0]))
-    hi = float(band_radiance(min(65535 * resolution_k, LUT_T_K[1])))
-    grid = np.linspace(lo, hi, _GRID + 1)
-    values = np.append(band_temperature(grid) / resolution_k, 0.0).astype(np.float32)
-    return lo, _GRID / (hi - lo), values
-
-
 def apply_camera_unit(frames: U16Array, resolution_k: float, max_count: int,
-                      psf_sigma_px: float, offset_k: float, gain_err: float) -> U16Array:
+                      psf_sigma_px: float, offset_k: float, gain_err: float,
+                      in_place: bool = False) -> U16Array:
     """``frames`` (n, h, w) as a camera with this lens blur and radiometric error records
-    them; a new array (``frames`` is left unchanged), byte-identical when there is neither.
+    them, byte-identical when there is neither: a new array, or ``frames`` itself changed
+    when ``in_place`` (saves a copy of a whole recording).
 
     :raises ValueError: a negative or non-finite sigma, a non-finite offset or gain error, a
         gain error of −100 % or less, or a ceiling outside 1–65535.
@@ -84,41 +74,45 @@ def apply_camera_unit(frames: U16Array, resolution_k: float, max_count: int,
                          "finite numbers, the gain error above −1")
     if not 1 <= max_count <= 65535:
         raise ValueError(f"max_count {max_count}; allowed: 1–65535")
-    out = frames.copy()
+    out = frames if in_place else frames.copy()
     if psf_sigma_px == 0.0 and offset_k == 0.0 and gain_err == 0.0:
         return out
-    # T' = T·(1 + g) + offset − g·300 K, in counts: c' = c·(1 + g) + (offset − g·300)/res.
-    scale = np.float32(1.0 + gain_err)
-    shift = np.float32((offset_k - gain_err * REFERENCE_K) / resolution_k + 0.5)  # + round
-    table = _count_radiance(resolution_k) if psf_sigma_px > 0.0 else None
+    if psf_sigma_px == 0.0:  # the error alone: one count → count table
+        table = _read_counts(np.arange(65536) * resolution_k, resolution_k, max_count,
+                             offset_k, gain_err)
+        table[max_count:] = max_count
+        for i in range(0, frames.shape[0], _CHUNK):
+            out[i:i + _CHUNK] = table[out[i:i + _CHUNK]]
+        return out
+    # Blurred radiance → the count the unit reads, on a uniform grid of radiance fine enough
+    # (2²⁰ cells: < 0.001 K at room temperature) to look the nearest cell up per pixel.
+    radiance = _count_radiance(resolution_k)
+    lo, hi = float(radiance[0]), float(band_radiance(min(max_count * resolution_k, LUT_T_K[1])))
+    grid = np.linspace(lo, hi, _GRID + 1)
+    table = _read_counts(band_temperature(grid), resolution_k, max_count, offset_k, gain_err)
+    table[-1] = max_count
+    per_cell = np.float32(_GRID / (hi - lo))
+    from scipy.ndimage import gaussian_filter  # lazy: scipy.ndimage costs ~31 MiB of RSS
+
     for i in range(0, frames.shape[0], _CHUNK):
-        block = frames[i:i + _CHUNK]
-        if table is not None:
-            counts = _blurred_counts(table[block], psf_sigma_px, resolution_k)
-        else:
-            counts = block.astype(np.float32)
-        counts *= scale
-        counts += shift
-        np.clip(counts, 0.0, float(max_count), out=counts)
-        result = counts.astype(np.uint16)
-        result[block >= max_count] = max_count
+        block = out[i:i + _CHUNK]
+        # Truncated at 3 sigma (≥ 99.7 % of the PSF); scipy normalises the kernel to sum 1.
+        blurred: F32Array = gaussian_filter(radiance[block], sigma=(0.0, psf_sigma_px,
+                                            psf_sigma_px), mode="nearest", truncate=3.0)
+        blurred -= np.float32(lo)
+        blurred *= per_cell
+        blurred += np.float32(0.5)  # the nearest grid point
+        np.clip(blurred, 0.0, float(_GRID), out=blurred)
+        result = table[blurred.astype(np.int32)]
+        result[block >= max_count] = max_count  # saturated: the scene was at least that hot
         out[i:i + _CHUNK] = result
     return out
 
 
-def _blurred_counts(radiance: F32Array, sigma_px: float, resolution_k: float) -> F32Array:
-    """Blur each frame of ``radiance`` by the PSF and return it as (fractional) counts."""
-    from scipy.ndimage import gaussian_filter  # lazy: scipy.ndimage costs ~31 MiB of RSS
-
-    # Truncated at 3 sigma (≥ 99.7 % of the PSF); scipy normalises the kernel to sum 1.
-    blurred: F32Array = gaussian_filter(radiance, sigma=(0.0, sigma_px, sigma_px),
-                                        mode="nearest", truncate=3.0)
-    lo, per_unit, values = _radiance_count(resolution_k)
-    blurred -= np.float32(lo)
-    blurred *= np.float32(per_unit)
-    np.clip(blurred, 0.0, float(_GRID), out=blurred)
-    cell = blurred.astype(np.int32)
-    blurred -= cell  # the fraction of the way through the cell
-    counts: F32Array = values[cell]
-    counts += blurred * (values[cell + 1] - counts)
-    return counts
+def _read_counts(kelvin: npt.NDArray[np.floating[Any]], resolution_k: float, max_count: int,
+                 offset_k: float, gain_err: float) -> U16Array:
+    """The counts the unit reports for true temperatures ``kelvin``: ``T + offset +
+    gain_err·(T − 300 K)``, rounded to the resolution, clipped to 0–``max_count``."""
+    read = kelvin + offset_k + gain_err * (kelvin - REFERENCE_K)
+    counts = np.clip(np.floor(read / resolution_k + 0.5), 0.0, float(max_count))
+    return counts.astype(np.uint16)

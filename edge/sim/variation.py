@@ -218,13 +218,14 @@ def apply_variation(rec: Recording, var: Variation) -> Recording:
     keep = np.ones(frame_t.size, bool)
     for start, length in var.gaps:
         keep &= ~((frame_t >= start) & (frame_t < start + length))
-    frame_t, frames = frame_t[keep], frames[keep]
+    if not keep.all():
+        frame_t, frames = frame_t[keep], frames[keep]
     # Last, on every frame alike (a frozen frame stays a copy): the lens blurs the scene with
     # its occluder, and the unit's calibration error reads it.
     frames = apply_camera_unit(frames, rec.frame_resolution_k,
                                saturation_count(meta, rec.frame_resolution_k),
                                var.psf_sigma_px, var.radiometric_offset_k,
-                               var.radiometric_gain_err)
+                               var.radiometric_gain_err, in_place=True)
     co2 = rec.co2_ppm.copy()
     temp = rec.temperature_c.copy()
     for kind, t, size in var.glitches:
