@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -19,12 +20,14 @@ from edge.sim.variation import (
     Variation,
     apply_variation,
     draw_variation,
+    render_installation,
     render_varied,
 )
 
 UNIT_FIELDS = ("psf_sigma_px", "radiometric_offset_k", "radiometric_gain_err")
-#: sha256 of ``draw_variation(s, 600).as_meta()`` for seeds 0–19 without the camera-unit
-#: fields, computed on the code before they existed (commit f7e2266).
+FLAME_FIELDS = ("flame_temp_factor", "flame_emissivity_factor", "flame_flicker_factor")
+#: sha256 of ``draw_variation(s, 600).as_meta()`` for seeds 0–19 without the camera-unit and
+#: flame fields, computed on the code before they existed (commit f7e2266).
 OLD_DRAWS_SHA256 = "e70873f3293b858b0beaf3a8b8b2c824b1b1b22df507936db6aa2d5ce0745c13"
 
 
@@ -146,15 +149,17 @@ class TestCameraUnit:
 
 class TestUnitDraw:
     def test_the_older_draws_do_not_move(self) -> None:
-        """Every value drawn before the camera unit existed is the same for seeds 0–19."""
+        """Every value drawn before the camera unit and the flame look existed is the same
+        for seeds 0–19."""
         docs = [{k: v for k, v in draw_variation(s, 600.0).as_meta().items()
-                 if k not in UNIT_FIELDS} for s in range(20)]
+                 if k not in UNIT_FIELDS + FLAME_FIELDS} for s in range(20)]
         digest = hashlib.sha256(json.dumps(docs, sort_keys=True).encode()).hexdigest()
         assert digest == OLD_DRAWS_SHA256
 
     def test_unit_draws_stay_in_their_ranges_and_are_wider_in_low_gain(self) -> None:
         """Sigma covers 0–1.2 px; the error stays within ±3 K / ±6 % in high gain and within
-        twice that in low gain, and uses the wider range there."""
+        twice that in low gain, and uses the wider range there; the flame factors stay in
+        theirs."""
         high, low = [], []
         for seed in range(300):
             v = draw_variation(seed, 600.0)
@@ -163,6 +168,9 @@ class TestUnitDraw:
             assert VARIATION_RANGES["psf_sigma_px"][0] <= v.psf_sigma_px <= 1.2
             assert abs(v.radiometric_offset_k) <= 3.0 * factor
             assert abs(v.radiometric_gain_err) <= 0.06 * factor
+            for name in FLAME_FIELDS:
+                lo, hi = VARIATION_RANGES[name]
+                assert lo <= getattr(v, name) <= hi, name
         assert max(high) > 2.5 and max(low) > 5.0
 
     def test_the_unit_is_recorded_and_reproducible_from_the_seed(self) -> None:
@@ -174,3 +182,44 @@ class TestUnitDraw:
         for name in UNIT_FIELDS:
             assert a.meta["variation"][name] == getattr(v, name), name
         assert a.frames.tobytes() == b.frames.tobytes()
+
+
+class TestFlameLook:
+    def test_the_flames_are_restyled_by_the_drawn_factors(self) -> None:
+        """Every flame of a built scene gets the factors: temperatures scaled, emissivity and
+        flicker depth scaled within their caps; other objects are left alone."""
+        from edge.sim.flame_look import MAX_FLICKER_DEPTH, restyle_flames
+        from edge.sim.scenarios import make_scene
+        from edge.sim.scenarios.thermal import Flame
+
+        scene = make_scene("flaming_upholstery", 4, 300.0)
+        flames = [o for o in scene.objects if isinstance(o, Flame)]
+        others = [o for o in scene.objects if not isinstance(o, Flame)]
+        assert flames and others
+        before = [(f.core_k, f.envelope_k, f.core_emissivity, f.flicker_depth) for f in flames]
+        assert restyle_flames(scene.objects, 1.1, 1.5, 2.0) == len(flames)
+        for f, (core, env, eps, depth) in zip(flames, before, strict=True):
+            assert f.core_k == pytest.approx(core * 1.1)
+            assert f.envelope_k == pytest.approx(env * 1.1)
+            assert f.core_emissivity == pytest.approx(min(eps * 1.5, 1.0))
+            assert f.flicker_depth == pytest.approx(min(depth * 2.0, MAX_FLICKER_DEPTH))
+        with pytest.raises(ValueError, match="temp_factor"):
+            restyle_flames(scene.objects, 0.0, 1.0, 1.0)
+
+    def test_a_hotter_flame_model_reads_hotter_and_is_recorded(self) -> None:
+        """Two runs of the same seed differ only in the flame factors: the hotter, more
+        emissive flame gives a hotter hottest pixel; the factors are in meta."""
+        seed = 8
+        v = draw_variation(seed, 400.0)
+        assert v.flame_temp_factor != 1.0
+        rec = render_varied("ours", "flaming_upholstery", seed, 400.0, rate_hz=1.0)
+        for name in FLAME_FIELDS:
+            assert rec.meta["variation"][name] == getattr(v, name), name
+        sums = []
+        for temp, eps in ((0.85, 0.5), (1.15, 1.5)):
+            look = replace(v, frame_rate_hz=1.0, co_nuisance=None, flame_temp_factor=temp,
+                           flame_emissivity_factor=eps)
+            r = render_installation("ours", "flaming_upholstery", seed, 400.0, look)
+            assert r.fire_start_s is not None
+            sums.append(int(r.frames[r.frame_t >= r.fire_start_s].astype(np.int64).sum()))
+        assert sums[1] > sums[0]

@@ -30,14 +30,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.recording import Recording
 from edge.sim.camera_unit import apply_camera_unit, saturation_count
+from edge.sim.flame_look import restyle_flames
+from edge.sim.scenarios.scene import ScenarioScene, check_render, make_scene, record_scene
 from edge.types import FloatArray
+
+if TYPE_CHECKING:
+    from edge.sim.cfast.scene import CfastScene
 
 VARIATION_STREAM = 7  # default_rng((seed, VARIATION_STREAM)): apart from the scene's draws
 Range = tuple[float, float]
@@ -65,7 +70,13 @@ VARIATION_RANGES: dict[str, Range] = {
     "psf_sigma_px": (0.0, 1.2),  # Gaussian optics blur, in band radiance
     "radiometric_offset_k": (-3.0, 3.0),  # high gain; doubled in low gain (sensors.md §2.3)
     "radiometric_gain_err": (-0.06, 0.06),  # × (T − 300 K); doubled in low gain
+    # Another flame model (edge.sim.flame_look), from the sub-stream (seed, 7, 3): factors on
+    # every flame's drawn values, so each family's range widens around its own.
+    "flame_temp_factor": (0.85, 1.15),  # × core and envelope temperature (K)
+    "flame_emissivity_factor": (0.5, 1.5),  # × emissivities, at most 1
+    "flame_flicker_factor": (0.5, 2.0),  # × flicker depth (log-uniform), at most 0.8
 }
+FLAME_STREAM = 3  # default_rng((seed, VARIATION_STREAM, FLAME_STREAM)): the flames' look
 UNIT_STREAM = 2  # default_rng((seed, VARIATION_STREAM, UNIT_STREAM)): the camera unit's draws
 LOW_GAIN_ERROR_FACTOR = 2.0  # Lepton 3.5: ±5 °C in high gain, ±10 °C in low (sensors.md §2.3)
 VIEW_MODES = ("full", "partly", "none", "later")
@@ -105,6 +116,9 @@ class Variation:
     psf_sigma_px: float = 0.0  # the lens's Gaussian blur (px); 0: none
     radiometric_offset_k: float = 0.0  # the unit's error: T + offset + gain_err·(T − 300 K)
     radiometric_gain_err: float = 0.0
+    flame_temp_factor: float = 1.0  # another flame model: factors on every flame's draws
+    flame_emissivity_factor: float = 1.0
+    flame_flicker_factor: float = 1.0
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -191,6 +205,10 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     var.psf_sigma_px = _uniform(unit, "psf_sigma_px")
     var.radiometric_offset_k = err * _uniform(unit, "radiometric_offset_k")
     var.radiometric_gain_err = err * _uniform(unit, "radiometric_gain_err")
+    look = np.random.default_rng((seed, VARIATION_STREAM, FLAME_STREAM))
+    var.flame_temp_factor = _uniform(look, "flame_temp_factor")
+    var.flame_emissivity_factor = _uniform(look, "flame_emissivity_factor")
+    var.flame_flicker_factor = _log_uniform(look, "flame_flicker_factor")
     return var
 
 
@@ -286,19 +304,37 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
         var = replace(var, co_nuisance=choose_beside(seed))
     elif engine != "ours" or not _co_nuisance_fits(family):
         var = replace(var, co_nuisance=None)
+    return render_installation(engine, family, seed, duration_s, var, **render)
+
+
+def render_installation(engine: str, family: str, seed: int, duration_s: float,
+                        var: Variation, **render: Any) -> Recording:
+    """Run ``seed`` of ``family`` from ``engine`` in the installation ``var`` (as drawn by
+    ``render_varied``, or changed): the scene overrides, its flames restyled, rendered at
+    ``var.frame_rate_hz``, then the recording effects.
+
+    :raises ValueError: an unknown engine or family, or as the engine's renderer.
+    """
+    gas_period_s = float(render.pop("gas_period_s", 5.0))
+    lepton = str(render.pop("lepton", "3.5"))
+    check_render(var.frame_rate_hz, gas_period_s, lepton)
+    scene: ScenarioScene | CfastScene
     if engine == "cfast":
-        from edge.sim.cfast import render_cfast_recording
+        from edge.sim.cfast.make import make_cfast_scene
 
-        rec = render_cfast_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                                     co_nuisance=var.co_nuisance, **render,
-                                     **var.overrides("cfast"))
+        scene = make_cfast_scene(family, seed, duration_s, var.co_nuisance, **render,
+                                 **var.overrides("cfast"))
+        objects, generator, what = scene.parts.objects, "edge.sim.cfast", "CFAST scene"
     elif engine == "ours":
-        from edge.sim.scenarios import render_recording
-
-        rec = render_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                               co_nuisance=var.co_nuisance, **render, **var.overrides("ours"))
+        scene = make_scene(family, seed, duration_s, var.co_nuisance, **render,
+                           **var.overrides("ours"))
+        objects, generator, what = scene.objects, "edge.sim.scenarios", "scenario"
     else:
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    restyle_flames(objects, var.flame_temp_factor, var.flame_emissivity_factor,
+                   var.flame_flicker_factor)
+    rec = record_scene(scene, duration_s, var.frame_rate_hz, gas_period_s, lepton, generator,
+                       f"{what} {family} seed {seed}")
     return apply_variation(rec, var)
 
 
