@@ -21,7 +21,9 @@ variation and keeps its numbers). It works in two halves:
   decides for both engines; which CFAST nuisance comes from its own stream;
 - **another camera unit** (``edge.sim.camera_unit``, drawn from the sub-stream
   ``(seed, 7, 2)`` so the draws above do not move): a Gaussian lens blur in band radiance and
-  the unit's radiometric offset and gain error, applied to every frame of the recording.
+  the unit's radiometric offset and gain error, applied to every frame of the recording;
+- **another flame model** (``edge.sim.flame_look``, sub-stream ``(seed, 7, 3)``): factors on
+  every flame's drawn temperature, emissivity and flicker depth, applied to the built scene.
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
