@@ -107,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "scenarios), cfast (NIST CFAST, edge.sim.cfast), or ours,cfast (default)")
     _flag(d, "--sim-variation", True, "draw each run's installation (docs/scenarios.md, "
           "'Installation variation': rate, gain, distance, view, room, noise, FFC, gaps, "
-          "glitches; default on)")
+          "glitches, lens blur, radiometric error, flame look; default on)")
     d.add_argument("--sim-duration", type=_positive_float, default=600.0, metavar="S",
                    help="length of each simulated recording, s (default 600)")
     d.add_argument("--sim-rate", type=_rate, default=None, metavar="HZ",

@@ -18,7 +18,12 @@ variation and keeps its numbers). It works in two halves:
   someone cooks): ours ``render_recording(..., co_nuisance=NAME)``; CFAST's a second
   ``&FIRE`` switched on before the fire (``edge.sim.cfast.beside``: gas hob, oil heating,
   heater or candle), ``render_cfast_recording(..., co_nuisance=NAME)``. The same p 0.3 draw
-  decides for both engines; which CFAST nuisance comes from its own stream.
+  decides for both engines; which CFAST nuisance comes from its own stream;
+- **another camera unit** (``edge.sim.camera_unit``, drawn from the sub-stream
+  ``(seed, 7, 2)`` so the draws above do not move): a Gaussian lens blur in band radiance and
+  the unit's radiometric offset and gain error, applied to every frame of the recording;
+- **another flame model** (``edge.sim.flame_look``, sub-stream ``(seed, 7, 3)``): factors on
+  every flame's drawn temperature, emissivity and flicker depth, applied to the built scene.
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
@@ -27,13 +32,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.recording import Recording
+from edge.sim.camera_unit import apply_camera_unit, saturation_count
+from edge.sim.flame_look import restyle_flames
+from edge.sim.scenarios.scene import ScenarioScene, check_render, make_scene, record_scene
 from edge.types import FloatArray
+
+if TYPE_CHECKING:
+    from edge.sim.cfast.scene import CfastScene
 
 VARIATION_STREAM = 7  # default_rng((seed, VARIATION_STREAM)): apart from the scene's draws
 Range = tuple[float, float]
@@ -57,7 +68,19 @@ VARIATION_RANGES: dict[str, Range] = {
     "glitch_count": (0.0, 3.0),  # integer
     "glitch_spike_ppm": (2000.0, 8000.0),
     "glitch_stuck_readings": (3.0, 12.0),  # integer
+    # Another lens and Lepton unit (edge.sim.camera_unit), from the sub-stream (seed, 7, 2):
+    "psf_sigma_px": (0.0, 1.2),  # Gaussian optics blur, in band radiance
+    "radiometric_offset_k": (-3.0, 3.0),  # high gain; doubled in low gain (sensors.md §2.3)
+    "radiometric_gain_err": (-0.06, 0.06),  # × (T − 300 K); doubled in low gain
+    # Another flame model (edge.sim.flame_look), from the sub-stream (seed, 7, 3): factors on
+    # every flame's drawn values, so each family's range widens around its own.
+    "flame_temp_factor": (0.85, 1.15),  # × core and envelope temperature (K)
+    "flame_emissivity_factor": (0.5, 1.5),  # × emissivities, at most 1
+    "flame_flicker_factor": (0.5, 2.0),  # × flicker depth (log-uniform), at most 0.8
 }
+FLAME_STREAM = 3  # default_rng((seed, VARIATION_STREAM, FLAME_STREAM)): the flames' look
+UNIT_STREAM = 2  # default_rng((seed, VARIATION_STREAM, UNIT_STREAM)): the camera unit's draws
+LOW_GAIN_ERROR_FACTOR = 2.0  # Lepton 3.5: ±5 °C in high gain, ±10 °C in low (sensors.md §2.3)
 VIEW_MODES = ("full", "partly", "none", "later")
 VIEW_P = (0.45, 0.25, 0.1, 0.2)
 GLITCH_KINDS = ("spike", "zero", "temp_word", "stuck")
@@ -92,6 +115,12 @@ class Variation:
     gaps: list[tuple[float, float]] = field(default_factory=list)  # (start, length s)
     glitches: list[tuple[str, float, float]] = field(default_factory=list)  # kind, t, size
     co_nuisance: str | None = None  # a nuisance (of the run's engine) beside the fire
+    psf_sigma_px: float = 0.0  # the lens's Gaussian blur (px); 0: none
+    radiometric_offset_k: float = 0.0  # the unit's error: T + offset + gain_err·(T − 300 K)
+    radiometric_gain_err: float = 0.0
+    flame_temp_factor: float = 1.0  # another flame model: factors on every flame's draws
+    flame_emissivity_factor: float = 1.0
+    flame_flicker_factor: float = 1.0
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -173,13 +202,23 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     if rng.random() < CO_NUISANCE_P:
         var.co_nuisance = str(CO_NUISANCES[int(rng.choice(len(CO_NUISANCES),
                                                           p=CO_NUISANCE_WEIGHTS))])
+    unit = np.random.default_rng((seed, VARIATION_STREAM, UNIT_STREAM))  # old draws stay put
+    err = LOW_GAIN_ERROR_FACTOR if var.low_gain else 1.0
+    var.psf_sigma_px = _uniform(unit, "psf_sigma_px")
+    var.radiometric_offset_k = err * _uniform(unit, "radiometric_offset_k")
+    var.radiometric_gain_err = err * _uniform(unit, "radiometric_gain_err")
+    look = np.random.default_rng((seed, VARIATION_STREAM, FLAME_STREAM))
+    var.flame_temp_factor = _uniform(look, "flame_temp_factor")
+    var.flame_emissivity_factor = _uniform(look, "flame_emissivity_factor")
+    var.flame_flicker_factor = _log_uniform(look, "flame_flicker_factor")
     return var
 
 
 def apply_variation(rec: Recording, var: Variation) -> Recording:
     """``rec`` as the varied installation recorded it: the source hidden from
     ``occlude_after_s`` on ("later"), extra FFC freezes, camera gaps (no frames), SCD41
-    glitches; ``meta["variation"]`` holds ``var``. ``rec`` is left unchanged.
+    glitches, then the camera unit's lens blur and radiometric error on every frame;
+    ``meta["variation"]`` holds ``var``. ``rec`` is left unchanged.
 
     The frame rate and the scene overrides are applied by rendering (``render_varied``).
     """
@@ -199,7 +238,14 @@ def apply_variation(rec: Recording, var: Variation) -> Recording:
     keep = np.ones(frame_t.size, bool)
     for start, length in var.gaps:
         keep &= ~((frame_t >= start) & (frame_t < start + length))
-    frame_t, frames = frame_t[keep], frames[keep]
+    if not keep.all():
+        frame_t, frames = frame_t[keep], frames[keep]
+    # Last, on every frame alike (a frozen frame stays a copy): the lens blurs the scene with
+    # its occluder, and the unit's calibration error reads it.
+    frames = apply_camera_unit(frames, rec.frame_resolution_k,
+                               saturation_count(meta, rec.frame_resolution_k),
+                               var.psf_sigma_px, var.radiometric_offset_k,
+                               var.radiometric_gain_err, in_place=True)
     co2 = rec.co2_ppm.copy()
     temp = rec.temperature_c.copy()
     for kind, t, size in var.glitches:
@@ -260,19 +306,37 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
         var = replace(var, co_nuisance=choose_beside(seed))
     elif engine != "ours" or not _co_nuisance_fits(family):
         var = replace(var, co_nuisance=None)
+    return render_installation(engine, family, seed, duration_s, var, **render)
+
+
+def render_installation(engine: str, family: str, seed: int, duration_s: float,
+                        var: Variation, **render: Any) -> Recording:
+    """Run ``seed`` of ``family`` from ``engine`` in the installation ``var`` (as drawn by
+    ``render_varied``, or changed): the scene overrides, its flames restyled, rendered at
+    ``var.frame_rate_hz``, then the recording effects.
+
+    :raises ValueError: an unknown engine or family, or as the engine's renderer.
+    """
+    gas_period_s = float(render.pop("gas_period_s", 5.0))
+    lepton = str(render.pop("lepton", "3.5"))
+    check_render(var.frame_rate_hz, gas_period_s, lepton)
+    scene: ScenarioScene | CfastScene
     if engine == "cfast":
-        from edge.sim.cfast import render_cfast_recording
+        from edge.sim.cfast.make import make_cfast_scene
 
-        rec = render_cfast_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                                     co_nuisance=var.co_nuisance, **render,
-                                     **var.overrides("cfast"))
+        scene = make_cfast_scene(family, seed, duration_s, var.co_nuisance, **render,
+                                 **var.overrides("cfast"))
+        objects, generator, what = scene.parts.objects, "edge.sim.cfast", "CFAST scene"
     elif engine == "ours":
-        from edge.sim.scenarios import render_recording
-
-        rec = render_recording(family, seed, duration_s, frame_rate_hz=var.frame_rate_hz,
-                               co_nuisance=var.co_nuisance, **render, **var.overrides("ours"))
+        scene = make_scene(family, seed, duration_s, var.co_nuisance, **render,
+                           **var.overrides("ours"))
+        objects, generator, what = scene.objects, "edge.sim.scenarios", "scenario"
     else:
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
+    restyle_flames(objects, var.flame_temp_factor, var.flame_emissivity_factor,
+                   var.flame_flicker_factor)
+    rec = record_scene(scene, duration_s, var.frame_rate_hz, gas_period_s, lepton, generator,
+                       f"{what} {family} seed {seed}")
     return apply_variation(rec, var)
 
 

@@ -31,7 +31,7 @@ from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Ctx, Draw
 from edge.sim.scenarios.camera import LEPTON_SHAPES, Camera, CameraParams
 from edge.sim.scenarios.families import QUIET, SCENARIOS
 from edge.sim.scenarios.signals import total
-from edge.sim.scenarios.thermal import background_k
+from edge.sim.scenarios.thermal import ThermalObject, background_k
 from edge.sim.scene import AirSample
 from edge.types import FloatArray
 
@@ -82,6 +82,12 @@ class ScenarioScene(VectorScene):
     @property
     def duration_s(self) -> float:
         return float(self.truth["duration_s"])
+
+    @property
+    def objects(self) -> list[ThermalObject]:
+        """The thermal objects painted over the room, in order (the variation restyles the
+        flames among them)."""
+        return self._ctx.parts.objects
 
     def air_at(self, ts: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         return self.air_model.at(ts)
