@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from cloud.heldout.engines import CFAST_CODES, plan_engine_runs
@@ -172,3 +173,33 @@ def test_report_with_a_family_missing_from_an_ablation(tmp_path: Path) -> None:
     assert thermal["CF1 cfast_flaming_t2"]["runs"] == 0
     assert thermal["CF4 cfast_chair"]["before_smoke_detector"]["before"] == 0
     assert (tmp_path / "detection.png").is_file()
+
+
+class TestAnotherCamera:
+    def test_another_camera_blurs_and_shifts_the_runs_frames(self) -> None:
+        """``--camera-unit`` re-records a held-out run through a blurring lens and a unit that
+        reads 3 K cold: edges soften, a room pixel moves by the offset, and the run says which
+        camera it went through."""
+        from cloud.heldout.engines import as_another_camera
+
+        rec = render_recording("fast_flaming", 7_300_080_001, 300.0, frame_rate_hz=1.0)
+        before = rec.frames.copy()
+        as_another_camera(rec, 1.0, -3.0, 0.0)
+        last = before[-1].astype(float) * rec.frame_resolution_k
+        now = rec.frames[-1].astype(float) * rec.frame_resolution_k
+        edges = np.abs(np.diff(last, axis=1)).sum()
+        assert np.abs(np.diff(now, axis=1)).sum() < 0.95 * edges
+        room = int(np.argmin(np.abs(last - np.median(last))))
+        assert now.reshape(-1)[room] == pytest.approx(last.reshape(-1)[room] - 3.0, abs=0.6)
+        assert rec.meta["camera_unit"] == {"psf_sigma_px": 1.0, "offset_k": -3.0,
+                                           "gain_err": 0.0}
+
+    @pytest.mark.parametrize("text", ["1.0,-3", "a,b,c", "-1,0,0", "1,0,-1.5", "1,nan,0"])
+    def test_a_bad_camera_unit_is_refused_by_name(self, text: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+        """A --camera-unit that is not a blur ≥ 0, a finite offset and a gain error above −1
+        exits 2 naming the option and what is allowed, before anything renders."""
+        assert main(["--out", str(tmp_path / "r"), "--runs", "1", f"--camera-unit={text}"]) == 2
+        err = capsys.readouterr().err
+        assert "--camera-unit" in err and "allowed" in err
+        assert not (tmp_path / "r").exists()

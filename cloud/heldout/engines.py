@@ -6,11 +6,14 @@ CFAST (``edge.sim.cfast``), or both (issue 14's cross-engine evaluation).
   nuisances), the way ours have ``F1``…/``N1``…, so the per-family tables read alike.
 - ``plan_engine_runs(engine, ...)``: the run plan of an engine (``--families`` may name
   families of either engine; each goes to its own).
-- ``render(run)``: the recording of one planned run, from its engine.
+- ``render(run)``: the recording of one planned run, from its engine;
+  ``as_another_camera(rec, ...)``: the same run through another lens and Lepton unit
+  (``--camera-unit``: optics and a calibration the model did not train on).
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -84,3 +87,35 @@ def render(run: HeldoutRun) -> Recording:
     from edge.sim.scenarios import render_recording
 
     return render_recording(run.scenario, run.seed, run.duration_s, frame_rate_hz=run.rate_hz)
+
+
+def as_another_camera(rec: Recording, sigma_px: float, offset_k: float, gain_err: float
+                      ) -> None:
+    """Re-record ``rec``'s frames, in place, as a camera with this lens blur and radiometric
+    error would (``edge.sim.camera_unit``), noted in ``meta["camera_unit"]``: the held-out
+    runs seen through optics and a calibration the model did not train on."""
+    from edge.sim.camera_unit import apply_camera_unit, saturation_count
+
+    top = saturation_count(rec.meta, rec.frame_resolution_k)
+    apply_camera_unit(rec.frames, rec.frame_resolution_k, top, sigma_px, offset_k, gain_err,
+                      in_place=True)
+    rec.meta["camera_unit"] = {"psf_sigma_px": sigma_px, "offset_k": offset_k,
+                               "gain_err": gain_err}
+
+
+def parse_camera_unit(text: str) -> tuple[float, float, float]:
+    """``SIGMA,OFFSET,GAIN`` → floats.
+
+    :raises ValueError: not three finite numbers with σ ≥ 0 and a gain error above −1.
+    """
+    parts = text.split(",")
+    try:
+        sigma, offset, gain = (float(x) for x in parts)
+    except ValueError:
+        raise ValueError(f"--camera-unit {text!r}; allowed: SIGMA_PX,OFFSET_K,GAIN_ERR, e.g. "
+                         "1.0,-3,-0.06") from None
+    if not (math.isfinite(sigma) and sigma >= 0 and math.isfinite(offset)
+            and math.isfinite(gain) and gain > -1):
+        raise ValueError(f"--camera-unit {text!r}; allowed: a blur σ ≥ 0 px, a finite offset "
+                         "in K and a gain error above −1")
+    return sigma, offset, gain

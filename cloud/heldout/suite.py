@@ -218,12 +218,14 @@ class Job:
     allow_unsigned: bool
     modes: tuple[str, ...] = MODES
     config: Path | None = None  # a device config (its [alarm] and [flame]); defaults if None
+    #: (lens blur σ px, offset K, gain error): every run as another camera records it
+    camera_unit: tuple[float, float, float] | None = None
 
 
 def evaluate_run(job: Job) -> dict[str, Any]:
     """Render one held-out run (from its engine) and replay it in every mode; a run CFAST
     cannot compute comes back as ``{..., "failed": why}`` (reported, never scored)."""
-    from cloud.heldout.engines import render
+    from cloud.heldout.engines import as_another_camera, render
     from edge.sim.cfast.run import CfastError
 
     r = job.run
@@ -233,6 +235,8 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         why = str(exc).splitlines()[0]
         log.warning("held-out run %s seed %d not rendered: %s", r.scenario, r.seed, why)
         return {**asdict(r), "failed": why}
+    if job.camera_unit is not None:
+        as_another_camera(rec, *job.camera_unit)
     holder = model_holder(job.model, job.public_key, job.allow_unsigned)
     config = load_config(job.config) if job.config is not None else None
     params = rec.meta.get("params", {})
@@ -310,6 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watches", action="store_true",
                    help="also replay the ablation runs fused with the flame and smoulder "
                         "watches off ([flame]/[smoulder] enabled = false)")
+    p.add_argument("--camera-unit", default=None, metavar="SIGMA,OFFSET,GAIN",
+                   help="record every run as another camera would: a lens blur of SIGMA px "
+                        "(in band radiance), a radiometric offset in K and a gain error "
+                        "(edge.sim.camera_unit), e.g. 1.0,-3,-0.06 (default: as rendered)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--config", type=Path, default=None,
                    help="replay with this device config's [alarm] and [flame] (default: the "
@@ -328,7 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import json
 
-    from cloud.heldout.engines import plan_engine_runs
+    from cloud.heldout.engines import parse_camera_unit, plan_engine_runs
     from cloud.heldout.raw import load_raw, raw_sink
     from cloud.heldout.report import write_report
     from cloud.heldout.summary import summarise
@@ -343,6 +351,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 full_rate_runs=args.full_rate_runs, seed_base=args.seed_base,
                                 families=[f for f in args.families.split(",") if f],
                                 slow_duration_s=args.slow_duration)
+        unit = parse_camera_unit(args.camera_unit) if args.camera_unit else None
         if args.config is not None:
             load_config(args.config)  # a bad file stops here, named, not in every worker
         manifest: dict[str, Any] = {}
@@ -365,7 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
                         (MODES + ("no_watches",) * args.no_watches) if full else ("fused",),
-                        args.config))
+                        args.config, unit))
     if args.from_raw is not None:
         results = load_raw(args.from_raw)
         if not results:
