@@ -40,18 +40,12 @@ def configure_logging(verbosity: int) -> None:
 
 
 def limit_blas_threads() -> bool:
-    """One BLAS thread in this process; False when threadpoolctl is missing.
+    """One BLAS thread in this process (``edge.featuresets.blas``); False when threadpoolctl
+    is missing. On a device the cores belong to the sensor loops (as onnxruntime's session is
+    held to one thread)."""
+    from edge.featuresets.blas import one_blas_thread
 
-    The features' dot products over a 160×120 frame are past OpenBLAS's threading cut-off,
-    so every frame would wake a second thread for ~2 µs of work: on a device the cores
-    belong to the sensor loops (as onnxruntime's session is held to one thread).
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return False
-    threadpool_limits(1, user_api="blas")
-    return True
+    return one_blas_thread()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

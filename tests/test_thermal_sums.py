@@ -80,3 +80,58 @@ def test_every_command_runs_with_blas_limited(monkeypatch: pytest.MonkeyPatch) -
     root = Path(__file__).resolve().parents[1]
     assert cli.main(["validate-config", str(root / "demo" / "config.toml")]) == 0
     assert calls == ["limit"]
+
+
+def _blas_threads(_job: object) -> str:
+    from threadpoolctl import threadpool_info
+
+    return ",".join(str(i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas")
+
+
+def _blas_threads_part(job: object) -> tuple[str]:
+    return (_blas_threads(job),)  # not a str: simulate() takes a str for a failed run
+
+
+def _blas_threads_result(job: object) -> dict[str, str]:
+    return {"blas": _blas_threads(job)}
+
+
+def test_training_workers_hold_blas_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The training corpus's worker processes (and the caller, while it simulates on its own)
+    compute features with one BLAS thread: two workers each waking a second BLAS thread per
+    frame on two cores made a corpus build 4× slower (3 ms instead of 0.1 ms a frame)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import cloud.training.simulated as simulated
+
+    if not [i for i in threadpool_info() if i["user_api"] == "blas"]:
+        pytest.skip("numpy has no BLAS library threadpoolctl can see")
+    seen: list[str] = []
+    monkeypatch.setattr(simulated, "_job_or_reason", _blas_threads_part)
+    monkeypatch.setattr(simulated.Dataset, "concat", staticmethod(lambda parts: parts))
+    with threadpool_limits(2, user_api="blas"):
+        for workers in (2, 1):
+            out = simulated.simulate([object(), object()], workers=workers,  # type: ignore[list-item]
+                                     progress=False)
+            seen += [o[0] for o in out]
+        after = _blas_threads(None)
+    assert seen and all(set(s.split(",")) == {"1"} for s in seen), seen
+    assert set(after.split(",")) == {"2"}  # the caller's own limit is back afterwards
+
+
+def test_heldout_workers_hold_blas_to_one_thread(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The held-out suite's replay workers (and the caller with one worker) run with one BLAS
+    thread, as ``firedetect replay`` does."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    import cloud.heldout.suite as suite
+
+    if not [i for i in threadpool_info() if i["user_api"] == "blas"]:
+        pytest.skip("numpy has no BLAS library threadpoolctl can see")
+    monkeypatch.setattr(suite, "evaluate_run", _blas_threads_result)
+    seen: list[str] = []
+    with threadpool_limits(2, user_api="blas"):
+        for workers in (2, 1):
+            seen += [r["blas"] for r in suite.run_all([object(), object()],  # type: ignore[list-item]
+                                                       workers, progress=False)]
+    assert seen and all(set(s.split(",")) == {"1"} for s in seen), seen

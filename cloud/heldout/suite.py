@@ -44,6 +44,7 @@ import numpy as np
 
 from edge.config import Config, ModelConfig, load_config
 from edge.detect.pipeline import build_pipeline
+from edge.featuresets.blas import one_blas_thread, single_blas
 from edge.recording import FrameSource, Recording
 from edge.types import ZERO_C_K, GasReading, ThermalFrame
 
@@ -270,13 +271,15 @@ def run_all(jobs: Sequence[Job], workers: int, progress: bool = True,
     results: list[dict[str, Any]] = []
     try:
         if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                keep(evaluate_run(job))
-                bar.update()
+            with single_blas():
+                for job in jobs:
+                    keep(evaluate_run(job))
+                    bar.update()
         else:
             ctx = multiprocessing.get_context(
                 "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs)),
+                          initializer=one_blas_thread) as pool:
                 for res in pool.imap(evaluate_run, jobs, chunksize=1):
                     keep(res)
                     bar.update()

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from edge.featuresets.blas import one_blas_thread, single_blas
+
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -144,11 +146,13 @@ def corpus(runs: Sequence[HeldoutRun], cache: Path | None, workers: int, lag_s: 
 
     jobs = [CorpusJob(r, cache, lag_s, feature_set, labels) for r in runs]
     if workers <= 1 or len(jobs) <= 1:
-        parts = [featurise(j) for j in jobs]
+        with single_blas():
+            parts = [featurise(j) for j in jobs]
     else:
         ctx = multiprocessing.get_context(
             "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+        with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs)),
+                      initializer=one_blas_thread) as pool:
             parts = list(pool.imap(featurise, jobs, chunksize=1))
     failed = [r for r, p in zip(runs, parts, strict=True) if p is None]
     return Dataset.concat([p for p in parts if p is not None]), failed

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from edge.featuresets.blas import one_blas_thread, single_blas
+
 if TYPE_CHECKING:
     from cloud.heldout.suite import HeldoutRun
     from edge.recording import Recording
@@ -113,14 +115,15 @@ def run_xjobs(jobs: Sequence[XJob], workers: int,
     bar = tqdm(total=len(jobs), desc="held-out runs", unit="run", disable=len(jobs) < 2)
     try:
         if workers <= 1 or len(jobs) <= 1:
-            it: Any = map(evaluate_xrun, jobs)
-            for res in it:
-                _keep(results, res, sink)
-                bar.update()
+            with single_blas():
+                for res in map(evaluate_xrun, jobs):
+                    _keep(results, res, sink)
+                    bar.update()
         else:
             ctx = multiprocessing.get_context(
                 "fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs)),
+                          initializer=one_blas_thread) as pool:
                 for res in pool.imap(evaluate_xrun, jobs, chunksize=1):
                     _keep(results, res, sink)
                     bar.update()

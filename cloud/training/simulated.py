@@ -227,6 +227,8 @@ def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True)
     """
     from tqdm import tqdm
 
+    from edge.featuresets.blas import one_blas_thread, single_blas
+
     bar = tqdm(total=len(jobs), desc="simulate", unit="rec", disable=not progress)
     parts: list[Dataset] = []
     failed = 0
@@ -243,13 +245,15 @@ def simulate(jobs: Sequence[SimJob], *, workers: int = 2, progress: bool = True)
 
     try:
         if workers <= 1 or len(jobs) <= 1:
-            for job in jobs:
-                take(job, _job_or_reason(job))
+            with single_blas():
+                for job in jobs:
+                    take(job, _job_or_reason(job))
         else:
             # fork: the children need no re-import of the (script) main module.
             method = "fork" if "fork" in multiprocessing.get_all_start_methods() else None
             ctx = multiprocessing.get_context(method)
-            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs))) as pool:
+            with ctx.Pool(min(workers, os.cpu_count() or 1, len(jobs)),
+                          initializer=one_blas_thread) as pool:
                 for job, out in zip(jobs, pool.imap(_job_or_reason, jobs, chunksize=1),
                                     strict=True):
                     take(job, out)
