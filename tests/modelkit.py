@@ -166,3 +166,30 @@ def kit(tmp_path_factory: pytest.TempPathFactory) -> Kit:
     a = build(root / "out", pa, key, version="model-a")
     b = build(root / "out", pb, key, version="model-b")
     return Kit(key, pub, pa, pb, a, b, root)
+
+
+def train_on_recordings(tmp_path_factory: pytest.TempPathFactory, feature_set: str,
+                        families: tuple[str, ...], first_seed: int, duration_s: float
+                        ) -> tuple[Path, Path, Path]:
+    """A tiny model of ``feature_set`` trained by ``cloud/train.py`` on three short 1-Hz
+    recordings of each of ``families`` (so validation and test get one of each), signed with
+    a fresh key; returns (its tarball, its public key, the folder of recordings, named
+    ``<family>-<i>.npz``)."""
+    from cloud.train import main as train
+    from edge.recording import save_recording
+    from edge.sim.scenarios import render_recording
+    from tests.test_train_cli import SMALL
+
+    data = tmp_path_factory.mktemp("recordings")
+    for i, name in enumerate(families * 3):
+        rec = render_recording(name, first_seed + i, duration_s, frame_rate_hz=1.0)
+        save_recording(rec, data / f"{name}-{i}.npz")
+    out = tmp_path_factory.mktemp("run") / "models"
+    keys = tmp_path_factory.mktemp("keys")
+    assert train(["--keygen", str(keys)]) == 0
+    status = train(["--data", str(data), "--feature-set", feature_set, "--out", str(out),
+                    "--signing-key", str(keys / "model-signing.pem"), "--target-far", "0.01",
+                    "--no-holdout-families", *SMALL])
+    assert status == 0
+    (tarball,) = out.glob("*.tar.gz")
+    return tarball, keys / "model-signing.pub.pem", data

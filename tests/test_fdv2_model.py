@@ -18,9 +18,9 @@ from edge.features import FEATURE_SETS, FeatureExtractor, FeatureParams
 from edge.model.holder import ModelHolder, load_model
 from edge.model.rules import RULES_VERSION
 from edge.model.verify import load_public_key
-from edge.recording import load_recording, save_recording
-from edge.sim.scenarios import render_recording
+from edge.recording import load_recording
 from edge.types import ThermalFrame
+from tests.modelkit import train_on_recordings
 from tests.test_features import make_recording, stream
 from tests.test_train_cli import SMALL, write_json_groups
 
@@ -35,19 +35,8 @@ def fdv2_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path
     """A tiny fd-v2 model trained on short simulated recordings of four families (three runs
     each, so validation and test get one of each); returns (its tarball, its public key, a
     fire recording)."""
-    data = tmp_path_factory.mktemp("recordings")
-    for i, name in enumerate(FAMILIES * 3):
-        rec = render_recording(name, 11 + i, 330.0, frame_rate_hz=1.0)
-        save_recording(rec, data / f"{name}-{i}.npz")
-    out = tmp_path_factory.mktemp("run") / "models"
-    keys = tmp_path_factory.mktemp("keys")
-    assert train(["--keygen", str(keys)]) == 0
-    status = train(["--data", str(data), "--feature-set", "fd-v2", "--out", str(out),
-                    "--signing-key", str(keys / "model-signing.pem"), "--target-far", "0.01",
-                    "--no-holdout-families", *SMALL])
-    assert status == 0
-    (tarball,) = out.glob("*.tar.gz")
-    return tarball, keys / "model-signing.pub.pem", data / "fast_flaming-0.npz"
+    tarball, key, data = train_on_recordings(tmp_path_factory, "fd-v2", FAMILIES, 11, 330.0)
+    return tarball, key, data / "fast_flaming-0.npz"
 
 
 class TestTrainedFdV2Model:

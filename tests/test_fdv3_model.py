@@ -9,15 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cloud.train import main as train
 from edge.config.model import ModelConfig
 from edge.features import FEATURE_SETS, FeatureParams
 from edge.model.holder import ModelHolder
 from edge.model.rules import RULES_VERSION
-from edge.recording import load_recording, save_recording
-from edge.sim.scenarios import render_recording
+from edge.recording import load_recording
+from tests.modelkit import train_on_recordings
 from tests.test_features import stream
-from tests.test_train_cli import SMALL
 
 FAMILIES = ("fast_flaming", "smoulder_in_view", "occupancy", "gas_cooking")
 
@@ -26,19 +24,8 @@ FAMILIES = ("fast_flaming", "smoulder_in_view", "occupancy", "gas_cooking")
 def fdv3_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
     """A tiny fd-v3 model trained on short simulated recordings of four families (three runs
     each); returns (its tarball, its public key, a fire recording)."""
-    data = tmp_path_factory.mktemp("recordings")
-    for i, name in enumerate(FAMILIES * 3):
-        rec = render_recording(name, 21 + i, 420.0, frame_rate_hz=1.0)
-        save_recording(rec, data / f"{name}-{i}.npz")
-    out = tmp_path_factory.mktemp("run") / "models"
-    keys = tmp_path_factory.mktemp("keys")
-    assert train(["--keygen", str(keys)]) == 0
-    status = train(["--data", str(data), "--feature-set", "fd-v3", "--out", str(out),
-                    "--signing-key", str(keys / "model-signing.pem"), "--target-far", "0.01",
-                    "--no-holdout-families", *SMALL])
-    assert status == 0
-    (tarball,) = out.glob("*.tar.gz")
-    return tarball, keys / "model-signing.pub.pem", data / "smoulder_in_view-1.npz"
+    tarball, key, data = train_on_recordings(tmp_path_factory, "fd-v3", FAMILIES, 21, 420.0)
+    return tarball, key, data / "smoulder_in_view-1.npz"
 
 
 class TestTrainedFdV3Model:
