@@ -77,12 +77,13 @@ class TestTrainedFdV3Model:
 
 class TestCommandLines:
     def test_train_accepts_fd_v3_and_keeps_the_fd_v2_default(self) -> None:
-        """cloud/train.py takes --feature-set fd-v3; without it, recordings still train
-        fd-v2 (the lead switches after evaluating)."""
+        """cloud/train.py takes --feature-set fd-v3 (the default for recordings since the
+        fd-v3 demo model) and still takes fd-v2."""
         from cloud.training.options import parse
 
         assert parse(["--simulate", "2", "--feature-set", "fd-v3"]).feature_set == "fd-v3"
-        assert parse(["--simulate", "2"]).feature_set == "fd-v2"
+        assert parse(["--simulate", "2"]).feature_set == "fd-v3"
+        assert parse(["--simulate", "2", "--feature-set", "fd-v2"]).feature_set == "fd-v2"
 
     def test_cross_eval_accepts_fd_v3(self) -> None:
         """cloud/heldout/cross.py takes --feature-set fd-v3, and the artifact gets fd-v3's 41

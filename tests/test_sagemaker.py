@@ -73,7 +73,7 @@ class TestRequest:
         assert json.loads(hp["sagemaker_program"]) == "cloud/train.py"
         assert json.loads(hp["sagemaker_submit_directory"]).endswith("sourcedir.tar.gz")
         assert json.loads(hp["unsigned"]) is True
-        assert json.loads(hp["feature-set"]) == "fd-v2"  # recordings' default set, resolved
+        assert json.loads(hp["feature-set"]) == "fd-v3"  # recordings' default set, resolved
         assert json.loads(hp["labels"]) == "observable"  # the job labels as a local run
         assert json.loads(hp["holdout-families"]) is False
         assert json.loads(hp["param"]) == "rf.n_estimators=50;gb.max_depth=3"

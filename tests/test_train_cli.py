@@ -247,11 +247,11 @@ class TestDefaultFeatureSet:
         assert parse(["--data", str(json_data)]).feature_set == "seed-v1"
         assert parse(["--data", str(json_data / "x.json")]).feature_set == "seed-v1"
 
-    def test_simulation_and_recordings_default_to_fd_v2(self, json_data: Path) -> None:
-        """Simulated runs, or data beside them, train the history feature set fd-v2."""
+    def test_simulation_and_recordings_default_to_fd_v3(self, json_data: Path) -> None:
+        """Simulated runs, or data beside them, train the demo model's feature set fd-v3."""
         from cloud.training.options import parse
 
-        assert parse(["--simulate", "3"]).feature_set == "fd-v2"
-        assert parse(["--simulate", "3", "--data", str(json_data)]).feature_set == "fd-v2"
-        assert parse(["--data", "s3://bucket/clips/"]).feature_set == "fd-v2"
+        assert parse(["--simulate", "3"]).feature_set == "fd-v3"
+        assert parse(["--simulate", "3", "--data", str(json_data)]).feature_set == "fd-v3"
+        assert parse(["--data", "s3://bucket/clips/"]).feature_set == "fd-v3"
         assert parse(["--data", str(json_data), "--feature-set", "fd-v2"]).feature_set == "fd-v2"

@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "fd-v3 adds minutes-long history to fd-v2; both need recordings (JSON "
                         "samples carry seed-v1 only). Default: "
                         "seed-v1 when every --data path is a .json file and nothing is "
-                        "simulated (the original format), else fd-v2")
+                        "simulated (the original format), else fd-v3 (the demo model's set)")
     m = p.add_argument_group("model")
     m.add_argument("--members", default=",".join(MEMBER_NAMES),
                    help="ensemble members, from rf,gb,lr")
@@ -216,9 +216,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def default_feature_set(simulate: int, data: Sequence[str]) -> str:
     """``seed-v1`` when the only data are JSON sample files (the original format carries the
-    18 alone), else ``fd-v2``."""
+    18 alone), else ``fd-v3`` (the demo model's set; docs/evaluation.md, session 13)."""
     json_only = not simulate and bool(data) and all(map(_json_only, data))
-    return "seed-v1" if json_only else "fd-v2"
+    return "seed-v1" if json_only else "fd-v3"
 
 
 def _json_only(path: str) -> bool:
