@@ -113,12 +113,13 @@ class ThermalHistory:
                 idx = np.flatnonzero(new)
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
+                    values = f.reshape(-1)[idx]  # ``f`` is ``raw`` as float32: exact
+                    k = int(np.argmax(values))
                     if self.long is not None:
-                        new_t_max_c = int(raw.reshape(-1)[idx].max()) * resolution_k - ZERO_C_K
+                        new_t_max_c = float(values[k]) * resolution_k - ZERO_C_K
                     if ref is not None and dt > 0:
-                        flat = f.reshape(-1)
-                        p = idx[int(np.argmax(flat[idx]))]
-                        out[4] = float(flat[p] - ref.reshape(-1)[p]) * resolution_k / dt
+                        p = idx[k]
+                        out[4] = float(values[k] - ref.reshape(-1)[p]) * resolution_k / dt
         self._push(t, new_pct, t_max_c, hot_area_pct)
         out[0] = new_pct
         out[1] = self._growth(self._new, t, GROWTH_SHORT_S)
