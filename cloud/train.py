@@ -128,6 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics = train_cli.metrics_doc(args, ds, split, ens, ev, holdout)
     metrics["calibration"] = ens.calibration_report
     metrics["validation"] = dict(validation_report(ds, ens, split.val, cfg))
+    if ens.flame_bar is not None:
+        metrics["flame_bar"] = ens.flame_bar.as_dict()
     if ds.clips:  # how much fleet data went in, and the model on the held-out devices' clips
         metrics["fleet"] = fleet_summary(ds) | {"heldout": fleet_heldout(ds, ens, split.test)}
     train_cli.print_summary(metrics)
@@ -135,6 +137,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"  calibration: {cal['method']} (validation log-loss {cal['before']['log_loss']:.4f}"
           f" → {cal['after']['log_loss']:.4f}, Brier {cal['before']['brier']:.4f} → "
           f"{cal['after']['brier']:.4f}); threshold {ens.threshold:.4f}", file=sys.stderr)
+    if ens.flame_bar is not None:
+        fb = ens.flame_bar
+        print(f"  flame corroboration: {fb.bar:.3f} (validation nuisances growing with a score "
+              f"up to {fb.highest_nuisance}, in {fb.growing_streams} of {fb.streams} streams; "
+              f"{fb.fires_corroborated} of {fb.fires} growing fires corroborated)",
+              file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
@@ -161,6 +169,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         private_key=key,
         unsigned=key is None,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
+        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
     )
     print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
 

@@ -116,13 +116,16 @@ class TestFlameWatch:
 
 
 def run_pipeline(p: float, scene: Scene, times: np.ndarray, flame: FlameConfig | None,
-                 whys: list[str] | None = None) -> list[tuple[str, float, str]]:
-    """(kind, t, reason) of every alarm/clear; each alarm's words go into ``whys`` if given."""
+                 whys: list[str] | None = None, model_bar: float | None = None
+                 ) -> list[tuple[str, float, str]]:
+    """(kind, t, reason) of every alarm/clear; each alarm's words go into ``whys`` if given;
+    ``model_bar``: the model's own flame corroboration bar (its manifest's)."""
     cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
     memory = SceneMemory()
     sources = [] if flame is None else [FlameSource(flame, memory)]
     pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
-                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources, scene=memory)
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources, scene=memory,
+                    flame_bar=lambda: model_bar)
     out = []
     for t in times:
         kelvin = scene(float(t)) + 273.15
@@ -158,6 +161,24 @@ class TestPipelineFlame:
         """Below flame.min_score the watch alone does not alarm (sure_steps off)."""
         assert run_pipeline(0.1, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),
                             FlameConfig(sure_steps=0)) == []
+
+    def test_model_bar_rules_when_config_unsets_it(self) -> None:
+        """With [flame] min_score unset, the model's own bar decides: a score of 0.3
+        corroborates under a bar of 0.25, not under 0.4 (sure_steps off)."""
+        times = np.arange(0.0, 200.0, 1.0)
+        cfg = FlameConfig(sure_steps=0)
+        assert [e[2] for e in run_pipeline(0.3, growing_flame(100.0), times, cfg,
+                                           model_bar=0.25)] == ["flame_growth"]
+        assert run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.4) == []
+
+    def test_config_min_score_overrides_the_model_bar(self) -> None:
+        """A configured min_score wins over the model's bar, either way."""
+        times = np.arange(0.0, 200.0, 1.0)
+        assert [e[2] for e in run_pipeline(
+            0.3, growing_flame(100.0), times, FlameConfig(sure_steps=0, min_score=0.2),
+            model_bar=0.9)] == ["flame_growth"]
+        assert run_pipeline(0.3, growing_flame(100.0), times,
+                            FlameConfig(sure_steps=0, min_score=0.5), model_bar=0.1) == []
 
     def test_sure_growth_needs_no_score(self) -> None:
         """A region that keeps spreading for sure_steps steps alarms even at score 0.1, about

@@ -165,6 +165,24 @@ class TestVerification:
         with pytest.raises(ModelCompatibilityError, match="scene_memory_s"):
             _load(folder, kit)
 
+    def test_flame_bar_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
+        """The flame corroboration bar training chose reaches the device with the model; a
+        model without one says None."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fb", flame_min_score=0.72)
+        assert _load(info.path, kit).flame_min_score == pytest.approx(0.72)
+        assert _load(kit.a.path, kit).flame_min_score is None
+
+    @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
+                                           {"flame_min_score": True}, {"other": 1}, [0.5]])
+    def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
+                                      detection: object) -> None:
+        """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,
+        naming the field and what is allowed."""
+        folder = copy_artifact(kit.a, tmp_path)
+        resign(folder, kit.key, detection=detection)
+        with pytest.raises(ModelCompatibilityError, match=r"'detection.*allowed"):
+            _load(folder, kit)
+
     def test_other_feature_params_are_refused(self, kit: Kit, tmp_path: Path) -> None:
         """A different hot threshold is a different feature set: refused, naming the param."""
         params = {**FeatureParams().as_dict(), "hot_threshold_c": 40.0}

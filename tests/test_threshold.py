@@ -48,6 +48,18 @@ class TestEventThreshold:
         assert event_threshold([stream(0.1, 0.0)], margin=0.0) == FLOOR
         assert event_threshold([stream(0.97, 100.0)]) == CEILING
 
+    def test_capped_names_the_alarming_recordings(self, caplog: pytest.LogCaptureFixture
+                                                  ) -> None:
+        """When streams alarm even at the ceiling, the warning names those recordings (and
+        only those), so the report says what the model cannot part from a fire."""
+        loud = stream(0.97, 100.0)
+        quiet = stream(0.3, 100.0)
+        streams = [Stream(loud.t, loud.p, name="sim:gas_cooking:7"),
+                   Stream(quiet.t, quiet.p, name="sim:candles:8")]
+        with caplog.at_level("WARNING", logger="cloud.training.threshold"):
+            assert event_threshold(streams) == CEILING
+        assert "sim:gas_cooking:7" in caplog.text and "candles" not in caplog.text
+
     def test_bad_input(self) -> None:
         """No streams or a negative margin are refused, saying what is allowed."""
         with pytest.raises(ValueError, match="no no-fire validation streams"):

@@ -190,6 +190,7 @@ def write_artifact(
     feature_names: Sequence[str] = FEATURE_NAMES,
     n_thermal: int | None = None,
     calibration: Mapping[str, Any] | None = None,
+    flame_min_score: float | None = None,
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
 
@@ -199,6 +200,8 @@ def write_artifact(
     the NaN variants of the check and golden rows); ``None``: the camera's columns of the
     known feature set as wide as ``feature_names``. ``calibration`` is the manifest's map of
     the weighted score (``edge.model.calibration``); None writes an uncalibrated model.
+    ``flame_min_score``: the score that corroborates a growing flame, chosen on validation runs
+    (``cloud.training.corroborate``), written as ``detection.flame_min_score``; None: none.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -212,6 +215,8 @@ def write_artifact(
         raise ValueError("unsigned=True with a private_key: choose one")
     if not (0.0 < threshold < 1.0):
         raise ValueError(f"threshold {threshold}; allowed: 0 < threshold < 1")
+    if flame_min_score is not None and not 0.0 <= flame_min_score <= 1.0:
+        raise ValueError(f"flame_min_score {flame_min_score}; allowed: 0 ≤ flame_min_score ≤ 1")
     if version is not None and not VERSION_RE.match(version):
         raise ValueError(f"version {version!r}; allowed: {VERSION_RE.pattern}")
     _check_weights(pipelines, weights)
@@ -284,6 +289,8 @@ def write_artifact(
             "fused": {"onnx": "ensemble.onnx", "outputs": fused_outputs},
             "threshold": float(threshold),
             **({} if cal is None else {"calibration": cal.as_dict()}),
+            **({} if flame_min_score is None
+               else {"detection": {"flame_min_score": float(flame_min_score)}}),
             "attribution": attribution,
             "libraries": _libraries(),
             "metrics": dict(metrics),

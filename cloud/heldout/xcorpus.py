@@ -210,8 +210,10 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
                        "seeds": sorted(r.seed for r in runs)},
         golden_inputs=golden.astype(np.float64), X_check=check.astype(np.float64),
         private_key=key,
-        calibration=None if ens.calibration is None else ens.calibration.as_dict(), **extra)
+        calibration=None if ens.calibration is None else ens.calibration.as_dict(),
+        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar, **extra)
     summary = {"rows": len(ds), "recordings": len(ds.groups), "threshold": ens.threshold,
+               "flame_bar": None if ens.flame_bar is None else ens.flame_bar.as_dict(),
                "weights": dict(ens.weights), "version": info.version,
                "failed_runs": [{"engine": r.engine, "scenario": r.scenario, "seed": r.seed}
                                for r in failed]}

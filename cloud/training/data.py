@@ -87,10 +87,15 @@ class Dataset:
     groups: list[Group] = field(default_factory=list)
     w: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     clips: list[FleetClip] = field(default_factory=list)
+    #: Per row, what the device's flame watch says of that camera frame (``WATCH_*``: none,
+    #: growing, sure; ``cloud.training.corroborate``); none for rows without a frame.
+    watch: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
 
     def __post_init__(self) -> None:
         if self.w.size == 0 and self.y.size:
             self.w = np.ones(self.y.size, np.float32)
+        if self.watch.size == 0 and self.y.size:
+            self.watch = np.zeros(self.y.size, np.int8)
 
     @classmethod
     def empty(cls, n_features: int | None = None) -> Dataset:
@@ -114,6 +119,7 @@ class Dataset:
             groups=[g for p in parts for g in p.groups],
             w=np.concatenate([p.w for p in parts]).astype(np.float32),
             clips=[c for p in parts for c in p.clips],
+            watch=np.concatenate([p.watch for p in parts]).astype(np.int8),
         )
 
     def __len__(self) -> int:
@@ -224,8 +230,9 @@ def parse_json_samples(data: bytes, name: str) -> Dataset:
 
 def recording_rows(rec: Recording, name: str, params: FeatureParams,
                    lag_s: float = DEFAULT_LAG_S, labels: str = "onset",
-                   feature_set: str = "seed-v1") -> Dataset:
-    """Feature rows of a recording with the device's own code.
+                   feature_set: str = "seed-v1", watch: bool = True) -> Dataset:
+    """Feature rows of a recording with the device's own code; ``watch``: with what the
+    device's flame watch says of each frame (``Dataset.watch``).
 
     ``labels="onset"``: label 1 from ``fire_start_s``, rows in [t0, t0 + ``lag_s``] left out
     of training and frame scores. ``labels="observable"``: label 1 only from when the fire
@@ -258,7 +265,12 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
         y = (t >= t0).astype(np.int8)
         scored = ~((t >= t0) & (t <= t0 + lag_s))
     group = Group(name, family, t0, rec.duration_s, "recording")
-    return _one_group(name, X, y, t, scored, group)
+    ds = _one_group(name, X, y, t, scored, group)
+    if watch:
+        from cloud.training.corroborate import watch_rows
+
+        ds.watch = watch_rows(rec, params)
+    return ds
 
 
 # ------------------------------------------------------------------------------ sources

@@ -35,12 +35,15 @@ import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
 from edge.model.calibration import Calibration, apply_calibration
+
+if TYPE_CHECKING:
+    from cloud.training.corroborate import FlameBar
 
 log = logging.getLogger(__name__)
 
@@ -230,6 +233,9 @@ class Ensemble:
     fit_seconds: dict[str, float] = field(default_factory=dict)
     calibration: Calibration | None = None
     calibration_report: dict[str, Any] = field(default_factory=dict)
+    #: The flame watch's corroboration bar chosen on validation runs
+    #: (``cloud.training.corroborate``); None: not chosen (no recordings with frames).
+    flame_bar: FlameBar | None = None
 
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:
         """Each member's fire probability, by name."""

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cloud.training.corroborate import FlameBar, choose_flame_bar
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
@@ -70,7 +71,20 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
                         "the per-frame threshold %.4f", ens.threshold)
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
+    ens.flame_bar = flame_bar(ds, ens, split.val, cfg.event_margin)
     return ens
+
+
+def flame_bar(ds: Dataset, ens: Ensemble, groups: Sequence[int], margin: float
+              ) -> FlameBar | None:
+    """The flame watch's corroboration bar on the recordings among ``groups``
+    (``cloud.training.corroborate``); None when none of them has a camera frame."""
+    rec = [g for g in groups if ds.groups[g].kind == "recording"]
+    rows = ds.rows_of(rec)
+    if not rec or not np.isfinite(ds.X[rows, 0]).any():
+        return None
+    p = ens.predict_proba(ds.X[rows].astype(np.float64))
+    return choose_flame_bar(ds, p, rows, rec, margin)
 
 
 def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig
@@ -102,7 +116,8 @@ def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[S
         if info.fire_start_s is not None:
             rows = rows[ds.t[rows] < info.fire_start_s]
         if rows.size:
-            out.append(Stream(ds.t[rows], ens.predict_proba(ds.X[rows].astype(np.float64))))
+            out.append(Stream(ds.t[rows], ens.predict_proba(ds.X[rows].astype(np.float64)),
+                              name=info.name))
     return out
 
 

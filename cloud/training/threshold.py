@@ -40,6 +40,7 @@ class Stream:
     t: Array
     p: Array
     start_t: float = 0.0
+    name: str = ""  # the recording's, for the log
 
 
 def count_alarms(streams: Sequence[Stream], threshold: float,
@@ -81,8 +82,10 @@ def event_threshold(streams: Sequence[Stream], margin: float = 0.05,
         raise ValueError(f"threshold margin {margin}; allowed: 0 ≤ margin < 1")
     lo, hi = 0.0, CEILING  # alarms at lo (or lo is 0), none at hi (or hi is the ceiling)
     if count_alarms(streams, hi, config) > 0:
-        log.warning("validation no-fire recordings alarm even at %.3f: threshold capped",
-                    CEILING)
+        cfg = config or AlarmConfig()
+        alarming = [s.name or "?" for s in streams if count_alarms([s], hi, cfg)]
+        log.warning("validation no-fire recordings alarm even at %.3f: threshold capped (%s)",
+                    CEILING, ", ".join(alarming))
         return CEILING
     while hi - lo > 0.001:
         mid = (lo + hi) / 2.0

@@ -43,7 +43,7 @@ def _streams(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence
         if info.fire_start_s is not None:
             sel &= ds.t[rows] < info.fire_start_s
         if sel.any():
-            out[g] = Stream(ds.t[rows][sel], p[sel])
+            out[g] = Stream(ds.t[rows][sel], p[sel], name=info.name)
     return out
 
 

@@ -49,9 +49,11 @@ class FlameConfig(Section):
         description="a region that rose in each of this many steps is a flame whatever the "
         "model's score (0: always ask the model)",
     )
-    min_score: float = Field(
-        0.2, ge=0.0, le=1.0,
-        description="a growing flame alarms when the model's score is at least this",
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="a growing flame alarms when the model's score is at least this; unset: "
+        "the model's own bar, chosen on its validation runs (manifest "
+        "detection.flame_min_score), else 0.2",
     )
 
     @model_validator(mode="after")

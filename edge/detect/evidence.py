@@ -6,7 +6,8 @@ why). What one frame's features cannot say is the history of the scene, kept onc
 add one :class:`Evidence`:
 
 - ``flame_growth`` (:class:`FlameSource`): a new hot region keeps growing; it *triggers* an
-  alarm when the model corroborates it (``[flame] min_score``) or the growth is sure, and
+  alarm when the model corroborates it (``[flame] min_score``, else the model's own bar) or the
+  growth is sure, and
   *holds* a raised alarm while the new region lasts;
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
   triggers at ``[smoulder] min_score``, holds while it goes on and, once found, while its
@@ -46,8 +47,14 @@ __all__ = [
     "SmoulderSource",
     "build_sources",
     "combine",
+    "flame_bar",
     "scene_bar",
 ]
+
+
+#: The flame corroboration bar when neither the config nor the model sets one (the rule
+#: fallback, a model trained before models carried their own).
+DEFAULT_FLAME_BAR = 0.2
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +80,9 @@ class Look:
     ``score``: the model's fire probability. ``evidence``: what the alarm logic would hear
     (the score; NaN while the start-up guard holds it back). ``threshold`` and
     ``scene_threshold``: the alarm logic's in use. ``gas_only``: the model's score with the
-    thermal features blanked (computed when called).
+    thermal features blanked (computed when called). ``model_flame_bar``: the score the model
+    in use says corroborates a growing flame (chosen on its validation runs; None: it does not
+    say; asked only when a flame grows).
     """
 
     t: float
@@ -83,6 +92,7 @@ class Look:
     threshold: float
     scene_threshold: float | None
     gas_only: Callable[[], float]
+    model_flame_bar: Callable[[], float | None] = lambda: None
 
 
 class EvidenceSource(Protocol):
@@ -109,7 +119,7 @@ class FlameSource:
         holds = seen.growing or seen.new_px >= self.cfg.min_px
         if not holds:
             return None
-        triggers = seen.growing and (look.score >= self.cfg.min_score or seen.sure)
+        triggers = seen.growing and (seen.sure or look.score >= flame_bar(self.cfg, look))
         share = 100.0 * seen.new_px / max(look.celsius.size, 1)
         why = (f"a new hot region grew by {seen.growth_px} px to {share:.2g} % of the view "
                f"({seen.new_px} px ≥ {self.cfg.hot_c:g} °C, hottest "
@@ -161,6 +171,15 @@ class KnownSceneRule:
         cap = look.gas_only()
         return Evidence(self.name, f"only the known scene is hot; the gas alone scores "
                         f"{cap:.2f}", cap=cap)
+
+
+def flame_bar(config: FlameConfig, look: Look) -> float:
+    """The score that corroborates a growing flame: ``[flame] min_score`` when set, else the
+    model's own (``look.model_flame_bar``), else ``DEFAULT_FLAME_BAR``."""
+    if config.min_score is not None:
+        return config.min_score
+    bar = look.model_flame_bar()
+    return bar if bar is not None else DEFAULT_FLAME_BAR
 
 
 def scene_bar(scene_threshold: float | None, threshold: float) -> float:

@@ -176,6 +176,7 @@ class Pipeline:
         startup_s: float = 0.0,
         sources: Sequence[EvidenceSource] = (),
         scene: SceneMemory | None = None,
+        flame_bar: Callable[[], float | None] | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -192,6 +193,8 @@ class Pipeline:
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
         self.sources = list(sources)
+        #: The model in use's corroboration bar for a growing flame (None: it has none).
+        self.flame_bar: Callable[[], float | None] = flame_bar or (lambda: None)
         self.scene = scene if scene is not None else SceneMemory()
         self.last_evidence: list[Evidence] = []
         self.last_score: ScoreLike | None = None
@@ -321,7 +324,8 @@ class Pipeline:
         if celsius is not None:
             v = vector
             look = Look(t, celsius, p, evidence, self.alarm.threshold,
-                        self.alarm.config.scene_threshold, lambda: self._gas_only(v))
+                        self.alarm.config.scene_threshold, lambda: self._gas_only(v),
+                        self.flame_bar)
             for source in self.sources:
                 said = source.update(look, self.scene)
                 if said is not None:
@@ -380,6 +384,12 @@ def model_threshold(holder: ModelSource) -> float:
     return float(model.threshold) if model is not None else RULES_THRESHOLD
 
 
+def model_flame_bar(holder: ModelSource) -> float | None:
+    """The corroboration bar of the model in use (None: no model, or it has none)."""
+    model = holder.model
+    return None if model is None else model.flame_min_score
+
+
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:
     """The pipeline the daemon and ``replay`` both run: the richest feature set (every
     model scores its prefix, so a swap keeps the history), ``holder``'s model,
@@ -400,4 +410,5 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
         startup_s=config.alarm.startup_s,
         sources=build_sources(config, scene),
         scene=scene,
+        flame_bar=lambda: model_flame_bar(holder),
     )

@@ -84,19 +84,43 @@ def featurize_recording(
     latest = np.searchsorted(gt, ft, side="right") - 1
     frame_x[:, gas_cols] = _gas_rows(table, gt, latest, ft, p)
 
-    # A reading finds the frames stale when no frame before it (frames at the same time
-    # come after it) is less than frame_stale_s old.
-    before = np.searchsorted(ft, gt, side="left") - 1
-    age = gt - ft[np.maximum(before, 0)] if ft.size else np.full(gt.size, np.inf)
-    stale = (before < 0) | ~(age < p.frame_stale_s)
-    gas_idx = np.flatnonzero(stale)
+    gas_idx = _stale_readings(ft, gt, p)
     gas_x = np.full((gas_idx.size, n), np.nan, dtype=np.float64)
     gas_x[:, gas_cols] = _gas_rows(table, gt, gas_idx, gt[gas_idx], p)
 
+    order, t = _row_order(ft, gt, gas_idx)
+    return t, np.concatenate([gas_x, frame_x])[order]
+
+
+def row_frames(rec: Recording, params: FeatureParams | None = None) -> npt.NDArray[np.intp]:
+    """For each row :func:`featurize_recording` gives over ``rec``, the index of the frame it
+    is (-1: a row of an SCD41 reading taken while the frames were stale)."""
+    p = params if params is not None else FeatureParams()
+    ft = np.asarray(rec.frame_t, dtype=np.float64)
+    gas_idx = _stale_readings(ft, np.asarray(rec.gas_t, dtype=np.float64), p)
+    order, _ = _row_order(ft, np.asarray(rec.gas_t, dtype=np.float64), gas_idx)
+    source = np.concatenate([np.full(gas_idx.size, -1, np.intp), np.arange(ft.size)])
+    out: npt.NDArray[np.intp] = source[order]
+    return out
+
+
+def _stale_readings(ft: F64, gt: F64, p: FeatureParams) -> npt.NDArray[np.intp]:
+    """The readings that find the frames stale: no frame before them (frames at the same
+    time come after them) is less than ``frame_stale_s`` old."""
+    before = np.searchsorted(ft, gt, side="left") - 1
+    age = gt - ft[np.maximum(before, 0)] if ft.size else np.full(gt.size, np.inf)
+    stale = (before < 0) | ~(age < p.frame_stale_s)
+    return np.flatnonzero(stale)
+
+
+def _row_order(ft: F64, gt: F64, gas_idx: npt.NDArray[np.intp]
+               ) -> tuple[npt.NDArray[np.intp], F64]:
+    """The order of the rows (stale readings', then frames') and their sorted times: by time,
+    readings first, then input order."""
     t = np.concatenate([gt[gas_idx], ft])
     kind = np.concatenate([np.zeros(gas_idx.size), np.ones(ft.size)])
-    order = np.lexsort((kind, t))  # stable: by time, readings first, then input order
-    return t[order], np.concatenate([gas_x, frame_x])[order]
+    order = np.lexsort((kind, t))
+    return order, t[order]
 
 
 def _gas_table(rec: Recording, p: FeatureParams, history: bool, long: bool) -> F64:

@@ -198,6 +198,13 @@ class Model:
     ensemble: Ensemble
     backend: str
     manifest: dict[str, Any]
+
+    @property
+    def flame_min_score(self) -> float | None:
+        """The score that corroborates a growing flame, chosen on the model's validation runs
+        (manifest ``detection.flame_min_score``); None: the model does not say."""
+        bar = (self.manifest.get("detection") or {}).get("flame_min_score")
+        return None if bar is None else float(bar)
     _coef: FloatArray | None = field(default=None, repr=False)
     _center: FloatArray | None = field(default=None, repr=False)
     _scale: FloatArray | None = field(default=None, repr=False)

@@ -311,6 +311,23 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
             parse_calibration(m["calibration"])
         except ValueError as exc:
             raise ModelCompatibilityError(f"{folder}: manifest field {exc}") from None
+    _check_detection(folder, m.get("detection"))
+
+
+def _check_detection(folder: Path, detection: Any) -> None:
+    """``detection`` (optional): ``flame_min_score``, a number in [0, 1]."""
+    if detection is None:
+        return
+    if not isinstance(detection, dict) or set(detection) - {"flame_min_score"}:
+        raise ModelCompatibilityError(
+            f"{folder}: manifest field 'detection' {detection!r}; allowed: an object with "
+            "'flame_min_score'")
+    bar = detection.get("flame_min_score")
+    if bar is not None and (isinstance(bar, bool) or not isinstance(bar, int | float)
+                            or not 0.0 <= bar <= 1.0):
+        raise ModelCompatibilityError(
+            f"{folder}: manifest field 'detection.flame_min_score' {bar!r}; allowed: a number "
+            "from 0 to 1")
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:

@@ -1,0 +1,164 @@
+"""How much the model must corroborate a growing flame: chosen on validation runs, not set by hand.
+
+The device alarms on a new hot region that keeps growing (the flame watch,
+``edge.detect.flame``) when the model's score is at least ``[flame] min_score``
+(``edge.detect.evidence.FlameSource``). That bar was a number set by hand on one engine's runs
+(0.2, then 0.5). It belongs to the model: it is a score, on the model's own calibrated scale,
+and a new model fetched from S3 brings a new scale.
+
+So training chooses it the way it chooses the alarm threshold (``cloud.training.threshold``):
+the device's flame watch is run over every recording's frames as the pipeline runs it
+(:func:`watch_rows`: per row, ``WATCH_GROWING`` or ``WATCH_SURE``), and on the VALIDATION runs of
+both engines the bar is the lowest score at which no no-fire stream — nuisance runs whole,
+fire runs up to their ignition (an oil pan heating is not yet a fire) — has a growing frame the
+model corroborates, plus a margin, within [``FLOOR``, ``CEILING``]. A ``sure`` growth alarms
+whatever the score, so no bar removes it; those streams are counted and reported.
+
+The bar goes into the model's manifest (``detection.flame_min_score``); the device uses it
+unless ``[flame] min_score`` is set (docs/model.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config.flame import FlameConfig
+from edge.detect.flame import FlameWatch
+from edge.detect.scene import SceneMemory
+from edge.features import FeatureParams
+from edge.featuresets.batch import row_frames
+from edge.recording import Recording
+from edge.types import ZERO_C_K
+
+if TYPE_CHECKING:
+    from cloud.training.data import Dataset
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CEILING", "FLOOR", "WATCH_GROWING", "WATCH_SURE", "FlameBar", "choose_flame_bar",
+           "watch_rows"]
+
+WATCH_NONE, WATCH_GROWING, WATCH_SURE = 0, 1, 2
+#: Never below this (a bar near 0 trusts the hand-set growth alone on what validation lacks)...
+FLOOR = 0.2
+#: ... and never above the alarm threshold's own ceiling (the model alone alarms there).
+CEILING = 0.95
+
+
+def watch_rows(rec: Recording, params: FeatureParams | None = None,
+               config: FlameConfig | None = None) -> npt.NDArray[np.int8]:
+    """What the device's flame watch says at each row :func:`edge.features.featurize_recording`
+    gives over ``rec`` (``WATCH_NONE``, ``WATCH_GROWING`` or ``WATCH_SURE``), fed the frames in
+    °C as the pipeline feeds them; rows of SCD41 readings say nothing."""
+    cfg = config or FlameConfig()
+    memory = SceneMemory(cfg)
+    watch = FlameWatch(cfg, memory)
+    res = np.float32(rec.frame_resolution_k)
+    per_frame = np.zeros(rec.frame_t.size, np.int8)
+    for i, t in enumerate(rec.frame_t.tolist()):
+        celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
+        memory.update(t, celsius)
+        seen = watch.observe(celsius)
+        if seen.growing:
+            per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
+    frames = row_frames(rec, params)
+    out = np.zeros(frames.size, np.int8)
+    on_frame = frames >= 0
+    out[on_frame] = per_frame[frames[on_frame]]
+    return out
+
+
+@dataclass(frozen=True)
+class FlameBar:
+    """The chosen bar and what it rests on (for metrics.json and the manifest).
+
+    ``highest_nuisance``: the highest score of a growing (not sure) frame in a no-fire stream
+    (None: the watch saw no growth there); ``streams``/``growing_streams``: no-fire streams,
+    and those with such frames; ``sure_streams``: no-fire streams the watch alarms on whatever
+    the score; ``fires``/``fires_corroborated``: validation fire runs the watch saw grow, and
+    those it alarms on at the bar; ``median_wait_s``: from a fire's first growing frame to its
+    first corroborated one (or sure), median over those.
+    """
+
+    bar: float
+    margin: float
+    highest_nuisance: float | None
+    streams: int
+    growing_streams: int
+    sure_streams: int
+    fires: int
+    fires_corroborated: int
+    median_wait_s: float | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
+                     groups: Sequence[int], margin: float = 0.05) -> FlameBar:
+    """The bar for the validation runs ``groups`` (``rows``: their rows, ``p``: the calibrated
+    score of each); see the module docstring.
+
+    :raises ValueError: a margin outside [0, 1), or ``p`` not one score per row.
+    """
+    if not 0.0 <= margin < 1.0:
+        raise ValueError(f"flame bar margin {margin}; allowed: 0 ≤ margin < 1")
+    if p.shape != rows.shape:
+        raise ValueError(f"{p.size} scores for {rows.size} rows")
+    row_group, t, watch = ds.group[rows], ds.t[rows], ds.watch[rows]
+    highest = -math.inf
+    streams = growing_streams = sure_streams = 0
+    fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                          npt.NDArray[np.int8]]] = []
+    for g in groups:
+        info = ds.groups[g]
+        if info.kind != "recording":
+            continue
+        sel = row_group == g
+        quiet = sel & (t < info.fire_start_s) if info.fire_start_s is not None else sel
+        if quiet.any():
+            streams += 1
+            grow = quiet & (watch == WATCH_GROWING)
+            if grow.any():
+                growing_streams += 1
+                highest = max(highest, float(np.nanmax(p[grow], initial=-math.inf)))
+            sure_streams += int(bool((quiet & (watch == WATCH_SURE)).any()))
+        if info.fire_start_s is not None:
+            fire = sel & (t >= info.fire_start_s)
+            fire_runs.append((t[fire], p[fire], watch[fire]))
+    seen = highest if math.isfinite(highest) else None
+    bar = float(min(max((highest + margin) if seen is not None else FLOOR, FLOOR), CEILING))
+    fires, corroborated, waits = _fires_at(fire_runs, bar)
+    if seen is not None and seen + margin > CEILING:
+        log.warning("validation nuisances grow with a score up to %.3f: flame bar capped at %.2f",
+                    seen, CEILING)
+    out = FlameBar(bar, margin, seen, streams, growing_streams, sure_streams, fires,
+                   corroborated, float(np.median(waits)) if waits else None)
+    log.info("flame bar %.3f: %s", bar, out)
+    return out
+
+
+def _fires_at(runs: Sequence[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                                   npt.NDArray[np.int8]]], bar: float
+              ) -> tuple[int, int, list[float]]:
+    """Fire runs whose flame the watch saw grow, those it alarms on at ``bar``, and the waits
+    from the first growing frame to the first that triggers."""
+    fires = corroborated = 0
+    waits: list[float] = []
+    for t, p, watch in runs:
+        grow = watch != WATCH_NONE
+        if not grow.any():
+            continue
+        fires += 1
+        trig = (watch == WATCH_SURE) | (grow & (p >= bar))
+        if trig.any():
+            corroborated += 1
+            waits.append(float(t[int(np.argmax(trig))] - t[int(np.argmax(grow))]))
+    return fires, corroborated, waits
