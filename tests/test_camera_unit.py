@@ -28,7 +28,7 @@ UNIT_FIELDS = ("psf_sigma_px", "radiometric_offset_k", "radiometric_gain_err")
 FLAME_FIELDS = ("flame_temp_factor", "flame_emissivity_factor", "flame_flicker_factor")
 #: The flame geometry's draws (edge.sim.flame_shape), added after this hash was taken.
 SHAPE_FIELDS = ("flame_height_factor", "flame_width_factor", "flame_outline_exponent",
-                "flame_core_fraction")
+                "flame_core_fraction", "surroundings_k")
 #: sha256 of ``draw_variation(s, 600).as_meta()`` for seeds 0–19 without the camera-unit and
 #: flame fields, computed on the code before they existed (commit f7e2266).
 OLD_DRAWS_SHA256 = "e70873f3293b858b0beaf3a8b8b2c824b1b1b22df507936db6aa2d5ce0745c13"

@@ -28,6 +28,8 @@ from edge.sim.variation import (
 
 SHAPE_FIELDS = ("flame_height_factor", "flame_width_factor", "flame_outline_exponent",
                 "flame_core_fraction")
+#: Drawn from the same sub-stream (seed, 7, 4) after the geometry.
+NEW_FIELDS = (*SHAPE_FIELDS, "surroundings_k")
 #: sha256 of ``draw_variation(s, 600).as_meta()`` for seeds 0–19, computed on the code before
 #: the flame geometry existed (commit edcfd62).
 PRE_SHAPE_DRAWS_SHA256 = "23e21d434eab07df781a2696a6e3fe6d5ac70c8629c91c0348773fa8fda19550"
@@ -138,7 +140,7 @@ class TestShapeDraw:
         """Every value drawn before the flame geometry existed (camera unit and flame look
         included) is the same for seeds 0–19."""
         docs = [{k: v for k, v in draw_variation(s, 600.0).as_meta().items()
-                 if k not in SHAPE_FIELDS} for s in range(20)]
+                 if k not in NEW_FIELDS} for s in range(20)]
         digest = hashlib.sha256(json.dumps(docs, sort_keys=True).encode()).hexdigest()
         assert digest == PRE_SHAPE_DRAWS_SHA256
 
@@ -163,7 +165,8 @@ class TestShapeDraw:
         for name in SHAPE_FIELDS:
             assert a.meta["variation"][name] == getattr(v, name), name
         assert a.frames.tobytes() == b.frames.tobytes()
-        today = replace(v, frame_rate_hz=1.0, co_nuisance=None, flame_height_factor=1.0,
+        today = replace(v, frame_rate_hz=1.0, co_nuisance=None, surroundings_k=0.0,
+                        flame_height_factor=1.0,
                         flame_width_factor=1.0, flame_outline_exponent=0.5,
                         flame_core_fraction=0.4)
         mine = replace(today, **{n: getattr(v, n) for n in SHAPE_FIELDS})
@@ -174,11 +177,11 @@ class TestShapeDraw:
         assert plain.frames[after].tobytes() != shaped.frames[after].tobytes()
 
     def test_frozen_frames_stay_copies(self) -> None:
-        """With another geometry, the renderer's FFC freezes and an extra FFC still repeat
-        their frame byte for byte."""
+        """With another geometry and warming surroundings, the renderer's FFC freezes and an
+        extra FFC still repeat their frame byte for byte."""
         v = replace(draw_variation(4, 360.0), frame_rate_hz=2.0, low_gain=True,
                     co_nuisance=None, gaps=[], ffc_extra=[(300.0, 2.0)], glitches=[],
-                    flame_height_factor=1.5, flame_outline_exponent=0.3)
+                    flame_height_factor=1.5, flame_outline_exponent=0.3, surroundings_k=1.0)
         rec = render_installation("ours", "flaming_upholstery", 4, 360.0, v)
         base = replace(v, ffc_extra=[])
         plain = render_installation("ours", "flaming_upholstery", 4, 360.0, base)

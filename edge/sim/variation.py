@@ -25,7 +25,8 @@ variation and keeps its numbers). It works in two halves:
 - **another flame model** (``edge.sim.flame_look``, sub-stream ``(seed, 7, 3)``): factors on
   every flame's drawn temperature, emissivity and flicker depth, applied to the built scene;
 - **another flame geometry** (``edge.sim.flame_shape``, sub-stream ``(seed, 7, 4)``): every
-  flame's painted height and width, outline and core share, set on the built scene.
+  flame's painted height and width, outline and core share, set on the built scene; and a
+  fire's surroundings warming with its cumulative heat (``edge.sim.surroundings``).
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
@@ -44,6 +45,7 @@ from edge.sim.camera_unit import apply_camera_unit, saturation_count
 from edge.sim.flame_look import restyle_flames
 from edge.sim.flame_shape import reshape_flames
 from edge.sim.scenarios.scene import ScenarioScene, check_render, make_scene, record_scene
+from edge.sim.surroundings import heat_surroundings
 from edge.types import FloatArray
 
 if TYPE_CHECKING:
@@ -85,7 +87,11 @@ VARIATION_RANGES: dict[str, Range] = {
     "flame_width_factor": (0.7, 1.4),  # × the painted base width (log-uniform)
     "flame_outline_exponent": (0.3, 1.0),  # half-width ∝ (1 − z)^exp; 0.5 = paraboloid
     "flame_core_fraction": (0.25, 0.6),  # the steady core's share of the height
+    # A fire's surroundings warming (edge.sim.surroundings), the same sub-stream: the peak
+    # rise k·√(∫HRR dt), k in K/√kJ (log-uniform), none with p SURROUNDINGS_NONE_P
+    "surroundings_k": (0.1, 1.0),
 }
+SURROUNDINGS_NONE_P = 0.3
 SHAPE_STREAM = 4  # default_rng((seed, VARIATION_STREAM, SHAPE_STREAM)): the flames' geometry
 FLAME_STREAM = 3  # default_rng((seed, VARIATION_STREAM, FLAME_STREAM)): the flames' look
 UNIT_STREAM = 2  # default_rng((seed, VARIATION_STREAM, UNIT_STREAM)): the camera unit's draws
@@ -134,6 +140,7 @@ class Variation:
     flame_width_factor: float = 1.0
     flame_outline_exponent: float = 0.5
     flame_core_fraction: float = 0.4
+    surroundings_k: float = 0.0  # a fire's surroundings warm by k·√(∫HRR dt) K; 0: none
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -229,6 +236,8 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     var.flame_width_factor = _log_uniform(shape, "flame_width_factor")
     var.flame_outline_exponent = _uniform(shape, "flame_outline_exponent")
     var.flame_core_fraction = _uniform(shape, "flame_core_fraction")
+    none, k = bool(shape.random() < SURROUNDINGS_NONE_P), _log_uniform(shape, "surroundings_k")
+    var.surroundings_k = 0.0 if none else k
     return var
 
 
@@ -355,6 +364,7 @@ def render_installation(engine: str, family: str, seed: int, duration_s: float,
                    var.flame_flicker_factor)
     reshape_flames(objects, var.flame_height_factor, var.flame_width_factor,
                    var.flame_outline_exponent, var.flame_core_fraction)
+    heat_surroundings(objects, var.surroundings_k)
     rec = record_scene(scene, duration_s, var.frame_rate_hz, gas_period_s, lepton, generator,
                        f"{what} {family} seed {seed}")
     return apply_variation(rec, var)

@@ -144,7 +144,8 @@ class Flame:
     burning diameter the height follows from), ``outline_exponent`` (the envelope's half-width
     narrows as ``(1 − z)^exponent`` up the flame: 0.5 a paraboloid, lower blunter, higher
     spikier) and ``core_fraction`` (the steady core's share of the height). The defaults
-    1 / 1 / 0.5 / 0.4 paint today's flame, byte for byte.
+    1 / 1 / 0.5 / 0.4 paint today's flame, byte for byte. ``fire`` marks a fire's flame (not
+    a candle's or a hob's): ``edge.sim.surroundings`` may warm what is around it.
     """
 
     u: float
@@ -164,6 +165,7 @@ class Flame:
     height_factor: float = 1.0
     width_factor: float = 1.0
     outline_exponent: float = 0.5
+    fire: bool = False  # a fire's flame (not a nuisance's): its surroundings may warm
 
     def size_m(self, t: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(diameter, mean height) in metres at times ``t``."""
