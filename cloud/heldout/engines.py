@@ -8,7 +8,9 @@ CFAST (``edge.sim.cfast``), or both (issue 14's cross-engine evaluation).
   families of either engine; each goes to its own).
 - ``render(run)``: the recording of one planned run, from its engine;
   ``as_another_camera(rec, ...)``: the same run through another lens and Lepton unit
-  (``--camera-unit``: optics and a calibration the model did not train on).
+  (``--camera-unit``: optics and a calibration the model did not train on);
+  ``render(run, flame_shape=...)``: every flame painted with one fixed geometry
+  (``--flame-shape``: a flame model the model did not train on).
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cloud.heldout.suite import HeldoutRun
     from edge.recording import Recording
+    from edge.sim.cfast.scene import CfastScene
+    from edge.sim.scenarios.scene import ScenarioScene
 
 ENGINES = ("ours", "cfast", "both")
 CFAST_CODES = {
@@ -31,6 +35,8 @@ CFAST_CODES = {
     "cfast_oil_heating": "CN6", "cfast_heater": "CN7",
 }
 CFAST_SLOW = ("cfast_smoulder",)  # takes tens of minutes: rendered for --slow-duration
+GAS_PERIOD_S, LEPTON = 5.0, "3.5"  # as render_recording renders by default
+DEFAULT_CORE_FRACTION = 0.4  # --flame-shape keeps our core's share of the height
 CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 + 10 000·k + i
 
 
@@ -74,19 +80,40 @@ def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_
     return out
 
 
-def render(run: HeldoutRun) -> Recording:
+def render(run: HeldoutRun, flame_shape: tuple[float, float, float] | None = None
+           ) -> Recording:
     """The recording of ``run`` from its engine; a CFAST run's ``meta["family"]`` becomes its
-    code (``CF1``…) and ``meta["scenario"]`` keeps the family name."""
+    code (``CF1``…) and ``meta["scenario"]`` keeps the family name.
+
+    ``flame_shape`` (height factor, width factor, outline exponent): every flame of the
+    scene painted with that geometry (``edge.sim.flame_shape``; the core keeps its 40 %),
+    noted in ``meta["flame_shape"]``; None renders as the engine does.
+    """
+    from edge.sim.scenarios.scene import record_scene
+
+    scene: ScenarioScene | CfastScene
     if run.engine == "cfast":
-        from edge.sim.cfast import render_cfast_recording
+        from edge.sim.cfast.make import make_cfast_scene
 
-        rec = render_cfast_recording(run.scenario, run.seed, run.duration_s,
-                                     frame_rate_hz=run.rate_hz)
+        scene = make_cfast_scene(run.scenario, run.seed, run.duration_s)
+        objects, generator, what = scene.parts.objects, "edge.sim.cfast", "CFAST scene"
+    else:
+        from edge.sim.scenarios import make_scene
+
+        scene = make_scene(run.scenario, run.seed, run.duration_s)
+        objects, generator, what = scene.objects, "edge.sim.scenarios", "scenario"
+    if flame_shape is not None:
+        from edge.sim.flame_shape import reshape_flames
+
+        reshape_flames(objects, *flame_shape, core_fraction=DEFAULT_CORE_FRACTION)
+    rec = record_scene(scene, run.duration_s, run.rate_hz, GAS_PERIOD_S, LEPTON, generator,
+                       f"{what} {run.scenario} seed {run.seed}")
+    if run.engine == "cfast":
         rec.meta["family"] = CFAST_CODES[run.scenario]
-        return rec
-    from edge.sim.scenarios import render_recording
-
-    return render_recording(run.scenario, run.seed, run.duration_s, frame_rate_hz=run.rate_hz)
+    if flame_shape is not None:
+        rec.meta["flame_shape"] = dict(zip(("height_factor", "width_factor",
+                                            "outline_exponent"), flame_shape, strict=True))
+    return rec
 
 
 def as_another_camera(rec: Recording, sigma_px: float, offset_k: float, gain_err: float
@@ -119,3 +146,29 @@ def parse_camera_unit(text: str) -> tuple[float, float, float]:
         raise ValueError(f"--camera-unit {text!r}; allowed: a blur σ ≥ 0 px, a finite offset "
                          "in K and a gain error above −1")
     return sigma, offset, gain
+
+
+def parse_flame_shape(text: str) -> tuple[float, float, float]:
+    """``HEIGHT,WIDTH,EXPONENT`` → floats.
+
+    :raises ValueError: not three numbers within ``edge.sim.flame_shape.SHAPE_LIMITS``,
+        naming ``--flame-shape`` and the allowed ranges.
+    """
+    from edge.sim.flame_shape import SHAPE_LIMITS
+    from edge.sim.variation import VARIATION_RANGES
+
+    names = ("height_factor", "width_factor", "outline_exponent")
+    allowed = ", ".join(f"{n} {SHAPE_LIMITS[n][0]}–{SHAPE_LIMITS[n][1]}" for n in names)
+    trained = ", ".join(f"{n} {VARIATION_RANGES['flame_' + n][0]}–"
+                        f"{VARIATION_RANGES['flame_' + n][1]}" for n in names)
+    try:
+        values = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or not all(
+            math.isfinite(v) and SHAPE_LIMITS[n][0] <= v <= SHAPE_LIMITS[n][1]
+            for n, v in zip(names, values, strict=True)):
+        raise ValueError(f"--flame-shape {text!r}; allowed: HEIGHT,WIDTH,EXPONENT with "
+                         f"{allowed} (our flame: 1,1,0.5; the training variation draws "
+                         f"{trained}), e.g. 1.4,0.8,1.0")
+    return values[0], values[1], values[2]

@@ -221,6 +221,8 @@ class Job:
     config: Path | None = None  # a device config (its [alarm] and [flame]); defaults if None
     #: (lens blur σ px, offset K, gain error): every run as another camera records it
     camera_unit: tuple[float, float, float] | None = None
+    #: (height factor, width factor, outline exponent): every flame painted with it
+    flame_shape: tuple[float, float, float] | None = None
 
 
 def evaluate_run(job: Job) -> dict[str, Any]:
@@ -231,7 +233,7 @@ def evaluate_run(job: Job) -> dict[str, Any]:
 
     r = job.run
     try:
-        rec = render(r)
+        rec = render(r, job.flame_shape)
     except CfastError as exc:
         why = str(exc).splitlines()[0]
         log.warning("held-out run %s seed %d not rendered: %s", r.scenario, r.seed, why)
@@ -321,6 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="record every run as another camera would: a lens blur of SIGMA px "
                         "(in band radiance), a radiometric offset in K and a gain error "
                         "(edge.sim.camera_unit), e.g. 1.0,-3,-0.06 (default: as rendered)")
+    p.add_argument("--flame-shape", default=None, metavar="HEIGHT,WIDTH,EXP",
+                   help="paint every run's flames with this geometry (edge.sim.flame_shape): "
+                        "× the flame height, × its base width, the outline exponent (0.5: our "
+                        "paraboloid), e.g. 1.4,0.8,1.0 (default: as rendered)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--config", type=Path, default=None,
                    help="replay with this device config's [alarm] and [flame] (default: the "
@@ -339,7 +345,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     import json
 
-    from cloud.heldout.engines import parse_camera_unit, plan_engine_runs
+    from cloud.heldout.engines import parse_camera_unit, parse_flame_shape, plan_engine_runs
     from cloud.heldout.raw import load_raw, raw_sink
     from cloud.heldout.report import write_report
     from cloud.heldout.summary import summarise
@@ -355,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 families=[f for f in args.families.split(",") if f],
                                 slow_duration_s=args.slow_duration)
         unit = parse_camera_unit(args.camera_unit) if args.camera_unit else None
+        shape = parse_flame_shape(args.flame_shape) if args.flame_shape else None
         if args.config is not None:
             load_config(args.config)  # a bad file stops here, named, not in every worker
         manifest: dict[str, Any] = {}
@@ -377,7 +384,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
                         (MODES + ("no_watches",) * args.no_watches) if full else ("fused",),
-                        args.config, unit))
+                        args.config, unit, shape))
     if args.from_raw is not None:
         results = load_raw(args.from_raw)
         if not results:

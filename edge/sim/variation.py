@@ -23,7 +23,10 @@ variation and keeps its numbers). It works in two halves:
   ``(seed, 7, 2)`` so the draws above do not move): a Gaussian lens blur in band radiance and
   the unit's radiometric offset and gain error, applied to every frame of the recording;
 - **another flame model** (``edge.sim.flame_look``, sub-stream ``(seed, 7, 3)``): factors on
-  every flame's drawn temperature, emissivity and flicker depth, applied to the built scene.
+  every flame's drawn temperature, emissivity and flicker depth, applied to the built scene;
+- **another flame geometry** (``edge.sim.flame_shape``, sub-stream ``(seed, 7, 4)``): every
+  flame's painted height and width, outline and core share, set on the built scene; and a
+  fire's surroundings warming with its cumulative heat (``edge.sim.surroundings``).
 
 Every drawn value is recorded in the recording's ``meta["variation"]``.
 """
@@ -40,7 +43,9 @@ import numpy.typing as npt
 from edge.recording import Recording
 from edge.sim.camera_unit import apply_camera_unit, saturation_count
 from edge.sim.flame_look import restyle_flames
+from edge.sim.flame_shape import reshape_flames
 from edge.sim.scenarios.scene import ScenarioScene, check_render, make_scene, record_scene
+from edge.sim.surroundings import heat_surroundings
 from edge.types import FloatArray
 
 if TYPE_CHECKING:
@@ -77,7 +82,17 @@ VARIATION_RANGES: dict[str, Range] = {
     "flame_temp_factor": (0.85, 1.15),  # × core and envelope temperature (K)
     "flame_emissivity_factor": (0.5, 1.5),  # × emissivities, at most 1
     "flame_flicker_factor": (0.5, 2.0),  # × flicker depth (log-uniform), at most 0.8
+    # Another flame geometry (edge.sim.flame_shape), from the sub-stream (seed, 7, 4):
+    "flame_height_factor": (0.6, 1.5),  # × Heskestad's mean height (log-uniform)
+    "flame_width_factor": (0.7, 1.4),  # × the painted base width (log-uniform)
+    "flame_outline_exponent": (0.3, 1.0),  # half-width ∝ (1 − z)^exp; 0.5 = paraboloid
+    "flame_core_fraction": (0.25, 0.6),  # the steady core's share of the height
+    # A fire's surroundings warming (edge.sim.surroundings), the same sub-stream: the peak
+    # rise k·√(∫HRR dt), k in K/√kJ (log-uniform), none with p SURROUNDINGS_NONE_P
+    "surroundings_k": (0.1, 1.0),
 }
+SURROUNDINGS_NONE_P = 0.3
+SHAPE_STREAM = 4  # default_rng((seed, VARIATION_STREAM, SHAPE_STREAM)): the flames' geometry
 FLAME_STREAM = 3  # default_rng((seed, VARIATION_STREAM, FLAME_STREAM)): the flames' look
 UNIT_STREAM = 2  # default_rng((seed, VARIATION_STREAM, UNIT_STREAM)): the camera unit's draws
 LOW_GAIN_ERROR_FACTOR = 2.0  # Lepton 3.5: ±5 °C in high gain, ±10 °C in low (sensors.md §2.3)
@@ -121,6 +136,11 @@ class Variation:
     flame_temp_factor: float = 1.0  # another flame model: factors on every flame's draws
     flame_emissivity_factor: float = 1.0
     flame_flicker_factor: float = 1.0
+    flame_height_factor: float = 1.0  # another flame geometry (edge.sim.flame_shape)
+    flame_width_factor: float = 1.0
+    flame_outline_exponent: float = 0.5
+    flame_core_fraction: float = 0.4
+    surroundings_k: float = 0.0  # a fire's surroundings warm by k·√(∫HRR dt) K; 0: none
 
     def overrides(self, engine: str) -> dict[str, Any]:
         """Scene parameters pinned for ``engine`` (``ours`` or ``cfast``)."""
@@ -211,6 +231,13 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     var.flame_temp_factor = _uniform(look, "flame_temp_factor")
     var.flame_emissivity_factor = _uniform(look, "flame_emissivity_factor")
     var.flame_flicker_factor = _log_uniform(look, "flame_flicker_factor")
+    shape = np.random.default_rng((seed, VARIATION_STREAM, SHAPE_STREAM))
+    var.flame_height_factor = _log_uniform(shape, "flame_height_factor")
+    var.flame_width_factor = _log_uniform(shape, "flame_width_factor")
+    var.flame_outline_exponent = _uniform(shape, "flame_outline_exponent")
+    var.flame_core_fraction = _uniform(shape, "flame_core_fraction")
+    none, k = bool(shape.random() < SURROUNDINGS_NONE_P), _log_uniform(shape, "surroundings_k")
+    var.surroundings_k = 0.0 if none else k
     return var
 
 
@@ -312,8 +339,8 @@ def render_varied(engine: str, family: str, seed: int, duration_s: float,
 def render_installation(engine: str, family: str, seed: int, duration_s: float,
                         var: Variation, **render: Any) -> Recording:
     """Run ``seed`` of ``family`` from ``engine`` in the installation ``var`` (as drawn by
-    ``render_varied``, or changed): the scene overrides, its flames restyled, rendered at
-    ``var.frame_rate_hz``, then the recording effects.
+    ``render_varied``, or changed): the scene overrides, its flames restyled and reshaped,
+    rendered at ``var.frame_rate_hz``, then the recording effects.
 
     :raises ValueError: an unknown engine or family, or as the engine's renderer.
     """
@@ -335,6 +362,9 @@ def render_installation(engine: str, family: str, seed: int, duration_s: float,
         raise ValueError(f"engine {engine!r}; allowed: {', '.join(ENGINES)}")
     restyle_flames(objects, var.flame_temp_factor, var.flame_emissivity_factor,
                    var.flame_flicker_factor)
+    reshape_flames(objects, var.flame_height_factor, var.flame_width_factor,
+                   var.flame_outline_exponent, var.flame_core_fraction)
+    heat_surroundings(objects, var.surroundings_k)
     rec = record_scene(scene, duration_s, var.frame_rate_hz, gas_period_s, lepton, generator,
                        f"{what} {family} seed {seed}")
     return apply_variation(rec, var)

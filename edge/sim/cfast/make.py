@@ -31,6 +31,7 @@ from edge.sim.scenarios.base import COMMON_RANGES, SPAN_S, Draw, Range
 from edge.sim.scenarios.camera import Camera, CameraParams
 from edge.sim.scenarios.scene import check_render, jsonable, record_scene
 from edge.sim.scenarios.signals import Signal
+from edge.sim.scenarios.thermal import Flame
 
 log = logging.getLogger(__name__)
 START_FRAC = (0.3, 0.5)
@@ -159,7 +160,11 @@ def make_cfast_scene(family: str, seed: int, duration_s: float, co_nuisance: str
     hrr: Signal = seen_hrr
     at = Placement(u=u, v=v, distance_m=distance, visible=visible, room_c=room_c, horizon_s=horizon,
                    seed=int(np.random.default_rng((seed, 31)).integers(2**62)), start_s=start)
-    parts.objects[:0] = source.paint(hrr, at)  # under the smoke layer
+    painted = source.paint(hrr, at)
+    for obj in painted:
+        if isinstance(obj, Flame):
+            obj.fire = fam.label == FIRE  # its surroundings may warm (edge.sim.surroundings)
+    parts.objects[:0] = painted  # under the smoke layer
     if beside is not None:
         parts.objects[:0] = paint_beside(beside, view, at, cfast0, device)
 

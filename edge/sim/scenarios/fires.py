@@ -185,7 +185,7 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
                   d_max_m=d_max, core_k=core_c + ZERO_C_K, core_emissivity=core_eps,
                   envelope_k=env_c + ZERO_C_K, envelope_emissivity=env_eps,
                   flicker=FlickerSignal(freq, ctx.horizon_s, ctx.sub_seed(31)),
-                  flicker_depth=depth, visible=ctx.visible)
+                  flicker_depth=depth, visible=ctx.visible, fire=True)
     ctx.parts.objects.append(flame)
     ctx.parts.fire_co2_rate.append(lambda t: co2_ppm_per_min(hrr(t), yield_g_kj, ctx.volume_m3))
 

@@ -138,6 +138,14 @@ class Flame:
     up to ``d_max_m``, the height from Heskestad. The envelope's height and width puff with
     ``flicker`` (depth ``flicker_depth``); the camera integrates it over ``INTEGRATION_S``.
     ``u``, ``v``: base centre, frame fractions. ``visible``: 1 − occlusion.
+
+    The painted geometry (``edge.sim.flame_shape``: another renderer's flame model) is set by
+    ``height_factor`` (× the mean height), ``width_factor`` (× the painted base width, not the
+    burning diameter the height follows from), ``outline_exponent`` (the envelope's half-width
+    narrows as ``(1 − z)^exponent`` up the flame: 0.5 a paraboloid, lower blunter, higher
+    spikier) and ``core_fraction`` (the steady core's share of the height). The defaults
+    1 / 1 / 0.5 / 0.4 paint today's flame, byte for byte. ``fire`` marks a fire's flame (not
+    a candle's or a hob's): ``edge.sim.surroundings`` may warm what is around it.
     """
 
     u: float
@@ -154,6 +162,10 @@ class Flame:
     flicker_depth: float = 0.3
     core_fraction: float = 0.4
     visible: float = 1.0
+    height_factor: float = 1.0
+    width_factor: float = 1.0
+    outline_exponent: float = 0.5
+    fire: bool = False  # a fire's flame (not a nuisance's): its surroundings may warm
 
     def size_m(self, t: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(diameter, mean height) in metres at times ``t``."""
@@ -169,6 +181,10 @@ class Flame:
         if on.size == 0:
             return
         sub, d, height = sub[on], d[on], height[on]
+        if self.height_factor != 1.0:
+            height = height * self.height_factor
+        if self.width_factor != 1.0:
+            d = d * self.width_factor
         scale = _px_per_m(w, self.distance_m)
         puff = 1.0 + self.flicker_depth * self.flicker(sub)
         env_h, env_d = height * puff * scale, d * (1.0 + 0.3 * (puff - 1.0)) * scale
@@ -187,21 +203,22 @@ class Flame:
                                  (core_h, core_d, self.core_k, self.core_emissivity)):
             # The bolometer integrates over its exposure: coverage averaged over substeps
             # (exact for the envelope, as the core over it does not flicker).
-            cover = self._cover(hp, dp, xc, yb, rows, cols).mean(axis=1)
+            cover = self._cover(hp, dp, xc, yb, rows, cols, self.outline_exponent).mean(axis=1)
             layers.append((cover * (eps * self.visible), np.float64(band_radiance(t_k))))
         _mix_box(temp, on, slice(r0, r1), slice(c0, c1), layers)
 
     @staticmethod
     def _cover(hp: FloatArray, dp: FloatArray, xc: float, yb: float, rows: FloatArray,
-               cols: FloatArray) -> FloatArray:
-        """Share of each pixel a flame of height ``hp``, base width ``dp`` (px) covers:
-        (n, K, rows, cols) for (n, K) sizes."""
+               cols: FloatArray, exponent: float = 0.5) -> FloatArray:
+        """Share of each pixel a flame of height ``hp``, base width ``dp`` (px) and outline
+        ``(1 − z)^exponent`` covers: (n, K, rows, cols) for (n, K) sizes."""
         top = yb - hp[..., None]  # (n, K, 1)
         fy = _overlap(top, np.full_like(top, yb), rows)  # (n, K, bh)
         # The flame narrows towards its tip: width at the middle of the row's part of it.
         mid = 0.5 * (np.maximum(rows, top) + np.minimum(rows + 1.0, yb))
         z = np.clip((yb - mid) / np.maximum(hp[..., None], 1e-9), 0.0, 1.0)
-        half_w = 0.5 * dp[..., None] * np.sqrt(1.0 - z)
+        rise = np.sqrt(1.0 - z) if exponent == 0.5 else np.power(1.0 - z, exponent)
+        half_w = 0.5 * dp[..., None] * rise
         fx = _overlap((xc - half_w)[..., None], (xc + half_w)[..., None], cols)
         out: FloatArray = fy[..., None] * fx
         return out
