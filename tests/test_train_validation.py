@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
@@ -145,6 +146,42 @@ class TestDropOne:
                     "runs_with_false_alarm", "device_false_alarm_runs"} <= set(v)
             assert v["fire_runs"] == 3 and v["runs"] == 6
         assert table["all"]["threshold"] == with_const.threshold
+
+
+class TestUnselected:
+    def test_unselected_family_does_not_set_the_threshold(self) -> None:
+        """A validation nuisance that looks like fire for 40 s raises the event threshold; named
+        in cfg.unselected it no longer sets it, while it stays in the validation report."""
+        ds = runs_dataset(16, 5)
+        X, y = synthetic_features(2_000, 9)
+        loud = X[y == 1][:60].astype(np.float32)
+        loud[:10], loud[50:] = X[y == 0][:10], X[y == 0][10:20]
+        ds = Dataset.concat([ds, Dataset(loud, np.zeros(60, np.int8), np.zeros(60, np.int32),
+                                         np.arange(60.0), np.ones(60, bool),
+                                         [Group("sim:fam_loud:1", "fam_loud", None, 60.0,
+                                                "recording")])])
+        split = GroupSplit(tuple(range(10)), (*range(10, 16), 16), ())
+        base = EnsembleConfig(members=("rf", "lr"), params=SMALL, n_jobs=2)
+        capped = fit_on_split(ds, split, base)
+        chosen = fit_on_split(ds, split, replace(base, unselected=("fam_loud",)))
+        # The loud run sets the threshold when selected: the rest of validation, alone, gives
+        # a lower one; unselected, exactly that lower one.
+        alone = fit_on_split(ds, GroupSplit(split.train, split.val[:-1], ()), base)
+        assert chosen.threshold == pytest.approx(alone.threshold)
+        assert capped.threshold > chosen.threshold + 0.05
+        table = drop_one(ds, chosen, split.val, replace(base, unselected=("fam_loud",)))
+        assert table["all"]["runs"] == 7  # the unselected run is still reported
+
+    def test_unknown_family_is_refused_by_name(self) -> None:
+        """--unselected names an unknown family and lists the known ones."""
+        from cloud.training.options import parse_unselected
+
+        assert parse_unselected("cfast_fireplace_open, gas_cooking") == (
+            "cfast_fireplace_open", "gas_cooking")
+        assert parse_unselected("") == ()
+        with pytest.raises(ValueError, match=r"--unselected fireplace: unknown family; "
+                                             r"allowed: .*cfast_fireplace_open"):
+            parse_unselected("fireplace")
 
 
 needs_cfast = pytest.mark.skipif(find_cfast() is None, reason="the CFAST binary is not "

@@ -278,6 +278,9 @@ class EnsembleConfig:
     #: logic on the validation no-fire streams (cloud.training.threshold), plus event_margin.
     threshold_mode: str = "events"
     event_margin: float = 0.05
+    #: Families whose runs do not set the alarm threshold nor the flame bar
+    #: (``UNSELECTED_FAMILIES``); they stay in training and in every report.
+    unselected: tuple[str, ...] = ()
     #: "phases": each run's before / early / late phases weigh the same in the fit
     #: (cloud.training.weighting); "none": every row counts once.
     sample_weighting: str = "none"

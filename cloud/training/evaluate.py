@@ -62,8 +62,9 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
+    chosen_on = selection_groups(ds, split.val, cfg)
     if cfg.threshold_mode == "events":
-        streams = no_fire_streams(ds, ens, split.val)
+        streams = no_fire_streams(ds, ens, chosen_on)
         if streams:
             ens.threshold = event_threshold(streams, cfg.event_margin)
         else:
@@ -71,8 +72,14 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
                         "the per-frame threshold %.4f", ens.threshold)
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
-    ens.flame_bar = flame_bar(ds, ens, split.val, cfg.event_margin)
+    ens.flame_bar = flame_bar(ds, ens, chosen_on, cfg.event_margin)
     return ens
+
+
+def selection_groups(ds: Dataset, groups: Sequence[int], cfg: EnsembleConfig) -> list[int]:
+    """The validation groups the alarm threshold and the flame bar are chosen on: all but
+    the runs of ``cfg.unselected`` families (``cloud.training.options.UNSELECTED``)."""
+    return [g for g in groups if ds.groups[g].family not in cfg.unselected]
 
 
 def flame_bar(ds: Dataset, ens: Ensemble, groups: Sequence[int], margin: float

@@ -20,6 +20,7 @@ import numpy.typing as npt
 from cloud.training.calibrate import fit_calibration
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, choose_threshold, weights_from_scores
+from cloud.training.evaluate import selection_groups
 from cloud.training.metrics import run_events, summarise_runs
 from cloud.training.splits import engine_of
 from cloud.training.threshold import Stream, count_alarms, event_threshold
@@ -118,7 +119,7 @@ def drop_one(ds: Dataset, ens: Ensemble, groups: Sequence[int], cfg: EnsembleCon
             raw = sum((weights[n] * member_p[n] for n in sorted(kept)), np.zeros(rows.size))
             cal = _calibrate(raw[keep], y[keep], ds.group[rows][keep])
             p = apply_calibration(cal, raw)
-            thr = _threshold(ds, rows, p, groups, cfg)
+            thr = _threshold(ds, rows, p, selection_groups(ds, groups, cfg), cfg)
         auc = (float(roc_auc_score(y[keep], p[keep])) if len(np.unique(y[keep])) == 2
                else None)
         out[label] = {"members": kept, "weights": weights, "threshold": thr,
