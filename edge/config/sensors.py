@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.config.base import Section
 
@@ -15,6 +15,8 @@ SCD41_INTERVAL_S = {"periodic": 5.0, "low_power": 30.0, "single_shot": 5.0}
 #: ``gas_stale_s``/``frame_stale_s``, recorded in every model manifest).
 SCD41_STALE_AFTER_S = 30.0
 LEPTON_STALE_AFTER_S = 5.0
+#: (columns, rows) of each Lepton model's frame.
+LEPTON_SIZE = {"3.5": (160, 120), "3.1R": (160, 120), "2.5": (80, 60), "2.0": (80, 60)}
 
 
 class Scd41Config(Section):
@@ -84,6 +86,22 @@ class LeptonConfig(Section):
         le=1000,
         description="consecutive VoSPI failures (lost sync, CRC, timeouts) before a CCI reboot",
     )
+    mask: tuple[tuple[int, int, int, int], ...] = Field(
+        (), description="rectangles of the view the detector ignores, [x0, y0, x1, y1] each "
+        "(pixel columns x0 ≤ x < x1, rows y0 ≤ y < y1): an open fireplace, a stove, a window "
+        "with the sun; their pixels read as the rest of the view (its median)",
+    )
+
+    @model_validator(mode="after")
+    def _mask_in_view(self) -> LeptonConfig:
+        width, height = LEPTON_SIZE[self.model]
+        for i, (x0, y0, x1, y1) in enumerate(self.mask):
+            if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+                raise ValueError(
+                    f"mask[{i}] = [{x0}, {y0}, {x1}, {y1}]; allowed: [x0, y0, x1, y1] with "
+                    f"0 ≤ x0 < x1 ≤ {width} and 0 ≤ y0 < y1 ≤ {height} (Lepton {self.model} "
+                    f"is {width}×{height})")
+        return self
 
 
     @property

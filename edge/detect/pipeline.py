@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -36,6 +36,7 @@ from edge.config import Config
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine
 from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
+from edge.detect.mask import FrameMask
 from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
 from edge.detect.words import explain_alarm, explain_fault, feature_values
@@ -177,6 +178,7 @@ class Pipeline:
         sources: Sequence[EvidenceSource] = (),
         scene: SceneMemory | None = None,
         flame_bar: Callable[[], float | None] | None = None,
+        mask: FrameMask | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
             raise ValueError(f"startup_s must be a finite number ≥ 0, got {startup_s!r}")
@@ -195,6 +197,7 @@ class Pipeline:
         self.sources = list(sources)
         #: The model in use's corroboration bar for a growing flame (None: it has none).
         self.flame_bar: Callable[[], float | None] = flame_bar or (lambda: None)
+        self.mask = mask if mask else None  # [lepton] mask: the view's ignored rectangles
         self.scene = scene if scene is not None else SceneMemory()
         self.last_evidence: list[Evidence] = []
         self.last_score: ScoreLike | None = None
@@ -211,6 +214,8 @@ class Pipeline:
         """One camera frame. A frozen (FFC) frame is not new data: it does not count as the
         camera being alive, so a shutter stuck closed faults the camera once stale."""
         events = self.check(frame.t) if frame.frozen else self._seen("lepton", frame.t)
+        if self.mask is not None:
+            frame = replace(frame, pixels=self.mask.apply(frame.pixels))
         vector = self.extractor.add_frame(frame)
         celsius: npt.NDArray[np.float32] | None = None
         if self.sources and not frame.frozen:
@@ -411,4 +416,5 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
         sources=build_sources(config, scene),
         scene=scene,
         flame_bar=lambda: model_flame_bar(holder),
+        mask=FrameMask(sensors.lepton.mask),
     )
