@@ -103,14 +103,17 @@ class ThermalHistory:
         new_pct = 0.0
         new_t_max_c: float | None = None
         if v_hot <= 65535:
-            hot = raw >= v_hot
-            if hot.any():
-                begins = hot & (t - self._last_hot > self.memory_s)
-                if begins.any():
-                    self._onset[begins] = -math.inf if t - self._start < self.warmup_s else t
-                self._last_hot[hot] = t
-                new = hot & (self._onset > -math.inf)
-                idx = np.flatnonzero(new)
+            # The scene memory is read and written at the hot pixels only (a few hundred of a
+            # frame's 19,200): the same values as whole-frame masks, ~10× less work.
+            hot = np.flatnonzero(raw.reshape(-1) >= v_hot)
+            if hot.size:
+                onset = self._onset.reshape(-1)  # views: the writes below land in the memory
+                last_hot = self._last_hot.reshape(-1)
+                begins = hot[t - last_hot[hot] > self.memory_s]
+                if begins.size:
+                    onset[begins] = -math.inf if t - self._start < self.warmup_s else t
+                last_hot[hot] = t
+                idx = hot[onset[hot] > -math.inf]  # the new hot pixels, in frame order
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
                     values = f.reshape(-1)[idx]  # ``f`` is ``raw`` as float32: exact
