@@ -131,8 +131,7 @@ class ThermalHistory:
         i = self._earlier(t, T_MAX_RATE_S)
         if i >= 0:
             out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
-        out[6] = self._flicker(self._hot, t)
-        out[7] = self._flicker(self._tmax, t)
+        out[6], out[7] = self._flickers(t)
         if self.long is not None:
             return np.concatenate([out, self.long.update(t, new_pct, new_t_max_c)])
         return out
@@ -171,19 +170,26 @@ class ThermalHistory:
             steps += 1
         return steps
 
-    def _flicker(self, values: list[float], t: float) -> float:
-        """RMS residual of ``values`` about their least-squares line over the last
-        ``FLICKER_WINDOW_S`` (the frames less than 3 s older); 0 with fewer than 3 frames."""
+    def _flickers(self, t: float) -> tuple[float, float]:
+        """The flicker of the hot area and of ``t_max``: each one's RMS residual about its
+        least-squares line over the last ``FLICKER_WINDOW_S`` (the frames less than 3 s
+        older); 0 with fewer than 3 frames. The centred times are computed once for both."""
         i = self._earlier(t, FLICKER_WINDOW_S) + 1
         n = len(self._t) - i
         if n < 3:
-            return 0.0
+            return 0.0, 0.0
         x = np.asarray(self._t[i:], dtype=np.float64)
-        y = np.asarray(values[i:], dtype=np.float64)
         x -= x.mean()
-        y -= y.mean()
         den = float(np.dot(x, x))
-        if den > 0:
-            y -= (float(np.dot(x, y)) / den) * x
-        return math.sqrt(float(np.dot(y, y)) / n)
+        return _residual(x, den, self._hot[i:], n), _residual(x, den, self._tmax[i:], n)
+
+
+def _residual(x: F64, den: float, values: list[float], n: int) -> float:
+    """RMS residual of ``values`` about their least-squares line against the centred times
+    ``x`` (``den`` = x·x)."""
+    y = np.asarray(values, dtype=np.float64)
+    y -= y.mean()
+    if den > 0:
+        y -= (float(np.dot(x, y)) / den) * x
+    return math.sqrt(float(np.dot(y, y)) / n)
 
