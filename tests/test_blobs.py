@@ -105,6 +105,22 @@ class TestLargestBlob:
         assert largest_blob_pixels(mask) == 3
 
 
+def test_repeated_and_alternating_masks_keep_their_own_answers() -> None:
+    """The memo of the last mask answers only for the same hot pixels at the same width: a
+    mask repeated, alternated with another, or with the same flat indices on another width
+    (other rows, other neighbours) each gets scipy's size."""
+    rng = np.random.default_rng(17)
+    a, b = structured_masks(rng, 2)
+    wide = np.zeros((4, 6), dtype=bool)
+    wide.reshape(-1)[[0, 7]] = True  # (0, 0) and (1, 1): diagonal neighbours
+    narrow = np.zeros((4, 5), dtype=bool)
+    narrow.reshape(-1)[[0, 7]] = True  # the same flat indices: (0, 0) and (1, 2), apart
+    for mask in (a, a, b, a, b, b, wide, narrow, wide, a):
+        assert largest_blob_pixels(mask) == scipy_largest(mask)
+    assert largest_blob_pixels(wide) == 2
+    assert largest_blob_pixels(narrow) == 1
+
+
 def test_features_do_not_import_scipy() -> None:
     """Computing the thermal features imports neither scipy nor scipy.ndimage."""
     code = (

@@ -18,6 +18,7 @@ from edge.features import (
     FeatureParams,
     featurize_recording,
 )
+from edge.featuresets.thermal import doubled_gradient
 from edge.recording import Recording, save_recording
 from edge.types import GasReading, ThermalFrame
 
@@ -221,6 +222,23 @@ class TestGradient:
         mag = np.hypot(gx, gy)
         assert vec[IDX["t_grad_mean"]] == pytest.approx(mag.mean(), rel=1e-5)
         assert vec[IDX["t_grad_std"]] == pytest.approx(mag.std(), rel=1e-5)
+
+    @pytest.mark.parametrize("shape", [(120, 160), (60, 80), (2, 2), (2, 5), (5, 2), (3, 3),
+                                       (7, 3), (3, 7)])
+    def test_exactly_twice_numpy_gradient_contiguous_or_not(self, shape: tuple[int, int]
+                                                            ) -> None:
+        """``doubled_gradient`` is bit for bit the float32 magnitude of twice numpy.gradient's
+        differences, whether the frame is C-contiguous (one subtraction over the rows end to
+        end) or a strided view (row by row)."""
+        rng = np.random.default_rng(6)
+        f = rng.integers(0, 65536, (shape[0], 2 * shape[1])).astype(np.float32)
+        for frame32 in (np.ascontiguousarray(f[:, ::2]), f[:, ::2]):
+            gy, gx = np.gradient(frame32.astype(np.float64))  # halves of exact integers
+            gx32, gy32 = (2.0 * gx).astype(np.float32), (2.0 * gy).astype(np.float32)
+            want = np.sqrt(gx32 * gx32 + gy32 * gy32)
+            got = doubled_gradient(frame32)
+            assert got.dtype == np.float32
+            assert np.array_equal(got, want)
 
 
 class TestChangeAndFlow:

@@ -103,14 +103,17 @@ class ThermalHistory:
         new_pct = 0.0
         new_t_max_c: float | None = None
         if v_hot <= 65535:
-            hot = raw >= v_hot
-            if hot.any():
-                begins = hot & (t - self._last_hot > self.memory_s)
-                if begins.any():
-                    self._onset[begins] = -math.inf if t - self._start < self.warmup_s else t
-                self._last_hot[hot] = t
-                new = hot & (self._onset > -math.inf)
-                idx = np.flatnonzero(new)
+            # The scene memory is read and written at the hot pixels only (a few hundred of a
+            # frame's 19,200): the same values as whole-frame masks, ~10× less work.
+            hot = np.flatnonzero(raw.reshape(-1) >= v_hot)
+            if hot.size:
+                onset = self._onset.reshape(-1)  # views: the writes below land in the memory
+                last_hot = self._last_hot.reshape(-1)
+                begins = hot[t - last_hot[hot] > self.memory_s]
+                if begins.size:
+                    onset[begins] = -math.inf if t - self._start < self.warmup_s else t
+                last_hot[hot] = t
+                idx = hot[onset[hot] > -math.inf]  # the new hot pixels, in frame order
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
                     values = f.reshape(-1)[idx]  # ``f`` is ``raw`` as float32: exact
@@ -128,8 +131,7 @@ class ThermalHistory:
         i = self._earlier(t, T_MAX_RATE_S)
         if i >= 0:
             out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
-        out[6] = self._flicker(self._hot, t)
-        out[7] = self._flicker(self._tmax, t)
+        out[6], out[7] = self._flickers(t)
         if self.long is not None:
             return np.concatenate([out, self.long.update(t, new_pct, new_t_max_c)])
         return out
@@ -168,19 +170,26 @@ class ThermalHistory:
             steps += 1
         return steps
 
-    def _flicker(self, values: list[float], t: float) -> float:
-        """RMS residual of ``values`` about their least-squares line over the last
-        ``FLICKER_WINDOW_S`` (the frames less than 3 s older); 0 with fewer than 3 frames."""
+    def _flickers(self, t: float) -> tuple[float, float]:
+        """The flicker of the hot area and of ``t_max``: each one's RMS residual about its
+        least-squares line over the last ``FLICKER_WINDOW_S`` (the frames less than 3 s
+        older); 0 with fewer than 3 frames. The centred times are computed once for both."""
         i = self._earlier(t, FLICKER_WINDOW_S) + 1
         n = len(self._t) - i
         if n < 3:
-            return 0.0
+            return 0.0, 0.0
         x = np.asarray(self._t[i:], dtype=np.float64)
-        y = np.asarray(values[i:], dtype=np.float64)
         x -= x.mean()
-        y -= y.mean()
         den = float(np.dot(x, x))
-        if den > 0:
-            y -= (float(np.dot(x, y)) / den) * x
-        return math.sqrt(float(np.dot(y, y)) / n)
+        return _residual(x, den, self._hot[i:], n), _residual(x, den, self._tmax[i:], n)
+
+
+def _residual(x: F64, den: float, values: list[float], n: int) -> float:
+    """RMS residual of ``values`` about their least-squares line against the centred times
+    ``x`` (``den`` = x·x)."""
+    y = np.asarray(values, dtype=np.float64)
+    y -= y.mean()
+    if den > 0:
+        y -= (float(np.dot(x, y)) / den) * x
+    return math.sqrt(float(np.dot(y, y)) / n)
 

@@ -56,9 +56,16 @@ def doubled_gradient(f: F32Frame) -> F32Frame:
     ``2·(f[1] − f[0])`` and ``2·(f[−1] − f[−2])`` on its border; integers stay exact.
     """
     h, w = f.shape
-    gx = np.empty_like(f)
-    gy = np.empty_like(f)
-    np.subtract(f[:, 2:], f[:, :-2], out=gx[:, 1:-1])
+    gx = np.empty(f.shape, dtype=f.dtype)
+    gy = np.empty(f.shape, dtype=f.dtype)
+    if f.flags.c_contiguous and w >= 3:
+        # The rows end to end: one contiguous subtraction (~4× faster than 120 row slices)
+        # gives every inside pixel its ``f[x+1] − f[x−1]``; the values it gives the first and
+        # last column (differences across two rows) are replaced by ``_borders`` below.
+        flat = f.reshape(f.size)
+        np.subtract(flat[2:], flat[:-2], out=gx.reshape(f.size)[1:-1])
+    else:
+        np.subtract(f[:, 2:], f[:, :-2], out=gx[:, 1:-1])
     _borders(f, gx, w, axis=1)
     np.subtract(f[2:], f[:-2], out=gy[1:-1])
     _borders(f, gy, h, axis=0)

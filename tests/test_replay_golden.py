@@ -1,0 +1,75 @@
+"""Pinned outputs of a rendered kitchen fire: the fd-v3 features and ``firedetect replay``
+with the demo model, as computed before the replay speed-ups (commit edcfd62).
+
+Speed work on the per-frame path (thermal features, scene memory, largest blob, scoring)
+must not change a value; these pins say so on the same 5-minute 8.7-Hz recording that the
+replay benchmark's 10-minute one starts with. Retraining the demo model or changing the
+scenario engine changes them: re-pin then, saying why.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge.cli import main
+from edge.features import FeatureExtractor, FeatureParams, featurize_recording
+from edge.recording import Recording, readings, save_recording
+from edge.sim.scenarios import render_recording
+from edge.types import ThermalFrame
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: sha256 of the fd-v3 times and features, rounded to 8 decimals (a last-bit difference of
+#: another machine's BLAS must not matter; any real change does).
+FD_V3_DIGEST = "d9ad8acf1cc395d1caecc063e0c00233007d3d2396a1a69ff7c966826ef38711"
+#: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
+DEMO_EVENTS = [{
+    "t": 256.552, "event": "alarm", "score": 0.5073, "reason": "flame_growth",
+    "why": "a new hot region grew by 83 px to 0.95 % of the view (182 px ≥ 140 °C, hottest "
+           "160 °C), crossing it at 98.1 K/s",
+    "model": "20261205T061905Z-c4af3162", "degraded": False,
+}]
+
+
+@pytest.fixture(scope="module")
+def kitchen_fire() -> Recording:
+    """``kitchen_grease_fire`` seed 11, 300 s at 8.7 Hz (2610 frames, flames at ~250 s)."""
+    return render_recording("kitchen_grease_fire", 11, 300.0, frame_rate_hz=8.7)
+
+
+def digest(t: np.ndarray, x: np.ndarray) -> str:
+    """sha256 of times and features rounded to 8 decimals, NaN kept as NaN."""
+    both = np.round(np.column_stack([t, x]).astype(np.float64), 8)
+    return hashlib.sha256(np.ascontiguousarray(both).tobytes()).hexdigest()
+
+
+def test_fd_v3_features_pinned_and_streaming_equals_batch(kitchen_fire: Recording) -> None:
+    """The batch fd-v3 features equal the pinned values, and the streaming extractor's
+    vectors at the frames equal the batch ones to the bit."""
+    t, x = featurize_recording(kitchen_fire, FeatureParams(), "fd-v3")
+    assert x.shape == (2610, 41)
+    assert digest(t, x) == FD_V3_DIGEST
+    ex = FeatureExtractor(FeatureParams(), "fd-v3")
+    rows = []
+    for r in readings(kitchen_fire):
+        if isinstance(r, ThermalFrame):
+            rows.append(ex.add_frame(r))
+        else:
+            ex.add_gas(r)
+    np.testing.assert_array_equal(np.array(rows), x)
+
+
+def test_demo_model_replay_pinned(kitchen_fire: Recording, tmp_path: Path,
+                                  capsys: pytest.CaptureFixture[str],
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """``firedetect replay --config demo/config.toml`` prints exactly the pinned alarm."""
+    path = save_recording(kitchen_fire, tmp_path / "kgf5.npz")
+    monkeypatch.chdir(ROOT)  # the demo config's paths are relative to the repository
+    assert main(["replay", str(path), "--config", "demo/config.toml"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [json.loads(ln) for ln in lines] == DEMO_EVENTS
