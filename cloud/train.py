@@ -38,6 +38,7 @@ if __package__ in (None, ""):
 
 import logging
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -81,6 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # -----------------------------------------------------------------------
     parts: list[Dataset] = []
     skipped: list[Skipped] = []
+    select: Dataset | None = None  # --select-runs: they only choose the threshold and bar
     try:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
@@ -88,6 +90,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                             labels=args.labels, engines=args.sim_engines,
                             vary=args.sim_variation, feature_set=args.feature_set)
             parts.append(simulate(jobs, workers=args.workers))
+        if args.select_runs and args.simulate:
+            # Their own seeds: the main jobs take seed·100003 + i, these (seed + 1)·100003 + i
+            jobs = sim_jobs(args.select_runs, args.seed + 1, args.sim_duration, args.sim_rate,
+                            args.lag, params, slow_duration_s=args.sim_slow_duration,
+                            labels=args.labels, engines=args.sim_engines,
+                            vary=args.sim_variation, feature_set=args.feature_set)
+            select = simulate(jobs, workers=args.workers)
         if args.data:
             loaded, skipped = load_paths(args.data, params=params, strict=args.strict,
                                          endpoint_url=args.s3_endpoint_url, lag_s=args.lag,
@@ -110,6 +119,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     split = recording_split(ds, args.seed)
     # Fleet clips go by device: every clip of a held-out device is held out
     split = split_devices(split, [g.device for g in ds.groups], ds.has_fire(), seed=args.seed)
+    # The selection runs join the data after the split: they choose, never fit or report
+    if select is not None and len(select.groups):
+        first = len(ds.groups)
+        ds = Dataset.concat([ds, select])
+        split = replace(split, select=tuple(range(first, len(ds.groups))))
 
     # %%
     # Fit the members, weight them, calibrate, choose the threshold on validation recordings

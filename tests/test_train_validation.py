@@ -172,6 +172,26 @@ class TestUnselected:
         table = drop_one(ds, chosen, split.val, replace(base, unselected=("fam_loud",)))
         assert table["all"]["runs"] == 7  # the unselected run is still reported
 
+    def test_selection_runs_choose_but_do_not_fit(self) -> None:
+        """A run in split.select (--select-runs) raises the threshold as a validation nuisance
+        would, without being a validation run: the weights and calibration stay those of the
+        validation runs alone."""
+        ds = runs_dataset(16, 5)
+        X, y = synthetic_features(2_000, 9)
+        loud = X[y == 1][:60].astype(np.float32)
+        loud[:10], loud[50:] = X[y == 0][:10], X[y == 0][10:20]
+        ds = Dataset.concat([ds, Dataset(loud, np.zeros(60, np.int8), np.zeros(60, np.int32),
+                                         np.arange(60.0), np.ones(60, bool),
+                                         [Group("sim:fam_loud:1", "fam_loud", None, 60.0,
+                                                "recording")])])
+        cfg = EnsembleConfig(members=("rf", "lr"), params=SMALL, n_jobs=2)
+        plain = fit_on_split(ds, GroupSplit(tuple(range(10)), tuple(range(10, 16)), ()), cfg)
+        chosen = fit_on_split(ds, GroupSplit(tuple(range(10)), tuple(range(10, 16)), (),
+                                             select=(16,)), cfg)
+        assert chosen.threshold > plain.threshold + 0.05
+        assert chosen.weights == plain.weights
+        assert chosen.calibration == plain.calibration
+
     def test_unknown_family_is_refused_by_name(self) -> None:
         """--unselected names an unknown family and lists the known ones."""
         from cloud.training.options import parse_unselected

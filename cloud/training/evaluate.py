@@ -62,7 +62,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
-    chosen_on = selection_groups(ds, split.val, cfg)
+    chosen_on = selection_groups(ds, (*split.val, *split.select), cfg)
     if cfg.threshold_mode == "events":
         streams = no_fire_streams(ds, ens, chosen_on)
         if streams:

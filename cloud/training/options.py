@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--simulate", type=int, default=0, metavar="N",
                    help="render N recordings from the physics engines (balanced over the "
                         "engines and each engine's 12 families)")
+    d.add_argument("--select-runs", type=int, default=0, metavar="N",
+                   help="render N more recordings of the same engines and families (their own "
+                        "seeds) used ONLY to choose the alarm threshold and the flame bar: "
+                        "more nuisances to clear than the validation runs hold (default 0)")
     d.add_argument("--sim-engines", type=_engines, default=("ours", "cfast"),
                    metavar="LIST", help="engines of the simulated recordings: ours (edge.sim."
                    "scenarios), cfast (NIST CFAST, edge.sim.cfast), or ours,cfast (default)")
@@ -224,6 +228,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.data = [channel]
     if args.simulate < 0:
         build_parser().error(f"--simulate {args.simulate}; allowed: 0 or more recordings")
+    if args.select_runs < 0 or (args.select_runs and not args.simulate):
+        build_parser().error(f"--select-runs {args.select_runs}; allowed: 0 or more recordings, "
+                             "with --simulate (they are simulated as its runs are)")
     if args.feature_set is None:
         args.feature_set = default_feature_set(args.simulate, args.data)
     return args
@@ -374,6 +381,7 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "data": {"n_rows": len(ds), "n_groups": len(ds.groups), "id": ds.fingerprint(),
                  "sources": sources(args), "train_groups": len(split.train),
                  "val_groups": len(split.val), "test_groups": len(split.test),
+                 "select_groups": len(split.select),
                  "lag_s": args.lag, "labels": args.labels,
                  "feature_set": args.feature_set},
         "members": list(ens.pipelines),

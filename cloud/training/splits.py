@@ -32,6 +32,8 @@ class GroupSplit:
     train: tuple[int, ...]
     val: tuple[int, ...]
     test: tuple[int, ...]
+    #: Runs that only choose the alarm threshold and the flame bar (``--select-runs``).
+    select: tuple[int, ...] = ()
 
 
 def split_groups(strata: Sequence[str], *, val_fraction: float = 0.15,
