@@ -35,6 +35,7 @@ from edge.config.model import ModelConfig
 from edge.detect.flame import FlameWatch
 from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor, featurize_recording
+from edge.featuresets.blas import one_blas_thread
 from edge.model.holder import ModelHolder
 from edge.recording import Recording
 from edge.types import GasReading, ThermalFrame
@@ -151,6 +152,9 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=None, help="a signed artifact to score")
     parser.add_argument("--public-key", type=Path, default=None, help="its public key (PEM)")
     args = parser.parse_args()
+    # As the device runs them (edge.cli): one BLAS thread, else each frame's sums of squares
+    # wake a second thread that waits for a busy core (BENCHMARKS.md, "BLAS in worker pools").
+    one_blas_thread()
     holder = None
     if args.model is not None:
         holder = ModelHolder(ModelConfig(public_key=args.public_key))
