@@ -157,6 +157,9 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"up to {fb.highest_nuisance}, in {fb.growing_streams} of {fb.streams} streams; "
               f"{fb.fires_corroborated} of {fb.fires} growing fires corroborated)",
               file=sys.stderr)
+        print("  flame bar → no-fire streams alarming, growing fires alarmed, median wait: "
+              + "; ".join(f"{b:g} → {n}, {c}, " + ("–" if w is None else f"{w:.1f} s")
+                          for b, n, c, w in fb.curve), file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)

@@ -140,6 +140,19 @@ class TestChooseFlameBar:
         assert (fb.fires, fb.fires_corroborated) == (3, 2)
         assert fb.median_wait_s == pytest.approx(1.5)  # 2 s and 1 s (the sure one)
 
+    def test_the_trade_off_curve(self) -> None:
+        """The report's curve says, per bar, how many no-fire streams would alarm (a sure one
+        at every bar), how many growing fires alarm and after how long."""
+        ds = dataset([(None, [0.65], [1]), (None, [0.1, 0.1], [2, 0]),
+                      (0.0, [0.3, 0.5, 0.9], [1, 1, 1])])
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
+                              range(3))
+        curve = {b: rest for b, *rest in fb.curve}
+        assert curve[0.3] == [2, 1, 0.0]
+        assert curve[0.6] == [2, 1, 2.0]
+        assert curve[0.7] == [1, 1, 2.0]
+        assert curve[0.95] == [1, 0, None]
+
     def test_sure_growth_is_counted_not_barred(self) -> None:
         """A no-fire stream the watch is sure of alarms whatever the score: it does not raise
         the bar (no bar removes it) and is counted."""

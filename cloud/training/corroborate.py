@@ -46,6 +46,8 @@ __all__ = ["CEILING", "FLOOR", "WATCH_GROWING", "WATCH_SURE", "FlameBar", "choos
            "watch_rows"]
 
 WATCH_NONE, WATCH_GROWING, WATCH_SURE = 0, 1, 2
+#: The bars the report's trade-off curve is read at (``FlameBar.curve``).
+CURVE_BARS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 #: Never below this (a bar near 0 trusts the hand-set growth alone on what validation lacks)...
 FLOOR = 0.2
 #: ... and never above the alarm threshold's own ceiling (the model alone alarms there).
@@ -96,6 +98,9 @@ class FlameBar:
     fires: int
     fires_corroborated: int
     median_wait_s: float | None
+    #: The trade-off the bar was picked from: per bar in ``CURVE_BARS``, the no-fire streams
+    #: that would alarm at it, the growing fires it lets alarm and their median wait (s).
+    curve: tuple[tuple[float, int, int, float | None], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +120,7 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
     row_group, t, watch = ds.group[rows], ds.t[rows], ds.watch[rows]
     highest = -math.inf
     streams = growing_streams = sure_streams = 0
+    peaks: list[float] = []  # per no-fire stream: its highest growing score (1 if sure)
     fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
                           npt.NDArray[np.int8]]] = []
     for g in groups:
@@ -126,10 +132,14 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
         if quiet.any():
             streams += 1
             grow = quiet & (watch == WATCH_GROWING)
+            peak = -math.inf
             if grow.any():
                 growing_streams += 1
-                highest = max(highest, float(np.nanmax(p[grow], initial=-math.inf)))
-            sure_streams += int(bool((quiet & (watch == WATCH_SURE)).any()))
+                peak = float(np.nanmax(p[grow], initial=-math.inf))
+                highest = max(highest, peak)
+            sure = bool((quiet & (watch == WATCH_SURE)).any())
+            sure_streams += int(sure)
+            peaks.append(math.inf if sure else peak)
         if info.fire_start_s is not None:
             fire = sel & (t >= info.fire_start_s)
             fire_runs.append((t[fire], p[fire], watch[fire]))
@@ -139,8 +149,13 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
     if seen is not None and seen + margin > CEILING:
         log.warning("validation nuisances grow with a score up to %.3f: flame bar capped at %.2f",
                     seen, CEILING)
+    curve = []
+    for b in CURVE_BARS:
+        _, n_corr, b_waits = _fires_at(fire_runs, b)
+        curve.append((b, sum(pk >= b for pk in peaks), n_corr,
+                      float(np.median(b_waits)) if b_waits else None))
     out = FlameBar(bar, margin, seen, streams, growing_streams, sure_streams, fires,
-                   corroborated, float(np.median(waits)) if waits else None)
+                   corroborated, float(np.median(waits)) if waits else None, tuple(curve))
     log.info("flame bar %.3f: %s", bar, out)
     return out
 
