@@ -148,18 +148,24 @@ class TestDropOne:
         assert table["all"]["threshold"] == with_const.threshold
 
 
+def with_loud_run() -> Dataset:
+    """``runs_dataset(16, 5)`` and a 17th run (group 16, family ``fam_loud``): no fire, but
+    fire-like rows from 10 to 50 s of its 60."""
+    X, y = synthetic_features(2_000, 9)
+    loud = X[y == 1][:60].astype(np.float32)
+    loud[:10], loud[50:] = X[y == 0][:10], X[y == 0][10:20]
+    return Dataset.concat([runs_dataset(16, 5),
+                           Dataset(loud, np.zeros(60, np.int8), np.zeros(60, np.int32),
+                                   np.arange(60.0), np.ones(60, bool),
+                                   [Group("sim:fam_loud:1", "fam_loud", None, 60.0,
+                                          "recording")])])
+
+
 class TestUnselected:
     def test_unselected_family_does_not_set_the_threshold(self) -> None:
         """A validation nuisance that looks like fire for 40 s raises the event threshold; named
         in cfg.unselected it no longer sets it, while it stays in the validation report."""
-        ds = runs_dataset(16, 5)
-        X, y = synthetic_features(2_000, 9)
-        loud = X[y == 1][:60].astype(np.float32)
-        loud[:10], loud[50:] = X[y == 0][:10], X[y == 0][10:20]
-        ds = Dataset.concat([ds, Dataset(loud, np.zeros(60, np.int8), np.zeros(60, np.int32),
-                                         np.arange(60.0), np.ones(60, bool),
-                                         [Group("sim:fam_loud:1", "fam_loud", None, 60.0,
-                                                "recording")])])
+        ds = with_loud_run()
         split = GroupSplit(tuple(range(10)), (*range(10, 16), 16), ())
         base = EnsembleConfig(members=("rf", "lr"), params=SMALL, n_jobs=2)
         capped = fit_on_split(ds, split, base)
@@ -176,14 +182,7 @@ class TestUnselected:
         """A run in split.select (--select-runs) raises the threshold as a validation nuisance
         would, without being a validation run: the weights and calibration stay those of the
         validation runs alone."""
-        ds = runs_dataset(16, 5)
-        X, y = synthetic_features(2_000, 9)
-        loud = X[y == 1][:60].astype(np.float32)
-        loud[:10], loud[50:] = X[y == 0][:10], X[y == 0][10:20]
-        ds = Dataset.concat([ds, Dataset(loud, np.zeros(60, np.int8), np.zeros(60, np.int32),
-                                         np.arange(60.0), np.ones(60, bool),
-                                         [Group("sim:fam_loud:1", "fam_loud", None, 60.0,
-                                                "recording")])])
+        ds = with_loud_run()
         cfg = EnsembleConfig(members=("rf", "lr"), params=SMALL, n_jobs=2)
         plain = fit_on_split(ds, GroupSplit(tuple(range(10)), tuple(range(10, 16)), ()), cfg)
         chosen = fit_on_split(ds, GroupSplit(tuple(range(10)), tuple(range(10, 16)), (),
