@@ -153,8 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{cal['after']['brier']:.4f}); threshold {ens.threshold:.4f}", file=sys.stderr)
     if ens.flame_bar is not None:
         fb = ens.flame_bar
+        top = "–" if fb.highest_nuisance is None else f"{fb.highest_nuisance:.3f}"
         print(f"  flame corroboration: {fb.bar:.3f} (validation nuisances growing with a score "
-              f"up to {fb.highest_nuisance}, in {fb.growing_streams} of {fb.streams} streams; "
+              f"up to {top}, in {fb.growing_streams} of {fb.streams} streams; "
               f"{fb.fires_corroborated} of {fb.fires} growing fires corroborated)",
               file=sys.stderr)
         print("  flame bar → no-fire streams alarming, growing fires alarmed, median wait: "
