@@ -31,7 +31,6 @@ import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
 from edge.detect.flame import FlameWatch
-from edge.detect.scene import SceneMemory
 from edge.features import FeatureParams
 from edge.featuresets.batch import row_frames
 from edge.recording import Recording
@@ -59,15 +58,11 @@ def watch_rows(rec: Recording, params: FeatureParams | None = None,
     """What the device's flame watch says at each row :func:`edge.features.featurize_recording`
     gives over ``rec`` (``WATCH_NONE``, ``WATCH_GROWING`` or ``WATCH_SURE``), fed the frames in
     °C as the pipeline feeds them; rows of SCD41 readings say nothing."""
-    cfg = config or FlameConfig()
-    memory = SceneMemory(cfg)
-    watch = FlameWatch(cfg, memory)
+    watch = FlameWatch(config or FlameConfig())  # with its own scene memory
     res = np.float32(rec.frame_resolution_k)
     per_frame = np.zeros(rec.frame_t.size, np.int8)
     for i, t in enumerate(rec.frame_t.tolist()):
-        celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
-        memory.update(t, celsius)
-        seen = watch.observe(celsius)
+        seen = watch.update(t, rec.frames[i] * res - np.float32(ZERO_C_K))
         if seen.growing:
             per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
     frames = row_frames(rec, params)

@@ -62,9 +62,12 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
-    chosen_on = selection_groups(ds, (*split.val, *split.select), cfg)
+    # The runs the threshold and the flame bar are chosen on, scored once for both
+    chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
+    rows = ds.rows_of(chosen_on)
+    p = ens.predict_proba(ds.X[rows].astype(np.float64)) if rows.size else np.zeros(0)
     if cfg.threshold_mode == "events":
-        streams = no_fire_streams(ds, ens, chosen_on)
+        streams = streams_of(ds, rows, p, chosen_on)
         if streams:
             ens.threshold = event_threshold(streams, cfg.event_margin)
         else:
@@ -72,7 +75,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
                         "the per-frame threshold %.4f", ens.threshold)
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
-    ens.flame_bar = flame_bar(ds, ens, chosen_on, cfg.event_margin)
+    ens.flame_bar = flame_bar(ds, rows, p, chosen_on, cfg.event_margin)
     return ens
 
 
@@ -82,15 +85,19 @@ def selection_groups(ds: Dataset, groups: Sequence[int], cfg: EnsembleConfig) ->
     return [g for g in groups if ds.groups[g].family not in cfg.unselected]
 
 
-def flame_bar(ds: Dataset, ens: Ensemble, groups: Sequence[int], margin: float
-              ) -> FlameBar | None:
-    """The flame watch's corroboration bar on the recordings among ``groups``
-    (``cloud.training.corroborate``); None when none of them has a camera frame."""
+def timed_groups(ds: Dataset, groups: Sequence[int]) -> list[int]:
+    """The recordings and fleet clips among ``groups`` (JSON sample files have no time)."""
+    return [g for g in groups if ds.groups[g].kind in ("recording", "fleet")]
+
+
+def flame_bar(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int],
+              margin: float) -> FlameBar | None:
+    """The flame watch's corroboration bar on the recordings among ``groups`` (``rows``: their
+    rows, ``p``: their scores; ``cloud.training.corroborate``); None when none of them has a
+    camera frame."""
     rec = [g for g in groups if ds.groups[g].kind == "recording"]
-    rows = ds.rows_of(rec)
-    if not rec or not np.isfinite(ds.X[rows, 0]).any():
+    if not rec or not np.isfinite(ds.X[rows[np.isin(ds.group[rows], rec)], 0]).any():
         return None
-    p = ens.predict_proba(ds.X[rows].astype(np.float64))
     return choose_flame_bar(ds, p, rows, rec, margin)
 
 
@@ -114,17 +121,26 @@ def no_fire_streams(ds: Dataset, ens: Ensemble, groups: Sequence[int]) -> list[S
     """The ensemble's score streams of the recordings among ``groups``: no-fire recordings
     whole, fire recordings up to their onset; fleet clips likewise (JSON sample files have
     no time: left out)."""
+    timed = timed_groups(ds, groups)
+    rows = ds.rows_of(timed)
+    if rows.size == 0:
+        return []
+    return streams_of(ds, rows, ens.predict_proba(ds.X[rows].astype(np.float64)), timed)
+
+
+def streams_of(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int]
+               ) -> list[Stream]:
+    """The no-fire score streams of ``groups`` from their ``rows`` scored ``p``: each run
+    whole, or up to its fire's onset."""
+    row_group, t = ds.group[rows], ds.t[rows]
     out = []
     for g in groups:
         info = ds.groups[g]
-        if info.kind not in ("recording", "fleet"):
-            continue
-        rows = ds.rows_of([g])
+        sel = row_group == g
         if info.fire_start_s is not None:
-            rows = rows[ds.t[rows] < info.fire_start_s]
-        if rows.size:
-            out.append(Stream(ds.t[rows], ens.predict_proba(ds.X[rows].astype(np.float64)),
-                              name=info.name))
+            sel &= t < info.fire_start_s
+        if sel.any():
+            out.append(Stream(t[sel], p[sel], name=info.name))
     return out
 
 

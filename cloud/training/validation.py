@@ -20,7 +20,7 @@ import numpy.typing as npt
 from cloud.training.calibrate import fit_calibration
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, choose_threshold, weights_from_scores
-from cloud.training.evaluate import selection_groups
+from cloud.training.evaluate import selection_groups, streams_of
 from cloud.training.metrics import run_events, summarise_runs
 from cloud.training.splits import engine_of
 from cloud.training.threshold import Stream, count_alarms, event_threshold
@@ -32,20 +32,10 @@ Array = npt.NDArray[np.float64]
 
 
 def _streams(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int]
-             ) -> dict[int, Stream]:
-    """No-fire score streams by group: no-fire runs whole, fire runs up to their onset."""
-    out: dict[int, Stream] = {}
-    row_group = ds.group[rows]
-    for g in groups:
-        info = ds.groups[g]
-        if info.kind != "recording":
-            continue
-        sel = row_group == g
-        if info.fire_start_s is not None:
-            sel &= ds.t[rows] < info.fire_start_s
-        if sel.any():
-            out[g] = Stream(ds.t[rows][sel], p[sel], name=info.name)
-    return out
+             ) -> list[Stream]:
+    """No-fire score streams of the recordings among ``groups``: no-fire runs whole, fire
+    runs up to their onset."""
+    return streams_of(ds, rows, p, [g for g in groups if ds.groups[g].kind == "recording"])
 
 
 def _runs(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, threshold: float,
@@ -66,7 +56,7 @@ def _events(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, threshold: float,
     test report counts them) and how many of them the device's alarm logic alarms before
     the fire (``device_false_alarm_runs``)."""
     s = summarise_runs(_runs(ds, rows, p, threshold, groups))
-    s["device_false_alarm_runs"] = count_alarms(list(_streams(ds, rows, p, groups).values()),
+    s["device_false_alarm_runs"] = count_alarms(_streams(ds, rows, p, groups),
                                                 threshold)
     s.pop("tta_s", None)
     return s
@@ -88,7 +78,7 @@ def _threshold(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequen
                cfg: EnsembleConfig) -> float:
     keep = ds.scored[rows]
     if cfg.threshold_mode == "events":
-        streams = list(_streams(ds, rows, p, groups).values())
+        streams = _streams(ds, rows, p, groups)
         if streams:
             return event_threshold(streams, cfg.event_margin)
     return choose_threshold(ds.y[rows][keep], p[keep], cfg.target_far)

@@ -97,8 +97,9 @@ def row_frames(rec: Recording, params: FeatureParams | None = None) -> npt.NDArr
     is (-1: a row of an SCD41 reading taken while the frames were stale)."""
     p = params if params is not None else FeatureParams()
     ft = np.asarray(rec.frame_t, dtype=np.float64)
-    gas_idx = _stale_readings(ft, np.asarray(rec.gas_t, dtype=np.float64), p)
-    order, _ = _row_order(ft, np.asarray(rec.gas_t, dtype=np.float64), gas_idx)
+    gt = np.asarray(rec.gas_t, dtype=np.float64)
+    gas_idx = _stale_readings(ft, gt, p)
+    order, _ = _row_order(ft, gt, gas_idx)
     source = np.concatenate([np.full(gas_idx.size, -1, np.intp), np.arange(ft.size)])
     out: npt.NDArray[np.intp] = source[order]
     return out

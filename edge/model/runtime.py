@@ -198,6 +198,12 @@ class Model:
     ensemble: Ensemble
     backend: str
     manifest: dict[str, Any]
+    _coef: FloatArray | None = field(default=None, repr=False)
+    _center: FloatArray | None = field(default=None, repr=False)
+    _scale: FloatArray | None = field(default=None, repr=False)
+    _order: tuple[str, ...] = field(default=(), repr=False)
+    _names: tuple[str, ...] = field(default=FEATURE_NAMES, repr=False)
+    _calibration: Calibration | None = field(default=None, repr=False)
 
     @property
     def flame_min_score(self) -> float | None:
@@ -205,12 +211,6 @@ class Model:
         (manifest ``detection.flame_min_score``); None: the model does not say."""
         bar = (self.manifest.get("detection") or {}).get("flame_min_score")
         return None if bar is None else float(bar)
-    _coef: FloatArray | None = field(default=None, repr=False)
-    _center: FloatArray | None = field(default=None, repr=False)
-    _scale: FloatArray | None = field(default=None, repr=False)
-    _order: tuple[str, ...] = field(default=(), repr=False)
-    _names: tuple[str, ...] = field(default=FEATURE_NAMES, repr=False)
-    _calibration: Calibration | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self._order = tuple(sorted(self.weights))
