@@ -112,12 +112,22 @@ class TestRefusedBeforeTraining:
         (["--target-far", "1.5"], "--target-far 1.5; allowed"),
         (["--degraded-fraction", "1.5"], "--degraded-fraction 1.5; allowed: 0 ≤ F ≤ 1"),
         (["--event-margin", "-0.1"], "--event-margin -0.1; allowed"),
+        (["--unselected", "fireplace"], "--unselected fireplace: unknown family; allowed"),
     ])
     def test_bad_model_options(self, option: list[str], message: str,
                                capsys: pytest.CaptureFixture[str]) -> None:
         """Bad member options stop the run before any data is touched."""
         assert main(["--simulate", "400", "--unsigned", *option]) == 2
         assert message in capsys.readouterr().err
+
+    @pytest.mark.parametrize("argv", [["--simulate", "4", "--select-runs", "-1"],
+                                      ["--select-runs", "3"]])
+    def test_bad_select_runs(self, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+        """--select-runs below 0, or without --simulate, exits 2 naming what is allowed."""
+        with pytest.raises(SystemExit) as err:
+            main(["--unsigned", *argv])
+        assert err.value.code == 2
+        assert "--select-runs" in capsys.readouterr().err
 
     def test_no_data(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """No data at all is an error, not a crash."""
