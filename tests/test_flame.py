@@ -11,7 +11,7 @@ from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
 from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule
-from edge.detect.flame import FlameWatch, median
+from edge.detect.flame import FlameWatch, median, step_peaks
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
@@ -71,6 +71,21 @@ class TestFlameWatch:
                 return np.full(SHAPE, ROOM_C, np.float32)
             return disc(80, 60, 5.0 + 2.0 * np.sin(2.0 * t), 300.0)
         assert watch(ring, np.arange(0.0, 400.0, 1.0)) == []
+
+    def test_flickering_growing_flame_found(self) -> None:
+        """A spreading flame whose visible size pulses by a third from one frame to the next
+        (as a CFAST-driven flame's first seconds do) is found as soon as a steady one: the
+        growth is read on each step's peak, not on one sample that may fall in a trough."""
+        steady = growing_flame(100.0)
+
+        def pulsing(t: float) -> np.ndarray:
+            if t < 100.0:
+                return steady(t)
+            dip = 0.65 if round(t) % 3 == 1 else 1.0  # every third frame a trough
+            return disc(80, 60, (1.0 + 0.4 * (t - 100.0)) * dip, 450.0)
+        times = np.arange(0.0, 160.0, 1.0)
+        hits, calm = watch(pulsing, times), watch(steady, times)
+        assert hits and calm and hits[0] <= calm[0] + 2.0
 
     def test_hot_at_start_up_is_scene(self) -> None:
         """A fireplace already burning (and flickering) when the device starts is not news."""
@@ -325,6 +340,19 @@ class TestSceneThreshold:
         assert pipe.scene_bar == pytest.approx(0.9)
         assert pipe.retune(AlarmConfig(), 0.6)  # a reload, a new model's threshold
         assert pipe.scene_bar == pytest.approx(0.8)
+
+
+class TestStepPeaks:
+    def test_peak_of_each_step(self) -> None:
+        """Element k is the largest count in (t − (k+1)·step, t − k·step]."""
+        times = [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+        counts = [1, 9, 2, 3, 8, 4, 5, 7, 6]
+        # steps back from t=4: (2,4] → 5,4,7,6 → 7; (0,2] → 9,2,3,8 → 9; (-2,0] → 1
+        assert step_peaks(times, counts, 4.0, 2.0, 2) == [7, 9, 1]
+
+    def test_empty_step_reads_the_sample_before(self) -> None:
+        """Under one frame a step, a step with no sample reads the last one before it."""
+        assert step_peaks([0.0, 5.0], [3, 10], 5.0, 2.0, 2) == [10, 3, 3]
 
 
 class TestMedian:

@@ -10,10 +10,12 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   ``memory_s`` (30 min) continues its old episode. So a fireplace burning since boot, a candle,
   or a heater cycling on its thermostat are the scene, not news.
 - **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
-  clip) rose in each of the last ``steps`` steps of ``step_s`` (5 × 2 s), by ``min_growth_px`` (12)
-  in all, and is at least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few
-  seconds; a hob, a grate or a heater crosses the line all at once and stops, a gas ring
-  flickers in place, a glint or the sun is a few pixels that do not spread.
+  clip), at its peak within each step of ``step_s``, rose in each of the last ``steps`` steps
+  (5 × 2 s), by ``min_growth_px`` (12) in all, and is at least ``min_px`` (12). A flame on a
+  t² fire spreads pixel by pixel every few seconds, and flickers as it does (the step's peak
+  is its envelope: :func:`step_peaks`); a hob, a grate or a heater crosses the line all at
+  once and stops, a gas ring flickers in place, a glint or the sun is a few pixels that do
+  not spread.
 - **Fast**: the pixels that join the region jump: the median rate at which they crossed
   ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
   whose edge pixels cross the line one after another as it warms rises well under that.
@@ -119,7 +121,8 @@ class FlameWatch:
 
     def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
         cfg = self.cfg
-        span = cfg.step_s * max(cfg.steps, cfg.sure_steps)
+        last = max(cfg.steps, cfg.sure_steps)
+        span = cfg.step_s * (last + 1)
         times, counts_ = self._times, self._counts
         times.append(t)
         counts_.append(new_px)
@@ -129,9 +132,8 @@ class FlameWatch:
             del times[:drop], counts_[:drop], self._rises[:drop]
         if times[0] > t - span:
             return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
-        counts = [counts_[bisect_right(times, t - k * cfg.step_s) - 1]
-                  for k in range(max(cfg.steps, cfg.sure_steps) + 1)]
-        # How many steps back the count has risen step after step.
+        counts = step_peaks(times, counts_, t, cfg.step_s, last)
+        # How many steps back the peak has risen step after step.
         run = next((k - 1 for k in range(1, len(counts)) if counts[k - 1] <= counts[k]),
                    len(counts) - 1)
         growth = counts[0] - counts[cfg.steps]
@@ -142,6 +144,27 @@ class FlameWatch:
                    and rate >= cfg.min_rise_k_s)
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
         return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)
+
+
+def step_peaks(times: list[float], counts: list[int], t: float, step_s: float, last: int
+               ) -> list[int]:
+    """The peak count of each step back from ``t``: element ``k`` is the largest count in
+    (t − (k+1)·step_s, t − k·step_s], for ``k`` = 0…``last``; a step holding no sample (a frame
+    rate under one per step) reads the sample before it.
+
+    A flame's visible area pulses (flames puff at ~1–7 Hz, fire-science.md §2.3), in its
+    first seconds by a third of its size from one second to the next, so one sample a step
+    reads the flicker rather than the growth; the step's peak is the flame's envelope. A gas
+    ring or a grate flickering in place keeps a flat envelope, and a hob or heater that
+    crosses the line at once and stops, a flat one after the jump.
+    """
+    out = []
+    hi = len(times)
+    for k in range(last + 1):
+        lo = bisect_right(times, t - (k + 1) * step_s)
+        out.append(max(counts[lo:hi]) if hi > lo else counts[max(hi - 1, 0)])
+        hi = lo
+    return out
 
 
 def median(values: list[float]) -> float:
