@@ -34,7 +34,9 @@ class FlameConfig(Section):
     )
     step_s: float = Field(2.0, gt=0.0, le=30.0, description="growth is checked per step (s)")
     steps: int = Field(
-        5, ge=2, le=30, description="the new region must have grown in each of this many steps"
+        4, ge=2, le=30,
+        description="the new region (its peak in each step) must have grown in each of this "
+        "many steps",
     )
     min_growth_px: int = Field(
         12, ge=1, le=10000, description="and by at least this many pixels over those steps"

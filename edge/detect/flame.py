@@ -11,7 +11,7 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   or a heater cycling on its thermostat are the scene, not news.
 - **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
   clip), at its peak within each step of ``step_s``, rose in each of the last ``steps`` steps
-  (5 × 2 s), by ``min_growth_px`` (12) in all, and is at least ``min_px`` (12). A flame on a
+  (4 × 2 s), by ``min_growth_px`` (12) in all, and is at least ``min_px`` (12). A flame on a
   t² fire spreads pixel by pixel every few seconds, and flickers as it does (the step's peak
   is its envelope: :func:`step_peaks`); a hob, a grate or a heater crosses the line all at
   once and stops, a gas ring flickers in place, a glint or the sun is a few pixels that do
