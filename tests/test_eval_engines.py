@@ -96,6 +96,20 @@ class TestPlan:
         with pytest.raises(ValueError, match="occupancy"):
             plan_engine_runs("cfast", 1, 60.0, 1.0, families=["occupancy"], **kw)
 
+    def test_cfast_nuisances_take_the_nuisance_duration(self) -> None:
+        """CFAST's CN* runs last --nuisance-duration, its smoulder --slow-duration, the rest
+        --duration; a length of 0 s is refused by name with the CFAST engine alone too."""
+        kw: dict[str, Any] = {"full_rate_runs": 0, "seed_base": DEFAULT_SEED_BASE}
+        runs = plan_engine_runs("cfast", 1, 60.0, 1.0, slow_duration_s=900.0,
+                                nuisance_duration_s=1200.0, **kw)
+        for r in runs:
+            code = CFAST_CODES[r.scenario]
+            want = 900.0 if r.scenario == "cfast_smoulder" else (
+                1200.0 if code.startswith("CN") else 60.0)
+            assert r.duration_s == want, r.scenario
+        with pytest.raises(ValueError, match="--nuisance-duration"):
+            plan_engine_runs("cfast", 1, 60.0, 1.0, nuisance_duration_s=0.0, **kw)
+
     def test_default_engine_is_ours(self) -> None:
         """Without --engine the suite evaluates our engine, without the no-watches replay."""
         args = build_parser().parse_args(["--out", "x"])

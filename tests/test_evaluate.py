@@ -101,6 +101,22 @@ class TestPlanRuns:
         slow = {SCENARIOS[r.scenario].code for r in runs if r.duration_s == 900.0}
         assert slow == {"F3", "F4", "F5"}
 
+    def test_nuisance_duration_only_for_nuisances(self) -> None:
+        """N1–N6 get the nuisance duration, F3–F5 the slow one, the flaming fires neither."""
+        runs = plan_runs(1, 100.0, 1.0, full_rate_runs=0, slow_duration_s=900.0,
+                         nuisance_duration_s=1200.0)
+        by = {SCENARIOS[r.scenario].code: r.duration_s for r in runs}
+        assert {c for c, d in by.items() if d == 1200.0} == {f"N{i}" for i in range(1, 7)}
+        assert {c for c, d in by.items() if d == 900.0} == {"F3", "F4", "F5"}
+        assert by["F1"] == by["F2"] == by["F6"] == 100.0
+
+    @pytest.mark.parametrize("kw", ["slow_duration_s", "nuisance_duration_s"])
+    def test_bad_durations_named(self, kw: str) -> None:
+        """A slow-fire or nuisance length of 0 s or less is refused, naming the option."""
+        option = "--" + kw.removesuffix("_s").replace("_", "-")
+        with pytest.raises(ValueError, match=option):
+            plan_runs(1, 100.0, 1.0, full_rate_runs=0, **{kw: 0.0})
+
     def test_unknown_family(self) -> None:
         """An unknown family name is refused with the allowed names."""
         with pytest.raises(ValueError, match="flaming_upholstery"):
@@ -247,6 +263,17 @@ class TestEndToEnd:
         doc = json.loads((tmp_path / "summary.json").read_text())
         assert len(doc["modes"]["fused"]["families"]) == 4
         assert "| flaming F1/F2/F6 detected |" in (tmp_path / "report.md").read_text()
+
+    def test_report_of_nuisances_only(self, tiny_results: list[dict[str, Any]],
+                                      tmp_path: Path) -> None:
+        """A suite of nuisance runs only (``--families N2,N3``) still writes every file:
+        the detection plot says there is nothing to detect; the false alarms are reported."""
+        some = [r for r in tiny_results if r["label"] != "fire"]
+        summary = summarise(some) | {"model": {"version": "rules-v1"}, "command": "test"}
+        write_report(tmp_path, some, summary, {"holdout_families": {}})
+        assert {"report.md", "detection.png", "tta_km.png", "nuisance.png"} <= {
+            p.name for p in tmp_path.iterdir()}
+        assert "| cooking N2/N3 runs alarming |" in (tmp_path / "report.md").read_text()
 
 
 class TestMain:

@@ -42,12 +42,15 @@ CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 
 
 def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_hz: float, *,
                      full_rate_runs: int, seed_base: int, families: Sequence[str] = (),
-                     slow_duration_s: float | None = None) -> list[HeldoutRun]:
-    """The held-out runs of ``engine`` (``ours``, ``cfast`` or ``both``; ours first).
+                     slow_duration_s: float | None = None,
+                     nuisance_duration_s: float | None = None) -> list[HeldoutRun]:
+    """The held-out runs of ``engine`` (``ours``, ``cfast`` or ``both``; ours first); slow
+    fires and nuisances of either engine last ``slow_duration_s`` and ``nuisance_duration_s``
+    when given (``plan_runs``).
 
     :raises ValueError: for an unknown engine or family, or counts as ``plan_runs`` refuses.
     """
-    from cloud.heldout.suite import FULL_RATE_HZ, HeldoutRun, plan_runs
+    from cloud.heldout.suite import FULL_RATE_HZ, HeldoutRun, check_durations, plan_runs
     from edge.sim.cfast import CFAST_FAMILIES
 
     if engine not in ENGINES:
@@ -64,15 +67,20 @@ def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_
     if engine in ("ours", "both") and (ours_asked or not wanted):
         out += plan_runs(runs_per_family, duration_s, rate_hz, full_rate_runs=full_rate_runs,
                          seed_base=seed_base, families=ours_asked or None,
-                         slow_duration_s=slow_duration_s)
+                         slow_duration_s=slow_duration_s,
+                         nuisance_duration_s=nuisance_duration_s)
     if engine in ("cfast", "both") and (cfast_asked or not wanted):
         if runs_per_family < 1 or not (duration_s > 0 and rate_hz > 0) or full_rate_runs < 0:
             raise ValueError(f"runs {runs_per_family}, duration {duration_s} s, rate {rate_hz} "
                              f"Hz, full-rate runs {full_rate_runs}; allowed: runs ≥ 1, duration "
                              f"and rate > 0, full-rate runs ≥ 0")
+        check_durations(slow_duration_s, nuisance_duration_s)
         order = list(CFAST_CODES)
         for name in cfast_asked or list(CFAST_FAMILIES):
-            dur = slow_duration_s if slow_duration_s and name in CFAST_SLOW else duration_s
+            dur = (slow_duration_s if slow_duration_s and name in CFAST_SLOW
+                   else nuisance_duration_s
+                   if nuisance_duration_s and CFAST_CODES[name].startswith("CN")
+                   else duration_s)
             base = seed_base + CFAST_SEED_OFFSET + 10_000 * order.index(name)
             for i in range(runs_per_family):
                 rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz

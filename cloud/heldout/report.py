@@ -54,6 +54,12 @@ def _plot_detection(summary: Mapping[str, Any], path: Path) -> None:
     modes = list(summary["modes"])
     fams = [f for f, s in summary["modes"][modes[0]]["families"].items() if "fire_runs" in s]
     fig, ax = plt.subplots(figsize=(9, 4))
+    if not fams:  # a nuisance-only suite: nothing to detect
+        ax.text(0.5, 0.5, "no fire runs in this suite", ha="center", va="center")
+        ax.set_axis_off()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        return
     width = 0.8 / max(len(modes), 1)
     for i, mode in enumerate(modes):
         # a family none of whose runs was replayed in this mode has no detection figures
@@ -89,7 +95,8 @@ def _plot_km(results: Sequence[Mapping[str, Any]], path: Path) -> None:
     ax.set_xscale("symlog", linthresh=10)
     ax.set_xlabel("seconds after fire_start_s")
     ax.set_ylabel("runs not yet alarmed (Kaplan–Meier)")
-    ax.legend(fontsize=7)
+    if fams:
+        ax.legend(fontsize=7)
     ax.set_title("Time to alarm, fused (misses censored at run end)")
     fig.tight_layout()
     fig.savefig(path, dpi=110)

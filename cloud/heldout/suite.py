@@ -70,11 +70,13 @@ class HeldoutRun:
 
 def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_rate_runs: int,
               seed_base: int = DEFAULT_SEED_BASE, families: Sequence[str] | None = None,
-              slow_duration_s: float | None = None) -> list[HeldoutRun]:
+              slow_duration_s: float | None = None,
+              nuisance_duration_s: float | None = None) -> list[HeldoutRun]:
     """``runs_per_family`` runs of each family; the first ``full_rate_runs`` of each at 8.7 Hz.
 
     Smoulders and overheating (F3–F5) last ``slow_duration_s`` when given: they take tens of
-    minutes to develop.
+    minutes to develop. The nuisances (N1–N6) last ``nuisance_duration_s`` when given: a pan
+    left on the hob, an oven or a heater do what they do over tens of minutes too.
 
     :raises ValueError: for an unknown family or non-positive counts, rates or durations.
     """
@@ -88,16 +90,28 @@ def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_r
         raise ValueError(f"runs {runs_per_family}, duration {duration_s} s, rate {rate_hz} Hz, "
                          f"full-rate runs {full_rate_runs}; allowed: runs ≥ 1, duration and "
                          f"rate > 0, full-rate runs ≥ 0")
+    check_durations(slow_duration_s, nuisance_duration_s)
     order = sorted(SCENARIOS)
     slow = {"F3", "F4", "F5"}
     out = []
     for name in names:
-        dur = slow_duration_s if slow_duration_s and SCENARIOS[name].code in slow else duration_s
+        code = SCENARIOS[name].code
+        dur = (slow_duration_s if slow_duration_s and code in slow
+               else nuisance_duration_s if nuisance_duration_s and code.startswith("N")
+               else duration_s)
         base = seed_base + 10_000 * order.index(name)
         for i in range(runs_per_family):
             rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz
             out.append(HeldoutRun(name, base + i, float(dur), float(rate)))
     return out
+
+
+def check_durations(slow_duration_s: float | None, nuisance_duration_s: float | None) -> None:
+    """:raises ValueError: a slow-fire or nuisance run length given and not above 0."""
+    for option, value in (("--slow-duration", slow_duration_s),
+                          ("--nuisance-duration", nuisance_duration_s)):
+        if value is not None and not value > 0:
+            raise ValueError(f"{option} {value} s; allowed: a run length > 0 s")
 
 
 def training_seeds(manifest: dict[str, Any]) -> set[int]:
@@ -304,6 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--duration", type=float, default=600.0, help="run length, s")
     p.add_argument("--slow-duration", type=float, default=None,
                    help="run length of F3–F5 (slow fires), s; default --duration")
+    p.add_argument("--nuisance-duration", type=float, default=None,
+                   help="run length of the nuisances (N1–N6, CFAST's CN*), s; default --duration")
     p.add_argument("--rate", type=float, default=1.0, help="frame rate of most runs, Hz")
     p.add_argument("--full-rate-runs", type=int, default=2,
                    help="runs per family at the Lepton's full 8.7 Hz")
@@ -359,7 +375,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         runs = plan_engine_runs(args.engine, args.runs, args.duration, args.rate,
                                 full_rate_runs=args.full_rate_runs, seed_base=args.seed_base,
                                 families=[f for f in args.families.split(",") if f],
-                                slow_duration_s=args.slow_duration)
+                                slow_duration_s=args.slow_duration,
+                                nuisance_duration_s=args.nuisance_duration)
         unit = parse_camera_unit(args.camera_unit) if args.camera_unit else None
         shape = parse_flame_shape(args.flame_shape) if args.flame_shape else None
         if args.config is not None:
