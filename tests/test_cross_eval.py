@@ -15,11 +15,13 @@ from cloud.heldout.metrics import poisson_rate_ci, wilson_ci
 from cloud.heldout.suite import DEFAULT_SEED_BASE, HeldoutRun
 from cloud.heldout.xcorpus import (
     ENGINE_SETS,
+    SELECT_SEED_OFFSET,
     TRAIN_SEED_BASE,
     cache_path,
     check_seeds_disjoint,
     plan_set,
     render_cached,
+    train_model,
 )
 from cloud.heldout.xrun import XMODES, ablate
 from cloud.heldout.xtable import targets
@@ -67,6 +69,40 @@ class TestSeeds:
         assert not (tmp_path / "r").exists()
 
 
+def test_selection_seeds_meet_neither_training_nor_heldout() -> None:
+    """The default selection seeds are disjoint from the training and the held-out ones."""
+    train = plan_set(("ours", "cfast"), 50, 600.0, 1.0, seed_base=TRAIN_SEED_BASE)
+    select = plan_set(("ours", "cfast"), 50, 600.0, 1.0,
+                      seed_base=TRAIN_SEED_BASE + SELECT_SEED_OFFSET)
+    test = plan_set(("ours", "cfast"), 50, 600.0, 1.0, seed_base=DEFAULT_SEED_BASE)
+    check_seeds_disjoint(train, select)
+    check_seeds_disjoint(select, test)
+
+
+def test_selection_runs_choose_but_never_fit(tmp_path: Path) -> None:
+    """``train_model(select=...)``: the selection runs join the threshold's and the flame bar's
+    choice only. The members are fitted and weighted exactly as without them; the manifest
+    names them as ``select:`` sources and the summary counts them apart."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    fams = ("kitchen_grease_fire", "gas_cooking")
+    runs = plan_set(("ours",), 3, 400.0, 0.5, seed_base=TRAIN_SEED_BASE, families=fams)
+    select = plan_set(("ours",), 2, 400.0, 0.5,
+                      seed_base=TRAIN_SEED_BASE + SELECT_SEED_OFFSET, families=fams)
+    key = Ed25519PrivateKey.generate()
+    kw: dict[str, Any] = {"feature_set": "fd-v3", "cache": tmp_path / "cache", "workers": 1}
+    _, plain = train_model(runs, tmp_path / "plain", key, **kw)
+    path, chosen = train_model(runs, tmp_path / "chosen", key, select=select, **kw)
+    assert plain["selection_recordings"] == 0 and chosen["selection_recordings"] == len(select)
+    assert chosen["weights"] == plain["weights"]
+    # The zero-false-alarm threshold over more nuisance streams can only rise; here it does
+    # (a selection gas-cooking run scores higher than the validation one).
+    assert chosen["threshold"] > plain["threshold"]
+    assert (chosen["rows"], chosen["recordings"]) == (plain["rows"], plain["recordings"])
+    sources = json.loads((path / "manifest.json").read_text())["training_data"]["sources"]
+    assert sum(s.startswith("select:") for s in sources) == len(select)
+
+
 def test_slow_families_get_the_slow_duration() -> None:
     """--slow-duration lengthens only the slow families of each engine."""
     runs = plan_set(("ours", "cfast"), 1, 600.0, 1.0, seed_base=TRAIN_SEED_BASE,
@@ -83,6 +119,9 @@ class TestOptions:
         (["--feature-set", "no-such-set"], "--feature-set"),
         (["--families", "volcano"], "--families"),
         (["--runs-test", "0"], "--runs-test"),
+        (["--runs-select", "-1"], "--runs-select"),
+        (["--runs-select", "1", "--select-seed-base", str(DEFAULT_SEED_BASE)],
+         "--select-seed-base"),
     ])
     def test_bad_option_is_named(self, argv: list[str], named: str, tmp_path: Path,
                                  capsys: pytest.CaptureFixture[str]) -> None:

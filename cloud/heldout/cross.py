@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud.heldout.suite import DEFAULT_SEED_BASE
-from cloud.heldout.xcorpus import ENGINE_SETS, TRAIN_SEED_BASE, default_cache
+from cloud.heldout.xcorpus import ENGINE_SETS, SELECT_SEED_OFFSET, TRAIN_SEED_BASE, default_cache
 from cloud.heldout.xrun import XMODES
 
 log = logging.getLogger(__name__)
@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="engines of the held-out runs, from ours,cfast (default both)")
     p.add_argument("--runs-train", type=int, default=4, help="training runs per family")
     p.add_argument("--runs-test", type=int, default=3, help="held-out runs per family")
+    p.add_argument("--runs-select", type=int, default=0,
+                   help="runs per family of each training set's engines that only help choose "
+                        "its threshold and flame bar (cloud/train.py --select-runs; default 0)")
     p.add_argument("--duration", type=float, default=600.0, help="run length, s")
     p.add_argument("--slow-duration", type=float, default=None,
                    help="run length of the slow families (F3–F5, cfast_smoulder), s; "
@@ -59,6 +62,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--seed", type=int, default=42, help="seed of splits and models")
     p.add_argument("--train-seed-base", type=int, default=TRAIN_SEED_BASE)
+    p.add_argument("--select-seed-base", type=int, default=TRAIN_SEED_BASE + SELECT_SEED_OFFSET,
+                   help="seed base of the --runs-select runs")
     p.add_argument("--seed-base", type=int, default=DEFAULT_SEED_BASE,
                    help="seed base of the held-out runs")
     p.add_argument("--cache", type=Path, default=None,
@@ -131,6 +136,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.runs_train < 1 or args.runs_test < 1 or args.workers < 1:
             raise ValueError(f"--runs-train {args.runs_train}, --runs-test {args.runs_test}, "
                              f"--workers {args.workers}; allowed: each ≥ 1")
+        if args.runs_select < 0:
+            raise ValueError(f"--runs-select {args.runs_select}; allowed: 0 or more")
         train_plans = {n: plan_set(ENGINE_SETS[n], args.runs_train, args.duration, args.rate,
                                    seed_base=args.train_seed_base, families=families,
                                    slow_duration_s=args.slow_duration)
@@ -138,8 +145,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         test_runs = plan_set(engines, args.runs_test, args.duration, args.rate,
                              seed_base=args.seed_base, families=families,
                              slow_duration_s=args.slow_duration)
-        for plan in train_plans.values():
+        select_plans = {n: plan_set(ENGINE_SETS[n], args.runs_select, args.duration,
+                                    args.rate, seed_base=args.select_seed_base,
+                                    families=families, slow_duration_s=args.slow_duration)
+                        if args.runs_select else [] for n in train_sets}
+        for name, plan in train_plans.items():
             check_seeds_disjoint(plan, test_runs)
+            check_seeds_disjoint(select_plans[name], test_runs)
+            check_seeds_disjoint(plan, select_plans[name])
     except ValueError as exc:
         print(f"cross: {exc}", file=sys.stderr)
         return 2
@@ -159,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path, info = train_model(plan, args.out / "models" / name, key,
                                          feature_set=args.feature_set, cache=cache,
                                          workers=args.workers, seed=args.seed, name=name,
-                                         labels=args.labels)
+                                         labels=args.labels, select=select_plans[name])
                 models.append((name, path))
                 training[name] = info
                 holder = model_holder(path, pub, False)  # verified exactly as on a device

@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 ENGINE_SETS: dict[str, tuple[str, ...]] = {"ours": ("ours",), "cfast": ("cfast",),
                                            "both": ("ours", "cfast")}
 TRAIN_SEED_BASE = 7_100_000_000  # training runs; held-out runs use suite.DEFAULT_SEED_BASE
+#: Selection runs (``cross --runs-select``) from TRAIN_SEED_BASE + this: a family's seeds are
+#: 10 000 apart, so fewer than 5 000 runs per family never meet the training ones.
+SELECT_SEED_OFFSET = 5_000
 CACHE_ENV = "FIREDETECT_XEVAL_CACHE"
 
 
@@ -76,7 +79,8 @@ def check_seeds_disjoint(train: Iterable[HeldoutRun], test: Iterable[HeldoutRun]
     clash = sorted({r.seed for r in test if r.seed in seen})
     if clash:
         raise ValueError(f"held-out seeds {clash[:5]} are also training seeds; choose seed "
-                         f"bases further apart (--train-seed-base / --seed-base)")
+                         f"bases further apart (--train-seed-base / --select-seed-base / "
+                         f"--seed-base)")
 
 
 def cache_path(run: HeldoutRun, cache: Path) -> Path:
@@ -174,11 +178,15 @@ def feature_set_kwargs(feature_set: str) -> dict[str, Any]:
 
 def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *,
                 feature_set: str, cache: Path | None, workers: int, seed: int = 42,
-                name: str = "", labels: str = "onset") -> tuple[Path, dict[str, Any]]:
+                name: str = "", labels: str = "onset", select: Sequence[HeldoutRun] = ()
+                ) -> tuple[Path, dict[str, Any]]:
     """Train on ``runs`` as ``cloud/train.py`` does with its default options (split by
     recording, members fitted, weighted and thresholded on validation recordings) and write
     the artifact under ``out``, signed with ``key``. Returns the artifact folder and a short
     training summary (rows, recordings, threshold, runs CFAST could not compute).
+
+    ``select``: runs that only help choose the threshold and the flame bar, beside the
+    validation runs (``cloud/train.py --select-runs``): never fitted, weighted or calibrated.
 
     :raises ValueError: for too little data, or a feature set the training does not offer.
     """
@@ -195,6 +203,19 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
         raise ValueError(f"training set {name!r}: no run could be rendered")
     cfg = train_cli.ensemble_config(train_cli.parse(["--seed", str(seed)]))
     split = recording_split(ds, seed)
+    failed = list(failed)
+    rows_fit, groups_fit, fingerprint = len(ds), len(ds.groups), ds.fingerprint()
+    if select:
+        from dataclasses import replace
+
+        from cloud.training.data import Dataset
+
+        chosen, lost = corpus(select, cache, workers, feature_set=feature_set, labels=labels)
+        failed += lost
+        if len(chosen.groups):
+            first = len(ds.groups)
+            ds = Dataset.concat([ds, chosen])
+            split = replace(split, select=tuple(range(first, len(ds.groups))))
     ens = fit_on_split(ds, split, cfg)
     rng = np.random.default_rng(seed)
     rows = ds.rows_of(list(split.val) or list(split.train))
@@ -202,17 +223,20 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
     golden = ds.X[np.sort(rng.choice(rows, min(32, rows.size), replace=False))]
     sources = [f"render:{r.engine}:{r.scenario},seed={r.seed},{r.duration_s:g}s@{r.rate_hz:g}Hz"
                for r in runs if r not in failed]
+    sources += [f"select:{r.engine}:{r.scenario},seed={r.seed},{r.duration_s:g}s@{r.rate_hz:g}Hz"
+                for r in select if r not in failed]
     info = write_artifact(
         out, pipelines=ens.pipelines, weights=ens.weights, threshold=ens.threshold,
         metrics={"cross_engine_training_set": name},
-        training_data={"id": ds.fingerprint(), "n_samples": len(ds),
-                       "n_groups": len(ds.groups), "sources": sources,
-                       "seeds": sorted(r.seed for r in runs)},
+        training_data={"id": fingerprint, "n_samples": rows_fit,
+                       "n_groups": groups_fit, "sources": sources,
+                       "seeds": sorted(r.seed for r in (*runs, *select))},
         golden_inputs=golden.astype(np.float64), X_check=check.astype(np.float64),
         private_key=key,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
         flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar, **extra)
-    summary = {"rows": len(ds), "recordings": len(ds.groups), "threshold": ens.threshold,
+    summary = {"rows": rows_fit, "recordings": groups_fit, "threshold": ens.threshold,
+               "selection_recordings": len(split.select),
                "flame_bar": None if ens.flame_bar is None else ens.flame_bar.as_dict(),
                "weights": dict(ens.weights), "version": info.version,
                "failed_runs": [{"engine": r.engine, "scenario": r.scenario, "seed": r.seed}
