@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
                             args.lag, params, slow_duration_s=args.sim_slow_duration,
+                            nuisance_duration_s=args.sim_nuisance_duration,
                             labels=args.labels, engines=args.sim_engines,
                             vary=args.sim_variation, feature_set=args.feature_set)
             parts.append(simulate(jobs, workers=args.workers))
@@ -94,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # Their own seeds: the main jobs take seed·100003 + i, these (seed + 1)·100003 + i
             jobs = sim_jobs(args.select_runs, args.seed + 1, args.sim_duration, args.sim_rate,
                             args.lag, params, slow_duration_s=args.sim_slow_duration,
+                            nuisance_duration_s=args.sim_nuisance_duration,
                             labels=args.labels, engines=args.sim_engines,
                             vary=args.sim_variation, feature_set=args.feature_set)
             select = simulate(jobs, workers=args.workers)

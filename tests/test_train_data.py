@@ -281,6 +281,18 @@ class TestObservableLabels:
             assert j.duration_s == (2400.0 if slow else 600.0) and j.labels == "observable"
         assert sum(j.duration_s == 2400.0 for j in jobs) == 6
 
+    def test_nuisances_run_their_own_length(self) -> None:
+        """With a nuisance duration, N1–N6 jobs get it, F3–F5 the slow one, F1/F2/F6 the
+        default; a length of 0 s is refused by name."""
+        from edge.sim.scenarios import SCENARIOS
+
+        jobs = sim_jobs(24, 7, 600.0, 1.0, slow_duration_s=2400.0, nuisance_duration_s=1200.0)
+        by = {SCENARIOS[j.scenario].code: j.duration_s for j in jobs}
+        assert by == {"F1": 600.0, "F2": 600.0, "F6": 600.0, "F3": 2400.0, "F4": 2400.0,
+                      "F5": 2400.0, **{f"N{i}": 1200.0 for i in range(1, 7)}}
+        with pytest.raises(ValueError, match="nuisance duration"):
+            sim_jobs(24, 7, 600.0, 1.0, nuisance_duration_s=0.0)
+
 
 def test_has_fire_per_group() -> None:
     """``Dataset.has_fire`` says, per group, whether any of its rows is labelled fire —

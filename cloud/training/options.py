@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--sim-slow-duration", type=_positive_float, default=None, metavar="S",
                    help="length of simulated smoulders and overheating (F3–F5), s; they take "
                         "tens of minutes to develop (default --sim-duration)")
+    d.add_argument("--sim-nuisance-duration", type=_positive_float, default=None, metavar="S",
+                   help="length of simulated nuisances (N1–N6, CFAST's CN*), s: a device "
+                        "watches cooking, heaters and pans for longer than ten minutes "
+                        "(default --sim-duration)")
     d.add_argument("--labels", choices=LABEL_MODES, default="observable",
                    help="fire rows: 'observable' (default) = from when the fire first shows to "
                         "a sensor, the span before left out; 'onset' = from ignition, with --lag "
@@ -366,6 +370,8 @@ def sources(args: argparse.Namespace) -> list[str]:
     if args.simulate:
         slow = (f"(F3-F5 {args.sim_slow_duration:g}s)" if args.sim_slow_duration is not None
                 else "")
+        if args.sim_nuisance_duration is not None:
+            slow += f"(N {args.sim_nuisance_duration:g}s)"
         rate = "vary" if args.sim_rate is None else f"{args.sim_rate:g}"
         # No comma before ",seed=": cloud/heldout/suite.py reads N and the seed back.
         how = "+".join(args.sim_engines) + ("+varied" if args.sim_variation else "")

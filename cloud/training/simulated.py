@@ -101,16 +101,18 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
              lag_s: float = DEFAULT_LAG_S, params: FeatureParams | None = None, *,
              slow_duration_s: float | None = None, labels: str = "onset",
              engines: Sequence[str] = ("ours",), vary: bool = False,
-             feature_set: str = "seed-v1") -> list[SimJob]:
+             feature_set: str = "seed-v1",
+             nuisance_duration_s: float | None = None) -> list[SimJob]:
     """``n`` jobs balanced across the families of ``engines`` (taken in turn: ours, CFAST,
     ours, …, each engine cycling through its own families), seeds derived from ``seed``;
-    the slow families (F3–F5, CFAST's smoulder) last ``slow_duration_s`` when given.
+    the slow families (F3–F5, CFAST's smoulder) last ``slow_duration_s`` and the nuisances
+    (N1–N6, CFAST's CN*) ``nuisance_duration_s`` when given.
     ``rate_hz`` None draws each run's frame rate (needs ``vary``).
 
     :raises ValueError: a bad count, duration, rate, label mode or engine, or seeds that
         could be held-out ones (``check_seeds``).
     """
-    from cloud.heldout.engines import CFAST_SLOW
+    from cloud.heldout.engines import CFAST_CODES, CFAST_SLOW
     from edge.sim.scenarios import SCENARIOS
 
     if n < 1:
@@ -131,13 +133,15 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
         raise ValueError(f"duration {duration_s} s at {rate_hz} Hz; allowed: both > 0")
     if slow_duration_s is not None and slow_duration_s <= 0:
         raise ValueError(f"slow-family duration {slow_duration_s} s; allowed: > 0")
+    if nuisance_duration_s is not None and nuisance_duration_s <= 0:
+        raise ValueError(f"nuisance duration {nuisance_duration_s} s; allowed: > 0")
     if labels not in LABEL_MODES:
         raise ValueError(f"labels {labels!r}; allowed: {', '.join(LABEL_MODES)}")
     from edge.sim.scenarios.base import SPAN_S
     from edge.sim.scenarios.scene import FIRE_START_FRAC
 
     first, last = (f * SPAN_S for f in FIRE_START_FRAC)
-    shortest = min(duration_s, slow_duration_s or duration_s)
+    shortest = min(duration_s, slow_duration_s or duration_s)  # nuisances have no fire
     if shortest < last:
         log.warning("simulated runs of %g s: fires ignite %g–%g s into a scenario, so some "
                     "fire runs end before their fire", shortest, first, last)
@@ -148,9 +152,12 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
         engine = engines[i % len(engines)]
         names = families[engine]
         name = names[(i // len(engines)) % len(names)]
-        slow = (name in CFAST_SLOW if engine == "cfast"
-                else SCENARIOS[name].code in SLOW_CODES)
-        dur = slow_duration_s if slow_duration_s is not None and slow else duration_s
+        code = CFAST_CODES[name] if engine == "cfast" else SCENARIOS[name].code
+        slow = (name in CFAST_SLOW if engine == "cfast" else code in SLOW_CODES)
+        nuisance = code.startswith(("N", "CN"))
+        dur = (slow_duration_s if slow_duration_s is not None and slow
+               else nuisance_duration_s if nuisance_duration_s is not None and nuisance
+               else duration_s)
         jobs.append(SimJob(name, seed * SEED_STRIDE + i, dur, rate_hz, lag_s, fp, labels,
                            engine, vary, feature_set))
     return jobs
