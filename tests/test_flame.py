@@ -89,6 +89,20 @@ class TestFlameWatch:
         hits, calm = watch(pulsing, times), watch(steady, times)
         assert hits and calm and hits[0] <= calm[0] + 2.0
 
+    def test_slow_flame_counts_its_growth_over_ten_seconds(self) -> None:
+        """A flame front creeping 1.3 px/s gains 10 px in the four steps it must rise in, and
+        13 in 10 s: ``growth_steps`` (5 × 2 s) counts min_growth_px over the latter, so it is
+        found; counted over the four steps alone, never."""
+        def creeping(t: float) -> np.ndarray:
+            out = np.full(SHAPE, ROOM_C, np.float32)
+            if t >= 100.0:
+                out[60, 10:10 + int(1.3 * (t - 100.0))] = 450.0
+            return out
+        times = np.arange(0.0, 200.0, 1.0)
+        hits = watch(creeping, times)
+        assert hits and hits[0] <= 125.0
+        assert watch(creeping, times, FlameConfig(growth_steps=4)) == []
+
     def test_hot_at_start_up_is_scene(self) -> None:
         """A fireplace already burning (and flickering) when the device starts is not news."""
         def fireplace(t: float) -> np.ndarray:

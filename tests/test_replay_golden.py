@@ -32,7 +32,7 @@ FD_V3_DIGEST = "d9ad8acf1cc395d1caecc063e0c00233007d3d2396a1a69ff7c966826ef38711
 #: previous one's (…c4af3162: t 256.552, score 0.5073, "grew by 83 px to 0.95 %").
 DEMO_EVENTS = [{
     "t": 251.034, "event": "alarm", "score": 0.5433, "reason": "flame_growth",
-    "why": "a new hot region grew by 51 px to 0.7 % of the view (135 px ≥ 140 °C, hottest "
+    "why": "a new hot region grew by 60 px to 0.7 % of the view (135 px ≥ 140 °C, hottest "
            "160 °C), crossing it at 87.3 K/s",
     "model": "20261205T090916Z-9d5b220e", "degraded": False,
 }]

@@ -39,7 +39,13 @@ class FlameConfig(Section):
         "many steps",
     )
     min_growth_px: int = Field(
-        12, ge=1, le=10000, description="and by at least this many pixels over those steps"
+        12, ge=1, le=10000,
+        description="and by at least this many pixels over the last growth_steps steps",
+    )
+    growth_steps: int = Field(
+        5, ge=1, le=60,
+        description="min_growth_px is counted over this many steps (10 s; never fewer than "
+        "steps): a slow flame's growth, not the number of steps in a row",
     )
     min_px: int = Field(12, ge=1, le=10000, description="and be at least this many pixels")
     min_rise_k_s: float = Field(

@@ -11,11 +11,11 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   or a heater cycling on its thermostat are the scene, not news.
 - **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
   clip), at its peak within each step of ``step_s``, rose in each of the last ``steps`` steps
-  (4 × 2 s), by ``min_growth_px`` (12) in all, and is at least ``min_px`` (12). A flame on a
-  t² fire spreads pixel by pixel every few seconds, and flickers as it does (the step's peak
-  is its envelope: :func:`step_peaks`); a hob, a grate or a heater crosses the line all at
-  once and stops, a gas ring flickers in place, a glint or the sun is a few pixels that do
-  not spread.
+  (4 × 2 s), by ``min_growth_px`` (12) over the last ``growth_steps`` (5 × 2 s), and is at
+  least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few seconds, and
+  flickers as it does (the step's peak is its envelope: :func:`step_peaks`); a hob, a grate
+  or a heater crosses the line all at once and stops, a gas ring flickers in place, a glint
+  or the sun is a few pixels that do not spread.
 - **Fast**: the pixels that join the region jump: the median rate at which they crossed
   ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
   whose edge pixels cross the line one after another as it warms rises well under that.
@@ -121,7 +121,8 @@ class FlameWatch:
 
     def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
         cfg = self.cfg
-        last = max(cfg.steps, cfg.sure_steps)
+        over = max(cfg.steps, cfg.growth_steps)  # the steps min_growth_px is counted over
+        last = max(over, cfg.sure_steps)
         span = cfg.step_s * (last + 1)
         times, counts_ = self._times, self._counts
         times.append(t)
@@ -136,7 +137,7 @@ class FlameWatch:
         # How many steps back the peak has risen step after step.
         run = next((k - 1 for k in range(1, len(counts)) if counts[k - 1] <= counts[k]),
                    len(counts) - 1)
-        growth = counts[0] - counts[cfg.steps]
+        growth = counts[0] - counts[over]
         first = bisect_right(times, t - cfg.step_s * cfg.steps)
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = median(rises) if rises else math.nan
