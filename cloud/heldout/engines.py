@@ -40,6 +40,18 @@ DEFAULT_CORE_FRACTION = 0.4  # --flame-shape keeps our core's share of the heigh
 CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 + 10 000·k + i
 
 
+def run_length(code: str, slow: bool, duration_s: float, slow_duration_s: float | None,
+               nuisance_duration_s: float | None) -> float:
+    """How long a run of family ``code`` (``F3``, ``CN6``…) lasts: ``slow_duration_s`` for a
+    slow fire (``slow``), ``nuisance_duration_s`` for a nuisance (N1–N6, CFAST's CN*), when
+    given; else ``duration_s``. The one rule of the held-out plans and the training corpus."""
+    if slow and slow_duration_s is not None:
+        return slow_duration_s
+    if nuisance_duration_s is not None and code.startswith(("N", "CN")):
+        return nuisance_duration_s
+    return duration_s
+
+
 def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_hz: float, *,
                      full_rate_runs: int, seed_base: int, families: Sequence[str] = (),
                      slow_duration_s: float | None = None,
@@ -77,10 +89,8 @@ def plan_engine_runs(engine: str, runs_per_family: int, duration_s: float, rate_
         check_durations(slow_duration_s, nuisance_duration_s)
         order = list(CFAST_CODES)
         for name in cfast_asked or list(CFAST_FAMILIES):
-            dur = (slow_duration_s if slow_duration_s and name in CFAST_SLOW
-                   else nuisance_duration_s
-                   if nuisance_duration_s and CFAST_CODES[name].startswith("CN")
-                   else duration_s)
+            dur = run_length(CFAST_CODES[name], name in CFAST_SLOW, duration_s,
+                             slow_duration_s, nuisance_duration_s)
             base = seed_base + CFAST_SEED_OFFSET + 10_000 * order.index(name)
             for i in range(runs_per_family):
                 rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz

@@ -80,6 +80,8 @@ def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_r
 
     :raises ValueError: for an unknown family or non-positive counts, rates or durations.
     """
+    from cloud.heldout.engines import run_length
+    from cloud.training.data import SLOW_CODES
     from edge.sim.scenarios import SCENARIOS
 
     names = list(families) if families else list(SCENARIOS)
@@ -92,13 +94,11 @@ def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_r
                          f"rate > 0, full-rate runs ≥ 0")
     check_durations(slow_duration_s, nuisance_duration_s)
     order = sorted(SCENARIOS)
-    slow = {"F3", "F4", "F5"}
     out = []
     for name in names:
         code = SCENARIOS[name].code
-        dur = (slow_duration_s if slow_duration_s and code in slow
-               else nuisance_duration_s if nuisance_duration_s and code.startswith("N")
-               else duration_s)
+        dur = run_length(code, code in SLOW_CODES, duration_s, slow_duration_s,
+                         nuisance_duration_s)
         base = seed_base + 10_000 * order.index(name)
         for i in range(runs_per_family):
             rate = FULL_RATE_HZ if i < full_rate_runs else rate_hz

@@ -112,7 +112,7 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
     :raises ValueError: a bad count, duration, rate, label mode or engine, or seeds that
         could be held-out ones (``check_seeds``).
     """
-    from cloud.heldout.engines import CFAST_CODES, CFAST_SLOW
+    from cloud.heldout.engines import CFAST_CODES, CFAST_SLOW, run_length
     from edge.sim.scenarios import SCENARIOS
 
     if n < 1:
@@ -153,11 +153,8 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
         names = families[engine]
         name = names[(i // len(engines)) % len(names)]
         code = CFAST_CODES[name] if engine == "cfast" else SCENARIOS[name].code
-        slow = (name in CFAST_SLOW if engine == "cfast" else code in SLOW_CODES)
-        nuisance = code.startswith(("N", "CN"))
-        dur = (slow_duration_s if slow_duration_s is not None and slow
-               else nuisance_duration_s if nuisance_duration_s is not None and nuisance
-               else duration_s)
+        slow = name in CFAST_SLOW if engine == "cfast" else code in SLOW_CODES
+        dur = run_length(code, slow, duration_s, slow_duration_s, nuisance_duration_s)
         jobs.append(SimJob(name, seed * SEED_STRIDE + i, dur, rate_hz, lag_s, fp, labels,
                            engine, vary, feature_set))
     return jobs
