@@ -296,14 +296,15 @@ class Daemon:
         alarm = self.pipeline.alarm
         last = self.pipeline.last_score
         score = None if last is None else float(last.probability)
-        if alarm.state != self._last_state or self._state_stale:
-            if alarm.state != self._last_state and alarm.state == "pre_alarm" and \
-                    self.report.fleet is not None:
+        why = alarm.pre_alarm_reason
+        state = alarm.state if why is None else f"{alarm.state}:{why[0]}"
+        if state != self._last_state or self._state_stale:
+            if alarm.state == "pre_alarm" and not (self._last_state or "").startswith(
+                    "pre_alarm") and self.report.fleet is not None:
                 self.report.fleet.count("pre_alarm")
-            self._last_state, self._state_stale = alarm.state, False
-            since = alarm.since
-            self.link.set_state(state_payload(alarm.state, iso_utc(), since, score,
-                                              self._last_event))
+            self._last_state, self._state_stale = state, False
+            self.link.set_state(state_payload(alarm.state, iso_utc(), alarm.since, score,
+                                              self._last_event, why))
         key = (tuple(self.pipeline.reasons().items()), self._model_version(),
                tuple(self.storage.report().items()))
         if key != self._last_health_key or now >= self._next_health:

@@ -274,6 +274,67 @@ class TestAlarmOtherEvidence:
         assert [e.kind for e in after] == ["clear"]
 
 
+PAN = ("cooking_zone", "a hot spot in the cooking zone keeps heating")
+
+
+class TestWarnings:
+    def test_a_warning_is_a_pre_alarm_with_its_reason_and_no_event(self) -> None:
+        """A warning enters pre_alarm whatever the score, says why, raises no event, keeps
+        the pre-alarm while it lasts (a low score does not end it) and ends with it."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        assert sm.update(0.0, 0.1) == [] and sm.pre_alarm_reason is None
+        warned = [e for t in range(1, 300) for e in sm.update(float(t), 0.05, warning=PAN)]
+        assert warned == [] and sm.state == "pre_alarm" and sm.since == 1.0
+        assert sm.pre_alarm_reason == PAN
+        assert sm.update(300.0, 0.05) == [] and sm.state == "idle"
+        assert sm.pre_alarm_reason is None
+
+    def test_the_score_pre_alarm_says_threshold(self) -> None:
+        """A pre-alarm the score began names the threshold and the wait."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.6)
+        reason = sm.pre_alarm_reason
+        assert reason is not None and reason[0] == "threshold" and "3 s" in reason[1]
+
+    def test_the_score_waits_pre_alarm_s_from_its_own_crossing(self) -> None:
+        """Under a warning, a score that crosses the threshold still has to stay there for
+        pre_alarm_s (counted from its crossing, not from the warning's start)."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=3.0), model_threshold=0.5)
+        for t in range(0, 100):
+            assert sm.update(float(t), 0.3, warning=PAN) == []
+        assert sm.update(100.0, 0.6, warning=PAN) == []
+        assert sm.update(102.0, 0.6, warning=PAN) == []
+        events = sm.update(103.0, 0.6, warning=PAN)
+        assert [(e.kind, e.t, e.reason) for e in events] == [("alarm", 103.0, "persistent")]
+
+    def test_a_score_that_falls_back_leaves_the_warning_standing(self) -> None:
+        """A score that crosses and falls under the clear threshold starts its wait again;
+        the warning keeps the pre-alarm meanwhile."""
+        sm = AlarmStateMachine(_cfg(pre_alarm_s=3.0), model_threshold=0.5)
+        samples = [(0.0, 0.6), (1.0, 0.6), (2.0, 0.1), (3.0, 0.6), (4.0, 0.6), (5.0, 0.6)]
+        assert [e for t, s in samples for e in sm.update(t, s, warning=PAN)] == []
+        assert sm.state == "pre_alarm"
+        assert [e.t for e in sm.update(6.0, 0.6, warning=PAN)] == [6.0]
+
+    def test_a_trigger_or_the_fast_path_still_alarms_at_once(self) -> None:
+        """Flames (a trigger) and an overwhelming score alarm during a warning as ever."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.1, warning=PAN)
+        events = sm.update(1.0, 0.1, trigger="flame_growth", warning=PAN)
+        assert [(e.kind, e.reason) for e in events] == [("alarm", "flame_growth")]
+        assert sm.pre_alarm_reason is None
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.1, warning=PAN)
+        assert [e.reason for e in sm.update(1.0, 0.99, warning=PAN)] == ["fast_path"]
+
+    def test_a_warning_does_not_clear_or_hold_an_alarm(self) -> None:
+        """During an alarm a warning changes nothing: low scores clear it as without."""
+        sm = AlarmStateMachine(_cfg(clear_s=5.0, min_alarm_s=0.0), model_threshold=0.5)
+        sm.update(0.0, 0.1, trigger="flame_growth")
+        after = [e for t in range(1, 20) for e in sm.update(float(t), 0.05, warning=PAN)]
+        assert [e.kind for e in after] == ["clear"]
+
+
 class TestRetune:
     def test_retune_only_when_idle(self) -> None:
         """A new model's threshold is taken in place while idle and refused during an alarm."""

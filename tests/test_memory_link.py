@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from edge.detect.evidence import Evidence, Look
+from edge.detect.scene import SceneMemory
 from edge.mqtt.base import Link, MemoryLink
 from edge.mqtt.outbox import Outbox
 from tests.test_fault_matrix import T_FIRE, Device
@@ -69,5 +71,44 @@ class TestDaemonOnTheTwin:
             assert health["outbox"] == {"status": "ok", "fault": None, "volatile": False,
                                         "held_in_memory": 0}
             assert json.loads(d.link.retained["state"])["state"] == "alarm"
+        finally:
+            d.close()
+
+
+
+class Pan:
+    """An evidence source that warns (as the smoulder watch does for a pan heating in the
+    cooking zone) while ``on``."""
+
+    name = "cooking_zone"
+    why = "a hot spot in the cooking zone keeps heating: 21 px, hottest 180 °C"
+
+    def __init__(self) -> None:
+        self.on = False
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        return Evidence(self.name, self.why, warns=True) if self.on else None
+
+
+class TestPreAlarmState:
+    def test_a_warning_is_published_as_pre_alarm_with_its_reason(self, tmp_path: Path) -> None:
+        """A source's warning reaches the retained state as ``pre_alarm`` with its reason and
+        words, raises no event, and once it ends the state is idle without them."""
+        d = Device(tmp_path, t_fire=1e9)
+        pan = Pan()
+        d.daemon.pipeline.sources.append(pan)
+        try:
+            d.run_until(20.0)
+            assert json.loads(d.link.retained["state"])["state"] == "idle"
+            pan.on = True
+            d.run_until(30.0)
+            state = json.loads(d.link.retained["state"])
+            assert (state["state"], state["reason"], state["why"]) == (
+                "pre_alarm", pan.name, pan.why)
+            assert d.daemon.events_published == 0  # a warning is state, not an alarm event
+            pan.on = False
+            d.run_until(40.0)
+            state = json.loads(d.link.retained["state"])
+            assert state["state"] == "idle" and "reason" not in state
         finally:
             d.close()

@@ -91,18 +91,24 @@ class LeptonConfig(Section):
         "(pixel columns x0 ≤ x < x1, rows y0 ≤ y < y1): an open fireplace, a stove, a window "
         "with the sun; their pixels read as the rest of the view (its median)",
     )
+    cooking_zone: tuple[tuple[int, int, int, int], ...] = Field(
+        (), description="rectangles of the view where food is cooked (a hob, a cooker), "
+        "[x0, y0, x1, y1] each as mask: a spot in them that keeps heating (a pan, a pot, the "
+        "oil in it) raises a warning, the pre_alarm state with its reason, instead of an "
+        "alarm; flames there, and a score over the threshold, still alarm",
+    )
 
     @model_validator(mode="after")
-    def _mask_in_view(self) -> LeptonConfig:
+    def _rectangles_in_view(self) -> LeptonConfig:
         width, height = LEPTON_SIZE[self.model]
-        for i, (x0, y0, x1, y1) in enumerate(self.mask):
-            if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
-                raise ValueError(
-                    f"mask[{i}] = [{x0}, {y0}, {x1}, {y1}]; allowed: [x0, y0, x1, y1] with "
-                    f"0 ≤ x0 < x1 ≤ {width} and 0 ≤ y0 < y1 ≤ {height} (Lepton {self.model} "
-                    f"is {width}×{height})")
+        for key in ("mask", "cooking_zone"):
+            for i, (x0, y0, x1, y1) in enumerate(getattr(self, key)):
+                if not (0 <= x0 < x1 <= width and 0 <= y0 < y1 <= height):
+                    raise ValueError(
+                        f"{key}[{i}] = [{x0}, {y0}, {x1}, {y1}]; allowed: [x0, y0, x1, y1] "
+                        f"with 0 ≤ x0 < x1 ≤ {width} and 0 ≤ y0 < y1 ≤ {height} (Lepton "
+                        f"{self.model} is {width}×{height})")
         return self
-
 
     @property
     def startup_grace_s(self) -> float:

@@ -7,10 +7,14 @@ Rules (thresholds from :class:`edge.config.AlarmConfig`, else the model's own):
 
 - ``idle``: a score ≥ ``threshold`` enters ``pre_alarm``; a score ≥ ``fast_path_score``
   alarms at once (overwhelming evidence skips the wait).
-- ``pre_alarm``: alarms once it has lasted ``pre_alarm_s`` and the current score is still
-  ≥ ``threshold``. Dips into the hysteresis band (``clear_threshold`` ≤ score < threshold)
-  keep the pre-alarm alive, so a fire flickering around the threshold still alarms; a score
-  below ``clear_threshold`` falls back to ``idle`` without an event.
+- ``pre_alarm``: alarms once the score has been at or above ``threshold`` for
+  ``pre_alarm_s`` and still is. Dips into the hysteresis band (``clear_threshold`` ≤ score <
+  threshold) keep the pre-alarm alive, so a fire flickering around the threshold still
+  alarms; a score below ``clear_threshold`` falls back to ``idle`` without an event.
+- A ``warning`` (evidence that warns but is not fire, e.g. ``cooking_zone``: a pan heating
+  on the hob) enters ``pre_alarm`` too, whatever the score, and keeps it while it lasts;
+  :attr:`AlarmStateMachine.pre_alarm_reason` says why. The score still alarms as above
+  (its ``pre_alarm_s`` counted from when it crossed the threshold), a trigger at once.
 - ``alarm``: clears when scores have stayed below ``clear_threshold`` for ``clear_s`` *and*
   the alarm has lasted ``min_alarm_s``. Any score ≥ ``clear_threshold`` restarts the clear
   timer, so a score flickering around the threshold gives one alarm, not an alarm/clear storm.
@@ -74,6 +78,8 @@ class AlarmStateMachine:
         self._last_t: float | None = None
         self._last_score = math.nan
         self._low_since: float | None = None
+        self._over_since: float | None = None  # in pre_alarm: the score ≥ threshold since
+        self._warning: tuple[str, str] | None = None  # in pre_alarm: (reason, why)
 
     def retune(self, config: AlarmConfig, model_threshold: float) -> bool:
         """Take new settings (a reload) or a new model's threshold, keeping the state; return
@@ -123,16 +129,29 @@ class AlarmStateMachine:
         return self._since
 
     @property
+    def pre_alarm_reason(self) -> tuple[str, str] | None:
+        """In ``pre_alarm``: why, as ``(reason, words)``: the warning's source, or
+        ``threshold`` (the score is over it); None in other states."""
+        if self._state != "pre_alarm":
+            return None
+        if self._warning is not None:
+            return self._warning
+        return "threshold", (f"the fire score is at or above the threshold "
+                             f"{self.threshold:.2f}; it alarms after "
+                             f"{self._cfg.pre_alarm_s:g} s there")
+
+    @property
     def last_score(self) -> float:
         """The last score given (NaN when none, or when it was NaN)."""
         return self._last_score
 
     def update(self, t: float, score: float, *, trigger: str | None = None,
-               hold: bool = False, why: str = "") -> list[AlarmEvent]:
+               hold: bool = False, why: str = "",
+               warning: tuple[str, str] | None = None) -> list[AlarmEvent]:
         """Feed one score at time ``t``; return the events it causes (usually none).
 
         ``trigger`` names other evidence that alarms at once (``why`` says what it saw);
-        ``hold`` keeps an alarm up.
+        ``hold`` keeps an alarm up; ``warning`` (``(reason, why)``) holds a pre-alarm.
 
         :raises ValueError: ``t`` not finite, or ``score`` outside [0, 1] (NaN is allowed).
         """
@@ -156,9 +175,9 @@ class AlarmStateMachine:
             self._low_since = None
             return []
         if self._state == "idle":
-            return self._from_idle(t, score)
+            return self._from_idle(t, score, warning)
         if self._state == "pre_alarm":
-            return self._from_pre_alarm(t, score)
+            return self._from_pre_alarm(t, score, warning)
         return self._from_alarm(t, score)
 
     def _began(self, t: float) -> float:
@@ -169,33 +188,53 @@ class AlarmStateMachine:
         self._state = state
         self._since = t
         self._low_since = None
+        self._over_since = None
+        self._warning = None
 
     def _raise(self, t: float, score: float, reason: str, why: str) -> list[AlarmEvent]:
         self._enter("alarm", t)
         log.warning("alarm: ALARM at t=%.3f (%s): %s", t, reason, why)
         return [AlarmEvent("alarm", t, score, "alarm", t, reason, why)]
 
-    def _from_idle(self, t: float, score: float) -> list[AlarmEvent]:
-        if math.isnan(score) or score < self.threshold:
-            return []
-        if score >= self.fast_path_score:
+    def _from_idle(self, t: float, score: float,
+                   warning: tuple[str, str] | None) -> list[AlarmEvent]:
+        over = not math.isnan(score) and score >= self.threshold
+        if over and score >= self.fast_path_score:
             return self._raise(t, score, "fast_path", self._said_fast(score))
-        if self._cfg.pre_alarm_s <= 0.0:
+        if over and self._cfg.pre_alarm_s <= 0.0:
             return self._raise(t, score, "persistent", self._said_persistent(score))
-        self._enter("pre_alarm", t)
+        if over or warning is not None:
+            self._enter("pre_alarm", t)
+            self._over_since = t if over else None
+            self._warn(t, warning)
         return []
 
-    def _from_pre_alarm(self, t: float, score: float) -> list[AlarmEvent]:
+    def _from_pre_alarm(self, t: float, score: float,
+                        warning: tuple[str, str] | None) -> list[AlarmEvent]:
+        self._warn(t, warning)
         if math.isnan(score):
             return []
         if score >= self.fast_path_score:
             return self._raise(t, score, "fast_path", self._said_fast(score))
         if score < self.clear_threshold:
-            self._enter("idle", t)
+            self._over_since = None
+        elif score >= self.threshold and self._over_since is None:
+            self._over_since = t
+        if self._over_since is None:
+            if self._warning is None:
+                self._enter("idle", t)
             return []
-        if score >= self.threshold and t - self._began(t) >= self._cfg.pre_alarm_s:
+        if score >= self.threshold and t - self._over_since >= self._cfg.pre_alarm_s:
             return self._raise(t, score, "persistent", self._said_persistent(score))
         return []
+
+    def _warn(self, t: float, warning: tuple[str, str] | None) -> None:
+        """Take this update's warning (None: none now); log when one begins or ends."""
+        if warning is not None and self._warning is None:
+            log.warning("alarm: pre-alarm at t=%.3f (%s): %s", t, *warning)
+        elif warning is None and self._warning is not None:
+            log.info("alarm: warning %s over at t=%.3f", self._warning[0], t)
+        self._warning = warning
 
     def _from_alarm(self, t: float, score: float) -> list[AlarmEvent]:
         if math.isnan(score) or score >= self.clear_threshold:

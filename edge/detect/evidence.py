@@ -11,7 +11,9 @@ add one :class:`Evidence`:
   *holds* a raised alarm while the new region lasts;
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
   triggers at ``[smoulder] min_score``, holds while it goes on and, once found, while its
-  spot stays in view (a smoulder does not put itself out in minutes);
+  spot stays in view (a smoulder does not put itself out in minutes); a spot wholly in the
+  cooking zone (``[lepton] cooking_zone``: a pan heating on the hob) only *warns*, as
+  ``cooking_zone``: the alarm logic enters ``pre_alarm`` with that reason;
 - ``known_scene`` (:class:`KnownSceneRule`): everything hot in view is the known scene (a
   fireplace, a heater), so a score under the scene bar counts only as far as the gas alone
   agrees: it *caps* the evidence at the score with the thermal features blanked.
@@ -35,6 +37,7 @@ from edge.config import Config
 from edge.config.flame import FlameConfig
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.flame import FlameWatch
+from edge.detect.mask import FrameMask
 from edge.detect.scene import SceneMemory
 from edge.detect.smoulder import SmoulderWatch
 
@@ -45,6 +48,7 @@ __all__ = [
     "KnownSceneRule",
     "Look",
     "SmoulderSource",
+    "Verdict",
     "build_sources",
     "combine",
     "flame_bar",
@@ -62,8 +66,9 @@ class Evidence:
     """What one source says about one frame.
 
     ``source`` names it (the alarm's reason when it triggers); ``why`` says it in words.
-    ``triggers``: alarm now. ``holds``: keep a raised alarm from clearing. ``cap``: the
-    score the alarm logic hears is at most this (NaN caps nothing).
+    ``triggers``: alarm now. ``warns``: a warning, not an alarm (``pre_alarm``, this source
+    its reason). ``holds``: keep a raised alarm from clearing. ``cap``: the score the alarm
+    logic hears is at most this (NaN caps nothing).
     """
 
     source: str
@@ -71,6 +76,7 @@ class Evidence:
     triggers: bool = False
     holds: bool = False
     cap: float | None = None
+    warns: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,19 +139,26 @@ class SmoulderSource:
     """The smoulder watch (``edge.detect.smoulder``) as an evidence source."""
 
     name = "smoulder"
+    zone_name = "cooking_zone"
 
-    def __init__(self, config: SmoulderConfig, flame: FlameConfig) -> None:
+    def __init__(self, config: SmoulderConfig, flame: FlameConfig,
+                 zone: FrameMask | None = None) -> None:
         self.cfg = config
         self.watch = SmoulderWatch(config, flame)
+        self.zone = zone if zone else None
 
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
-        seen = self.watch.update(look.t, look.celsius, memory.onset)
+        zone = None if self.zone is None else self.zone.masked(look.celsius.shape)
+        seen = self.watch.update(look.t, look.celsius, memory.onset, zone)
         if not seen.holds:
             return None
         doing = ("heating" if seen.heating else "spreading" if seen.spreading
                  else "smouldering (found before; still in view)")
-        why = (f"a hot spot new to the scene keeps {doing}: {seen.new_px} px, hottest "
+        where = "in the cooking zone" if seen.in_zone else "new to the scene"
+        why = (f"a hot spot {where} keeps {doing}: {seen.new_px} px, hottest "
                f"{seen.hottest_c:.0f} °C")
+        if seen.in_zone:
+            return Evidence(self.zone_name, why, warns=seen.smouldering, holds=True)
         triggers = seen.smouldering and look.score >= self.cfg.min_score
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
@@ -196,17 +209,30 @@ def build_sources(config: Config, memory: SceneMemory) -> list[EvidenceSource]:
     if config.flame.enabled:
         sources.append(FlameSource(config.flame, memory))
     if config.smoulder.enabled:
-        sources.append(SmoulderSource(config.smoulder, config.flame))
+        sources.append(SmoulderSource(config.smoulder, config.flame,
+                                      FrameMask(config.sensors.lepton.cooking_zone)))
     if sources:
         sources.insert(0, KnownSceneRule(config.flame.new_s))
     return sources
 
 
-def combine(score: float, found: list[Evidence]) -> tuple[float, Evidence | None, bool]:
-    """The alarm's input from the evidence: the capped score, the trigger (the first source
-    that triggers) and whether any source holds the alarm."""
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The alarm logic's input from the evidence: the capped ``score``, the ``trigger`` (the
+    first source that triggers), the ``warning`` (the first that warns) and whether any
+    source ``hold``-s the alarm."""
+
+    score: float
+    trigger: Evidence | None
+    warning: Evidence | None
+    hold: bool
+
+
+def combine(score: float, found: list[Evidence]) -> Verdict:
+    """The alarm's input from the evidence (:class:`Verdict`)."""
     for ev in found:
         if ev.cap is not None:
             score = min(score, ev.cap)
-    trigger = next((ev for ev in found if ev.triggers), None)
-    return score, trigger, any(ev.holds for ev in found)
+    return Verdict(score, next((ev for ev in found if ev.triggers), None),
+                   next((ev for ev in found if ev.warns), None),
+                   any(ev.holds for ev in found))

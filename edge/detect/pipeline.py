@@ -200,6 +200,7 @@ class Pipeline:
         self.mask = mask if mask else None  # [lepton] mask: the view's ignored rectangles
         self.scene = scene if scene is not None else SceneMemory()
         self.last_evidence: list[Evidence] = []
+        self._warning: Evidence | None = None  # the last judged frame's warning, if any
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
@@ -336,10 +337,16 @@ class Pipeline:
                 if said is not None:
                     found.append(said)
         self.last_evidence = found
-        evidence, trigger, hold = combine(evidence, found)
-        for ev in self.alarm.update(t, evidence, hold=hold,
+        verdict = combine(evidence, found)
+        trigger = verdict.trigger
+        if celsius is not None:  # a frame the sources judged; else their last warning stands
+            self._warning = verdict.warning
+        warning = self._warning
+        for ev in self.alarm.update(t, verdict.score, hold=verdict.hold,
                                     trigger=None if trigger is None else trigger.source,
-                                    why="" if trigger is None else trigger.why):
+                                    why="" if trigger is None else trigger.why,
+                                    warning=None if warning is None
+                                    else (warning.source, warning.why)):
             why = explain_alarm(ev, score.top_features, feature_values(vector),
                                 self.reasons(), found)
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev, why=why))

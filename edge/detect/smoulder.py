@@ -31,6 +31,12 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
   saying so (``persists``) until a whole step passes with the new spot gone from view
   (its median area 0) — the alarm is held while the fire is there, never cleared under it.
+- **in a cooking zone, a warning**: a pan left on a hob heats steadily to its oil's
+  ignition (340–380 °C), and to these sensors it is an electrical overheat (F5): a static spot
+  heating for minutes, no flicker, little CO2 (the pan scored 0.9 as F5 did in session 15).
+  Only the installer knows where food is cooked (``[lepton] cooking_zone``). The watch says
+  whether every new hot pixel lies there (``in_zone``); the evidence source then warns
+  (``pre_alarm``) instead of alarming. Flames in the zone are the flame watch's, and alarm.
 
 :class:`SmoulderWatch` reads no clock; steps are counted from its first frame.
 """
@@ -54,8 +60,9 @@ __all__ = ["SmoulderEvidence", "SmoulderWatch"]
 
 @dataclass(frozen=True, slots=True)
 class SmoulderEvidence:
-    """What the watch sees: ``new_px`` new hot pixels, their hottest (°C, NaN if none), and
-    whether the last completed steps show steady heating or spreading."""
+    """What the watch sees: ``new_px`` new hot pixels, their hottest (°C, NaN if none),
+    whether the last completed steps show steady heating or spreading, and whether every new
+    hot pixel lies in the cooking zone (``in_zone``: False when there are none)."""
 
     t: float
     new_px: int
@@ -63,6 +70,7 @@ class SmoulderEvidence:
     heating: bool
     spreading: bool
     persists: bool = False
+    in_zone: bool = False
 
     @property
     def smouldering(self) -> bool:
@@ -94,8 +102,10 @@ class SmoulderWatch:
         self._found = False  # a smoulder was found and its spot has not left the view since
 
     def update(self, t: float, celsius: npt.NDArray[np.floating],
-               onset: npt.NDArray[np.float64] | None) -> SmoulderEvidence:
-        """Feed one frame (°C) taken at ``t`` and the flame watch's per-pixel onsets.
+               onset: npt.NDArray[np.float64] | None,
+               zone: npt.NDArray[np.bool_] | None = None) -> SmoulderEvidence:
+        """Feed one frame (°C) taken at ``t`` and the flame watch's per-pixel onsets;
+        ``zone``, the frame's cooking-zone pixels (``[lepton] cooking_zone``), if any.
 
         :raises ValueError: ``t`` not finite, or ``onset`` not the frame's shape.
         """
@@ -105,6 +115,9 @@ class SmoulderWatch:
             shape = None if onset is None else onset.shape
             raise ValueError(f"smoulder watch: onsets of shape {shape}; allowed: the frame's "
                              f"{celsius.shape} (feed the flame watch first)")
+        if zone is not None and zone.shape != celsius.shape:
+            raise ValueError(f"smoulder watch: cooking zone of shape {zone.shape}; allowed: "
+                             f"the frame's {celsius.shape}")
         if self._start is None:
             self._start = t
         step = int(max(t - self._start, 0.0) // self.cfg.step_s)
@@ -121,8 +134,9 @@ class SmoulderWatch:
         hottest = float(celsius.reshape(-1)[new].max()) if new_px else math.nan
         self._hottest.append(hottest)
         self._areas.append(new_px)
+        in_zone = bool(new_px and zone is not None and zone.reshape(-1)[new].all())
         return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
-                                self._found)
+                                self._found, in_zone)
 
     def _close_step(self, missed: int) -> None:
         values = np.asarray(self._hottest)

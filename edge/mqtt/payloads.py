@@ -90,11 +90,15 @@ def test_payload(
 
 
 def state_payload(state: str, since_ts: str, since_t: float | None, score: float | None,
-                  last_event: Mapping[str, Any] | None = None) -> bytes:
-    """Retained ``<base>/state``: current alarm state, since when, last score, and (once there
-    is one) the last event in brief (:func:`last_event_brief`)."""
+                  last_event: Mapping[str, Any] | None = None,
+                  reason: tuple[str, str] | None = None) -> bytes:
+    """Retained ``<base>/state``: current alarm state, since when, last score, (in
+    ``pre_alarm``) its ``reason`` and ``why``, and (once there is one) the last event in brief
+    (:func:`last_event_brief`)."""
     body: dict[str, Any] = {"state": state, "since": since_ts, "since_t": num(since_t, 3),
                             "score": num(score)}
+    if reason is not None:
+        body["reason"], body["why"] = reason
     if last_event is not None:
         body["last_event"] = dict(last_event)
     return dumps(body)
