@@ -137,6 +137,20 @@ class TestMembers:
         assert np.all(np.isfinite(p))
         compare_member(name, pipe, export_member(name, pipe, 18), Xn)
 
+    @pytest.mark.parametrize(("name", "hint"), [("rf", True), ("gb", True), ("lr", False)])
+    def test_a_disagreeing_export_is_refused_with_a_hint(self, name: str, hint: bool) -> None:
+        """An export that scores unlike its member is refused naming it and the gap; a tree
+        member's refusal says what a float32 split does and what to do about it."""
+        from cloud.artifact.onnx import ArtifactExportError
+
+        X, y = synthetic_features(600, 1)
+        pipe = build_member(name, SMALL[name], seed=0).fit(X, y)
+        other = build_member(name, SMALL[name], seed=1).fit(X[:, ::-1].copy(), y)
+        with pytest.raises(ArtifactExportError, match=rf"member '{name}': ONNX and "
+                           r"scikit-learn disagree by") as err:
+            compare_member(name, pipe, export_member(name, other, 18), X[:50])
+        assert ("float32" in str(err.value)) is hint
+
     @pytest.mark.parametrize("name", ["rf", "gb"])
     def test_missing_is_not_typical(self, name: str) -> None:
         """A tree member tells a missing gas block from a typical (low) gas reading."""
