@@ -289,6 +289,13 @@ class TestWarnings:
         assert sm.update(300.0, 0.05) == [] and sm.state == "idle"
         assert sm.pre_alarm_reason is None
 
+    def test_a_warning_ending_on_a_blind_update_goes_idle(self) -> None:
+        """A warning that ends while the score is NaN (no evidence) leaves no pre-alarm
+        behind: there is nothing left to wait for."""
+        sm = AlarmStateMachine(_cfg(), model_threshold=0.5)
+        sm.update(0.0, 0.1, warning=PAN)
+        assert sm.update(1.0, math.nan) == [] and sm.state == "idle"
+
     def test_the_score_pre_alarm_says_threshold(self) -> None:
         """A pre-alarm the score began names the threshold and the wait."""
         sm = AlarmStateMachine(_cfg(), model_threshold=0.5)

@@ -213,6 +213,8 @@ class AlarmStateMachine:
                         warning: tuple[str, str] | None) -> list[AlarmEvent]:
         self._warn(t, warning)
         if math.isnan(score):
+            if self._over_since is None and self._warning is None:
+                self._enter("idle", t)  # the warning is over and no score is over the bar
             return []
         if score >= self.fast_path_score:
             return self._raise(t, score, "fast_path", self._said_fast(score))
