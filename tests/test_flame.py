@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Callable
 
 import numpy as np
@@ -101,7 +103,37 @@ class TestFlameWatch:
         times = np.arange(0.0, 200.0, 1.0)
         hits = watch(creeping, times)
         assert hits and hits[0] <= 125.0
-        assert watch(creeping, times, FlameConfig(growth_steps=4)) == []
+        assert watch(creeping, times, FlameConfig(growth_steps=4, trend_steps=0)) == []
+
+    @pytest.mark.parametrize("seed", range(6))
+    def test_flame_flickering_more_than_it_grows_is_a_trend(self, seed: int) -> None:
+        """A t² flame whose area flickers down to 55 % from one second to the next: its growth
+        shows in each of four steps late or never, as a trend over 16 s within 20 s."""
+        rng = np.random.default_rng(seed)
+        flicker = rng.uniform(0.55, 1.0, 400)
+
+        def flame(t: float) -> np.ndarray:
+            if t < 100.0:
+                return np.full(SHAPE, ROOM_C, np.float32)
+            px = 3.0 + 0.08 * (t - 100.0) ** 2
+            return disc(80, 60, math.sqrt(px / math.pi) * flicker[int(t)], 450.0)
+        times = np.arange(0.0, 200.0, 1.0)
+        trend = watch(flame, times)
+        stepwise = watch(flame, times, FlameConfig(trend_steps=0))
+        assert trend and trend[0] <= 120.0
+        assert not stepwise or stepwise[0] > trend[0] + 10.0
+
+    def test_ring_that_jumps_then_creeps_is_no_trend(self) -> None:
+        """A hob ring crossing the line at once (22 px) and then creeping on by a pixel every
+        3 s: 12 px more in 36 s, later-larger in most pairs of steps, but slowing down (and
+        first there from nothing): not growing, though a trend's share alone would say so."""
+        def ring(t: float) -> np.ndarray:
+            out = np.full(SHAPE, ROOM_C, np.float32)
+            if t >= 100.0:
+                out[60, 10:10 + 22 + min(int((t - 100.0) / 3.0), 12)] = 350.0
+            return out
+        times = np.arange(0.0, 200.0, 1.0)
+        assert watch(ring, times) == []
 
     def test_hot_at_start_up_is_scene(self) -> None:
         """A fireplace already burning (and flickering) when the device starts is not news."""

@@ -52,6 +52,18 @@ class FlameConfig(Section):
         3.0, ge=0.0, le=1000.0,
         description="and its new pixels must have crossed hot_c this fast (median, K/s)",
     )
+    trend_steps: int = Field(
+        8, ge=0, le=60,
+        description="or growing as a trend (0: off): over this many steps the region was "
+        "there in each, is larger (its peak in each step) in at least trend_share of all "
+        "pairs of steps, the later against the earlier, grew by min_growth_px, and grew in "
+        "the later half at least as much as in the earlier (a slow or strongly flickering "
+        "flame, whose growth does not show in each step; an appliance warming up slows down)",
+    )
+    trend_share: float = Field(
+        0.8, gt=0.5, le=1.0,
+        description="the share of later-larger step pairs a trend needs",
+    )
     sure_steps: int = Field(
         10, ge=0, le=60,
         description="a region that rose in each of this many steps is a flame whatever the "

@@ -16,6 +16,15 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   flickers as it does (the step's peak is its envelope: :func:`step_peaks`); a hob, a grate
   or a heater crosses the line all at once and stops, a gas ring flickers in place, a glint
   or the sun is a few pixels that do not spread.
+- **or growing as a trend**: a slow flame, or one flickering by more than it grows in a step,
+  fails "rose in each step" for as long as it lasts (a CFAST chair seen at 2.6 s and growing
+  from 2 to 200 px in 45 s rose in each of four steps once, while the model's score was
+  low). Over the last ``trend_steps`` (8 × 2 s) the region was there in every step, and its
+  step peaks are larger in at least ``trend_share`` (0.8) of all pairs of steps, the later
+  against the earlier; grew by ``min_growth_px``; and grew in the later half of the window
+  at least as much as in the earlier: a fire's area grows faster as it grows (t²), while a
+  hob, a grate or a heater coming up to temperature slows down as it nears its own (a ring
+  that jumps to 22 px and then creeps to 27 px has grown 20 px and then 1).
 - **Fast**: the pixels that join the region jump: the median rate at which they crossed
   ``hot_c`` over the window is ≥ ``min_rise_k_s`` (3 K/s). A heater, a grate or an oven
   whose edge pixels cross the line one after another as it warms rises well under that.
@@ -122,7 +131,7 @@ class FlameWatch:
     def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
         cfg = self.cfg
         over = max(cfg.steps, cfg.growth_steps)  # the steps min_growth_px is counted over
-        last = max(over, cfg.sure_steps)
+        last = max(over, cfg.sure_steps, cfg.trend_steps)
         span = cfg.step_s * (last + 1)
         times, counts_ = self._times, self._counts
         times.append(t)
@@ -141,10 +150,27 @@ class FlameWatch:
         first = bisect_right(times, t - cfg.step_s * cfg.steps)
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = median(rises) if rises else math.nan
-        growing = (run >= cfg.steps and growth >= cfg.min_growth_px and new_px >= cfg.min_px
+        stepwise = run >= cfg.steps and growth >= cfg.min_growth_px
+        growing = ((stepwise or self._trend(counts)) and new_px >= cfg.min_px
                    and rate >= cfg.min_rise_k_s)
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
         return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)
+
+    def _trend(self, counts: list[int]) -> bool:
+        """The step peaks (newest first) grew as a trend over ``trend_steps`` (module
+        docstring): there in every step, larger in ``trend_share`` of the pairs of steps
+        (later against earlier), by ``min_growth_px``, and not slowing down."""
+        n = self.cfg.trend_steps
+        if n == 0:
+            return False
+        w = counts[n::-1]  # oldest first
+        if min(w) <= 0 or w[-1] - w[0] < self.cfg.min_growth_px:
+            return False
+        half = w[n // 2]
+        if w[-1] - half < half - w[0]:
+            return False
+        later_larger = sum(1 for i in range(n) for j in range(i + 1, n + 1) if w[j] > w[i])
+        return later_larger >= self.cfg.trend_share * n * (n + 1) / 2
 
 
 def step_peaks(times: list[float], counts: list[int], t: float, step_s: float, last: int
