@@ -140,3 +140,20 @@ class TestStatusFromStateDir:
         err = capsys.readouterr().err
         assert "broker: cannot reach the broker at mqtt://127.0.0.1:" in err
         assert f"{tmp_path / 'missing'}: no such state directory" in err
+
+
+class TestRender:
+    def test_a_warning_shows_its_reason_and_words(self) -> None:
+        """A pre-alarm's reason and words (a pan heating in the cooking zone) are shown under
+        the state; a state without them shows none."""
+        from edge.commands.status import render_retained
+
+        why = "a hot spot in the cooking zone keeps heating: 21 px, hottest 180 °C"
+        warned = render_retained(BASE, {"state": {
+            "state": "pre_alarm", "since": "S", "since_t": 1.0, "score": 0.41,
+            "reason": "cooking_zone", "why": why}})
+        assert "alarm:    pre_alarm (cooking_zone) since S, score 0.41\n" in warned
+        assert warned.split("\n")[3] == f"  {why}"
+        idle = render_retained(BASE, {"state": {"state": "idle", "since": "S", "score": 0.01}})
+        assert "alarm:    idle since S, score 0.01\n" in idle and "cooking" not in idle
+
