@@ -76,8 +76,8 @@ def render_retained(base: str, got: dict[str, Any]) -> str:
     state, state_problem = _retained(got, "state")
     health, health_problem = _retained(got, "health")
     if state:
-        reason = f" ({state['reason']})" if state.get("reason") else ""
-        lines.append(f"alarm:    {state.get('state', '?')}{reason} since "
+        cause = f" ({state['reason']})" if state.get("reason") else ""
+        lines.append(f"alarm:    {state.get('state', '?')}{cause} since "
                      f"{state.get('since', '?')}, score {_score(state.get('score'))}")
         if state.get("why"):
             lines.append(f"{_INDENT}{state['why']}")
