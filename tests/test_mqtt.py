@@ -642,6 +642,20 @@ class TestDiscoveryTemplates:
         assert self._render("fire", body) == on
         assert self._render("alarm_state", body) == state
 
+    def test_alarm_state_attributes_carry_a_warnings_reason(self) -> None:
+        """The alarm-state sensor's attributes give a pre-alarm's reason and words, and
+        null for both in a state without them."""
+        info = DiscoveryInfo(device_id="k1", base_topic="fd/k1")
+        template = discovery_payload(info)["cmps"]["alarm_state"]["json_attributes_template"]
+        env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 (plain text, as HA renders)
+        why = "a hot spot in the cooking zone keeps heating: 21 px, hottest 180 °C"
+        warned = payloads.state_payload("pre_alarm", "T", 1.0, 0.4, None, ("cooking_zone", why))
+        got = json.loads(env.from_string(template).render(value_json=json.loads(warned)))
+        assert got == {"reason": "cooking_zone", "why": why}
+        idle = payloads.state_payload("idle", "T", 1.0, 0.01)
+        assert json.loads(env.from_string(template).render(value_json=json.loads(idle))) == {
+            "reason": None, "why": None}
+
     def test_readings_from_telemetry(self) -> None:
         """CO2, temperature, humidity, hotspot and score read their telemetry fields."""
         body = payloads.telemetry_payload(612.0, 21.5, 40.25, 88.5, 0.125, "ts")

@@ -111,6 +111,10 @@ def components(info: DiscoveryInfo) -> dict[str, dict[str, Any]]:
             "options": ["idle", "pre_alarm", "alarm"],
             "state_topic": f"{base}/state",
             "value_template": "{{ value_json.state }}",
+            # A pre-alarm's reason and words (a pan heating in the cooking zone) as attributes.
+            "json_attributes_topic": f"{base}/state",
+            "json_attributes_template": "{{ {'reason': value_json.reason | default(none), "
+                                        "'why': value_json.why | default(none)} | tojson }}",
         },
         "co2": _telemetry_sensor(
             info, "co2", "CO2", "co2_ppm",
