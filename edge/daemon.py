@@ -116,7 +116,7 @@ class Daemon:
         self.snapshots = Snapshotter(link, config.flame.new_s)
         self._pending_config: Config | None = None
         self._config_lock = threading.Lock()
-        self._last_state: str | None = None
+        self._last_state: tuple[str, str | None] | None = None  # published (state, reason)
         self._last_event: dict[str, Any] | None = None  # the retained state's last_event
         self._state_stale = False
         self._last_health_key: Any = None
@@ -297,10 +297,10 @@ class Daemon:
         last = self.pipeline.last_score
         score = None if last is None else float(last.probability)
         why = alarm.pre_alarm_reason
-        state = alarm.state if why is None else f"{alarm.state}:{why[0]}"
+        state = (alarm.state, None if why is None else why[0])
         if state != self._last_state or self._state_stale:
-            if alarm.state == "pre_alarm" and not (self._last_state or "").startswith(
-                    "pre_alarm") and self.report.fleet is not None:
+            was = None if self._last_state is None else self._last_state[0]
+            if alarm.state == "pre_alarm" and was != "pre_alarm" and self.report.fleet is not None:
                 self.report.fleet.count("pre_alarm")
             self._last_state, self._state_stale = state, False
             self.link.set_state(state_payload(alarm.state, iso_utc(), alarm.since, score,

@@ -151,8 +151,8 @@ class FlameWatch:
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = median(rises) if rises else math.nan
         stepwise = run >= cfg.steps and growth >= cfg.min_growth_px
-        growing = ((stepwise or self._trend(counts)) and new_px >= cfg.min_px
-                   and rate >= cfg.min_rise_k_s)
+        growing = (new_px >= cfg.min_px and rate >= cfg.min_rise_k_s
+                   and (stepwise or self._trend(counts)))
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
         return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)
 
