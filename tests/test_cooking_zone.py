@@ -24,19 +24,10 @@ from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor
 from edge.types import ThermalFrame
 from tests.fixedscore import FixedScorer
+from tests.test_flame import ROOM_C, SHAPE, disc
 
-SHAPE = (120, 160)
-ROOM_C = 21.0
 HOB = (30, 20, 50, 40)  # the zone around the pan at (40, 30): [x0, y0, x1, y1]
 Scene = Callable[[float], np.ndarray]
-
-
-def disc(cx: float, cy: float, radius: float, temp_c: float,
-         out: np.ndarray | None = None) -> np.ndarray:
-    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
-    out = np.full(SHAPE, ROOM_C, np.float32) if out is None else out
-    out[(yy - cy) ** 2 + (xx - cx) ** 2 <= radius**2] = temp_c
-    return out
 
 
 def pan(on_s: float, ignites_s: float | None = None, cx: float = 40.0,
@@ -44,12 +35,11 @@ def pan(on_s: float, ignites_s: float | None = None, cx: float = 40.0,
     """A pan put on at ``on_s`` at 110 °C, heating a steady 8 K/min; from ``ignites_s`` its
     oil burns: a 450 °C flame growing out of it at 0.4 px/s."""
     def frame(t: float) -> np.ndarray:
-        out = np.full(SHAPE, ROOM_C, np.float32)
         if t < on_s:
-            return out
-        disc(cx, cy, 2.5, 110.0 + 8.0 * (t - on_s) / 60.0, out)
-        if ignites_s is not None and t >= ignites_s:
-            disc(cx, cy - 3.0, 1.0 + 0.4 * (t - ignites_s), 450.0, out)
+            return np.full(SHAPE, ROOM_C, np.float32)
+        out = disc(cx, cy, 2.5, 110.0 + 8.0 * (t - on_s) / 60.0)
+        if ignites_s is not None and t >= ignites_s:  # the flame is hotter than the pan
+            out = np.maximum(out, disc(cx, cy - 3.0, 1.0 + 0.4 * (t - ignites_s), 450.0))
         return out
     return frame
 
@@ -108,7 +98,7 @@ class TestSmoulderWatchZone:
         hot = disc(40, 30, 2.5, 150.0)
         flame.update(40.0, hot)
         assert watch.update(40.0, hot, flame.onset, zone).in_zone
-        both = disc(100, 80, 1.0, 150.0, hot.copy())
+        both = np.maximum(hot, disc(100, 80, 1.0, 150.0))
         flame.update(41.0, both)
         assert not watch.update(41.0, both, flame.onset, zone).in_zone
         assert not watch.update(42.0, hot, flame.onset, None).in_zone
