@@ -6,8 +6,8 @@ why). What one frame's features cannot say is the history of the scene, kept onc
 add one :class:`Evidence`:
 
 - ``flame_growth`` (:class:`FlameSource`): a new hot region keeps growing; it *triggers* an
-  alarm when the model corroborates it (its highest score over ``[flame] score_window_s`` at
-  ``[flame] min_score``, else the model's own bar) or the growth is sure, and
+  alarm when the model corroborates it (``[flame] min_score``, else the model's own bar) or the
+  growth is sure, and
   *holds* a raised alarm while the new region lasts;
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
   triggers at ``[smoulder] min_score``, holds while it goes on and, once found, while its

@@ -33,8 +33,7 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
-score corroborates it (``flame.min_score``), read at its highest over the last
-``flame.score_window_s`` (the growth's own look); see ``edge/detect/evidence.py``. The per-pixel
+score corroborates it (``flame.min_score``); see ``edge/detect/evidence.py``. The per-pixel
 memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the smoulder watch.
 Tuned on scenario runs disjoint from the held-out evaluation (docs/evaluation.md).
 """
