@@ -13,7 +13,6 @@ from cloud.training.corroborate import (
     WATCH_GROWING,
     WATCH_SURE,
     choose_flame_bar,
-    look_max,
     watch_rows,
 )
 from cloud.training.data import Dataset, Group, recording_rows
@@ -106,11 +105,10 @@ def dataset(runs: list[tuple[float | None, list[float], list[int]]]) -> Dataset:
                    watch=np.concatenate(watch))
 
 
-def bar_of(ds: Dataset, margin: float = 0.05, window_s: float = 0.0) -> float:
-    """The bar, each row's score read alone (``window_s`` 0) unless told otherwise."""
+def bar_of(ds: Dataset, margin: float = 0.05) -> float:
     rows = np.arange(len(ds))
     return choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), rows, range(len(ds.groups)),
-                            margin, window_s).bar
+                            margin).bar
 
 
 class TestChooseFlameBar:
@@ -125,8 +123,7 @@ class TestChooseFlameBar:
         """An oil pan growing hot before it ignites counts against the bar; the same run's
         growth after ignition does not, and is reported as a corroborated fire."""
         ds = dataset([(3.0, [0.5, 0.7, 0.1, 0.8, 0.9], [0, 1, 0, 1, 1])])
-        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), [0],
-                              window_s=0.0)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), [0])
         assert fb.bar == pytest.approx(0.75)
         assert (fb.fires, fb.fires_corroborated, fb.median_wait_s) == (1, 1, 0.0)
 
@@ -138,7 +135,7 @@ class TestChooseFlameBar:
                       (0.0, [0.3, 0.3, 0.3], [1, 1, 1]),
                       (0.0, [0.1, 0.1], [1, 2])])
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
-                              range(4), window_s=0.0)
+                              range(4))
         assert fb.bar == pytest.approx(0.65)
         assert (fb.fires, fb.fires_corroborated) == (3, 2)
         assert fb.median_wait_s == pytest.approx(1.5)  # 2 s and 1 s (the sure one)
@@ -149,7 +146,7 @@ class TestChooseFlameBar:
         ds = dataset([(None, [0.65], [1]), (None, [0.1, 0.1], [2, 0]),
                       (0.0, [0.3, 0.5, 0.9], [1, 1, 1])])
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
-                              range(3), window_s=0.0)
+                              range(3))
         curve = {b: rest for b, *rest in fb.curve}
         assert curve[0.3] == [2, 1, 0.0]
         assert curve[0.6] == [2, 1, 2.0]
@@ -160,34 +157,8 @@ class TestChooseFlameBar:
         """A no-fire stream the watch is sure of alarms whatever the score: it does not raise
         the bar (no bar removes it) and is counted."""
         ds = dataset([(None, [0.99, 0.3], [2, 1])])
-        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), [0],
-                              window_s=0.0)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), [0])
         assert fb.bar == pytest.approx(0.35) and fb.sure_streams == 1
-
-    def test_scores_are_read_over_the_devices_look(self) -> None:
-        """As the device reads it (``FlameSource.corroboration``), a growing frame is
-        corroborated by the highest score of the last ``window_s``: a nuisance scored 0.7 two
-        seconds before it grew raises the bar to 0.75; eight seconds before, it does not."""
-        near = dataset([(None, [0.7, 0.1, 0.2, 0.1], [0, 0, 1, 0])])
-        assert bar_of(near) == pytest.approx(0.25)
-        assert bar_of(near, window_s=2.0) == pytest.approx(0.75)
-        far = dataset([(None, [0.7] + [0.1] * 8 + [0.2], [0] * 9 + [1])])
-        assert bar_of(far, window_s=8.0) == pytest.approx(0.25)
-        assert bar_of(far, window_s=9.0) == pytest.approx(0.75)
-
-    def test_look_max_is_the_windows_highest_score(self) -> None:
-        """look_max equals the brute-force highest score over [t − window, t], NaN scores
-        left out, on uneven times."""
-        rng = np.random.default_rng(3)
-        t = np.cumsum(rng.uniform(0.1, 2.0, 300))
-        p = rng.uniform(0.0, 1.0, 300)
-        p[rng.uniform(size=300) < 0.1] = np.nan
-        got = look_max(t, p, 5.0)
-        for i in range(300):
-            inside = p[(t >= t[i] - 5.0) & (t <= t[i])]
-            inside = inside[~np.isnan(inside)]
-            want = inside.max() if inside.size else np.nan
-            assert got[i] == want or (np.isnan(got[i]) and np.isnan(want))
 
     def test_floor_and_ceiling(self, caplog: pytest.LogCaptureFixture) -> None:
         """No nuisance growth gives the floor; growth corroborated near 1 is capped at the

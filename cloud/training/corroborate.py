@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
@@ -43,7 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 __all__ = ["CEILING", "FLOOR", "WATCH_GROWING", "WATCH_SURE", "FlameBar", "choose_flame_bar",
-           "look_max", "watch_rows"]
+           "watch_rows"]
 
 WATCH_NONE, WATCH_GROWING, WATCH_SURE = 0, 1, 2
 #: The bars the report's trade-off curve is read at (``FlameBar.curve``).
@@ -102,31 +101,10 @@ class FlameBar:
         return asdict(self)
 
 
-def look_max(t: npt.NDArray[np.float64], p: npt.NDArray[np.float64], window_s: float
-             ) -> npt.NDArray[np.float64]:
-    """Per row, the highest score over the ``window_s`` seconds up to it (``t`` ascending;
-    NaN scores ignored, NaN where there is none): the score the device's flame source
-    corroborates a growing region with (``FlameSource.corroboration``)."""
-    out = np.full(p.shape, np.nan)
-    window: deque[int] = deque()  # indices, their scores decreasing
-    for i in range(p.size):
-        if not math.isnan(p[i]):
-            while window and p[window[-1]] <= p[i]:
-                window.pop()
-            window.append(i)
-        while window and t[window[0]] < t[i] - window_s:
-            window.popleft()
-        if window:
-            out[i] = p[window[0]]
-    return out
-
-
 def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
-                     groups: Sequence[int], margin: float = 0.05,
-                     window_s: float | None = None) -> FlameBar:
+                     groups: Sequence[int], margin: float = 0.05) -> FlameBar:
     """The bar for the validation runs ``groups`` (``rows``: their rows, ``p``: the calibrated
-    score of each, read as the device reads it: the highest over the last ``window_s``,
-    default ``[flame] score_window_s``: :func:`look_max`); see the module docstring.
+    score of each); see the module docstring.
 
     :raises ValueError: a margin outside [0, 1), or ``p`` not one score per row.
     """
@@ -134,13 +112,7 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
         raise ValueError(f"flame bar margin {margin}; allowed: 0 ≤ margin < 1")
     if p.shape != rows.shape:
         raise ValueError(f"{p.size} scores for {rows.size} rows")
-    window = FlameConfig().score_window_s if window_s is None else window_s
     row_group, t, watch = ds.group[rows], ds.t[rows], ds.watch[rows]
-    p = p.astype(np.float64, copy=True)
-    for g in groups:
-        sel = np.flatnonzero(row_group == g)
-        order = sel[np.argsort(t[sel], kind="stable")]
-        p[order] = look_max(t[order], p[order], window)
     highest = -math.inf
     streams = growing_streams = sure_streams = 0
     peaks: list[float] = []  # per no-fire stream: its highest growing score (1 if sure)

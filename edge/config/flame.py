@@ -69,13 +69,6 @@ class FlameConfig(Section):
         description="a region that rose in each of this many steps is a flame whatever the "
         "model's score (0: always ask the model)",
     )
-    score_window_s: float = Field(
-        8.0, ge=0.0, le=60.0,
-        description="the model corroborates a growing region with its highest score over "
-        "this many seconds (the growth's own look, steps × step_s; 0: this frame's score "
-        "alone): a flame's score swings from one frame to the next as the growth is judged "
-        "over seconds",
-    )
     min_score: float | None = Field(
         None, ge=0.0, le=1.0,
         description="a growing flame alarms when the model's score is at least this; unset: "

@@ -26,8 +26,6 @@ readings), in list order; the first that triggers names the alarm's reason.
 
 from __future__ import annotations
 
-import math
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -121,20 +119,13 @@ class FlameSource:
     def __init__(self, config: FlameConfig, memory: SceneMemory) -> None:
         self.cfg = config
         self.watch = FlameWatch(config, memory)
-        self._scores: deque[tuple[float, float]] = deque()  # (t, score) of the last look
 
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
         seen = self.watch.observe(look.celsius)
-        scores = self._scores
-        if math.isfinite(look.score):
-            scores.append((look.t, look.score))
-        while scores and scores[0][0] < look.t - self.cfg.score_window_s:
-            scores.popleft()
         holds = seen.growing or seen.new_px >= self.cfg.min_px
         if not holds:
             return None
-        triggers = seen.growing and (
-            seen.sure or self.corroboration() >= flame_bar(self.cfg, look))
+        triggers = seen.growing and (seen.sure or look.score >= flame_bar(self.cfg, look))
         share = 100.0 * seen.new_px / max(look.celsius.size, 1)
         why = (f"a new hot region grew by {seen.growth_px} px to {share:.2g} % of the view "
                f"({seen.new_px} px ≥ {self.cfg.hot_c:g} °C, hottest "
@@ -142,12 +133,6 @@ class FlameSource:
                + (", step after step" if seen.sure else "")
                if seen.growing else f"{seen.new_px} px newly ≥ {self.cfg.hot_c:g} °C")
         return Evidence(self.name, why, triggers=triggers, holds=True)
-
-    def corroboration(self) -> float:
-        """The model's highest score over the last ``score_window_s`` (NaN: none scored):
-        the growth is judged over seconds, and a flame's score swings from frame to frame
-        with its flicker, so the look the score corroborates is that long too."""
-        return max((s for _, s in self._scores), default=math.nan)
 
 
 class SmoulderSource:
