@@ -10,6 +10,9 @@ import pytest
 
 from cloud.heldout.compare import compare, load_runs, main
 
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "demo"
+
 
 def run(scenario: str, seed: int, alarms: list[tuple[float, str]],
         fire_start_s: float | None = 100.0, engine: str = "ours") -> dict[str, Any]:
@@ -83,6 +86,36 @@ class TestCompare:
         assert "| ours | fast_flaming | 3 | 1.0 | 50.0 s (persistent) | 10.0 s (flame_growth) |" \
             in out
         assert "cfast_chair" not in out
+
+
+class TestOnRealSuites:
+    def test_the_watches_off_show_as_a_slower_fire(self, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+        """Two real suite runs of the same flaming fire with the demo model, the watches on
+        and off: compare finds the one run whose alarm came later, and says why each came
+        (``flame_growth`` against the score alone); the same suite twice changes nothing."""
+        from cloud.heldout.suite import main as suite
+
+        off = tmp_path / "off.toml"
+        off.write_text("[flame]\nenabled = false\n[smoulder]\nenabled = false\n")
+        common = ["--model", str(next((DEMO / "model").glob("*9d5b220e.tar.gz"))),
+                  "--public-key", str(DEMO / "model-signing.pub.pem"), "--engine", "ours",
+                  "--families", "flaming_upholstery", "--runs", "1", "--duration", "400",
+                  "--rate", "1", "--full-rate-runs", "0", "--ablation-runs", "0",
+                  "--workers", "1"]
+        on_a, on_b, no = tmp_path / "on-a", tmp_path / "on-b", tmp_path / "off"
+        assert suite([*common, "--out", str(on_a), "--config", str(DEMO / "config.toml")]) == 0
+        assert suite([*common, "--out", str(on_b), "--config", str(DEMO / "config.toml")]) == 0
+        assert suite([*common, "--out", str(no), "--config", str(off)]) == 0
+        same = compare(load_runs(on_a), load_runs(on_b))
+        assert (same.matched, same.rows, same.tta_change_s) == (1, [], [0.0])
+        capsys.readouterr()
+        assert main([str(on_a), str(no)]) == 0
+        out = capsys.readouterr().out
+        assert "| found both times: faster / slower (by more than the least change) | 0 / 1 |" \
+            in out
+        row = [line for line in out.splitlines() if "flaming_upholstery" in line]
+        assert len(row) == 1 and "(flame_growth)" in row[0] and "(persistent)" in row[0]
 
 
 class TestBadInput:
