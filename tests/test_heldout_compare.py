@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from cloud.heldout.compare import compare, load_runs, main
+from cloud.heldout.summary import run_outcome
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "demo"
@@ -17,12 +18,13 @@ DEMO = ROOT / "demo"
 def run(scenario: str, seed: int, alarms: list[tuple[float, str]],
         fire_start_s: float | None = 100.0, engine: str = "ours") -> dict[str, Any]:
     """A run as ``runs.json`` holds it: its truth and its fused replay's events."""
-    events = [{"kind": "alarm", "t": t, "score": 0.9, "sensor": None, "reason": why}
-              for t, why in alarms]
+    events = [{"kind": "alarm" if why != "cleared" else "clear", "t": t, "score": 0.9,
+               "sensor": None, "reason": why} for t, why in alarms]
+    truth = {"fire_start_s": fire_start_s, "duration_s": 600.0}
+    outcome = run_outcome({**truth, "modes": {"fused": {"events": events}}}, "fused")
     return {"scenario": scenario, "seed": seed, "engine": engine, "rate_hz": 1.0,
-            "label": "fire" if fire_start_s is not None else "no-fire",
-            "fire_start_s": fire_start_s, "outcomes": {"fused": {}},
-            "events": {"fused": events}}
+            "label": "fire" if fire_start_s is not None else "no-fire", **truth,
+            "outcomes": {"fused": outcome}, "events": {"fused": events}}
 
 
 def write(folder: Path, runs: list[dict[str, Any]]) -> Path:
@@ -66,14 +68,25 @@ class TestCompare:
         assert len(c.rows) == 6  # every changed run, and only those
 
     def test_a_pre_ignition_alarm_is_a_false_alarm(self) -> None:
-        """A fire run alarming before its ignition (a pan heating) is a new false alarm,
-        and the fire itself still counts as found both times."""
+        """A fire run alarming (and clearing) before its ignition (a pan heating) is a new
+        false alarm, and the fire itself still counts as found both times."""
         b = {("ours", "kitchen_grease_fire", 1): run("kitchen_grease_fire", 1, [(120.0, "x")])}
-        a = {("ours", "kitchen_grease_fire", 1): run("kitchen_grease_fire", 1,
-                                                     [(80.0, "smoulder"), (120.0, "x")])}
+        a = {("ours", "kitchen_grease_fire", 1): run(
+            "kitchen_grease_fire", 1, [(80.0, "smoulder"), (90.0, "cleared"), (120.0, "x")])}
         c = compare(b, a)
         assert c.new == [("ours", "kitchen_grease_fire", 1)] and not c.lost
         assert c.tta_change_s == [0.0]
+
+    def test_an_alarm_standing_at_ignition_detects_at_once(self) -> None:
+        """As the suite counts it, an alarm raised before ignition and still standing there
+        finds the fire at 0 s (``run_outcome``): 20 s sooner than one raised after."""
+        b = {("ours", "kitchen_grease_fire", 1): run("kitchen_grease_fire", 1, [(120.0, "x")])}
+        a = {("ours", "kitchen_grease_fire", 1): run("kitchen_grease_fire", 1,
+                                                     [(80.0, "smoulder")])}
+        c = compare(b, a)
+        assert c.tta_change_s == [-20.0] and c.faster == 1
+        assert c.rows == ["| ours | kitchen_grease_fire | 1 | 1.0 | none (quiet) | "
+                          "80.0 s (smoulder) (quiet) |"]
 
     def test_markdown_names_the_runs_that_changed(self, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,7 +9,9 @@ read one by one::
     python -m cloud.heldout.compare BEFORE_DIR AFTER_DIR [--mode fused] [--min-change 1]
 
 Each folder is a ``python -m cloud.heldout.suite`` report (its ``runs.json``). Runs are matched
-by engine, scenario and seed; for fire runs it counts the fires found only before (lost) or
+by engine, scenario and seed, and judged by the suite's own outcomes of each run
+(``cloud.heldout.summary.run_outcome``: an alarm standing at ignition detects at 0 s); the
+events only say why. For fire runs it counts the fires found only before (lost) or
 only after (gained), and the paired change in time to alarm; for every run, the quiet part
 (nuisance runs whole, fire runs before ignition) alarming only before (fixed) or only after
 (new false alarms). It prints Markdown: the counts, then every run whose outcome changed.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,24 +53,36 @@ def load_runs(folder: Path) -> dict[Key, dict[str, Any]]:
                          f"runs with scenario, seed, label, outcomes and events") from exc
 
 
-def _first_alarm(run: Mapping[str, Any], mode: str, after: float | None
+def _first_alarm(run: Mapping[str, Any], mode: str, lo: float, hi: float
                  ) -> tuple[float, str] | None:
-    """The first alarm (time, reason) at or after ``after`` (before it, if ``after`` is
-    None: any), in the run's ``mode`` events."""
-    for ev in run["events"].get(mode, []):
-        if ev["kind"] == "alarm" and (after is None or ev["t"] >= after):
+    """The first alarm (time, reason) with ``lo`` ≤ t < ``hi`` in the run's ``mode`` events."""
+    for ev in run["events"][mode]:
+        if ev["kind"] == "alarm" and lo <= ev["t"] < hi:
             return float(ev["t"]), str(ev.get("reason"))
     return None
+
+
+def _found(run: Mapping[str, Any], mode: str) -> tuple[float, str] | None:
+    """A fire run's alarm by the suite's own count (``outcomes``, ``run_outcome``): time to
+    alarm from ignition and why, or None if not detected; an alarm standing at ignition is
+    found at 0 s."""
+    o = run["outcomes"][mode]
+    if not o.get("detected"):
+        return None
+    if o.get("standing_at_t0"):
+        return 0.0, "standing at ignition"
+    t0 = float(run["fire_start_s"])
+    first = _first_alarm(run, mode, t0, math.inf)
+    return float(o["tta_s"]), first[1] if first is not None else "?"
 
 
 def _quiet_alarm(run: Mapping[str, Any], mode: str) -> tuple[float, str] | None:
-    """The first alarm in the run's quiet part (all of a nuisance run, a fire run before its
-    ignition)."""
+    """The first false alarm (the suite's count, ``outcomes``: in all of a nuisance run, in a
+    fire run before its ignition): its time and why, None if none."""
+    if not run["outcomes"][mode].get("false_alarms"):
+        return None
     t0 = run.get("fire_start_s")
-    for ev in run["events"].get(mode, []):
-        if ev["kind"] == "alarm" and (t0 is None or ev["t"] < t0):
-            return float(ev["t"]), str(ev.get("reason"))
-    return None
+    return _first_alarm(run, mode, -math.inf, math.inf if t0 is None else float(t0))
 
 
 @dataclass
@@ -106,10 +121,8 @@ class Comparison:
         return "\n".join(out) + "\n"
 
 
-def _say(alarm: tuple[float, str] | None, t0: float | None) -> str:
-    if alarm is None:
-        return "none"
-    return f"{alarm[0] - (t0 or 0.0):.1f} s ({alarm[1]})"
+def _say(alarm: tuple[float, str] | None) -> str:
+    return "none" if alarm is None else f"{alarm[0]:.1f} s ({alarm[1]})"
 
 
 def compare(before: Mapping[Key, Mapping[str, Any]], after: Mapping[Key, Mapping[str, Any]],
@@ -125,15 +138,14 @@ def compare(before: Mapping[Key, Mapping[str, Any]], after: Mapping[Key, Mapping
     c = Comparison(len(keys), len(set(before) - set(after)), len(set(after) - set(before)))
     for key in keys:
         b, a = before[key], after[key]
-        if mode not in b["events"] or mode not in a["events"]:
+        if mode not in b["outcomes"] or mode not in a["outcomes"]:
             raise ValueError(f"run {key}: no {mode!r} replay; allowed: "
-                             f"{', '.join(sorted(b['events']))}")
-        t0 = b.get("fire_start_s")
+                             f"{', '.join(sorted(b['outcomes']))}")
         changed = False
         says = ("", "")
-        if b.get("label") == "fire" and t0 is not None:
+        if b.get("label") == "fire" and b.get("fire_start_s") is not None:
             c.fires += 1
-            fb, fa = _first_alarm(b, mode, t0), _first_alarm(a, mode, t0)
+            fb, fa = _found(b, mode), _found(a, mode)
             if fb is not None and fa is None:
                 c.lost.append(key)
             elif fb is None and fa is not None:
@@ -145,12 +157,12 @@ def compare(before: Mapping[Key, Mapping[str, Any]], after: Mapping[Key, Mapping
                 c.slower += d > min_change_s
             changed = (fb is None) != (fa is None) or (
                 fb is not None and fa is not None and abs(fa[0] - fb[0]) > min_change_s)
-            says = (_say(fb, t0), _say(fa, t0))
+            says = (_say(fb), _say(fa))
         qb, qa = _quiet_alarm(b, mode), _quiet_alarm(a, mode)
         if (qb is None) != (qa is None):
             (c.fixed if qa is None else c.new).append(key)
             changed = True
-            says = (_say(qb, None) + " (quiet)", _say(qa, None) + " (quiet)")
+            says = (_say(qb) + " (quiet)", _say(qa) + " (quiet)")
         if changed:
             c.rows.append(f"| {key[0]} | {key[1]} | {key[2]} | {b.get('rate_hz', '?')} | "
                           f"{says[0]} | {says[1]} |")
