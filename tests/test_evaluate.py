@@ -23,7 +23,15 @@ from cloud.heldout.suite import (
     readings,
     training_seeds,
 )
-from cloud.heldout.summary import family_stats, run_outcome, summarise
+from cloud.heldout.summary import (
+    FLAMING_KIND,
+    family_stats,
+    fire_kind,
+    frame_by_kind,
+    frame_stats,
+    run_outcome,
+    summarise,
+)
 from edge.sim.scenarios import SCENARIOS, render_recording
 from edge.types import GasReading, ThermalFrame
 from tests.modelkit import Kit, build, kit  # noqa: F401  (session fixture)
@@ -207,6 +215,51 @@ class TestRunOutcome:
         st = family_stats(runs, "fused")
         assert st["fa_per_device_day"] == pytest.approx(2.0)
         assert st["runs_alarming_pct"] == 100.0
+
+
+def _scored(family: str, t0: float | None, p: list[float]) -> dict[str, Any]:
+    """A run scored once a second: ``p[i]`` at t = i s."""
+    return {"fire_start_s": t0, "duration_s": float(len(p)), "family": family,
+            "scenario": family.lower(), "rate_hz": 1.0, "engine": "ours",
+            "modes": {"fused": {"events": [], "t": [float(i) for i in range(len(p))],
+                                "p": p, "threshold": 0.5}}}
+
+
+class TestFrameByKind:
+    def test_kinds_of_families(self) -> None:
+        """F3, F5 and CFAST's smoulder (CF2) are smouldering, F4 is out of view, every other
+        fire flaming; a nuisance has no kind."""
+        kinds = {f: fire_kind({"fire_start_s": 1.0, "family": f})
+                 for f in ("F1", "F2", "F3", "F4", "F5", "F6", "CF1", "CF2", "CF7")}
+        assert {f for f, k in kinds.items() if k == FLAMING_KIND} == {"F1", "F2", "F6", "CF1",
+                                                                       "CF7"}
+        assert {f for f, k in kinds.items() if k and "smouldering" in k} == {"F3", "F5", "CF2"}
+        assert kinds["F4"] is not None and "F4" in kinds["F4"]
+        assert fire_kind({"fire_start_s": None, "family": "N3"}) is None
+
+    def test_a_kind_ranked_below_the_nuisances_shows_by_itself(self) -> None:
+        """A flaming fire scored above every no-fire frame ranks perfectly; an F4 scored under
+        the nuisance's frames ranks at 0; together they are in between. Each kind is judged
+        against every no-fire frame, the fire runs' own frames before t0 included; the lag
+        window [t0, t0 + lag] is left out."""
+        flame = _scored("F1", 3.0, [0.1, 0.1, 0.1, 0.2, 0.2, 0.9, 0.9])  # t = 3, 4: the lag
+        f4 = _scored("F4", 2.0, [0.1, 0.1, 0.05, 0.05, 0.05, 0.05])
+        nuisance = _scored("N3", None, [0.3, 0.4, 0.3, 0.2])
+        runs = [flame, f4, nuisance]
+        by = frame_by_kind(runs, "fused", lag_s=1.0)
+        assert list(by) == [FLAMING_KIND, "out of view, CO2 only (F4)"]
+        assert by[FLAMING_KIND]["roc_auc"] == 1.0
+        assert by[FLAMING_KIND]["positives"] == 2  # t = 5, 6
+        assert by[FLAMING_KIND]["n"] == 2 + 3 + 2 + 4  # + flame's and F4's frames before t0
+        assert by["out of view, CO2 only (F4)"]["roc_auc"] == 0.0
+        assert by["out of view, CO2 only (F4)"]["positives"] == 2  # t = 4, 5 (lag: 2, 3)
+        overall = frame_stats(runs, "fused", lag_s=1.0)["roc_auc"]
+        assert 0.0 < overall < 1.0
+        summary = summarise(runs, lag_s=1.0)
+        assert summary["modes"]["fused"]["frame_by_fire_kind"] == by
+        info = [t for t in summary["targets"] if t["target"].startswith("frame roc_auc, ")]
+        assert [t["value"] for t in info] == [1.0, 0.0]
+        assert all(t["met"] is None for t in info)
 
 
 TINY_S = 320  # fires ignite 180–300 s in (the F2 run here at 267 s)

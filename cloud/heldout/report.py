@@ -269,6 +269,9 @@ def markdown(summary: Mapping[str, Any], lofo: Mapping[str, Any] | None) -> str:
         for rate, f in ms["frame_by_rate"].items():
             out.append(f"- runs at {rate}: n = {f['n']}, ROC-AUC {_fmt(f.get('roc_auc'), 4)}, "
                        f"PR-AUC {_fmt(f.get('pr_auc'), 4)}, F1 {_fmt(f.get('f1'), 4)}")
+        for kind, f in ms.get("frame_by_fire_kind", {}).items():
+            out.append(f"- {kind} against every no-fire frame: {f['positives']} fire frames, "
+                       f"ROC-AUC {_fmt(f.get('roc_auc'), 4)}, PR-AUC {_fmt(f.get('pr_auc'), 4)}")
         if mode == "fused":
             out += ["", "Fire runs by view and distance:", "",
                     *family_table(ms["fires_by_view"] | ms["fires_by_distance"])]

@@ -11,7 +11,10 @@ device published and every score it computed). Definitions (fire-science.md §4�
   Poisson interval; "runs alarming" is the share of nuisance runs with ≥ 1 alarm.
 - **Frame level**: every score the pipeline computed, labelled fire from t0; scores in
   [t0, t0 + lag] are left out (the sensors have not seen the fire yet). F1 at the alarm
-  threshold (score ≥ threshold, as the alarm state machine compares).
+  threshold (score ≥ threshold, as the alarm state machine compares). **By fire kind**: the
+  fire frames of one kind of fire (``FIRE_KINDS``: flaming, smouldering in view, out of
+  view) against every no-fire frame of every run, so a kind the model cannot rank shows
+  by itself instead of only pulling the overall figure down.
 - **Before the smoke detector** (runs whose truth has ``smoke_detector_s``, i.e. CFAST's):
   the share of fire runs whose first alarm came strictly before the ceiling smoke detector;
   a fire the detector never notices counts as "before" if alarmed at all, a miss never; a
@@ -36,6 +39,22 @@ FLAMING = ("F1", "F2", "F6")
 SMOULDER_IN_VIEW = ("F3", "F5")
 COOKING = ("N2", "N3")
 QUIET_NUISANCES = ("N4", "N5", "N6")
+#: Fire kinds for the frame metrics by kind, by family code (CF2 is CFAST's smoulder,
+#: cloud.heldout.engines.CFAST_CODES); every other fire family is flaming.
+FIRE_KINDS: dict[str, tuple[str, ...]] = {
+    "smouldering in view (F3, F5, CF2)": ("F3", "F5", "CF2"),
+    "out of view, CO2 only (F4)": ("F4",),
+}
+FLAMING_KIND = "flaming (F1, F2, F6, CF1, CF3–CF7)"
+
+
+def fire_kind(run: Mapping[str, Any]) -> str | None:
+    """The kind of fire a run holds (None for a no-fire run): a ``FIRE_KINDS`` key or
+    ``FLAMING_KIND``."""
+    if run["fire_start_s"] is None:
+        return None
+    return next((kind for kind, codes in FIRE_KINDS.items() if run["family"] in codes),
+                FLAMING_KIND)
 
 
 def run_outcome(run: Mapping[str, Any], mode: str) -> dict[str, Any]:
@@ -105,11 +124,13 @@ def family_stats(runs: Sequence[Mapping[str, Any]], mode: str) -> dict[str, Any]
     return st
 
 
-def frame_arrays(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def frame_arrays(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float,
+                 kind: str | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Frame labels (t ≥ fire_start_s) and scores of every run in ``mode``.
 
     NaN scores and the sensor-lag window [t0, t0 + lag_s] are left out (fire-science.md §4).
+    With ``kind``, only the fire frames of runs of that kind (:func:`fire_kind`) are kept;
+    every run's no-fire frames stay.
     """
     ys, ps = [], []
     for r in runs:
@@ -122,6 +143,8 @@ def frame_arrays(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float
         keep = np.isfinite(p)
         if t0 is not None:
             keep &= ~((t >= t0) & (t <= t0 + lag_s))
+            if kind is not None and fire_kind(r) != kind:
+                keep &= ~y
         ys.append(y[keep])
         ps.append(p[keep])
     if not ys:
@@ -129,8 +152,10 @@ def frame_arrays(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float
     return np.concatenate(ys), np.concatenate(ps)
 
 
-def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> dict[str, Any]:
-    """ROC-AUC, PR-AUC, F1 at the threshold, balanced accuracy and Brier over all scores."""
+def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float,
+                kind: str | None = None) -> dict[str, Any]:
+    """ROC-AUC, PR-AUC, F1 at the threshold, balanced accuracy and Brier over all scores
+    (with ``kind``, the fire frames of that kind of fire only: :func:`frame_arrays`)."""
     from sklearn.metrics import (
         average_precision_score,
         balanced_accuracy_score,
@@ -139,7 +164,7 @@ def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> d
         roc_auc_score,
     )
 
-    y, p = frame_arrays(runs, mode, lag_s)
+    y, p = frame_arrays(runs, mode, lag_s, kind)
     threshold = next((r["modes"][mode]["threshold"] for r in reversed(runs)
                       if mode in r["modes"]), math.nan)
     out: dict[str, Any] = {"n": int(y.size), "positives": int(y.sum()), "threshold": threshold}
@@ -151,6 +176,14 @@ def frame_stats(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float) -> d
                balanced_accuracy=float(balanced_accuracy_score(y, pred)),
                brier=float(brier_score_loss(y, np.clip(p, 0, 1))))
     return out
+
+
+def frame_by_kind(runs: Sequence[Mapping[str, Any]], mode: str, lag_s: float
+                  ) -> dict[str, dict[str, Any]]:
+    """:func:`frame_stats` for each kind of fire the runs hold (:func:`fire_kind`)."""
+    kinds = {fire_kind(r) for r in runs} - {None}
+    order = [FLAMING_KIND, *FIRE_KINDS]
+    return {k: frame_stats(runs, mode, lag_s, k) for k in order if k in kinds}
 
 
 def _group(runs: Sequence[Mapping[str, Any]], key: Callable[[Mapping[str, Any]], str]
@@ -190,6 +223,7 @@ def summarise(results: Sequence[Mapping[str, Any]], lag_s: float = 30.0) -> dict
             "frame": frame_stats(results, mode, lag_s),
             "frame_by_rate": {f"{rate} Hz": frame_stats(rs, mode, lag_s) for rate, rs in
                               _group(results, lambda r: f"{r['rate_hz']:g}").items()},
+            "frame_by_fire_kind": frame_by_kind(results, mode, lag_s),
             "nuisance_mix": family_stats(nuis, mode) if nuis else {},
             "fires_by_view": {k: family_stats(v, mode) for k, v in
                               _group(fires, _view_bin).items()},
@@ -275,4 +309,7 @@ def targets(results: Sequence[Mapping[str, Any]], lag_s: float = 30.0) -> list[d
     for key, goal in (("roc_auc", 0.98), ("pr_auc", 0.95), ("f1", 0.93)):
         v = float(fr.get(key, math.nan))
         add(f"frame {key}", f"≥ {goal:g}", v, v >= goal)
+    for kind, st in frame_by_kind(results, "fused", lag_s).items():
+        add(f"frame roc_auc, {kind} against every no-fire frame (information)", "–",
+            float(st.get("roc_auc", math.nan)), None)
     return rows
