@@ -181,3 +181,63 @@ class TestSensorModel:
         _, temp, rh = air.at(np.array([50.0, 1100.0]))
         assert temp[1] - temp[0] == pytest.approx(10.0, abs=0.2)
         assert rh[1] < rh[0] - 10.0
+
+
+def _water_ppm(temp_c: np.ndarray, rh_pct: np.ndarray) -> np.ndarray:
+    from edge.featuresets.gas import h2o_ppm
+
+    return np.array([h2o_ppm(float(a), float(b)) for a, b in zip(temp_c, rh_pct, strict=True)])
+
+
+class TestWater:
+    def test_water_follows_its_co2(self) -> None:
+        """Water added with CO2 at 1.5 mol per mol reads, in a settled room, as 1.5 ppm of
+        vapour per ppm of CO2 (the sensor's own T and RH, as the features read them); the
+        fire's water is stratified at the ceiling as its CO2 is."""
+        for strat in (1.0, 3.0):
+            rate = step(100.0, 0.0, 30.0)
+            parts = Parts(fire_co2_rate=[rate], fire_water_rate=[lambda t: 1.5 * rate(t)])
+            air = AirModel(_quiet_air(stratification=strat), parts, seed=1,
+                           duration_s=1500.0)
+            co2, temp, rh = air.at(np.array([90.0, 1490.0]))
+            water = _water_ppm(temp, rh)
+            assert co2[1] - co2[0] == pytest.approx(strat * 30.0 * 1390.0 / 60.0, rel=0.05)
+            assert (water[1] - water[0]) / (co2[1] - co2[0]) == pytest.approx(1.5, rel=0.05)
+
+    def test_without_water_the_air_stays_as_dry(self) -> None:
+        """CO2 alone leaves the vapour where it was."""
+        air = AirModel(_quiet_air(), Parts(co2_rate=[step(100.0, 0.0, 30.0)]), seed=1,
+                       duration_s=1500.0)
+        _, temp, rh = air.at(np.array([90.0, 1490.0]))
+        assert abs(float(np.diff(_water_ppm(temp, rh))[0])) < 60.0  # RH noise 0.1 % ≈ 25 ppm
+
+    @pytest.mark.parametrize(("family", "name", "kind"), [
+        ("flaming_upholstery", "flame_h2o_per_co2", "upholstery"),
+        ("kitchen_grease_fire", "flame_h2o_per_co2", "cooking_oil"),
+        ("smoulder_out_of_view", "smoulder_h2o_per_co2", "smoulder"),
+        ("electrical_overheat", "smoulder_h2o_per_co2", "cable"),
+        ("occupancy", "occ_h2o_per_co2", "people"),
+    ])
+    def test_each_source_draws_its_chemistry(self, family: str, name: str, kind: str) -> None:
+        """Fires and people record a water-per-CO2 ratio in their fuel's range, adding it
+        left every other draw of the seed unchanged, and it can be pinned."""
+        from edge.sim.scenarios.scene import make_scene
+        from edge.sim.scenarios.water import H2O_PER_CO2
+
+        scene = make_scene(family, 5, 600.0)
+        lo, hi = H2O_PER_CO2[kind]
+        assert lo <= scene.truth["params"][name] <= hi
+        pinned = make_scene(family, 5, 600.0, **{name: 0.25})
+        assert pinned.truth["params"][name] == 0.25
+        others = {k: v for k, v in scene.truth["params"].items() if k != name}
+        assert others == {k: v for k, v in pinned.truth["params"].items() if k != name}
+
+    def test_a_fast_fire_burns_its_fuel_into_water(self) -> None:
+        """F2's water is its fuel's: alcohol wets the air more per CO2 than paper."""
+        from edge.sim.scenarios.scene import make_scene
+        from edge.sim.scenarios.water import H2O_PER_CO2
+
+        for fuel in ("paper", "heptane", "alcohol"):
+            p = make_scene("fast_flaming", 3, 600.0, fuel=fuel).truth["params"]
+            lo, hi = H2O_PER_CO2[fuel]
+            assert lo <= p["flame_h2o_per_co2"] <= hi

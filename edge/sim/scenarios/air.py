@@ -9,7 +9,8 @@ Sensor: the air reaches the SCD41 after a transport delay, then the chip's own f
 lag (τ ≈ 60 s), a gain/offset error, a slow wander, ASC drift (and sometimes an ASC step),
 white noise, and the 0–40 000 ppm range. Temperature: room + heat at the sensor, through the
 board's slower thermal lag, plus self-heating. Humidity: the vapour in the room over the
-saturation pressure at the sensor's temperature, so heating dries and steam wets.
+saturation pressure at the sensor's temperature, so heating dries and steam wets; burning and
+breathing add water with their CO2 (``edge.sim.scenarios.water``), ventilated like it.
 
 Everything is integrated once on a 1 s grid; ``air_at(t)`` interpolates it.
 """
@@ -27,6 +28,7 @@ from edge.sim.scenarios.signals import first_order, random_walk, total
 from edge.types import FloatArray
 
 CO2_MAX_PPM = 40000.0
+PRESSURE_HPA = 1013.25  # the room's, for water vapour in ppm (as edge.featuresets.gas)
 PRE_ROLL_S = 600.0  # simulate this long before t = 0 so the lags start settled
 _DT = 1.0
 
@@ -83,10 +85,21 @@ class AirModel:
         board_c = first_order(air_c, _DT, p.t_tau_s)
         self.temperature_c = board_c + p.self_heating_c + rng.normal(0.0, 0.02, t.size)
         vapour_hpa = (p.rh_pct + total(parts.vapour_rh)(t)) / 100.0 * saturation_vapour_hpa(
-            p.room_c)
+            p.room_c) + self._water_ppm(parts, t, lam) * 1e-6 * PRESSURE_HPA
         vapour_hpa = first_order(np.interp(t - p.transport_delay_s, t, vapour_hpa), _DT, 20.0)
         rh = 100.0 * vapour_hpa / saturation_vapour_hpa(self.temperature_c)
         self.humidity_pct = np.clip(rh + rng.normal(0.0, 0.1, t.size), 0.0, 100.0)
+
+    def _water_ppm(self, parts: Parts, t: FloatArray, lam: FloatArray) -> FloatArray:
+        """The water vapour that burning and breathing add (``edge.sim.scenarios.water``),
+        ppm by mole: ventilated like CO2, the fire's stratified at the ceiling like its CO2."""
+        water = np.zeros(t.size)
+        if parts.water_rate:
+            water += _mass_balance(total(parts.water_rate)(t) / 60.0, lam)
+        if parts.fire_water_rate:
+            water += self.p.stratification * _mass_balance(
+                total(parts.fire_water_rate)(t) / 60.0, lam)
+        return water
 
     def at(self, t: FloatArray) -> tuple[FloatArray, FloatArray, FloatArray]:
         """(CO2 ppm, temperature °C, RH %) at times ``t``: the nearest grid point's sample

@@ -139,6 +139,8 @@ class Parts:
     extra_ach: list[Signal] = field(default_factory=list)  # air changes/h (doors, windows)
     heat_k: list[Signal] = field(default_factory=list)  # air temperature rise at the sensor, K
     vapour_rh: list[Signal] = field(default_factory=list)  # water vapour, as %RH at room temp
+    water_rate: list[Signal] = field(default_factory=list)  # ppm/min of H2O, well mixed
+    fire_water_rate: list[Signal] = field(default_factory=list)  # ditto, stratified
     wall_warming_k: list[Signal] = field(default_factory=list)  # background surfaces warming
     camera_offsets_k: list[Signal] = field(default_factory=list)  # gain-switch transients
     extra_ffc_s: list[float] = field(default_factory=list)  # FFCs triggered by events

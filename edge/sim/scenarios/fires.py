@@ -29,6 +29,7 @@ from edge.sim.scenarios.signals import (
     scaled,
 )
 from edge.sim.scenarios.thermal import Flame, Patch, SmokeLayer
+from edge.sim.scenarios.water import FIRE_TAG, SMOULDER_TAG, add_water, draw_ratio
 from edge.types import ZERO_C_K, FloatArray
 
 _FLAME_F1: dict[str, Range] = {
@@ -140,8 +141,9 @@ def hrr_curve(t_ign: float, alpha: float, q_peak: float, energy_kj: float,
 def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
                 u: float | None = None, v: float | None = None,
                 core: tuple[float, float] | None = None,
-                yield_g_kj: float | None = None) -> Signal:
-    """A flaming fire igniting at ``t_ign``: flame, smoke layer, CO2, heat. Returns Q(t)."""
+                yield_g_kj: float | None = None, water: str = "upholstery") -> Signal:
+    """A flaming fire igniting at ``t_ign``: flame, smoke layer, CO2 and the water that comes
+    with it (``water``: the fuel, a ``H2O_PER_CO2`` key), heat. Returns Q(t)."""
     d = ctx.draw
     alpha = d.uniform("flame_alpha_kw_s2")
     q_max = d.uniform("flame_q_max_kw")
@@ -187,7 +189,11 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
                   flicker=FlickerSignal(freq, ctx.horizon_s, ctx.sub_seed(31)),
                   flicker_depth=depth, visible=ctx.visible, fire=True)
     ctx.parts.objects.append(flame)
-    ctx.parts.fire_co2_rate.append(lambda t: co2_ppm_per_min(hrr(t), yield_g_kj, ctx.volume_m3))
+    def co2(t: FloatArray) -> FloatArray:
+        return co2_ppm_per_min(hrr(t), yield_g_kj, ctx.volume_m3)
+
+    ctx.parts.fire_co2_rate.append(co2)
+    add_water(ctx, co2, draw_ratio(ctx, "flame_h2o_per_co2", water, FIRE_TAG), fire=True)
 
     def heat(t: FloatArray) -> FloatArray:
         return heat_share * ceiling_jet_rise_k(hrr(t), ctx.ceiling_m, radius)
@@ -219,7 +225,7 @@ def fast_flaming(ctx: Ctx) -> None:
     energy = total_ppm * ctx.volume_m3 / (32800.0 * yield_g_kj) * 60.0  # kJ
     d.record("fire_energy_kj", energy)
     add_flaming(ctx, ctx.fire_start_s, energy_kj=energy,
-                core=alcohol if fuel == "alcohol" else None, yield_g_kj=yield_g_kj)
+                core=alcohol if fuel == "alcohol" else None, yield_g_kj=yield_g_kj, water=fuel)
 
 
 def _smoulder_air(ctx: Ctx, t0: float, growth_s: float) -> None:
@@ -232,6 +238,8 @@ def _smoulder_air(ctx: Ctx, t0: float, growth_s: float) -> None:
         return np.where(t >= t0, r0 * (r1 / r0) ** s, 0.0)
 
     ctx.parts.co2_rate.append(rate)
+    add_water(ctx, rate, draw_ratio(ctx, "smoulder_h2o_per_co2", "smoulder",
+                                       SMOULDER_TAG), fire=False)
     ctx.parts.heat_k.append(ramp(t0, t0 + growth_s, 0.0, heat))
     mass = r1 * ctx.volume_m3 * 1.83e-3  # g/min of CO2 at the end
     d.record("smoulder_co2_end_g_min", mass)
@@ -305,7 +313,10 @@ def electrical_overheat(ctx: Ctx) -> None:
         ramp(t0, t0 + rise, t_a + ZERO_C_K, t_b + ZERO_C_K), emissivity=0.9,
         distance_m=ctx.distance_m, hidden=1.0 - ctx.visible,  # hidden in part, not dimmed
         active=lambda t: (t >= t0).astype(np.float64)))
-    ctx.parts.co2_rate.append(ramp(t0, t0 + rise, 0.0, co2))
+    co2_rate = ramp(t0, t0 + rise, 0.0, co2)
+    ctx.parts.co2_rate.append(co2_rate)
+    add_water(ctx, co2_rate, draw_ratio(ctx, "smoulder_h2o_per_co2", "cable",
+                                           SMOULDER_TAG), fire=False)
     after = d.uniform("hotspot_flaming_after_min") * 60.0
     _maybe_flaming(ctx, t0 + rise + after, "hotspot_flaming_p", u=u, v=v)
 
@@ -321,4 +332,5 @@ def kitchen_grease_fire(ctx: Ctx, pan_uv: tuple[float, float]) -> None:
         ramp(t0 - preheat, t0, 200.0 + ZERO_C_K, 370.0 + ZERO_C_K), emissivity=0.9,
         distance_m=ctx.distance_m, hidden=1.0 - ctx.visible,
         active=lambda t: (t >= t0 - preheat).astype(np.float64)))
-    add_flaming(ctx, ctx.fire_start_s, energy_kj=energy, u=pan_uv[0], v=pan_uv[1])
+    add_flaming(ctx, ctx.fire_start_s, energy_kj=energy, u=pan_uv[0], v=pan_uv[1],
+                water="cooking_oil")

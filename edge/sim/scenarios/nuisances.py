@@ -21,6 +21,7 @@ from edge.sim.scenarios.signals import (
     window,
 )
 from edge.sim.scenarios.thermal import Flame, Patch
+from edge.sim.scenarios.water import SCENE_TAG, add_water, draw_ratio
 from edge.types import ZERO_C_K, FloatArray
 
 Anchors = dict[str, tuple[float, float]]
@@ -159,7 +160,11 @@ def occupancy(ctx: Ctx) -> Anchors:
     t_out = t_in + d.uniform("occ_stay_frac") * span
     for i in range(people):
         _person(ctx, i, skin, t_in + 30.0 * i, t_out)
-    ctx.parts.co2_rate.append(lambda t: people * per_person * _in(t, t_in, t_out))
+    def breath(t: FloatArray) -> FloatArray:
+        return people * per_person * _in(t, t_in, t_out)
+
+    ctx.parts.co2_rate.append(breath)
+    add_water(ctx, breath, draw_ratio(ctx, "occ_h2o_per_co2", "people", SCENE_TAG), fire=False)
     if d.flag("occ_door", 0.5):
         t_door = float(d.rng.uniform(0.2, 0.9)) * span
         ach, length = d.uniform("occ_door_ach"), d.uniform("occ_door_s")
@@ -259,7 +264,10 @@ def candles_fireplace(ctx: Ctx) -> Anchors:
             u=0.5, v=0.8, distance_m=ctx.distance_m, hrr_kw=const(q), hrr_per_area_kw_m2=100.0,
             d_max_m=dia, core_k=core, core_emissivity=0.8, envelope_k=core - 150.0,
             envelope_emissivity=0.3, flicker=flick))
-        ctx.parts.co2_rate.append(const(d.uniform("fireplace_co2_ppm_min")))
+        smoke = const(d.uniform("fireplace_co2_ppm_min"))
+        ctx.parts.co2_rate.append(smoke)
+        add_water(ctx, smoke, draw_ratio(ctx, "fireplace_h2o_per_co2", "fireplace", SCENE_TAG),
+                  fire=False)
         ctx.parts.heat_k.append(approach(-600.0, 0.0, d.uniform("fireplace_temp_rise_c"), 900.0))
         return {}
     count = d.integer("candle_count")
@@ -278,6 +286,8 @@ def candles_fireplace(ctx: Ctx) -> Anchors:
             envelope_k=core - 300.0, envelope_emissivity=eps / 2.0, flicker=flick,
             flicker_depth=0.15))
     ctx.parts.co2_rate.append(const(rate))
+    add_water(ctx, const(rate), draw_ratio(ctx, "candle_h2o_per_co2", "candle", SCENE_TAG),
+              fire=False)
     return {}
 
 
