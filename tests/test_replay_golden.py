@@ -30,13 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 #: moves the humidity features.
 FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3"
 #: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
-#: Re-pinned in session 14 for the new demo model (…9d5b220e): 5.5 s earlier than the
-#: previous one's (…c4af3162: t 256.552, score 0.5073, "grew by 83 px to 0.95 %").
+#: Re-pinned in session 18 for the new demo model (…0aa427e1, trained with the fires' water):
+#: 0.23 s later than the previous one's (…9d5b220e: t 251.034, score 0.5433, "grew by 60 px
+#: to 0.7 %"), which was 5.5 s earlier than session 13's (…c4af3162).
 DEMO_EVENTS = [{
-    "t": 251.034, "event": "alarm", "score": 0.5433, "reason": "flame_growth",
-    "why": "a new hot region grew by 60 px to 0.7 % of the view (135 px ≥ 140 °C, hottest "
+    "t": 251.264, "event": "alarm", "score": 0.5503, "reason": "flame_growth",
+    "why": "a new hot region grew by 63 px to 0.72 % of the view (138 px ≥ 140 °C, hottest "
            "160 °C), crossing it at 87.3 K/s",
-    "model": "20261205T090916Z-9d5b220e", "degraded": False,
+    "model": "20261206T002225Z-0aa427e1", "degraded": False,
 }]
 
 
