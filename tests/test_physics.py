@@ -18,7 +18,7 @@ from edge.sim.scenarios.physics import (
     puffing_hz,
     t2_hrr_kw,
 )
-from edge.sim.scenarios.signals import const, step
+from edge.sim.scenarios.signals import const, scaled, step
 from edge.sim.scenarios.thermal import Flame
 
 K0 = 273.15
@@ -194,9 +194,9 @@ class TestWater:
         """Water added with CO2 at 1.5 mol per mol reads, in a settled room, as 1.5 ppm of
         vapour per ppm of CO2 (the sensor's own T and RH, as the features read them); the
         fire's water is stratified at the ceiling as its CO2 is."""
+        rate = step(100.0, 0.0, 30.0)
         for strat in (1.0, 3.0):
-            rate = step(100.0, 0.0, 30.0)
-            parts = Parts(fire_co2_rate=[rate], fire_water_rate=[lambda t: 1.5 * rate(t)])
+            parts = Parts(fire_co2_rate=[rate], fire_water_rate=[scaled(rate, 1.5)])
             air = AirModel(_quiet_air(stratification=strat), parts, seed=1,
                            duration_s=1500.0)
             co2, temp, rh = air.at(np.array([90.0, 1490.0]))

@@ -189,6 +189,7 @@ def add_flaming(ctx: Ctx, t_ign: float, energy_kj: float = math.inf,
                   flicker=FlickerSignal(freq, ctx.horizon_s, ctx.sub_seed(31)),
                   flicker_depth=depth, visible=ctx.visible, fire=True)
     ctx.parts.objects.append(flame)
+
     def co2(t: FloatArray) -> FloatArray:
         return co2_ppm_per_min(hrr(t), yield_g_kj, ctx.volume_m3)
 

@@ -160,6 +160,7 @@ def occupancy(ctx: Ctx) -> Anchors:
     t_out = t_in + d.uniform("occ_stay_frac") * span
     for i in range(people):
         _person(ctx, i, skin, t_in + 30.0 * i, t_out)
+
     def breath(t: FloatArray) -> FloatArray:
         return people * per_person * _in(t, t_in, t_out)
 
