@@ -232,6 +232,14 @@ class TestWater:
         others = {k: v for k, v in scene.truth["params"].items() if k != name}
         assert others == {k: v for k, v in pinned.truth["params"].items() if k != name}
 
+    def test_a_pinned_ratio_must_be_a_number(self) -> None:
+        """A water ratio pinned to something that is not a finite number is refused by name."""
+        from edge.sim.scenarios.scene import make_scene
+
+        for bad in ("wet", float("nan")):
+            with pytest.raises(ValueError, match="occ_h2o_per_co2 must be a finite number"):
+                make_scene("occupancy", 5, 600.0, occ_h2o_per_co2=bad)
+
     def test_a_fast_fire_burns_its_fuel_into_water(self) -> None:
         """F2's water is its fuel's: alcohol wets the air more per CO2 than paper."""
         from edge.sim.scenarios.scene import make_scene
