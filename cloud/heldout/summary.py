@@ -37,13 +37,14 @@ from cloud.heldout.metrics import before_smoke_detector, poisson_rate_ci, tta_su
 DAY_S = 86_400.0
 FLAMING = ("F1", "F2", "F6")
 SMOULDER_IN_VIEW = ("F3", "F5")
+OUT_OF_VIEW = ("F4",)
 COOKING = ("N2", "N3")
 QUIET_NUISANCES = ("N4", "N5", "N6")
 #: Fire kinds for the frame metrics by kind, by family code (CF2 is CFAST's smoulder,
 #: cloud.heldout.engines.CFAST_CODES); every other fire family is flaming.
 FIRE_KINDS: dict[str, tuple[str, ...]] = {
-    "smouldering in view (F3, F5, CF2)": ("F3", "F5", "CF2"),
-    "out of view, CO2 only (F4)": ("F4",),
+    "smouldering in view (F3, F5, CF2)": (*SMOULDER_IN_VIEW, "CF2"),
+    "out of view, CO2 only (F4)": OUT_OF_VIEW,
 }
 FLAMING_KIND = "flaming (F1, F2, F6, CF1, CF3–CF7)"
 
@@ -288,7 +289,7 @@ def targets(results: Sequence[Mapping[str, Any]], lag_s: float = 30.0) -> list[d
             spot["median_s"] <= 180.0, "s")
         add("smouldering TTA p95 after a new px ≥ 140 °C", "≤ 600 s", spot["p95_s"],
             spot["p95_s"] <= 600.0, "s")
-    f4 = _subset(results, ("F4",))
+    f4 = _subset(results, OUT_OF_VIEW)
     if f4:
         s = family_stats(f4, "fused")
         add("F4 (CO2-only case) detected — not a gate", "aim ≥ 50 %", s["detection_pct"],
