@@ -49,8 +49,8 @@ class TestTrainedFdV3Model:
         scores = [holder.score(row) for row in x[::10]]
         assert all(s.model_version != RULES_VERSION for s in scores)
         assert all(0.0 <= s.probability <= 1.0 for s in scores)
-        names = {n for s in scores for n, _ in s.top_features}
-        assert names <= set(FEATURE_SETS["fd-v3"])
+        names = {n for row in x[::10] for n, _ in holder.explain(row).top_features}
+        assert names <= set(FEATURE_SETS["fd-v3"]) and names
 
     def test_gas_only_score_blanks_the_long_camera_history(
         self, fdv3_run: tuple[Path, Path, Path], monkeypatch: pytest.MonkeyPatch

@@ -379,17 +379,39 @@ class TestScore:
         assert s.probability == pytest.approx(expect, abs=1e-6)
         assert all(0.0 <= p <= 1.0 for p in s.members.values())
         assert s.model_version == "model-a" and s.threshold == 0.5 and not s.degraded
-        assert len(s.top_features) == 3
-        assert all(name in FEATURE_NAMES for name, _ in s.top_features)
-        mags = [abs(c) for _, c in s.top_features]
+        assert s.top_features == []  # every frame: no attribution (explain() has it)
+
+    def test_explain_names_what_moved_the_ensemble(self, kit: Kit) -> None:
+        """explain(): the same score, and the three features whose training mean would move
+        the calibrated ensemble score most, each by exactly that much, largest first."""
+        model = _load(kit.a.path, kit)
+        x = clean_row()
+        s, e = model.score(x), model.explain(x)
+        assert e.probability == pytest.approx(s.probability, abs=1e-9)
+        assert e.members == s.members and e.model_version == s.model_version
+        assert len(e.top_features) == 3
+        mags = [abs(c) for _, c in e.top_features]
         assert mags == sorted(mags, reverse=True) and mags[0] > 0
+        center = np.asarray(kit.a.manifest["attribution"]["center"], dtype=np.float64)
+        for name, c in e.top_features:
+            i = FEATURE_NAMES.index(name)
+            moved = np.asarray(x, dtype=np.float64).copy()
+            moved[i] = center[i]
+            assert c == pytest.approx(s.probability - model.score(moved).probability, abs=1e-4)
+        # no feature left out moves it more than the smallest reported
+        others = set(FEATURE_NAMES) - {n for n, _ in e.top_features}
+        for name in others:
+            i = FEATURE_NAMES.index(name)
+            moved = np.asarray(x, dtype=np.float64).copy()
+            moved[i] = center[i]
+            assert abs(s.probability - model.score(moved).probability) <= mags[-1] + 1e-4
 
     def test_fire_scores_high_and_names_the_hot_spot(self, kit: Kit) -> None:
         """A clear fire row scores above threshold and a fire feature pushes it up."""
         model = _load(kit.a.path, kit)
         x = np.nanmedian(synthetic_features(400, 4)[0], axis=0)
         x[IDX["t_max"]], x[IDX["gas_vel"]], x[IDX["t_hot_area_pct"]] = 450.0, 700.0, 2.0
-        s = model.score(x)
+        s = model.explain(x)
         assert s.probability > 0.5
         assert s.top_features[0][1] > 0
 
@@ -398,7 +420,7 @@ class TestScore:
         model = _load(kit.a.path, kit)
         x = rows()[5]
         assert np.isnan(x[:12]).all()
-        s = model.score(x)
+        s = model.explain(x)
         assert s.degraded and math.isfinite(s.probability)
         assert all(FEATURE_NAMES.index(n) >= 12 for n, c in s.top_features if c != 0)
 

@@ -27,7 +27,7 @@ import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
@@ -71,6 +71,14 @@ class Scorer(Protocol):
     """:class:`edge.model.holder.ModelHolder`: one feature vector in, one score out."""
 
     def score(self, x: Vector) -> ScoreLike: ...
+
+
+@runtime_checkable
+class Explainer(Protocol):
+    """A scorer that can also say which features moved a score (asked only for an event):
+    :meth:`edge.model.holder.ModelHolder.explain`."""
+
+    def explain(self, x: Vector) -> ScoreLike: ...
 
 
 class Extractor(Protocol):
@@ -342,14 +350,18 @@ class Pipeline:
         if celsius is not None:  # a frame the sources judged; else their last warning stands
             self._warning = verdict.warning
         warning = self._warning
+        detail: ScoreLike | None = None
         for ev in self.alarm.update(t, verdict.score, hold=verdict.hold,
                                     trigger=None if trigger is None else trigger.source,
                                     why="" if trigger is None else trigger.why,
                                     warning=None if warning is None
                                     else (warning.source, warning.why)):
-            why = explain_alarm(ev, score.top_features, feature_values(vector),
+            if detail is None:  # the features behind the score: worth a batch for an event
+                detail = (self.scorer.explain(vector) if isinstance(self.scorer, Explainer)
+                          else score)
+            why = explain_alarm(ev, detail.top_features, feature_values(vector),
                                 self.reasons(), found)
-            events.append(DetectionEvent(ev.kind, ev.t, ev.score, score, alarm=ev, why=why))
+            events.append(DetectionEvent(ev.kind, ev.t, ev.score, detail, alarm=ev, why=why))
         if self.shadow is not None:
             self.shadow(t, vector, p, self.alarm.threshold, any(e.kind == "alarm" for e in events))
         return Step(t, score, vector, events, found)

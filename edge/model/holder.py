@@ -343,12 +343,20 @@ class ModelHolder:
     # -- scoring ----------------------------------------------------------------------
     def score(self, x: npt.ArrayLike) -> Score:
         """Score one feature vector (18,) with the model in use, or the rule fallback."""
+        return self._scored(x, Model.score)
+
+    def explain(self, x: npt.ArrayLike) -> Score:
+        """:meth:`score`, with the features that moved it most (:meth:`Model.explain`; the
+        rule fallback names its own): for an event, not every frame."""
+        return self._scored(x, Model.explain)
+
+    def _scored(self, x: npt.ArrayLike, how: Callable[[Model, npt.ArrayLike], Score]) -> Score:
         for _ in range(3):
             model = self._model
             if model is None:
                 return rule_score(x)
             try:
-                return model.score(x)
+                return how(model, x)
             except ValueError:
                 raise  # the caller's vector is malformed: not the model's fault
             except Exception as exc:  # any failure of a model must not stop scoring

@@ -5,11 +5,18 @@ passed. The ensemble score is ``Σ weight[name] · p(name)``, keyed by member na
 manifest's ``calibration`` map when it has one (``edge.model.calibration``); the members'
 probabilities are reported raw.
 
-``top_features`` is the attribution of the manifest's linear member (usually ``lr``, a
-``SimpleImputer → StandardScaler → LogisticRegression`` pipeline): contribution of feature i
-= ``coef[i] · (x[i] − mean[i]) / scale[i]``, in that member's log-odds; positive pushes toward
-fire. A missing (NaN) feature contributes 0. The three largest by magnitude are reported;
-a model without a linear member reports none.
+``top_features`` say which features moved *the ensemble's* score (:meth:`Model.explain`,
+asked for an alarm or clear event, not every frame): the contribution of feature i is the
+calibrated score of the vector minus the calibrated score of the same vector with feature i
+at its training mean (the manifest attribution's ``center``, the linear member's scaler
+mean), so positive pushes toward fire, in units of probability. A missing (NaN) feature
+contributes 0. The three largest by magnitude are reported; a model whose manifest has no
+``center`` reports none, and :meth:`Model.score` (every frame) reports none.
+
+Until session 19 they were the linear member's own ``coef[i] · (x[i] − mean[i]) /
+scale[i]``. That member weighs 0.03 in the demo model, and its collinear CO2 windows gave
+contributions of ±2–3 log-odds for a room whose CO2 was flat: an alarm the trees raised on a
+hob that had stayed hot for minutes was "explained" by ``co2_slope_300s``.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -198,9 +205,7 @@ class Model:
     ensemble: Ensemble
     backend: str
     manifest: dict[str, Any]
-    _coef: FloatArray | None = field(default=None, repr=False)
     _center: FloatArray | None = field(default=None, repr=False)
-    _scale: FloatArray | None = field(default=None, repr=False)
     _order: tuple[str, ...] = field(default=(), repr=False)
     _names: tuple[str, ...] = field(default=FEATURE_NAMES, repr=False)
     _calibration: Calibration | None = field(default=None, repr=False)
@@ -221,11 +226,8 @@ class Model:
         if self.manifest.get("calibration") is not None:  # verified by edge.model.verify
             self._calibration = parse_calibration(self.manifest["calibration"])
         att = self.manifest.get("attribution")
-        if isinstance(att, dict) and att.get("method") == "linear":
-            self._coef = np.asarray(att["coef"], dtype=np.float64)
+        if isinstance(att, dict) and att.get("center") is not None:
             self._center = np.asarray(att["center"], dtype=np.float64)
-            scale = np.asarray(att["scale"], dtype=np.float64)
-            self._scale = np.where(scale == 0.0, 1.0, scale)
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -274,20 +276,32 @@ class Model:
         return Score(
             probability=min(max(p, 0.0), 1.0),
             members=members,
-            top_features=self.top_features(v),
+            top_features=[],
             degraded=bool(np.isnan(v).any()),
             model_version=self.version,
             threshold=self.threshold,
         )
 
-    def top_features(self, v: FloatArray, k: int = 3) -> list[tuple[str, float]]:
-        """The ``k`` largest linear contributions (see the module docstring)."""
-        if self._coef is None or self._center is None or self._scale is None:
-            return []
-        contrib = (self._coef * (v - self._center) / self._scale).tolist()
-        vals = [0.0 if math.isnan(c) else c for c in contrib]
-        order = sorted(range(len(vals)), key=lambda i: -abs(vals[i]))[:k]
-        return [(self._names[i], round(vals[i], 4)) for i in order]
+    def explain(self, x: npt.ArrayLike, k: int = 3) -> Score:
+        """:meth:`score`, with the ``k`` features that moved the ensemble's score most (see
+        the module docstring): one batch of N + 1 rows, for an event, not every frame.
+
+        :raises ValueError: when ``x`` is not a vector of at least N numbers.
+        :raises ModelError: when the model returns a non-probability (a broken model).
+        """
+        score = self.score(x)
+        if self._center is None:
+            return score
+        n = len(self._names)
+        v = np.asarray(x, dtype=np.float64)[:n]
+        rows = np.repeat(v[None, :], n + 1, axis=0)
+        idx = np.arange(n)
+        rows[idx + 1, idx] = np.where(np.isnan(v), np.nan, self._center[:n])
+        total, _ = self.score_batch(rows)
+        contrib = total[0] - total[1:]
+        vals = [0.0 if not math.isfinite(c) else float(c) for c in contrib]
+        order = sorted(range(n), key=lambda i: -abs(vals[i]))[:k]
+        return replace(score, top_features=[(self._names[i], round(vals[i], 4)) for i in order])
 
     def self_test(self, golden: Mapping[str, Any]) -> None:
         """Score the golden inputs; every member and the ensemble within 1e-5.
