@@ -382,7 +382,7 @@ class TestScore:
         assert s.top_features == []  # every frame: no attribution (explain() has it)
 
     def test_explain_names_what_moved_the_ensemble(self, kit: Kit) -> None:
-        """explain(): the same score, and the three features whose training mean would move
+        """explain(): the same score, and the three features whose training mean would lower
         the calibrated ensemble score most, each by exactly that much, largest first."""
         model = _load(kit.a.path, kit)
         x = clean_row()
@@ -390,21 +390,21 @@ class TestScore:
         assert e.probability == pytest.approx(s.probability, abs=1e-9)
         assert e.members == s.members and e.model_version == s.model_version
         assert len(e.top_features) == 3
-        mags = [abs(c) for _, c in e.top_features]
-        assert mags == sorted(mags, reverse=True) and mags[0] > 0
+        mags = [c for _, c in e.top_features]
+        assert mags == sorted(mags, reverse=True) and mags[-1] > 0
         center = np.asarray(kit.a.manifest["attribution"]["center"], dtype=np.float64)
         for name, c in e.top_features:
             i = FEATURE_NAMES.index(name)
             moved = np.asarray(x, dtype=np.float64).copy()
             moved[i] = center[i]
             assert c == pytest.approx(s.probability - model.score(moved).probability, abs=1e-4)
-        # no feature left out moves it more than the smallest reported
+        # no feature left out pushes it toward fire more than the smallest reported
         others = set(FEATURE_NAMES) - {n for n, _ in e.top_features}
         for name in others:
             i = FEATURE_NAMES.index(name)
             moved = np.asarray(x, dtype=np.float64).copy()
             moved[i] = center[i]
-            assert abs(s.probability - model.score(moved).probability) <= mags[-1] + 1e-4
+            assert s.probability - model.score(moved).probability <= mags[-1] + 1e-4
 
     def test_fire_scores_high_and_names_the_hot_spot(self, kit: Kit) -> None:
         """A clear fire row scores above threshold and a fire feature pushes it up."""

@@ -78,3 +78,31 @@ def test_demo_model_replay_pinned(kitchen_fire: Recording, tmp_path: Path,
     assert main(["replay", str(path), "--config", "demo/config.toml"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert [json.loads(ln) for ln in lines] == DEMO_EVENTS
+
+
+def test_demo_alarm_explains_the_ensemble(kitchen_fire: Recording) -> None:
+    """Frames are scored without attribution; the alarm event carries the ensemble's: the
+    features whose training mean would lower the demo model's score most, as
+    ``ModelHolder.explain`` gives them for that frame's vector."""
+    from edge.config import load_config
+    from edge.config.model import ModelConfig
+    from edge.detect.pipeline import build_pipeline
+    from edge.model.holder import ModelHolder
+
+    cfg = load_config(ROOT / "demo" / "config.toml")
+    holder = ModelHolder(ModelConfig(public_key=ROOT / str(cfg.model.public_key)))
+    holder.install(ROOT / str(cfg.model.path))
+    pipe = build_pipeline(cfg, holder, 0.0)
+    alarms = []
+    for r in readings(kitchen_fire):
+        step = pipe.frame(r) if isinstance(r, ThermalFrame) else pipe.gas(r)
+        if step.score is not None:
+            assert step.score.top_features == []
+        for ev in step.events:
+            if ev.kind == "alarm":
+                assert step.vector is not None and ev.detail is not None
+                alarms.append((ev.detail.top_features, holder.explain(step.vector).top_features))
+    assert [round(a[0][0][1], 4) for a in alarms] == [round(alarms[0][1][0][1], 4)]
+    (said, again), = alarms
+    assert len(said) == 3 and said == again
+    assert all(c > 0 for _, c in said)  # what pushed the score toward fire

@@ -9,9 +9,10 @@ probabilities are reported raw.
 asked for an alarm or clear event, not every frame): the contribution of feature i is the
 calibrated score of the vector minus the calibrated score of the same vector with feature i
 at its training mean (the manifest attribution's ``center``, the linear member's scaler
-mean), so positive pushes toward fire, in units of probability. A missing (NaN) feature
-contributes 0. The three largest by magnitude are reported; a model whose manifest has no
-``center`` reports none, and :meth:`Model.score` (every frame) reports none.
+mean), in units of probability: positive pushes toward fire. A missing (NaN) feature
+contributes 0. The three that push toward fire most are reported, largest first (fewer when
+fewer push that way); a model whose manifest has no ``center`` reports none, and
+:meth:`Model.score` (every frame) reports none.
 
 Until session 19 they were the linear member's own ``coef[i] · (x[i] − mean[i]) /
 scale[i]``. That member weighs 0.03 in the demo model, and its collinear CO2 windows gave
@@ -283,8 +284,9 @@ class Model:
         )
 
     def explain(self, x: npt.ArrayLike, k: int = 3) -> Score:
-        """:meth:`score`, with the ``k`` features that moved the ensemble's score most (see
-        the module docstring): one batch of N + 1 rows, for an event, not every frame.
+        """:meth:`score`, with the ``k`` features that pushed the ensemble's score toward fire
+        most (see the module docstring): one batch of N + 1 rows, for an event, not every
+        frame.
 
         :raises ValueError: when ``x`` is not a vector of at least N numbers.
         :raises ModelError: when the model returns a non-probability (a broken model).
@@ -300,7 +302,7 @@ class Model:
         total, _ = self.score_batch(rows)
         contrib = total[0] - total[1:]
         vals = [0.0 if not math.isfinite(c) else float(c) for c in contrib]
-        order = sorted(range(n), key=lambda i: -abs(vals[i]))[:k]
+        order = sorted((i for i in range(n) if vals[i] > 0.0), key=lambda i: -vals[i])[:k]
         return replace(score, top_features=[(self._names[i], round(vals[i], 4)) for i in order])
 
     def self_test(self, golden: Mapping[str, Any]) -> None:
