@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -405,6 +406,24 @@ class TestScore:
             moved = np.asarray(x, dtype=np.float64).copy()
             moved[i] = center[i]
             assert s.probability - model.score(moved).probability <= mags[-1] + 1e-4
+
+    def test_explain_without_a_usable_reference_names_nothing(
+        self, kit: Kit, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        """A manifest whose attribution center is not one number per feature (or absent)
+        still scores and explains, naming no features, and says so in the log."""
+        model = _load(kit.a.path, kit)
+        x = clean_row()
+        short = dict(model.manifest, attribution={"method": "linear", "center": [0.0] * 5})
+        with caplog.at_level(logging.WARNING, logger="edge.model.runtime"):
+            bad = dataclasses.replace(model, manifest=short)
+        assert "attribution center is not 18 numbers" in caplog.text
+        none = dataclasses.replace(model, manifest={k: v for k, v in model.manifest.items()
+                                                    if k != "attribution"})
+        for m in (bad, none):
+            e = m.explain(x)
+            assert e.top_features == []
+            assert e.probability == pytest.approx(model.score(x).probability, abs=1e-9)
 
     def test_fire_scores_high_and_names_the_hot_spot(self, kit: Kit) -> None:
         """A clear fire row scores above threshold and a fire feature pushes it up."""

@@ -214,7 +214,9 @@ def linear_attribution(
     member, or None when the member is not of that shape.
 
     Contribution of feature i = ``coef[i] · (x[i] − center[i]) / scale[i]`` (log-odds of that
-    member); a missing (NaN) feature contributes 0.
+    member); a missing (NaN) feature contributes 0. The device reads only ``center`` (each
+    feature's training mean): the reference its events' ``top_features`` measure the whole
+    ensemble against (``edge.model.runtime``).
     """
     steps = list(getattr(model, "steps", [("", model)]))
     final = steps[-1][1]

@@ -227,8 +227,18 @@ class Model:
         if self.manifest.get("calibration") is not None:  # verified by edge.model.verify
             self._calibration = parse_calibration(self.manifest["calibration"])
         att = self.manifest.get("attribution")
-        if isinstance(att, dict) and att.get("center") is not None:
-            self._center = np.asarray(att["center"], dtype=np.float64)
+        center = att.get("center") if isinstance(att, dict) else None
+        self._center = None
+        if center is not None:
+            try:
+                ref = np.asarray(center, dtype=np.float64)
+            except (TypeError, ValueError):
+                ref = np.zeros(0)
+            if ref.shape == (len(self._names),):
+                self._center = ref
+            else:  # explanations are extra: never a reason to refuse a verified model
+                log.warning("model %s: attribution center is not %d numbers; its events will "
+                            "name no top features", self.version, len(self._names))
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -298,7 +308,7 @@ class Model:
         v = np.asarray(x, dtype=np.float64)[:n]
         rows = np.repeat(v[None, :], n + 1, axis=0)
         idx = np.arange(n)
-        rows[idx + 1, idx] = np.where(np.isnan(v), np.nan, self._center[:n])
+        rows[idx + 1, idx] = np.where(np.isnan(v), np.nan, self._center)
         total, _ = self.score_batch(rows)
         contrib = total[0] - total[1:]
         vals = [0.0 if not math.isfinite(c) else float(c) for c in contrib]
