@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 
@@ -18,7 +19,7 @@ from edge.detect.words import (
     sensor_words,
 )
 from edge.features import FeatureExtractor
-from edge.featuresets.registry import FD_V2_NAMES, SEED_NAMES
+from edge.featuresets.registry import FD_V2_NAMES, SEED_NAMES, camera_columns
 from edge.mqtt.payloads import dumps, event_payload
 from edge.types import ThermalFrame
 from tests.fixedscore import FixedScore
@@ -83,6 +84,16 @@ class TestExplainAlarm:
                         "; CO2 rose 180 ppm in 120 s with no person-like humidity rise"
                         "; camera faulted; deciding on gas alone")
 
+    def test_score_alarm_says_what_each_sensor_alone_scores(self) -> None:
+        """A score alarm says what the gas alone and the camera alone score; a watch's alarm
+        and an unknown (NaN) score say nothing of it."""
+        said = explain_alarm(persistent(), [("t_max", 0.2)], {}, OK, (), (0.93, 0.04))
+        assert said.endswith("; top features: t_max; the gas alone scores 0.93, the camera "
+                             "alone 0.04")
+        assert "alone" not in explain_alarm(persistent(), [], {}, OK, (), (math.nan, 0.5))
+        ev = AlarmEvent("alarm", 5.0, 0.4, "alarm", 5.0, "flame_growth", "grew")
+        assert explain_alarm(ev, [], {}, OK, (), (0.9, 0.9)) == "grew"
+
     def test_watch_alarm_keeps_watch_words(self) -> None:
         """A flame-watch alarm keeps the watch's words and names no model features."""
         ev = AlarmEvent("alarm", 5.0, 0.4, "alarm", 5.0, "flame_growth",
@@ -112,8 +123,13 @@ class TestExplainAlarm:
 
 
 class _TopScorer:
+    """0.9 with both sensors' features; 0.2 on the gas alone (camera columns blanked), 0.8 on
+    the camera alone."""
+
     def score(self, x: np.ndarray) -> FixedScore:
-        return FixedScore(0.9, top_features=[("t_max", 3.0), ("gas_vel", 1.0)])
+        cam = camera_columns(x.shape[0])
+        p = 0.2 if np.isnan(x[cam]).all() else 0.8 if np.isnan(x[~cam]).all() else 0.9
+        return FixedScore(p, top_features=[("t_max", 3.0), ("gas_vel", 1.0)])
 
 
 class TestInEvents:
@@ -131,7 +147,8 @@ class TestInEvents:
         body = json.loads(dumps(event_payload(alarm, 1, "ts", pipe.sensors(), False, "m")))
         assert body["reason"] == "persistent"
         assert body["why"].startswith("the fire score stayed at or above the threshold 0.50")
-        assert body["why"].endswith("; top features: t_max, gas_vel")
+        assert body["why"].endswith("; top features: t_max, gas_vel; the gas alone scores "
+                                    "0.20, the camera alone 0.80")
         body = json.loads(dumps(event_payload(fault, 2, "ts", pipe.sensors(), True, "m")))
         assert body["why"] == ("camera faulted (no data for 17.0 s (limit 5 s)); "
                                "deciding on gas alone")

@@ -39,7 +39,7 @@ from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, 
 from edge.detect.mask import FrameMask
 from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
-from edge.detect.words import explain_alarm, explain_fault, feature_values
+from edge.detect.words import SCORE_REASONS, explain_alarm, explain_fault, feature_values
 from edge.model.runtime import Model
 from edge.types import ZERO_C_K, EventKind, GasReading, ThermalFrame, Vector
 
@@ -359,8 +359,10 @@ class Pipeline:
             if detail is None:  # the features behind the score: worth a batch for an event
                 detail = (self.scorer.explain(vector) if isinstance(self.scorer, Explainer)
                           else score)
+            alone = ((self._gas_only(vector), self._camera_only(vector))
+                     if ev.kind == "alarm" and ev.reason in SCORE_REASONS else None)
             why = explain_alarm(ev, detail.top_features, feature_values(vector),
-                                self.reasons(), found)
+                                self.reasons(), found, alone)
             events.append(DetectionEvent(ev.kind, ev.t, ev.score, detail, alarm=ev, why=why))
         if self.shadow is not None:
             self.shadow(t, vector, p, self.alarm.threshold, any(e.kind == "alarm" for e in events))
@@ -385,10 +387,18 @@ class Pipeline:
 
     def _gas_only(self, vector: Vector) -> float:
         """The score of ``vector`` with its camera features blanked (NaN if none)."""
+        return self._blanked(vector, camera=True)
+
+    def _camera_only(self, vector: Vector) -> float:
+        """The score of ``vector`` with its gas features blanked (NaN if none)."""
+        return self._blanked(vector, camera=False)
+
+    def _blanked(self, vector: Vector, camera: bool) -> float:
         from edge.features import camera_columns
 
         blind = vector.copy()
-        blind[camera_columns(blind.shape[0])] = np.nan
+        cols = camera_columns(blind.shape[0])
+        blind[cols if camera else ~cols] = np.nan
         p = float(self.scorer.score(blind).probability)
         return p if math.isfinite(p) else math.nan
 

@@ -21,7 +21,8 @@ from edge.detect.alarm import AlarmEvent
 from edge.detect.evidence import Evidence
 from edge.featuresets.registry import FEATURE_SETS
 
-__all__ = ["explain_alarm", "explain_fault", "feature_values", "gas_words", "sensor_words"]
+__all__ = ["SCORE_REASONS", "explain_alarm", "explain_fault", "feature_values", "gas_words",
+           "sensor_words"]
 
 #: A person adds water vapour with the CO2 they breathe out: exhaled air holds ~6 % water to
 #: ~4 % CO2 (≈ 1.5 ppm per ppm), more with sweat. Flames of dry fuel give less (cellulose:
@@ -36,7 +37,8 @@ TOP_NAMED = 2
 
 _SENSOR_NAMES = {"lepton": "camera", "scd41": "gas sensor"}
 _FALLBACK = {"lepton": "deciding on gas alone", "scd41": "deciding on the camera alone"}
-_SCORE_REASONS = ("persistent", "fast_path")
+#: The alarm reasons the model's score decided (the rest are evidence sources' triggers).
+SCORE_REASONS = ("persistent", "fast_path")
 
 
 def feature_values(vector: np.ndarray | None) -> dict[str, float]:
@@ -85,16 +87,21 @@ def explain_alarm(
     values: Mapping[str, float] | None = None,
     faults: Mapping[str, str | None] | None = None,
     evidence: Sequence[Evidence] = (),
+    alone: tuple[float, float] | None = None,
 ) -> str:
     """An ``alarm`` or ``clear`` in words: the alarm logic's own ``why``, then (score reasons
-    only) the model's top features and any cap an evidence source put on the score (the
-    known-scene rule), then the gas history and the faulted sensors."""
+    only) the model's top features, what each sensor alone scores (``alone``: the gas's, the
+    camera's) and any cap an evidence source put on the score (the known-scene rule), then
+    the gas history and the faulted sensors."""
     parts = [event.why or event.reason]
     if event.kind == "alarm":
-        if event.reason in _SCORE_REASONS:
+        if event.reason in SCORE_REASONS:
             named = [n for n, _ in top_features[:TOP_NAMED]]
             if named:
                 parts.append(f"top features: {', '.join(named)}")
+            if alone is not None and all(math.isfinite(a) for a in alone):
+                parts.append(f"the gas alone scores {alone[0]:.2f}, the camera alone "
+                             f"{alone[1]:.2f}")
             parts += [ev.why for ev in evidence if ev.cap is not None and ev.why]
         gas = gas_words(values or {})
         if gas:
