@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 
 import numpy as np
+import pytest
 
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine
@@ -152,3 +154,33 @@ class TestInEvents:
         body = json.loads(dumps(event_payload(fault, 2, "ts", pipe.sensors(), True, "m")))
         assert body["why"] == ("camera faulted (no data for 17.0 s (limit 5 s)); "
                                "deciding on gas alone")
+
+
+class _BrokenExplainer:
+    """Scores 0.9, but fails to explain, and fails on a vector with the camera blanked."""
+
+    def score(self, x: np.ndarray) -> FixedScore:
+        if np.isnan(x[camera_columns(x.shape[0])]).all():
+            raise RuntimeError("blanked")
+        return FixedScore(0.9, top_features=[("t_max", 3.0)])
+
+    def explain(self, x: np.ndarray) -> FixedScore:
+        raise RuntimeError("no explanation")
+
+
+def test_alarm_published_when_its_explanation_fails(caplog: pytest.LogCaptureFixture) -> None:
+    """An explanation that fails (the scorer's explain, the sensors scored alone) is logged
+    and left out; the alarm is published all the same: explaining never costs an alarm."""
+    cfg = AlarmConfig(pre_alarm_s=2.0, clear_s=5.0, min_alarm_s=0.0)
+    pipe = Pipeline(FeatureExtractor(), _BrokenExplainer(), AlarmStateMachine(cfg, 0.5),
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6})
+    events = []
+    with caplog.at_level(logging.ERROR, logger="edge.detect.pipeline"):
+        for t in range(4):
+            frame = ThermalFrame(float(t), np.full((60, 80), 29_500, np.uint16))
+            events += pipe.frame(frame).events
+    (alarm,) = events
+    assert alarm.kind == "alarm" and alarm.alarm is not None and alarm.alarm.reason == "persistent"
+    assert alarm.why.endswith("; top features: t_max") and "alone" not in alarm.why
+    assert "explaining an event's score failed" in caplog.text
+    assert "scoring each sensor alone failed" in caplog.text

@@ -357,9 +357,8 @@ class Pipeline:
                                     warning=None if warning is None
                                     else (warning.source, warning.why)):
             if detail is None:  # the features behind the score: worth a batch for an event
-                detail = (self.scorer.explain(vector) if isinstance(self.scorer, Explainer)
-                          else score)
-            alone = ((self._gas_only(vector), self._camera_only(vector))
+                detail = self._explained(vector, score)
+            alone = (self._alone(vector)
                      if ev.kind == "alarm" and ev.reason in SCORE_REASONS else None)
             why = explain_alarm(ev, detail.top_features, feature_values(vector),
                                 self.reasons(), found, alone)
@@ -384,6 +383,25 @@ class Pipeline:
         if self.alarm.retune(alarm, model_threshold):
             log.info("alarm threshold now %.3f", self.alarm.threshold)
         return True
+
+    def _explained(self, vector: Vector, score: ScoreLike) -> ScoreLike:
+        """``score`` with the features that pushed it (the scorer's ``explain``); ``score``
+        itself if the scorer cannot say or fails to: an explanation never costs an event."""
+        if not isinstance(self.scorer, Explainer):
+            return score
+        try:
+            return self.scorer.explain(vector)
+        except Exception:
+            log.exception("explaining an event's score failed; it is published without")
+            return score
+
+    def _alone(self, vector: Vector) -> tuple[float, float] | None:
+        """What the gas alone and the camera alone score (None if that cannot be said)."""
+        try:
+            return self._gas_only(vector), self._camera_only(vector)
+        except Exception:
+            log.exception("scoring each sensor alone failed; the event is published without")
+            return None
 
     def _gas_only(self, vector: Vector) -> float:
         """The score of ``vector`` with its camera features blanked (NaN if none)."""
