@@ -1,7 +1,7 @@
 """What an event's explanation costs, beside the per-frame score (issue 14, session 19).
 
 ``Model.score`` runs for every frame; ``Model.explain`` (the score plus which features moved
-it, ``top_features``) only for an ``alarm`` or ``clear`` event: one batch of N + 1 rows, each
+it, ``top_features``) only for an ``alarm`` or ``clear`` event: one batch of N rows, each
 feature in turn at its training mean. Both are measured on the demo model (``demo/config.toml``)
 over the fd-v3 vectors of one rendered kitchen fire, alternating call by call so both see the
 same machine.
@@ -19,36 +19,22 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this checkout's cloud/, edge/
 
-from edge.features import FeatureExtractor
+from edge.features import FeatureParams, featurize_recording
 from edge.model.holder import load_model
 from edge.model.verify import load_public_key
 from edge.sim.scenarios.scene import render_recording
-from edge.types import GasReading, ThermalFrame
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def vectors(seconds: float) -> list[np.ndarray]:
-    """The fd-v3 vectors of a kitchen fire rendered at 1 Hz, in event order."""
+def vectors(seconds: float) -> npt.NDArray[np.float64]:
+    """The fd-v3 vectors of a kitchen fire rendered at 1 Hz (what the device would compute)."""
     rec = render_recording("kitchen_grease_fire", 1, seconds, frame_rate_hz=1.0)
-    ex = FeatureExtractor(None, "fd-v3")
-    events = sorted([(float(t), 0, i) for i, t in enumerate(rec.gas_t)]
-                    + [(float(t), 1, i) for i, t in enumerate(rec.frame_t)])
-    out = []
-    for t, kind, i in events:
-        if kind == 0:
-            vec = ex.add_gas(GasReading(t=t, co2_ppm=float(rec.co2_ppm[i]),
-                                        temperature_c=float(rec.temperature_c[i]),
-                                        humidity_pct=float(rec.humidity_pct[i])))
-        else:
-            vec = ex.add_frame(ThermalFrame(t=t, pixels=rec.frames[i],
-                                            resolution_k=rec.frame_resolution_k))
-        if vec is not None:
-            out.append(vec)
-    return out
+    return featurize_recording(rec, FeatureParams(), "fd-v3")[1]
 
 
 def main() -> None:

@@ -295,8 +295,7 @@ class Model:
 
     def explain(self, x: npt.ArrayLike, k: int = 3) -> Score:
         """:meth:`score`, with the ``k`` features that pushed the ensemble's score toward fire
-        most (see the module docstring): one batch of N + 1 rows, for an event, not every
-        frame.
+        most (see the module docstring): one batch of N rows, for an event, not every frame.
 
         :raises ValueError: when ``x`` is not a vector of at least N numbers.
         :raises ModelError: when the model returns a non-probability (a broken model).
@@ -306,11 +305,11 @@ class Model:
             return score
         n = len(self._names)
         v = np.asarray(x, dtype=np.float64)[:n]
-        rows = np.repeat(v[None, :], n + 1, axis=0)
+        rows = np.repeat(v[None, :], n, axis=0)
         idx = np.arange(n)
-        rows[idx + 1, idx] = np.where(np.isnan(v), np.nan, self._center)
-        total, _ = self.score_batch(rows)
-        contrib = total[0] - total[1:]
+        rows[idx, idx] = np.where(np.isnan(v), np.nan, self._center)
+        moved, _ = self.score_batch(rows)
+        contrib = score.probability - moved
         vals = [0.0 if not math.isfinite(c) else float(c) for c in contrib]
         order = sorted((i for i in range(n) if vals[i] > 0.0), key=lambda i: -vals[i])[:k]
         return replace(score, top_features=[(self._names[i], round(vals[i], 4)) for i in order])
