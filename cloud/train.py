@@ -146,6 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     metrics["validation"] = dict(validation_report(ds, ens, split.val, cfg))
     if ens.flame_bar is not None:
         metrics["flame_bar"] = ens.flame_bar.as_dict()
+    if ens.hold_bar is not None:
+        metrics["hold_bar"] = ens.hold_bar.as_dict()
     if ds.clips:  # how much fleet data went in, and the model on the held-out devices' clips
         metrics["fleet"] = fleet_summary(ds) | {"heldout": fleet_heldout(ds, ens, split.test)}
     train_cli.print_summary(metrics)
@@ -163,6 +165,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  flame bar → no-fire streams alarming, growing fires alarmed, median wait: "
               + "; ".join(f"{b:g} → {n}, {c}, " + ("–" if w is None else f"{w:.1f} s")
                           for b, n, c, w in fb.curve), file=sys.stderr)
+
+    if ens.hold_bar is not None:
+        hb = ens.hold_bar
+        print("  sustained alarm: " + ("none" if hb.bar is None else f"{hb.bar:.3f}")
+              + f" held {hb.seconds:g} s (validation no-fire runs hold up to "
+              f"{hb.highest_nuisance:.3f}, {hb.streams} streams; {hb.fires_held} of {hb.fires} "
+              "fire runs reach it)", file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
@@ -190,6 +199,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         unsigned=key is None,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
         flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
+        hold=(None if ens.hold_bar is None or ens.hold_bar.bar is None
+              else (ens.hold_bar.bar, ens.hold_bar.seconds)),
     )
     print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
 

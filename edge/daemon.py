@@ -32,6 +32,7 @@ from edge.detect.pipeline import (
     DetectionEvent,
     Pipeline,
     build_pipeline,
+    model_hold,
     model_threshold,
 )
 from edge.model.holder import ModelHolder
@@ -383,7 +384,8 @@ class Daemon:
         model = self.holder.model
         if model is self._model_in_alarm:
             return
-        if self.pipeline.retune(self.config.alarm, model_threshold(self.holder)):
+        if self.pipeline.retune(self.config.alarm, model_threshold(self.holder),
+                                 model_hold(self.holder)):
             self._model_in_alarm = model
             release_free_heap()  # the previous model's session is gone
 
@@ -399,7 +401,8 @@ class Daemon:
                             "(systemctl restart firedetect)", section)
         if new.alarm != old.alarm:
             if self.pipeline.alarm.state == "idle":
-                self.pipeline.retune(new.alarm, model_threshold(self.holder))
+                self.pipeline.retune(new.alarm, model_threshold(self.holder),
+                                 model_hold(self.holder))
                 log.info("reload: new alarm settings in use")
             else:
                 log.warning("reload: alarm settings not changed during a %s; reload again "

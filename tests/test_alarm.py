@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge.config import AlarmConfig
-from edge.detect.alarm import AlarmEvent, AlarmStateMachine
+from edge.detect.alarm import AlarmEvent, AlarmStateMachine, Hold
 
 
 def _cfg(**kw: float) -> AlarmConfig:
@@ -354,3 +354,66 @@ class TestRetune:
         assert sm.state == "alarm"
         with pytest.raises(RuntimeError, match="alarm"):
             sm.retune(Cfg(), 0.6)
+
+
+class TestSustained:
+    """A score held at the hold threshold for ``hold_s`` alarms (``sustained``)."""
+
+    HOLD = Hold(0.7, 300.0)
+
+    def test_a_score_held_for_the_hold_time_alarms(self) -> None:
+        """0.8 (under the 0.95 threshold) from t = 100 alarms at t = 400, not before; the
+        words say what was held and for how long."""
+        sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        events = _run(sm, _series(0.0, 100.0, 1.0, 0.2) + _series(100.0, 399.0, 1.0, 0.8))
+        assert events == [] and sm.state == "idle"
+        ev = _run(sm, [(399.0, 0.8), (400.0, 0.8)])
+        assert [(e.kind, e.t, e.reason) for e in ev] == [("alarm", 400.0, "sustained")]
+        assert "0.70" in ev[0].why and "300 s" in ev[0].why
+
+    @pytest.mark.parametrize("dip", [0.69, math.nan])
+    def test_a_dip_or_no_evidence_restarts_the_hold(self, dip: float) -> None:
+        """One sample under the bar (or NaN) at t = 250 restarts the 300 s from t = 251."""
+        sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        samples = _series(0.0, 250.0, 1.0, 0.8) + [(250.0, dip)] + _series(251.0, 552.0, 1.0,
+                                                                             0.8)
+        alarms = [e for e in _run(sm, samples) if e.kind == "alarm"]
+        assert [(e.t, e.reason) for e in alarms] == [(551.0, "sustained")]
+
+    def test_without_a_hold_nothing_alarms(self) -> None:
+        """No model hold and no [alarm] hold_threshold: the same hour at 0.8 never alarms;
+        hold_s = 0 turns a model's hold off."""
+        for sm in (AlarmStateMachine(_cfg(), 0.95),
+                   AlarmStateMachine(_cfg(hold_s=0.0), 0.95, self.HOLD)):
+            assert sm.hold is None
+            assert _run(sm, _series(0.0, 3600.0, 1.0, 0.8)) == []
+
+    def test_config_overrides_the_model(self) -> None:
+        """[alarm] hold_threshold and hold_s replace the model's, each on its own."""
+        sm = AlarmStateMachine(_cfg(hold_threshold=0.85), 0.95, self.HOLD)
+        assert sm.hold == Hold(0.85, 300.0)
+        assert _run(sm, _series(0.0, 1000.0, 1.0, 0.8)) == []
+        sm = AlarmStateMachine(_cfg(hold_s=60.0), 0.95, self.HOLD)
+        assert [e.t for e in _run(sm, _series(0.0, 100.0, 1.0, 0.8))] == [60.0]
+
+    def test_a_held_score_keeps_the_alarm_up(self) -> None:
+        """Raised by the hold, the alarm stays while the score stays at the hold threshold
+        (under the clear threshold 0.76 for an hour), and clears once it falls away."""
+        sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        events = _run(sm, _series(0.0, 3600.0, 1.0, 0.72))
+        assert [e.kind for e in events] == ["alarm"] and sm.state == "alarm"
+        events = _run(sm, _series(3600.0, 3700.0, 1.0, 0.3))
+        assert [(e.kind, e.t) for e in events] == [("clear", 3630.0)]
+
+    def test_retune_takes_a_new_models_hold(self) -> None:
+        """A new model's hold replaces the old one while idle (retune says it changed)."""
+        sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        assert sm.retune(_cfg(), 0.95, Hold(0.9, 300.0)) is True
+        assert sm.retune(_cfg(), 0.95, Hold(0.9, 300.0)) is False
+        assert _run(sm, _series(0.0, 1000.0, 1.0, 0.8)) == []
+
+    def test_a_bad_hold_is_refused(self) -> None:
+        """A model hold outside (0, 1) is refused by name."""
+        with pytest.raises(ValueError, match="hold threshold"):
+            AlarmStateMachine(_cfg(), 0.95, Hold(1.5, 300.0))
+

@@ -173,8 +173,24 @@ class TestVerification:
         assert _load(info.path, kit).flame_min_score == pytest.approx(0.72)
         assert _load(kit.a.path, kit).flame_min_score is None
 
+    def test_hold_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
+        """The sustained alarm's bar and time training chose reach the device with the model,
+        beside the flame bar; a model without them says None."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="hb", flame_min_score=0.72,
+                     hold=(0.71, 300.0))
+        m = _load(info.path, kit)
+        assert m.hold == (pytest.approx(0.71), 300.0)
+        assert m.flame_min_score == pytest.approx(0.72)
+        assert _load(kit.a.path, kit).hold is None
+
     @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
-                                           {"flame_min_score": True}, {"other": 1}, [0.5]])
+                                           {"flame_min_score": True}, {"other": 1}, [0.5],
+                                           {"hold_min_score": 0.7},
+                                           {"hold_s": 300},
+                                           {"hold_min_score": 1.2, "hold_s": 300},
+                                           {"hold_min_score": 0.7, "hold_s": 0},
+                                           {"hold_min_score": 0.7, "hold_s": 7200},
+                                           {"hold_min_score": 0.7, "hold_s": "5 min"}])
     def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
                                       detection: object) -> None:
         """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edge.config.alarm import AlarmConfig
-from edge.detect.alarm import AlarmEvent, AlarmStateMachine
+from edge.detect.alarm import AlarmEvent, AlarmStateMachine, Hold
 from edge.detect.evidence import Evidence
 from edge.detect.pipeline import Pipeline
 from edge.detect.words import (
@@ -154,6 +154,26 @@ class TestInEvents:
         body = json.loads(dumps(event_payload(fault, 2, "ts", pipe.sensors(), True, "m")))
         assert body["why"] == ("camera faulted (no data for 17.0 s (limit 5 s)); "
                                "deciding on gas alone")
+
+
+    def test_sustained_alarm_through_the_pipeline(self) -> None:
+        """A model whose score (0.9) sits under the alarm threshold (0.95) but over its hold
+        (0.7 for 300 s) alarms as ``sustained`` 300 s after its first frame, saying what was
+        held, with the per-sensor words of a score alarm, into the MQTT payload."""
+        cfg = AlarmConfig(pre_alarm_s=2.0, clear_s=5.0, min_alarm_s=0.0)
+        pipe = Pipeline(FeatureExtractor(), _TopScorer(),
+                        AlarmStateMachine(cfg, 0.95, Hold(0.7, 300.0)),
+                        stale_after_s={"scd41": 1e6, "lepton": 1e6})
+        events = []
+        for t in range(0, 320, 2):
+            frame = ThermalFrame(float(t), np.full((60, 80), 29_500, np.uint16))
+            events += pipe.frame(frame).events
+        (alarm,) = events
+        assert alarm.t == 300.0
+        body = json.loads(dumps(event_payload(alarm, 1, "ts", pipe.sensors(), False, "m")))
+        assert body["reason"] == "sustained"
+        assert body["why"].startswith("the fire score stayed at or above 0.70 for 300 s")
+        assert body["why"].endswith("the gas alone scores 0.20, the camera alone 0.80")
 
 
 class _BrokenExplainer:

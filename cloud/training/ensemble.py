@@ -44,6 +44,7 @@ from edge.model.calibration import Calibration, apply_calibration
 
 if TYPE_CHECKING:
     from cloud.training.corroborate import FlameBar
+    from cloud.training.hold import HoldBar
 
 log = logging.getLogger(__name__)
 
@@ -236,6 +237,9 @@ class Ensemble:
     #: The flame watch's corroboration bar chosen on validation runs
     #: (``cloud.training.corroborate``); None: not chosen (no recordings with frames).
     flame_bar: FlameBar | None = None
+    #: The sustained alarm's bar chosen on validation runs (``cloud.training.hold``); None:
+    #: not chosen (no recordings).
+    hold_bar: HoldBar | None = None
 
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:
         """Each member's fire probability, by name."""

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from cloud.training.corroborate import FlameBar, choose_flame_bar
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
+from cloud.training.hold import choose_hold_bar, fire_streams
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
 from cloud.training.splits import GroupSplit, family_holdouts
 from cloud.training.threshold import Stream, event_threshold
@@ -80,6 +81,10 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
     ens.flame_bar = flame_bar(ds, rows, p, chosen_on, cfg.event_margin)
+    no_fire = streams_of(ds, rows, p, chosen_on)
+    if no_fire:
+        ens.hold_bar = choose_hold_bar(no_fire, fire_streams(ds, rows, p, chosen_on),
+                                       ens.threshold, cfg.event_margin)
     return ens
 
 

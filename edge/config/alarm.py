@@ -35,6 +35,17 @@ class AlarmConfig(Section):
         "if the score without the thermal features does too; halfway from the threshold to "
         "1 when unset",
     )
+    hold_threshold: float | None = Field(
+        None, gt=0.0, lt=1.0,
+        description="a score held at or above this for hold_s alarms (reason 'sustained'): "
+        "the model's own when unset (chosen on its validation runs: no no-fire run holds "
+        "it); off when neither sets one",
+    )
+    hold_s: float | None = Field(
+        None, ge=0.0, le=3600.0,
+        description="how long the score must be held at hold_threshold; the model's own when "
+        "unset; 0 turns the sustained alarm off",
+    )
     startup_s: float = Field(
         0.0,
         ge=0.0,

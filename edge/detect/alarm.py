@@ -20,6 +20,12 @@ Rules (thresholds from :class:`edge.config.AlarmConfig`, else the model's own):
   timer, so a score flickering around the threshold gives one alarm, not an alarm/clear storm.
 - A NaN score is no evidence: it neither raises an alarm nor counts towards clearing one (it
   restarts the clear timer — an alarm never clears while the sensors are blind).
+- ``sustained``: a score held at or above ``hold_threshold`` for ``hold_s`` alarms from
+  ``idle`` or ``pre_alarm``, and while it stays there a raised alarm does not clear.
+  Both come from ``[alarm]`` or else the model (:class:`Hold`, chosen on its validation runs
+  so that no no-fire run holds it); neither set: off. A fire does not go away; a smoulder
+  the model rates likely, but not past the threshold, for minutes on end is found this way.
+  A NaN score (no evidence) restarts the hold.
 - A ``trigger`` (other evidence, e.g. ``flame_growth`` from :mod:`edge.detect.flame`) alarms at once
   from ``idle`` or ``pre_alarm``, its name the event's reason; ``hold`` (that evidence still
   present) keeps a raised alarm from clearing, as a score above ``clear_threshold`` would.
@@ -46,13 +52,22 @@ DEFAULT_CLEAR_RATIO = 0.8
 
 
 @dataclass(frozen=True, slots=True)
+class Hold:
+    """A score held at or above ``score`` for ``seconds`` alarms (``sustained``)."""
+
+    score: float
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class AlarmEvent:
     """A change of the alarm condition: ``alarm`` raised or ``clear``-ed.
 
     ``state`` is the state after the event and ``since`` when it began; ``reason`` says why:
-    ``persistent`` (score held through the pre-alarm), ``fast_path`` (overwhelming score) or
-    ``cleared`` (score stayed low long enough), or the evidence source that triggered it
-    (``flame_growth``, ``smoulder``). ``why`` says it in words, for a person.
+    ``persistent`` (score held through the pre-alarm), ``fast_path`` (overwhelming score),
+    ``sustained`` (score held at the hold threshold for minutes) or ``cleared`` (score
+    stayed low long enough), or the evidence source that triggered it (``flame_growth``,
+    ``smoulder``). ``why`` says it in words, for a person.
     """
 
     kind: AlarmKind
@@ -67,12 +82,15 @@ class AlarmEvent:
 class AlarmStateMachine:
     """Turns a stream of ``(t, score)`` into alarm and clear events, with hysteresis."""
 
-    def __init__(self, config: AlarmConfig, model_threshold: float) -> None:
-        """Use ``config``'s thresholds, falling back to ``model_threshold``.
+    def __init__(self, config: AlarmConfig, model_threshold: float,
+                 model_hold: Hold | None = None) -> None:
+        """Use ``config``'s thresholds, falling back to ``model_threshold`` and
+        ``model_hold``.
 
         :raises ValueError: a threshold outside (0, 1), or a clear threshold above it.
         """
-        self._tune(config, model_threshold)
+        self._tune(config, model_threshold, model_hold)
+        self._held_since: float | None = None
         self._state: AlarmState = "idle"
         self._since: float | None = None
         self._last_t: float | None = None
@@ -81,7 +99,8 @@ class AlarmStateMachine:
         self._over_since: float | None = None  # in pre_alarm: the score ≥ threshold since
         self._warning: tuple[str, str] | None = None  # in pre_alarm: (reason, why)
 
-    def retune(self, config: AlarmConfig, model_threshold: float) -> bool:
+    def retune(self, config: AlarmConfig, model_threshold: float,
+               model_hold: Hold | None = None) -> bool:
         """Take new settings (a reload) or a new model's threshold, keeping the state; return
         whether the thresholds changed. Only while idle: an alarm or a pre-alarm in progress
         keeps the logic it began with.
@@ -91,16 +110,18 @@ class AlarmStateMachine:
         """
         if self._state != "idle":
             raise RuntimeError(f"alarm settings cannot change in state {self._state!r}")
-        before = (self.threshold, self.clear_threshold, self.fast_path_score)
-        self._tune(config, model_threshold)
-        return before != (self.threshold, self.clear_threshold, self.fast_path_score)
+        before = (self.threshold, self.clear_threshold, self.fast_path_score, self.hold)
+        self._tune(config, model_threshold, model_hold)
+        return before != (self.threshold, self.clear_threshold, self.fast_path_score,
+                          self.hold)
 
     @property
     def config(self) -> AlarmConfig:
         """The settings in use."""
         return self._cfg
 
-    def _tune(self, config: AlarmConfig, model_threshold: float) -> None:
+    def _tune(self, config: AlarmConfig, model_threshold: float,
+              model_hold: Hold | None) -> None:
         threshold = config.threshold if config.threshold is not None else model_threshold
         if not 0.0 < threshold < 1.0:
             raise ValueError(f"alarm threshold must be in (0, 1), got {threshold!r}")
@@ -116,6 +137,7 @@ class AlarmStateMachine:
         self.threshold = threshold
         self.clear_threshold = clear
         self.fast_path_score = max(config.fast_path_score, threshold)
+        self.hold = _hold(config, model_hold)
         self._cfg = config
 
     @property
@@ -169,8 +191,11 @@ class AlarmStateMachine:
         if self._since is None:
             self._since = t
         self._last_score = score
+        held = self._track_hold(t, score)
         if trigger is not None and self._state != "alarm":
             return self._raise(t, score, trigger, why or trigger)
+        if held and self._state != "alarm":
+            return self._raise(t, score, "sustained", self._said_sustained(score))
         if (trigger is not None or hold) and self._state == "alarm":
             self._low_since = None
             return []
@@ -179,6 +204,16 @@ class AlarmStateMachine:
         if self._state == "pre_alarm":
             return self._from_pre_alarm(t, score, warning)
         return self._from_alarm(t, score)
+
+    def _track_hold(self, t: float, score: float) -> bool:
+        """Whether the score has now been at or above the hold threshold for ``hold_s``."""
+        hold = self.hold
+        if hold is None or math.isnan(score) or score < hold.score:
+            self._held_since = None
+            return False
+        if self._held_since is None:
+            self._held_since = t
+        return t - self._held_since >= hold.seconds
 
     def _began(self, t: float) -> float:
         return t if self._since is None else self._since
@@ -239,7 +274,8 @@ class AlarmStateMachine:
         self._warning = warning
 
     def _from_alarm(self, t: float, score: float) -> list[AlarmEvent]:
-        if math.isnan(score) or score >= self.clear_threshold:
+        if (math.isnan(score) or score >= self.clear_threshold
+                or self._held_since is not None):  # held at the hold threshold
             self._low_since = None
             return []
         if self._low_since is None:
@@ -257,6 +293,30 @@ class AlarmStateMachine:
         return (f"the fire score is {score:.2f}, past the fast path "
                 f"({self.fast_path_score:.2f})")
 
+    def _said_sustained(self, score: float) -> str:
+        hold = self.hold
+        assert hold is not None
+        return (f"the fire score stayed at or above {hold.score:.2f} for {hold.seconds:g} s "
+                f"(now {score:.2f})")
+
     def _said_persistent(self, score: float) -> str:
         return (f"the fire score stayed at or above the threshold {self.threshold:.2f} for "
                 f"{self._cfg.pre_alarm_s:g} s (now {score:.2f})")
+
+
+def _hold(config: AlarmConfig, model_hold: Hold | None) -> Hold | None:
+    """The sustained alarm's settings: ``[alarm] hold_threshold`` / ``hold_s`` where set, the
+    model's where not; None (off) without a threshold, or with ``hold_s`` 0.
+
+    :raises ValueError: a hold threshold outside (0, 1), or a negative hold time.
+    """
+    score = config.hold_threshold if config.hold_threshold is not None else (
+        None if model_hold is None else model_hold.score)
+    seconds = config.hold_s if config.hold_s is not None else (
+        None if model_hold is None else model_hold.seconds)
+    if score is None or seconds is None or seconds == 0.0:
+        return None
+    if not 0.0 < score < 1.0 or not (seconds > 0.0 and math.isfinite(seconds)):
+        raise ValueError(f"sustained alarm: hold threshold {score!r} for {seconds!r} s; "
+                         "allowed: a threshold in (0, 1) for a positive time")
+    return Hold(float(score), float(seconds))

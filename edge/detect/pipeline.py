@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from edge.config import Config
 from edge.config.alarm import AlarmConfig
-from edge.detect.alarm import AlarmEvent, AlarmStateMachine
+from edge.detect.alarm import AlarmEvent, AlarmStateMachine, Hold
 from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
 from edge.detect.mask import FrameMask
 from edge.detect.plausibility import GasPlausibility
@@ -374,13 +374,14 @@ class Pipeline:
             return math.nan
         return scene_bar(self.alarm.config.scene_threshold, self.alarm.threshold)
 
-    def retune(self, alarm: AlarmConfig, model_threshold: float) -> bool:
-        """New ``[alarm]`` settings or a new model's threshold: the alarm logic (and with it
-        the known-scene rule's bar) uses them from now on. Only while idle: returns False,
-        changing nothing, while an alarm or pre-alarm is in progress."""
+    def retune(self, alarm: AlarmConfig, model_threshold: float,
+               model_hold: Hold | None = None) -> bool:
+        """New ``[alarm]`` settings or a new model's threshold and hold: the alarm logic (and
+        with it the known-scene rule's bar) uses them from now on. Only while idle: returns
+        False, changing nothing, while an alarm or pre-alarm is in progress."""
         if self.alarm.state != "idle":
             return False
-        if self.alarm.retune(alarm, model_threshold):
+        if self.alarm.retune(alarm, model_threshold, model_hold):
             log.info("alarm threshold now %.3f", self.alarm.threshold)
         return True
 
@@ -436,6 +437,13 @@ def model_threshold(holder: ModelSource) -> float:
     return float(model.threshold) if model is not None else RULES_THRESHOLD
 
 
+def model_hold(holder: ModelSource) -> Hold | None:
+    """The sustained alarm of the model in use (None: no model, or it has none)."""
+    model = holder.model
+    hold = None if model is None else model.hold
+    return None if hold is None else Hold(*hold)
+
+
 def model_flame_bar(holder: ModelSource) -> float | None:
     """The corroboration bar of the model in use (None: no model, or it has none)."""
     model = holder.model
@@ -453,7 +461,7 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
     return Pipeline(
         FeatureExtractor(),
         holder,
-        AlarmStateMachine(config.alarm, model_threshold(holder)),
+        AlarmStateMachine(config.alarm, model_threshold(holder), model_hold(holder)),
         stale_after_s={"scd41": sensors.scd41.stale_after_s,
                        "lepton": sensors.lepton.stale_after_s},
         start_t=start_t,

@@ -23,7 +23,7 @@ from typing import Any
 import numpy.typing as npt
 
 from edge.config import AlarmConfig
-from edge.detect.alarm import AlarmStateMachine
+from edge.detect.alarm import AlarmStateMachine, Hold
 from edge.model.runtime import Model
 
 __all__ = ["ShadowScorer"]
@@ -66,8 +66,9 @@ class ShadowScorer:
                     and model.version == self._model.version):
                 return
             self._model = model
-            self._machine = None if model is None else AlarmStateMachine(self._alarm_cfg,
-                                                                         model.threshold)
+            self._machine = None if model is None else AlarmStateMachine(
+                self._alarm_cfg, model.threshold,
+                None if model.hold is None else Hold(*model.hold))
             self._reset()
         log.info("shadow model: %s", "none" if model is None else model.version)
 

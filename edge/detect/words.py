@@ -38,7 +38,7 @@ TOP_NAMED = 2
 _SENSOR_NAMES = {"lepton": "camera", "scd41": "gas sensor"}
 _FALLBACK = {"lepton": "deciding on gas alone", "scd41": "deciding on the camera alone"}
 #: The alarm reasons the model's score decided (the rest are evidence sources' triggers).
-SCORE_REASONS = ("persistent", "fast_path")
+SCORE_REASONS = ("persistent", "fast_path", "sustained")
 
 
 def feature_values(vector: np.ndarray | None) -> dict[str, float]:

@@ -218,6 +218,15 @@ class Model:
         bar = (self.manifest.get("detection") or {}).get("flame_min_score")
         return None if bar is None else float(bar)
 
+    @property
+    def hold(self) -> tuple[float, float] | None:
+        """``(score, seconds)``: a score held at or above ``score`` for ``seconds`` alarms,
+        chosen on the model's validation runs (manifest ``detection.hold_min_score`` and
+        ``detection.hold_s``); None: the model does not say."""
+        det = self.manifest.get("detection") or {}
+        score, seconds = det.get("hold_min_score"), det.get("hold_s")
+        return None if score is None or seconds is None else (float(score), float(seconds))
+
     def __post_init__(self) -> None:
         self._order = tuple(sorted(self.weights))
         fs = self.manifest.get("feature_set")

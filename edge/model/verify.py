@@ -315,19 +315,28 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 
 
 def _check_detection(folder: Path, detection: Any) -> None:
-    """``detection`` (optional): ``flame_min_score``, a number in [0, 1]."""
+    """``detection`` (optional): ``flame_min_score`` and ``hold_min_score``, numbers in
+    [0, 1]; ``hold_s``, seconds in (0, 3600], given with ``hold_min_score`` or not at all."""
     if detection is None:
         return
-    if not isinstance(detection, dict) or set(detection) - {"flame_min_score"}:
+    keys = {"flame_min_score", "hold_min_score", "hold_s"}
+    if not isinstance(detection, dict) or set(detection) - keys:
         raise ModelCompatibilityError(
             f"{folder}: manifest field 'detection' {detection!r}; allowed: an object with "
-            "'flame_min_score'")
-    bar = detection.get("flame_min_score")
-    if bar is not None and (isinstance(bar, bool) or not isinstance(bar, int | float)
-                            or not 0.0 <= bar <= 1.0):
+            "'flame_min_score', 'hold_min_score', 'hold_s'")
+    for key, lo, hi in (("flame_min_score", 0.0, 1.0), ("hold_min_score", 0.0, 1.0),
+                        ("hold_s", 0.0, 3600.0)):
+        v = detection.get(key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
+                              or not lo <= v <= hi or (key == "hold_s" and v == 0)):
+            what = "seconds, more than 0 and at most 3600" if key == "hold_s" else \
+                "a number from 0 to 1"
+            raise ModelCompatibilityError(
+                f"{folder}: manifest field 'detection.{key}' {v!r}; allowed: {what}")
+    if ("hold_min_score" in detection) != ("hold_s" in detection):
         raise ModelCompatibilityError(
-            f"{folder}: manifest field 'detection.flame_min_score' {bar!r}; allowed: a number "
-            "from 0 to 1")
+            f"{folder}: manifest field 'detection' has one of 'hold_min_score' and 'hold_s'; "
+            "allowed: both or neither")
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:
