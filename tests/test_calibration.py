@@ -154,42 +154,6 @@ class TestFit:
         assert parse_calibration(cal.as_dict()) == cal
         assert len(set(apply_calibration(cal, p).tolist())) == 1
 
-    @pytest.mark.parametrize("fit", [fit_platt, fit_isotonic])
-    def test_a_weight_of_two_is_the_row_twice(self, fit: Any) -> None:
-        """Weighted fits equal the unweighted fit with each row repeated by its weight; the
-        weights change the map (half the no-fire rows' weight lifts the scores)."""
-        p, y, _ = miscalibrated(2000, 5)
-        w = np.where(y == 0, 1.0, 2.0)
-        twice = np.concatenate([np.arange(p.size), np.flatnonzero(y == 1)])
-        grid = np.linspace(0.01, 0.99, 99)
-        weighted = apply_calibration(fit(p, y, w), grid)
-        repeated = apply_calibration(fit(p[twice], y[twice]), grid)
-        np.testing.assert_allclose(weighted, repeated, atol=1e-4)
-        plain = apply_calibration(fit(p, y), grid)
-        assert np.mean(weighted - plain) > 0.02
-
-    def test_weighted_choice_and_report(self) -> None:
-        """fit_calibration with weights fits the weighted map, weighs its report's figures,
-        and refuses weights that are not one finite number ≥ 0 per row with weight in each
-        class."""
-        p, y, g = miscalibrated(3000, 6)
-        w = np.where(y == 0, 0.5, 1.0)
-        fitted = fit_calibration(p, y, g, w)
-        assert fitted.report["weighted"] is True
-        grid = np.linspace(0.05, 0.95, 19)
-        unweighted = fit_calibration(p, y, g)
-        assert unweighted.report["weighted"] is False
-        lifted = apply_calibration(fitted.calibration, grid) - apply_calibration(
-            unweighted.calibration, grid)
-        assert np.mean(lifted) > 0.02
-        share = fitted.report["before"]["reliability"]
-        top = next(b for b in share if b["bin"] == "0.9-1.0")
-        sel = p >= 0.9
-        assert top["fire_share"] == pytest.approx(np.average(y[sel], weights=w[sel]))
-        for bad in (w[:-1], np.where(y == 0, np.nan, 1.0), -w, np.where(y == 1, 0.0, 1.0)):
-            with pytest.raises(ValueError, match="calibration weights"):
-                fit_calibration(p, y, g, bad)
-
     def test_one_run_keeps_platt(self) -> None:
         """With one validation run there is no out-of-fold choice: Platt (two numbers)."""
         p, y, _ = miscalibrated(500, 4)

@@ -293,22 +293,6 @@ class TestObservableLabels:
         with pytest.raises(ValueError, match="nuisance duration"):
             sim_jobs(24, 7, 600.0, 1.0, nuisance_duration_s=0.0)
 
-    def test_lengthened_nuisances_weigh_one_standard_run(self) -> None:
-        """A nuisance run twice the standard length has its rows weighted 0.5, so the corpus
-        keeps its fire/no-fire balance; fires (slow ones too) keep weight 1, and without a
-        nuisance duration every job weighs 1. The rendered rows carry the weight."""
-        from edge.sim.scenarios import SCENARIOS
-
-        jobs = sim_jobs(24, 7, 300.0, 1.0, slow_duration_s=600.0, nuisance_duration_s=600.0)
-        for j in jobs:
-            nuisance = SCENARIOS[j.scenario].code.startswith("N")
-            assert j.weight == (0.5 if nuisance else 1.0), j
-        assert all(j.weight == 1.0 for j in sim_jobs(24, 7, 300.0, 1.0, slow_duration_s=600.0))
-        short = sim_jobs(12, 3, 60.0, 1.0, nuisance_duration_s=120.0)
-        job = next(j for j in short if j.scenario == "occupancy")
-        ds = run_sim_job(job)
-        assert len(ds) > 100 and np.all(ds.w == np.float32(0.5)) and not ds.y.any()
-
 
 def test_has_fire_per_group() -> None:
     """``Dataset.has_fire`` says, per group, whether any of its rows is labelled fire —

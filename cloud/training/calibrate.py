@@ -12,11 +12,6 @@ scored on the others (grouped k-fold over runs; in-sample isotonic always wins),
 breaking a tie; with fewer than two validation runs Platt is kept. The chosen method is then
 refitted on every validation row. The device applies the same map
 (``edge.model.calibration.apply_calibration``).
-
-Rows may carry weights (``--sim-nuisance-duration``: a lengthened nuisance run's rows weigh
-what one run of the standard length does, cloud.training.simulated): every fit and every
-figure is then weighted, so the map holds the fire/no-fire balance the members were fitted
-on, and a row of weight 2 counts exactly as the same row twice.
 """
 
 from __future__ import annotations
@@ -49,15 +44,13 @@ def _logit(p: Array) -> Array:
     return np.asarray(np.log(q) - np.log1p(-q), dtype=np.float64)
 
 
-def fit_platt(p: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike | None = None
-              ) -> Calibration:
-    """Platt scaling: logistic regression of ``y`` on ``logit(p)`` (slope kept > 0), rows
-    weighted by ``w``."""
+def fit_platt(p: npt.ArrayLike, y: npt.ArrayLike) -> Calibration:
+    """Platt scaling: logistic regression of ``y`` on ``logit(p)`` (slope kept > 0)."""
     from sklearn.linear_model import LogisticRegression
 
     pp, yy = np.asarray(p, dtype=np.float64), np.asarray(y).astype(np.int64)
     lr = LogisticRegression(C=1e6, max_iter=1000)
-    lr.fit(_logit(pp).reshape(-1, 1), yy, sample_weight=None if w is None else np.asarray(w))
+    lr.fit(_logit(pp).reshape(-1, 1), yy)
     a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
     if not (math.isfinite(a) and a > 0.0 and math.isfinite(b)):
         log.warning("Platt fit gave slope %r: kept the identity map", a)
@@ -65,15 +58,13 @@ def fit_platt(p: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike | None = None
     return Calibration("platt", a=a, b=b)
 
 
-def fit_isotonic(p: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike | None = None
-                 ) -> Calibration:
-    """Isotonic regression of ``y`` on ``p`` (rows weighted by ``w``), as knots at the centre
-    of each constant block (continuous, at most ``MAX_KNOTS``)."""
+def fit_isotonic(p: npt.ArrayLike, y: npt.ArrayLike) -> Calibration:
+    """Isotonic regression of ``y`` on ``p``, as knots at the centre of each constant block
+    (continuous, at most ``MAX_KNOTS``)."""
     from sklearn.isotonic import IsotonicRegression
 
     pp, yy = np.asarray(p, dtype=np.float64), np.asarray(y, dtype=np.float64)
-    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
-        pp, yy, sample_weight=None if w is None else np.asarray(w, dtype=np.float64))
+    iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(pp, yy)
     xs = np.unique(np.clip(pp, 0.0, 1.0))
     fitted = np.asarray(iso.predict(xs), dtype=np.float64)
     starts = np.flatnonzero(np.concatenate([[True], np.diff(fitted) != 0.0]))
@@ -96,50 +87,39 @@ def fit_isotonic(p: npt.ArrayLike, y: npt.ArrayLike, w: npt.ArrayLike | None = N
 FITTERS = {"platt": fit_platt, "isotonic": fit_isotonic}
 
 
-def _weights(w: npt.ArrayLike | None, n: int) -> Array:
-    return np.ones(n) if w is None else np.asarray(w, dtype=np.float64)
-
-
-def log_loss(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None = None) -> float:
-    """Mean negative log-likelihood (weighted by ``w``), probabilities clipped to
-    [EPS, 1 − EPS]."""
+def log_loss(y: npt.ArrayLike, p: npt.ArrayLike) -> float:
+    """Mean negative log-likelihood, probabilities clipped to [EPS, 1 − EPS]."""
     yy = np.asarray(y, dtype=np.float64)
     q = np.clip(np.asarray(p, dtype=np.float64), EPS, 1.0 - EPS)
     if yy.size == 0:
         return math.nan
-    return float(-np.average(yy * np.log(q) + (1.0 - yy) * np.log1p(-q),
-                             weights=_weights(w, yy.size)))
+    return float(-np.mean(yy * np.log(q) + (1.0 - yy) * np.log1p(-q)))
 
 
-def brier(y: npt.ArrayLike, p: npt.ArrayLike, w: npt.ArrayLike | None = None) -> float:
-    """Mean squared error of the probabilities (weighted by ``w``)."""
+def brier(y: npt.ArrayLike, p: npt.ArrayLike) -> float:
+    """Mean squared error of the probabilities."""
     yy, pp = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    return float(np.average((pp - yy) ** 2, weights=_weights(w, yy.size))) if yy.size \
-        else math.nan
+    return float(np.mean((pp - yy) ** 2)) if yy.size else math.nan
 
 
-def reliability(y: npt.ArrayLike, p: npt.ArrayLike, n_bins: int = N_BINS,
-                w: npt.ArrayLike | None = None) -> list[dict[str, Any]]:
-    """The reliability table: per equal-width bin of ``p``, rows, mean score and fire share
-    (both weighted by ``w``)."""
+def reliability(y: npt.ArrayLike, p: npt.ArrayLike, n_bins: int = N_BINS
+                ) -> list[dict[str, Any]]:
+    """The reliability table: per equal-width bin of ``p``, rows, mean score, fire share."""
     yy, pp = np.asarray(y, dtype=np.float64), np.asarray(p, dtype=np.float64)
-    ww = _weights(w, yy.size)
     idx = np.minimum((pp * n_bins).astype(int), n_bins - 1)
     out = []
     for b in range(n_bins):
         sel = idx == b
         n = int(sel.sum())
-        ok = n > 0 and float(ww[sel].sum()) > 0.0
         out.append({"bin": f"{b / n_bins:.1f}-{(b + 1) / n_bins:.1f}", "rows": n,
-                    "mean_score": float(np.average(pp[sel], weights=ww[sel])) if ok else None,
-                    "fire_share": float(np.average(yy[sel], weights=ww[sel])) if ok else None})
+                    "mean_score": float(pp[sel].mean()) if n else None,
+                    "fire_share": float(yy[sel].mean()) if n else None})
     return out
 
 
-def _cv_scores(p: Array, y: npt.NDArray[np.int64], groups: npt.NDArray[Any], w: Array
+def _cv_scores(p: Array, y: npt.NDArray[np.int64], groups: npt.NDArray[Any]
                ) -> dict[str, dict[str, float]]:
-    """Out-of-fold log-loss and Brier of each method (rows weighted by ``w``), folds by
-    run."""
+    """Out-of-fold log-loss and Brier of each method, folds by run."""
     from sklearn.model_selection import GroupKFold
 
     k = min(N_FOLDS, len(np.unique(groups)))
@@ -149,9 +129,8 @@ def _cv_scores(p: Array, y: npt.NDArray[np.int64], groups: npt.NDArray[Any], w: 
             if len(np.unique(y[tr])) < 2:
                 oof[m][te] = p[te]  # a fold of one class: leave it raw for both
             else:
-                oof[m][te] = apply_calibration(fit(p[tr], y[tr], w[tr]), p[te])
-    return {m: {"log_loss": log_loss(y, q, w), "brier": brier(y, q, w)}
-            for m, q in oof.items()}
+                oof[m][te] = apply_calibration(fit(p[tr], y[tr]), p[te])
+    return {m: {"log_loss": log_loss(y, q), "brier": brier(y, q)} for m, q in oof.items()}
 
 
 @dataclass(frozen=True)
@@ -163,33 +142,25 @@ class CalibrationFit:
 
 
 def fit_calibration(p: npt.ArrayLike, y: npt.ArrayLike,
-                    groups: npt.ArrayLike | None = None,
-                    weights: npt.ArrayLike | None = None) -> CalibrationFit:
+                    groups: npt.ArrayLike | None = None) -> CalibrationFit:
     """Choose and fit the calibration map on validation scores ``p`` with labels ``y`` from
-    runs ``groups``, rows weighted by ``weights`` (see the module docstring); the report
-    holds the choice, the out-of-fold scores, Brier/log-loss and the reliability table
-    before and after.
+    runs ``groups`` (see the module docstring); the report holds the choice, the out-of-fold
+    scores, Brier/log-loss and the reliability table before and after.
 
-    :raises ValueError: for empty or one-class validation rows, or weights that are not one
-        finite number ≥ 0 per row with some weight in each class.
+    :raises ValueError: for empty or one-class validation rows.
     """
     pp = np.asarray(p, dtype=np.float64)
     yy = np.asarray(y).astype(np.int64)
     if pp.size == 0 or len(np.unique(yy)) < 2:
         raise ValueError("calibration needs validation rows of both classes")
-    ww = _weights(weights, pp.size)
-    if ww.shape != pp.shape or not (np.isfinite(ww).all() and (ww >= 0).all()) \
-            or not (ww[yy == 1].sum() > 0 and ww[yy == 0].sum() > 0):
-        raise ValueError(f"calibration weights: one finite weight ≥ 0 per validation row "
-                         f"({pp.size}), some > 0 in each class, needed")
     g = np.zeros(pp.size, np.int64) if groups is None else np.asarray(groups)
     cv: dict[str, dict[str, float]] = {}
     if len(np.unique(g)) >= 2:
-        cv = _cv_scores(pp, yy, g, ww)
+        cv = _cv_scores(pp, yy, g)
         method = min(cv, key=lambda m: (cv[m]["log_loss"], cv[m]["brier"], m != "platt"))
     else:
         method = "platt"
-    cal = FITTERS[method](pp, yy, None if weights is None else ww)
+    cal = FITTERS[method](pp, yy)
     after = apply_calibration(cal, pp)
     report: dict[str, Any] = {
         "method": method,
@@ -197,11 +168,10 @@ def fit_calibration(p: npt.ArrayLike, y: npt.ArrayLike,
                       else "one validation run: Platt (two parameters)"),
         "cross_validated": cv,
         "validation_rows": int(pp.size),
-        "weighted": weights is not None,
-        "before": {"brier": brier(yy, pp, ww), "log_loss": log_loss(yy, pp, ww),
-                   "reliability": reliability(yy, pp, w=ww)},
-        "after": {"brier": brier(yy, after, ww), "log_loss": log_loss(yy, after, ww),
-                  "reliability": reliability(yy, after, w=ww)},
+        "before": {"brier": brier(yy, pp), "log_loss": log_loss(yy, pp),
+                   "reliability": reliability(yy, pp)},
+        "after": {"brier": brier(yy, after), "log_loss": log_loss(yy, after),
+                  "reliability": reliability(yy, after)},
     }
     log.info("calibration: %s (validation log-loss %.4f → %.4f, Brier %.4f → %.4f)", method,
              report["before"]["log_loss"], report["after"]["log_loss"],

@@ -304,14 +304,12 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
                  cfg: EnsembleConfig, *, n_thermal: int | None = None,
                  progress: bool = False,
                  val_groups: npt.ArrayLike | None = None,
-                 sample_weight: npt.ArrayLike | None = None,
-                 val_weight: npt.ArrayLike | None = None) -> Ensemble:
+                 sample_weight: npt.ArrayLike | None = None) -> Ensemble:
     """Fit every member (with degraded copies of some rows; ``sample_weight``: each training
     row's weight, its copies' too, e.g. 0.3 for an unlabelled fleet clip), weight them on the
     validation rows, calibrate the weighted score there (``val_groups``: each validation
-    row's run, for choosing the map out of fold; ``val_weight``: each validation row's
-    weight), choose the threshold on the calibrated score; RF is set to ``n_jobs=1`` for
-    inference afterwards."""
+    row's run, for choosing the map out of fold), choose the threshold on the calibrated
+    score; RF is set to ``n_jobs=1`` for inference afterwards."""
     from tqdm import tqdm
 
     from cloud.training.calibrate import fit_calibration
@@ -372,7 +370,7 @@ def fit_ensemble(X_train: Array, y_train: npt.ArrayLike, X_val: Array, y_val: np
     ens.validation_scores = {n: validation_score(y_val, member_p[n], cfg.weight_metric)
                              for n in cfg.members}
     ens.weights = weights_from_scores(ens.validation_scores)
-    fitted = fit_calibration(ens.combine(member_p), y_val, val_groups, val_weight)
+    fitted = fit_calibration(ens.combine(member_p), y_val, val_groups)
     ens.calibration, ens.calibration_report = fitted.calibration, fitted.report
     ens.threshold = choose_threshold(y_val, ens.score(member_p), cfg.target_far)
     log.info("weights %s, threshold %.6f", ens.weights, ens.threshold)

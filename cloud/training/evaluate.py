@@ -60,13 +60,9 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
         raise ValueError("the validation recordings hold one class only; give more "
                          "recordings (both fire and no-fire)")
     weights = train_weights(ds, tr, cfg)
-    # Calibration weighs the validation rows as the fit weighed its own: by their rows' weight
-    # (lengthened nuisance runs, fleet rules), not by the phases, which only shape the fit
-    val_w = ds.w[va]
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
-                       sample_weight=weights,
-                       val_weight=val_w if (val_w != 1.0).any() else None)
+                       sample_weight=weights)
     # The runs the threshold and the flame bar are chosen on, scored once for both
     chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
     rows = ds.rows_of(chosen_on)

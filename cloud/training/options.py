@@ -130,9 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "tens of minutes to develop (default --sim-duration)")
     d.add_argument("--sim-nuisance-duration", type=_positive_float, default=None, metavar="S",
                    help="length of simulated nuisances (N1–N6, CFAST's CN*), s: a device "
-                        "watches cooking, heaters and pans for longer than ten minutes; "
-                        "each such run's rows weigh --sim-duration/S, so a nuisance run "
-                        "counts as one standard run (default --sim-duration)")
+                        "watches cooking, heaters and pans for longer than ten minutes "
+                        "(default --sim-duration)")
     d.add_argument("--labels", choices=LABEL_MODES, default="observable",
                    help="fire rows: 'observable' (default) = from when the fire first shows to "
                         "a sensor, the span before left out; 'onset' = from ignition, with --lag "

@@ -18,8 +18,6 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
-
 from cloud.training.data import (
     DEFAULT_LAG_S,
     LABEL_MODES,
@@ -52,9 +50,6 @@ class SimJob:
     engine: str = "ours"
     vary: bool = False
     feature_set: str = "seed-v1"
-    #: Every row's weight: a nuisance run lengthened by ``nuisance_duration_s`` weighs what
-    #: one run of the standard length does (``sim_jobs``); 1 otherwise.
-    weight: float = 1.0
 
 
 def parse_engines(text: str) -> tuple[str, ...]:
@@ -114,12 +109,6 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
     (N1–N6, CFAST's CN*) ``nuisance_duration_s`` when given.
     ``rate_hz`` None draws each run's frame rate (needs ``vary``).
 
-    A nuisance run of ``nuisance_duration_s`` has its rows weighted by ``duration_s /
-    nuisance_duration_s``, so it weighs as much as a run of the standard length: nuisances
-    last as long as slow fires (no hot thing's age tells a fire from a pan, as it would if
-    every nuisance ended first), while the balance of fire and no-fire rows, and with it what
-    a calibrated score means, stays that of the standard corpus.
-
     :raises ValueError: a bad count, duration, rate, label mode or engine, or seeds that
         could be held-out ones (``check_seeds``).
     """
@@ -166,9 +155,8 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
         code = CFAST_CODES[name] if engine == "cfast" else SCENARIOS[name].code
         slow = name in CFAST_SLOW if engine == "cfast" else code in SLOW_CODES
         dur = run_length(code, slow, duration_s, slow_duration_s, nuisance_duration_s)
-        weight = duration_s / dur if code.startswith(("N", "CN")) else 1.0
         jobs.append(SimJob(name, seed * SEED_STRIDE + i, dur, rate_hz, lag_s, fp, labels,
-                           engine, vary, feature_set, weight))
+                           engine, vary, feature_set))
     return jobs
 
 
@@ -210,7 +198,7 @@ def run_sim_job(job: SimJob) -> Dataset:
 
     The SCD41 glitches of a varied run are put there on purpose (and recorded in its
     ``meta["variation"]``): the plausibility filter's warning for each one is left out of
-    the log while it is featurised. Its rows carry the job's weight.
+    the log while it is featurised.
     """
     rec = render_job(job)
     quiet = logging.getLogger("edge.detect.plausibility")
@@ -218,13 +206,10 @@ def run_sim_job(job: SimJob) -> Dataset:
     if job.vary:
         quiet.setLevel(logging.ERROR)
     try:
-        ds = recording_rows(rec, job_name(job), job.params, job.lag_s, job.labels,
-                            job.feature_set)
+        return recording_rows(rec, job_name(job), job.params, job.lag_s, job.labels,
+                             job.feature_set)
     finally:
         quiet.setLevel(level)
-    if job.weight != 1.0:
-        ds.w = (ds.w * job.weight).astype(np.float32)
-    return ds
 
 
 def _job_or_reason(job: SimJob) -> Dataset | str:

@@ -107,7 +107,7 @@ def drop_one(ds: Dataset, ens: Ensemble, groups: Sequence[int], cfg: EnsembleCon
         else:
             weights = weights_from_scores({n: ens.validation_scores[n] for n in kept})
             raw = sum((weights[n] * member_p[n] for n in sorted(kept)), np.zeros(rows.size))
-            cal = _calibrate(raw[keep], y[keep], ds.group[rows][keep], ds.w[rows][keep])
+            cal = _calibrate(raw[keep], y[keep], ds.group[rows][keep])
             p = apply_calibration(cal, raw)
             thr = _threshold(ds, rows, p, selection_groups(ds, groups, cfg), cfg)
         auc = (float(roc_auc_score(y[keep], p[keep])) if len(np.unique(y[keep])) == 2
@@ -118,10 +118,9 @@ def drop_one(ds: Dataset, ens: Ensemble, groups: Sequence[int], cfg: EnsembleCon
     return out
 
 
-def _calibrate(p: Array, y: npt.NDArray[Any], groups: npt.NDArray[Any],
-               w: npt.NDArray[Any]) -> Calibration | None:
+def _calibrate(p: Array, y: npt.NDArray[Any], groups: npt.NDArray[Any]) -> Calibration | None:
     try:
-        return fit_calibration(p, y, groups, w if (w != 1.0).any() else None).calibration
+        return fit_calibration(p, y, groups).calibration
     except ValueError as exc:
         log.warning("drop-one variant left uncalibrated: %s", exc)
         return None
