@@ -375,8 +375,8 @@ class TestSustained:
     def test_a_dip_or_no_evidence_restarts_the_hold(self, dip: float) -> None:
         """One sample under the bar (or NaN) at t = 250 restarts the 300 s from t = 251."""
         sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
-        samples = _series(0.0, 250.0, 1.0, 0.8) + [(250.0, dip)] + _series(251.0, 552.0, 1.0,
-                                                                             0.8)
+        samples = [*_series(0.0, 250.0, 1.0, 0.8), (250.0, dip),
+                   *_series(251.0, 552.0, 1.0, 0.8)]
         alarms = [e for e in _run(sm, samples) if e.kind == "alarm"]
         assert [(e.t, e.reason) for e in alarms] == [(551.0, "sustained")]
 
