@@ -282,11 +282,13 @@ class TestReload:
 
 class TestModelSwap:
     def test_new_models_threshold_applies_when_idle(self, tmp_path: Path) -> None:
-        """A model swapped in at run time brings its threshold into the alarm logic."""
+        """A model swapped in at run time brings its threshold and its sustained alarm's
+        hold into the alarm logic."""
         from types import SimpleNamespace
 
         from edge.app import build_daemon
         from edge.config import parse_config
+        from edge.detect.alarm import Hold
         from edge.model.rules import RULES_THRESHOLD
         from edge.notify import Notifier
 
@@ -295,9 +297,12 @@ class TestModelSwap:
         try:
             d = rt.daemon
             assert d.pipeline.alarm.threshold == RULES_THRESHOLD
-            d.holder.swap(SimpleNamespace(threshold=0.73, version="v-test"))  # type: ignore[attr-defined]
+            assert d.pipeline.alarm.hold is None
+            d.holder.swap(SimpleNamespace(threshold=0.73, version="v-test",  # type: ignore[attr-defined]
+                                          hold=(0.6, 300.0)))
             d.step(timeout=0.0)
             assert d.pipeline.alarm.threshold == 0.73
+            assert d.pipeline.alarm.hold == Hold(0.6, 300.0)
         finally:
             rt.close()
 
