@@ -402,7 +402,7 @@ class Daemon:
         if new.alarm != old.alarm:
             if self.pipeline.alarm.state == "idle":
                 self.pipeline.retune(new.alarm, model_threshold(self.holder),
-                                 model_hold(self.holder))
+                                     model_hold(self.holder))
                 log.info("reload: new alarm settings in use")
             else:
                 log.warning("reload: alarm settings not changed during a %s; reload again "

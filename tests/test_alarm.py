@@ -406,11 +406,23 @@ class TestSustained:
         assert [(e.kind, e.t) for e in events] == [("clear", 3630.0)]
 
     def test_retune_takes_a_new_models_hold(self) -> None:
-        """A new model's hold replaces the old one while idle (retune says it changed)."""
+        """A new model's hold replaces the old one while idle (retune says it changed), and
+        its hold starts over: 200 s held under the old bar do not count toward the new."""
         sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        assert _run(sm, _series(0.0, 200.0, 1.0, 0.92)) == []
         assert sm.retune(_cfg(), 0.95, Hold(0.9, 300.0)) is True
         assert sm.retune(_cfg(), 0.95, Hold(0.9, 300.0)) is False
+        assert [e.t for e in _run(sm, _series(200.0, 600.0, 1.0, 0.92))] == [500.0]
+        sm = AlarmStateMachine(_cfg(), 0.95, self.HOLD)
+        assert sm.retune(_cfg(), 0.95, Hold(0.9, 300.0)) is True
         assert _run(sm, _series(0.0, 1000.0, 1.0, 0.8)) == []
+
+    def test_config_threshold_without_a_time_holds_300_s(self) -> None:
+        """[alarm] hold_threshold with a model that has no hold (the rule fallback) holds
+        for 300 s."""
+        sm = AlarmStateMachine(_cfg(hold_threshold=0.7), 0.95)
+        assert sm.hold == Hold(0.7, 300.0)
+        assert [e.t for e in _run(sm, _series(0.0, 400.0, 1.0, 0.8))] == [300.0]
 
     def test_a_bad_hold_is_refused(self) -> None:
         """A model hold outside (0, 1) is refused by name."""

@@ -182,12 +182,17 @@ class TestVerification:
         assert m.hold == (pytest.approx(0.71), 300.0)
         assert m.flame_min_score == pytest.approx(0.72)
         assert _load(kit.a.path, kit).hold is None
+        folder = copy_artifact(kit.a, tmp_path)
+        resign(folder, kit.key, detection={"hold_min_score": 0.6, "hold_s": 1})
+        assert _load(folder, kit).hold == (0.6, 1.0)
 
     @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
                                            {"flame_min_score": True}, {"other": 1}, [0.5],
                                            {"hold_min_score": 0.7},
                                            {"hold_s": 300},
                                            {"hold_min_score": 1.2, "hold_s": 300},
+                                           {"hold_min_score": 1.0, "hold_s": 300},
+                                           {"hold_min_score": 0, "hold_s": 300},
                                            {"hold_min_score": 0.7, "hold_s": 0},
                                            {"hold_min_score": 0.7, "hold_s": 7200},
                                            {"hold_min_score": 0.7, "hold_s": "5 min"}])

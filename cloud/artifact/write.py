@@ -203,8 +203,8 @@ def write_artifact(
     the weighted score (``edge.model.calibration``); None writes an uncalibrated model.
     ``flame_min_score``: the score that corroborates a growing flame, chosen on validation runs
     (``cloud.training.corroborate``), written as ``detection.flame_min_score``; None: none.
-    ``hold``: ``(score, seconds)``, a score held that long alarms (``cloud.training.threshold
-    .hold_bar``), written as ``detection.hold_min_score`` and ``detection.hold_s``; None: none.
+    ``hold``: ``(score, seconds)``, a score held that long alarms (``cloud.training.hold``),
+    written as ``detection.hold_min_score`` and ``detection.hold_s``; None: none.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -220,8 +220,8 @@ def write_artifact(
         raise ValueError(f"threshold {threshold}; allowed: 0 < threshold < 1")
     if flame_min_score is not None and not 0.0 <= flame_min_score <= 1.0:
         raise ValueError(f"flame_min_score {flame_min_score}; allowed: 0 ≤ flame_min_score ≤ 1")
-    if hold is not None and not (0.0 <= hold[0] <= 1.0 and 0.0 < hold[1] <= 3600.0):
-        raise ValueError(f"hold {hold}; allowed: a score from 0 to 1 held for (0, 3600] s")
+    if hold is not None and not (0.0 < hold[0] < 1.0 and 0.0 < hold[1] <= 3600.0):
+        raise ValueError(f"hold {hold}; allowed: a score in (0, 1) held for (0, 3600] s")
     if version is not None and not VERSION_RE.match(version):
         raise ValueError(f"version {version!r}; allowed: {VERSION_RE.pattern}")
     detection: dict[str, float] = {}

@@ -109,12 +109,12 @@ def choose_hold_bar(no_fire: Sequence[Stream], fires: Sequence[Stream], threshol
     if not (hold_s > 0.0 and math.isfinite(hold_s)):
         raise ValueError(f"hold time {hold_s} s; allowed: a positive number of seconds")
     top = max(held_score(s.t, s.p, hold_s) for s in no_fire)
-    bar: float | None = max(top + margin, FLOOR)
-    if bar is not None and bar >= threshold:
+    want = max(top + margin, FLOOR)
+    bar = None if want >= threshold else want
+    if bar is None:
         log.info("sustained alarm: a validation no-fire run holds %.3f for %g s; a bar of "
-                 "%.3f would not be under the threshold %.3f: none", top, hold_s, bar,
+                 "%.3f would not be under the threshold %.3f: none", top, hold_s, want,
                  threshold)
-        bar = None
     held = 0 if bar is None else sum(held_score(s.t, s.p, hold_s) >= bar for s in fires)
     log.info("sustained alarm: bar %s for %g s (no-fire runs hold up to %.3f; %d of %d fire "
              "runs reach it)", "none" if bar is None else f"{bar:.3f}", hold_s, top, held,

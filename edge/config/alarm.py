@@ -43,8 +43,8 @@ class AlarmConfig(Section):
     )
     hold_s: float | None = Field(
         None, ge=0.0, le=3600.0,
-        description="how long the score must be held at hold_threshold; the model's own when "
-        "unset; 0 turns the sustained alarm off",
+        description="how long (s) the score must be held at hold_threshold; the model's own "
+        "when unset, else 300; 0 turns the sustained alarm off",
     )
     startup_s: float = Field(
         0.0,

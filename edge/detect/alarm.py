@@ -49,6 +49,9 @@ AlarmState = Literal["idle", "pre_alarm", "alarm"]
 
 #: The default clear threshold is this fraction of the threshold (0.5 → 0.4).
 DEFAULT_CLEAR_RATIO = 0.8
+#: How long a score is held when ``[alarm] hold_threshold`` is set and nothing sets the time
+#: (training's ``cloud.training.hold.HOLD_S``).
+DEFAULT_HOLD_S = 300.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +115,8 @@ class AlarmStateMachine:
             raise RuntimeError(f"alarm settings cannot change in state {self._state!r}")
         before = (self.threshold, self.clear_threshold, self.fast_path_score, self.hold)
         self._tune(config, model_threshold, model_hold)
+        if self.hold != before[3]:
+            self._held_since = None  # a new bar (a new model's scores): the hold starts over
         return before != (self.threshold, self.clear_threshold, self.fast_path_score,
                           self.hold)
 
@@ -306,15 +311,16 @@ class AlarmStateMachine:
 
 def _hold(config: AlarmConfig, model_hold: Hold | None) -> Hold | None:
     """The sustained alarm's settings: ``[alarm] hold_threshold`` / ``hold_s`` where set, the
-    model's where not; None (off) without a threshold, or with ``hold_s`` 0.
+    model's where not, ``DEFAULT_HOLD_S`` for a threshold that comes without a time; None
+    (off) without a threshold, or with ``hold_s`` 0.
 
     :raises ValueError: a hold threshold outside (0, 1), or a negative hold time.
     """
     score = config.hold_threshold if config.hold_threshold is not None else (
         None if model_hold is None else model_hold.score)
     seconds = config.hold_s if config.hold_s is not None else (
-        None if model_hold is None else model_hold.seconds)
-    if score is None or seconds is None or seconds == 0.0:
+        DEFAULT_HOLD_S if model_hold is None else model_hold.seconds)
+    if score is None or seconds == 0.0:
         return None
     if not 0.0 < score < 1.0 or not (seconds > 0.0 and math.isfinite(seconds)):
         raise ValueError(f"sustained alarm: hold threshold {score!r} for {seconds!r} s; "

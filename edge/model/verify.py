@@ -20,6 +20,7 @@ import os
 import re
 import tarfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 from typing import IO, Any, BinaryIO
 
@@ -315,8 +316,9 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 
 
 def _check_detection(folder: Path, detection: Any) -> None:
-    """``detection`` (optional): ``flame_min_score`` and ``hold_min_score``, numbers in
-    [0, 1]; ``hold_s``, seconds in (0, 3600], given with ``hold_min_score`` or not at all."""
+    """``detection`` (optional): ``flame_min_score``, a number in [0, 1];
+    ``hold_min_score``, a number in (0, 1), and ``hold_s``, seconds in (0, 3600], both or
+    neither."""
     if detection is None:
         return
     keys = {"flame_min_score", "hold_min_score", "hold_s"}
@@ -324,13 +326,15 @@ def _check_detection(folder: Path, detection: Any) -> None:
         raise ModelCompatibilityError(
             f"{folder}: manifest field 'detection' {detection!r}; allowed: an object with "
             "'flame_min_score', 'hold_min_score', 'hold_s'")
-    for key, lo, hi in (("flame_min_score", 0.0, 1.0), ("hold_min_score", 0.0, 1.0),
-                        ("hold_s", 0.0, 3600.0)):
+    allowed: dict[str, tuple[Callable[[float], bool], str]] = {  # key: (test, in words)
+        "flame_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
+        "hold_min_score": (lambda v: 0.0 < v < 1.0, "a number between 0 and 1, both excluded"),
+        "hold_s": (lambda v: 0.0 < v <= 3600.0, "seconds, more than 0 and at most 3600"),
+    }
+    for key, (ok, what) in allowed.items():
         v = detection.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
-                              or not lo <= v <= hi or (key == "hold_s" and v == 0)):
-            what = "seconds, more than 0 and at most 3600" if key == "hold_s" else \
-                "a number from 0 to 1"
+                              or not ok(float(v))):
             raise ModelCompatibilityError(
                 f"{folder}: manifest field 'detection.{key}' {v!r}; allowed: {what}")
     if ("hold_min_score" in detection) != ("hold_s" in detection):
