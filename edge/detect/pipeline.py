@@ -382,7 +382,9 @@ class Pipeline:
         if self.alarm.state != "idle":
             return False
         if self.alarm.retune(alarm, model_threshold, model_hold):
-            log.info("alarm threshold now %.3f", self.alarm.threshold)
+            hold = self.alarm.hold
+            log.info("alarm threshold now %.3f; sustained alarm %s", self.alarm.threshold,
+                     "off" if hold is None else f"{hold.score:.3f} held {hold.seconds:g} s")
         return True
 
     def _explained(self, vector: Vector, score: ScoreLike) -> ScoreLike:
