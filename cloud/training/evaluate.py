@@ -63,12 +63,12 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
-    # The runs the threshold and the flame bar are chosen on, scored once for both
+    # The runs the threshold, the flame bar and the hold bar are chosen on, scored once for all
     chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
     rows = ds.rows_of(chosen_on)
     p = ens.predict_proba(ds.X[rows].astype(np.float64)) if rows.size else np.zeros(0)
+    streams = streams_of(ds, rows, p, chosen_on)
     if cfg.threshold_mode == "events":
-        streams = streams_of(ds, rows, p, chosen_on)
         if streams:
             ens.threshold = event_threshold(streams, cfg.event_margin)
         else:
@@ -77,9 +77,8 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
     ens.flame_bar = flame_bar(ds, rows, p, chosen_on, cfg.event_margin)
-    no_fire = streams_of(ds, rows, p, chosen_on)
-    if no_fire:
-        ens.hold_bar = choose_hold_bar(no_fire, fire_streams(ds, rows, p, chosen_on),
+    if streams:
+        ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
                                        ens.threshold, cfg.event_margin)
     return ens
 

@@ -61,6 +61,12 @@ class Hold:
     score: float
     seconds: float
 
+    @classmethod
+    def of(cls, pair: tuple[float, float] | None) -> Hold | None:
+        """A model's ``hold`` (``(score, seconds)``, :attr:`edge.model.runtime.Model.hold`)
+        as a :class:`Hold`; None stays None."""
+        return None if pair is None else cls(*pair)
+
 
 @dataclass(frozen=True, slots=True)
 class AlarmEvent:

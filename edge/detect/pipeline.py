@@ -442,8 +442,7 @@ def model_threshold(holder: ModelSource) -> float:
 def model_hold(holder: ModelSource) -> Hold | None:
     """The sustained alarm of the model in use (None: no model, or it has none)."""
     model = holder.model
-    hold = None if model is None else model.hold
-    return None if hold is None else Hold(*hold)
+    return None if model is None else Hold.of(model.hold)
 
 
 def model_flame_bar(holder: ModelSource) -> float | None:

@@ -67,8 +67,7 @@ class ShadowScorer:
                 return
             self._model = model
             self._machine = None if model is None else AlarmStateMachine(
-                self._alarm_cfg, model.threshold,
-                None if model.hold is None else Hold(*model.hold))
+                self._alarm_cfg, model.threshold, Hold.of(model.hold))
             self._reset()
         log.info("shadow model: %s", "none" if model is None else model.version)
 
