@@ -148,6 +148,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics["flame_bar"] = ens.flame_bar.as_dict()
     if ens.hold_bar is not None:
         metrics["hold_bar"] = ens.hold_bar.as_dict()
+    if ens.smoulder_bar is not None:
+        metrics["smoulder_bar"] = ens.smoulder_bar.as_dict()
     if ds.clips:  # how much fleet data went in, and the model on the held-out devices' clips
         metrics["fleet"] = fleet_summary(ds) | {"heldout": fleet_heldout(ds, ens, split.test)}
     train_cli.print_summary(metrics)
@@ -172,6 +174,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               + f" held {hb.seconds:g} s (validation no-fire runs hold up to "
               f"{hb.highest_nuisance:.3f}, {hb.streams} streams; {hb.fires_held} of {hb.fires} "
               "fire runs reach it)", file=sys.stderr)
+    if ens.smoulder_bar is not None:
+        sb = ens.smoulder_bar
+        weakest = "–" if sb.weakest_fire is None else f"{sb.weakest_fire:.3f}"
+        print("  smoulder corroboration: " + ("none" if sb.bar is None else f"{sb.bar:.3f}")
+              + f" ({sb.fires} validation fires found smouldering, the weakest scoring {weakest}"
+              f" within {sb.step_s:g} s; {sb.silenced} of {sb.smouldering_streams} smouldering "
+              f"no-fire streams under it, of {sb.streams})", file=sys.stderr)
+        print("  smoulder bar → no-fire streams alarming, fires within a step, fires at all: "
+              + "; ".join(f"{b:g} → {n}, {c}, {a}" for b, n, c, a in sb.curve), file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
@@ -201,6 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
         hold=(None if ens.hold_bar is None or ens.hold_bar.bar is None
               else (ens.hold_bar.bar, ens.hold_bar.seconds)),
+        smoulder_min_score=None if ens.smoulder_bar is None else ens.smoulder_bar.bar,
     )
     print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
 

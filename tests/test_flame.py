@@ -11,7 +11,7 @@ import pytest
 from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
-from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule
+from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule, ModelBars
 from edge.detect.flame import FlameWatch, median, step_peaks
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
@@ -187,7 +187,7 @@ def run_pipeline(p: float, scene: Scene, times: np.ndarray, flame: FlameConfig |
     sources = [] if flame is None else [FlameSource(flame, memory)]
     pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
                     stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources, scene=memory,
-                    flame_bar=lambda: model_bar)
+                    model_bars=lambda: ModelBars(flame=model_bar))
     out = []
     for t in times:
         kelvin = scene(float(t)) + 273.15

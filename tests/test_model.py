@@ -186,6 +186,19 @@ class TestVerification:
         resign(folder, kit.key, detection={"hold_min_score": 0.6, "hold_s": 1})
         assert _load(folder, kit).hold == (0.6, 1.0)
 
+    def test_smoulder_bar_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
+        """The smoulder corroboration bar training chose reaches the device with the model,
+        beside the others; a model without one says None."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="sb", flame_min_score=0.72,
+                     hold=(0.71, 300.0), smoulder_min_score=0.09)
+        m = _load(info.path, kit)
+        assert m.smoulder_min_score == pytest.approx(0.09)
+        assert m.flame_min_score == pytest.approx(0.72) and m.hold is not None
+        assert _load(kit.a.path, kit).smoulder_min_score is None
+        folder = copy_artifact(kit.a, tmp_path)
+        resign(folder, kit.key, detection={"smoulder_min_score": 0})
+        assert _load(folder, kit).smoulder_min_score == 0.0
+
     @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
                                            {"flame_min_score": True}, {"other": 1}, [0.5],
                                            {"hold_min_score": 0.7},
@@ -195,7 +208,11 @@ class TestVerification:
                                            {"hold_min_score": 0, "hold_s": 300},
                                            {"hold_min_score": 0.7, "hold_s": 0},
                                            {"hold_min_score": 0.7, "hold_s": 7200},
-                                           {"hold_min_score": 0.7, "hold_s": "5 min"}])
+                                           {"hold_min_score": 0.7, "hold_s": "5 min"},
+                                           {"smoulder_min_score": -0.1},
+                                           {"smoulder_min_score": 1.01},
+                                           {"smoulder_min_score": False},
+                                           {"smoulder_min_score": "low"}])
     def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
                                       detection: object) -> None:
         """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,

@@ -30,7 +30,9 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
+from edge.config.smoulder import SmoulderConfig
 from edge.detect.flame import FlameWatch
+from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureParams
 from edge.featuresets.batch import row_frames
 from edge.recording import Recording
@@ -41,8 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CEILING", "FLOOR", "WATCH_GROWING", "WATCH_SURE", "FlameBar", "choose_flame_bar",
-           "watch_rows"]
+__all__ = ["CEILING", "FLOOR", "WATCH_GROWING", "WATCH_SURE", "FlameBar", "Watches",
+           "choose_flame_bar", "watch_rows", "watches"]
 
 WATCH_NONE, WATCH_GROWING, WATCH_SURE = 0, 1, 2
 #: The bars the report's trade-off curve is read at (``FlameBar.curve``).
@@ -58,18 +60,45 @@ def watch_rows(rec: Recording, params: FeatureParams | None = None,
     """What the device's flame watch says at each row :func:`edge.features.featurize_recording`
     gives over ``rec`` (``WATCH_NONE``, ``WATCH_GROWING`` or ``WATCH_SURE``), fed the frames in
     °C as the pipeline feeds them; rows of SCD41 readings say nothing."""
-    watch = FlameWatch(config or FlameConfig())  # with its own scene memory
+    return watches(rec, params, config).flame
+
+
+@dataclass(frozen=True)
+class Watches:
+    """What the device's watches say at each row of a recording: ``flame`` (``WATCH_*``) and
+    ``smoulder`` (the smoulder watch says the spot keeps heating or spreading: it would
+    trigger at a high enough score; ``edge.detect.evidence.SmoulderSource``)."""
+
+    flame: npt.NDArray[np.int8]
+    smoulder: npt.NDArray[np.bool_]
+
+
+def watches(rec: Recording, params: FeatureParams | None = None,
+            config: FlameConfig | None = None,
+            smoulder: SmoulderConfig | None = None) -> Watches:
+    """Both watches over ``rec`` in one pass, on one scene memory as the pipeline runs them
+    (the flame watch's onsets feed the smoulder watch), per row of
+    :func:`edge.features.featurize_recording`; rows of SCD41 readings say nothing. No cooking
+    zone: a spot in one only warns, and training recordings have none."""
+    flame_cfg = config or FlameConfig()
+    watch = FlameWatch(flame_cfg)  # with its own scene memory
+    slow = SmoulderWatch(smoulder or SmoulderConfig(), flame_cfg)
     res = np.float32(rec.frame_resolution_k)
     per_frame = np.zeros(rec.frame_t.size, np.int8)
+    smouldering = np.zeros(rec.frame_t.size, bool)
     for i, t in enumerate(rec.frame_t.tolist()):
-        seen = watch.update(t, rec.frames[i] * res - np.float32(ZERO_C_K))
+        celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
+        seen = watch.update(t, celsius)
         if seen.growing:
             per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
+        smouldering[i] = slow.update(t, celsius, watch.onset).smouldering
     frames = row_frames(rec, params)
-    out = np.zeros(frames.size, np.int8)
     on_frame = frames >= 0
-    out[on_frame] = per_frame[frames[on_frame]]
-    return out
+    flame = np.zeros(frames.size, np.int8)
+    flame[on_frame] = per_frame[frames[on_frame]]
+    slow_rows = np.zeros(frames.size, bool)
+    slow_rows[on_frame] = smouldering[frames[on_frame]]
+    return Watches(flame, slow_rows)
 
 
 @dataclass(frozen=True)

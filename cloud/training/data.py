@@ -90,12 +90,17 @@ class Dataset:
     #: Per row, what the device's flame watch says of that camera frame (``WATCH_*``: none,
     #: growing, sure; ``cloud.training.corroborate``); none for rows without a frame.
     watch: npt.NDArray[np.int8] = field(default_factory=lambda: np.zeros(0, np.int8))
+    #: Per row, whether the device's smoulder watch says that camera frame's new spot keeps
+    #: heating or spreading (``cloud.training.corroborate.watches``); False without a frame.
+    smoulder: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
 
     def __post_init__(self) -> None:
         if self.w.size == 0 and self.y.size:
             self.w = np.ones(self.y.size, np.float32)
         if self.watch.size == 0 and self.y.size:
             self.watch = np.zeros(self.y.size, np.int8)
+        if self.smoulder.size == 0 and self.y.size:
+            self.smoulder = np.zeros(self.y.size, bool)
 
     @classmethod
     def empty(cls, n_features: int | None = None) -> Dataset:
@@ -120,6 +125,7 @@ class Dataset:
             w=np.concatenate([p.w for p in parts]).astype(np.float32),
             clips=[c for p in parts for c in p.clips],
             watch=np.concatenate([p.watch for p in parts]).astype(np.int8),
+            smoulder=np.concatenate([p.smoulder for p in parts]).astype(bool),
         )
 
     def __len__(self) -> int:
@@ -232,7 +238,8 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
                    lag_s: float = DEFAULT_LAG_S, labels: str = "onset",
                    feature_set: str = "seed-v1", watch: bool = True) -> Dataset:
     """Feature rows of a recording with the device's own code; ``watch``: with what the
-    device's flame watch says of each frame (``Dataset.watch``).
+    device's flame and smoulder watches say of each frame (``Dataset.watch``,
+    ``Dataset.smoulder``).
 
     ``labels="onset"``: label 1 from ``fire_start_s``, rows in [t0, t0 + ``lag_s``] left out
     of training and frame scores. ``labels="observable"``: label 1 only from when the fire
@@ -267,9 +274,10 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
     group = Group(name, family, t0, rec.duration_s, "recording")
     ds = _one_group(name, X, y, t, scored, group)
     if watch:
-        from cloud.training.corroborate import watch_rows
+        from cloud.training.corroborate import watches
 
-        ds.watch = watch_rows(rec, params)
+        verdicts = watches(rec, params)
+        ds.watch, ds.smoulder = verdicts.flame, verdicts.smoulder
     return ds
 
 

@@ -45,6 +45,7 @@ from edge.model.calibration import Calibration, apply_calibration
 if TYPE_CHECKING:
     from cloud.training.corroborate import FlameBar
     from cloud.training.hold import HoldBar
+    from cloud.training.smoulder_bar import SmoulderBar
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,9 @@ class Ensemble:
     #: The sustained alarm's bar chosen on validation runs (``cloud.training.hold``); None:
     #: not chosen (no recordings).
     hold_bar: HoldBar | None = None
+    #: The smoulder watch's corroboration bar chosen on validation runs
+    #: (``cloud.training.smoulder_bar``); None: not chosen.
+    smoulder_bar: SmoulderBar | None = None
 
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:
         """Each member's fire probability, by name."""

@@ -15,6 +15,7 @@ from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.training.hold import choose_hold_bar, fire_streams
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
+from cloud.training.smoulder_bar import SmoulderBar, choose_smoulder_bar
 from cloud.training.splits import GroupSplit, family_holdouts
 from cloud.training.threshold import Stream, event_threshold
 from cloud.training.weighting import SAMPLE_WEIGHTINGS, phase_weights
@@ -63,7 +64,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
-    # The runs the threshold, the flame bar and the hold bar are chosen on, scored once for all
+    # The runs the threshold and the bars (flame, smoulder, hold) are chosen on, scored once
     chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
     rows = ds.rows_of(chosen_on)
     p = ens.predict_proba(ds.X[rows].astype(np.float64)) if rows.size else np.zeros(0)
@@ -77,6 +78,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
     ens.flame_bar = flame_bar(ds, rows, p, chosen_on, cfg.event_margin)
+    ens.smoulder_bar = smoulder_bar(ds, rows, p, chosen_on)
     if streams:
         ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
                                        ens.threshold, cfg.event_margin)
@@ -103,6 +105,16 @@ def flame_bar(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequenc
     if not rec or not np.isfinite(ds.X[rows[np.isin(ds.group[rows], rec)], 0]).any():
         return None
     return choose_flame_bar(ds, p, rows, rec, margin)
+
+
+def smoulder_bar(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int]
+                 ) -> SmoulderBar | None:
+    """The smoulder watch's corroboration bar on the recordings among ``groups``
+    (``cloud.training.smoulder_bar``); None when none of them has a camera frame."""
+    rec = [g for g in groups if ds.groups[g].kind == "recording"]
+    if not rec or not np.isfinite(ds.X[rows[np.isin(ds.group[rows], rec)], 0]).any():
+        return None
+    return choose_smoulder_bar(ds, p, rows, rec)
 
 
 def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig

@@ -45,7 +45,9 @@ class SmoulderConfig(Section):
     slow_min_px: int = Field(
         6, ge=1, le=10000, description="slow spreading: the area grew by at least this (px)"
     )
-    min_score: float = Field(
-        0.0, ge=0.0, le=1.0,
-        description="a smouldering spot alarms when the model's score is at least this",
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="a smouldering spot alarms when the model's score is at least this; unset: "
+        "the model's own bar, chosen on its validation runs (manifest "
+        "detection.smoulder_min_score), else 0",
     )

@@ -10,7 +10,8 @@ add one :class:`Evidence`:
   growth is sure, and
   *holds* a raised alarm while the new region lasts;
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
-  triggers at ``[smoulder] min_score``, holds while it goes on and, once found, while its
+  triggers when the model corroborates it (``[smoulder] min_score``, else the model's own
+  bar, else 0), holds while it goes on and, once found, while its
   spot stays in view (a smoulder does not put itself out in minutes); a spot wholly in the
   cooking zone (``[lepton] cooking_zone``: a pan heating on the hob) only *warns*, as
   ``cooking_zone``: the alarm logic enters ``pre_alarm`` with that reason;
@@ -47,12 +48,14 @@ __all__ = [
     "FlameSource",
     "KnownSceneRule",
     "Look",
+    "ModelBars",
     "SmoulderSource",
     "Verdict",
     "build_sources",
     "combine",
     "flame_bar",
     "scene_bar",
+    "smoulder_bar",
 ]
 
 
@@ -80,15 +83,28 @@ class Evidence:
 
 
 @dataclass(frozen=True, slots=True)
+class ModelBars:
+    """The scores the model in use says corroborate its watches, chosen on its validation
+    runs (manifest ``detection``): ``flame`` a growing flame, ``smoulder`` a smouldering
+    spot; None: it does not say."""
+
+    flame: float | None = None
+    smoulder: float | None = None
+
+
+NO_BARS = ModelBars()
+
+
+@dataclass(frozen=True, slots=True)
 class Look:
     """One camera frame as the sources see it.
 
     ``score``: the model's fire probability. ``evidence``: what the alarm logic would hear
     (the score; NaN while the start-up guard holds it back). ``threshold`` and
     ``scene_threshold``: the alarm logic's in use. ``gas_only``: the model's score with the
-    thermal features blanked (computed when called). ``model_flame_bar``: the score the model
-    in use says corroborates a growing flame (chosen on its validation runs; None: it does not
-    say; asked only when a flame grows).
+    thermal features blanked (computed when called). ``model_bars``: the scores the model in
+    use says corroborate its watches (:class:`ModelBars`; asked only when a watch would
+    trigger).
     """
 
     t: float
@@ -98,7 +114,7 @@ class Look:
     threshold: float
     scene_threshold: float | None
     gas_only: Callable[[], float]
-    model_flame_bar: Callable[[], float | None] = lambda: None
+    model_bars: Callable[[], ModelBars] = lambda: NO_BARS
 
 
 class EvidenceSource(Protocol):
@@ -159,7 +175,7 @@ class SmoulderSource:
                f"{seen.hottest_c:.0f} °C")
         if seen.in_zone:
             return Evidence(self.zone_name, why, warns=seen.smouldering, holds=True)
-        triggers = seen.smouldering and look.score >= self.cfg.min_score
+        triggers = seen.smouldering and look.score >= smoulder_bar(self.cfg, look)
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
 
@@ -188,11 +204,20 @@ class KnownSceneRule:
 
 def flame_bar(config: FlameConfig, look: Look) -> float:
     """The score that corroborates a growing flame: ``[flame] min_score`` when set, else the
-    model's own (``look.model_flame_bar``), else ``DEFAULT_FLAME_BAR``."""
+    model's own (``look.model_bars``), else ``DEFAULT_FLAME_BAR``."""
     if config.min_score is not None:
         return config.min_score
-    bar = look.model_flame_bar()
+    bar = look.model_bars().flame
     return bar if bar is not None else DEFAULT_FLAME_BAR
+
+
+def smoulder_bar(config: SmoulderConfig, look: Look) -> float:
+    """The score that corroborates a smouldering spot: ``[smoulder] min_score`` when set, else
+    the model's own (``look.model_bars``), else 0 (the watch alone)."""
+    if config.min_score is not None:
+        return config.min_score
+    bar = look.model_bars().smoulder
+    return bar if bar is not None else 0.0
 
 
 def scene_bar(scene_threshold: float | None, threshold: float) -> float:

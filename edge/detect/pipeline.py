@@ -35,7 +35,16 @@ import numpy.typing as npt
 from edge.config import Config
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmEvent, AlarmStateMachine, Hold
-from edge.detect.evidence import Evidence, EvidenceSource, Look, build_sources, combine, scene_bar
+from edge.detect.evidence import (
+    NO_BARS,
+    Evidence,
+    EvidenceSource,
+    Look,
+    ModelBars,
+    build_sources,
+    combine,
+    scene_bar,
+)
 from edge.detect.mask import FrameMask
 from edge.detect.plausibility import GasPlausibility
 from edge.detect.scene import SceneMemory
@@ -185,7 +194,7 @@ class Pipeline:
         startup_s: float = 0.0,
         sources: Sequence[EvidenceSource] = (),
         scene: SceneMemory | None = None,
-        flame_bar: Callable[[], float | None] | None = None,
+        model_bars: Callable[[], ModelBars] | None = None,
         mask: FrameMask | None = None,
     ) -> None:
         if not (math.isfinite(startup_s) and startup_s >= 0.0):
@@ -203,8 +212,8 @@ class Pipeline:
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
         self.sources = list(sources)
-        #: The model in use's corroboration bar for a growing flame (None: it has none).
-        self.flame_bar: Callable[[], float | None] = flame_bar or (lambda: None)
+        #: The model in use's corroboration bars for its watches (none: it has none).
+        self.model_bars: Callable[[], ModelBars] = model_bars or (lambda: NO_BARS)
         self.mask = mask if mask else None  # [lepton] mask: the view's ignored rectangles
         self.scene = scene if scene is not None else SceneMemory()
         self.last_evidence: list[Evidence] = []
@@ -339,7 +348,7 @@ class Pipeline:
             v = vector
             look = Look(t, celsius, p, evidence, self.alarm.threshold,
                         self.alarm.config.scene_threshold, lambda: self._gas_only(v),
-                        self.flame_bar)
+                        self.model_bars)
             for source in self.sources:
                 said = source.update(look, self.scene)
                 if said is not None:
@@ -445,10 +454,11 @@ def model_hold(holder: ModelSource) -> Hold | None:
     return None if model is None else Hold.of(model.hold)
 
 
-def model_flame_bar(holder: ModelSource) -> float | None:
-    """The corroboration bar of the model in use (None: no model, or it has none)."""
+def model_bars(holder: ModelSource) -> ModelBars:
+    """The watches' corroboration bars of the model in use (none: no model, or it has none)."""
     model = holder.model
-    return None if model is None else model.flame_min_score
+    return NO_BARS if model is None else ModelBars(model.flame_min_score,
+                                                   model.smoulder_min_score)
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:
@@ -471,6 +481,6 @@ def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) ->
         startup_s=config.alarm.startup_s,
         sources=build_sources(config, scene),
         scene=scene,
-        flame_bar=lambda: model_flame_bar(holder),
+        model_bars=lambda: model_bars(holder),
         mask=FrameMask(sensors.lepton.mask),
     )

@@ -219,6 +219,13 @@ class Model:
         return None if bar is None else float(bar)
 
     @property
+    def smoulder_min_score(self) -> float | None:
+        """The score that corroborates a smouldering spot, chosen on the model's validation
+        runs (manifest ``detection.smoulder_min_score``); None: the model does not say."""
+        bar = (self.manifest.get("detection") or {}).get("smoulder_min_score")
+        return None if bar is None else float(bar)
+
+    @property
     def hold(self) -> tuple[float, float] | None:
         """``(score, seconds)``: a score held at or above ``score`` for ``seconds`` alarms,
         chosen on the model's validation runs (manifest ``detection.hold_min_score`` and

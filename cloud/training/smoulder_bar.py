@@ -1,0 +1,152 @@
+"""How much the model must corroborate a smouldering spot: chosen on validation runs.
+
+The smoulder watch (``edge.detect.smoulder``) alarms on a new spot that keeps heating or
+spreading for five minutes (``edge.detect.evidence.SmoulderSource``) when the model's score
+is at least ``[smoulder] min_score``. Until session 21 that bar was 0: a hand rule alone, so
+a spot the model firmly calls no fire (a gas pan scored 0.04–0.07, a small heater 0.05 in
+session 20's hour-long runs) alarmed all the same, and it made 4 of the 5 false alarms there.
+
+The bar belongs to the model (a score on its calibrated scale), so training chooses it. The
+flame watch's bar (``cloud.training.corroborate``) is the lowest score no validation nuisance
+reaches. That rule does not fit here: the watch is the only thing that finds most slow fires,
+their scores are low (0.1–0.4) and the nuisances it sees reach as high. So this bar is chosen
+*for the fires*, and takes from the nuisances only what costs no fire:
+
+- on the VALIDATION runs of both engines, every fire run the watch finds smouldering after
+  ignition gives its *score when found*: the highest score over the watch's first step
+  (``step_s``, 60 s) from the first smouldering frame, i.e. what the device would need to
+  alarm within one step of the watch;
+- the bar is the weakest fire's score when found, at ``ODDS_FACTOR`` (half) its odds: a
+  margin on the scale a calibrated score lives on (0.17 → 0.09, 0.3 → 0.18);
+- no fire the watch finds: no bar (None; the device then uses ``[smoulder] min_score``,
+  default 0).
+
+No validation fire the watch finds is lost or slowed by more than a step; the nuisances the
+watch sees and the model scores under the bar are silenced. Both are reported, with the
+trade-off at a few bars (``curve``). The bar goes into the manifest
+(``detection.smoulder_min_score``); the device uses it unless ``[smoulder] min_score`` is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge.config.smoulder import SmoulderConfig
+
+if TYPE_CHECKING:
+    from cloud.training.data import Dataset
+
+log = logging.getLogger(__name__)
+
+__all__ = ["CURVE_BARS", "ODDS_FACTOR", "SmoulderBar", "choose_smoulder_bar", "odds_scaled"]
+
+#: The bar is the weakest validation fire's score when found at this share of its odds.
+ODDS_FACTOR = 0.5
+#: The bars the report's trade-off curve is read at (``SmoulderBar.curve``).
+CURVE_BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+
+
+@dataclass(frozen=True)
+class SmoulderBar:
+    """The chosen bar (None: no validation fire the watch finds) and what it rests on.
+
+    ``fires``: validation fire runs the watch finds smouldering after ignition;
+    ``weakest_fire``: the lowest of their scores when found (None without fires);
+    ``streams``/``smouldering_streams``: no-fire streams (nuisance runs whole, fire runs up
+    to ignition), and those the watch says smoulder in; ``silenced``: of those, the ones
+    whose highest score while smouldering is under the bar (they no longer alarm);
+    ``curve``: per bar in ``CURVE_BARS``, the no-fire streams that would alarm, the fires
+    found within a step and the fires found at all.
+    """
+
+    bar: float | None
+    odds_factor: float
+    weakest_fire: float | None
+    fires: int
+    streams: int
+    smouldering_streams: int
+    silenced: int
+    step_s: float
+    curve: tuple[tuple[float, int, int, int], ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def odds_scaled(p: float, factor: float) -> float:
+    """The probability whose odds are ``factor`` × ``p``'s.
+
+    :raises ValueError: ``p`` outside [0, 1) or ``factor`` not positive.
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"score {p}; allowed: 0 ≤ score < 1")
+    if not (factor > 0.0 and math.isfinite(factor)):
+        raise ValueError(f"odds factor {factor}; allowed: a positive number")
+    odds = factor * p / (1.0 - p)
+    return odds / (1.0 + odds)
+
+
+def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
+                        groups: Sequence[int], odds_factor: float = ODDS_FACTOR,
+                        step_s: float | None = None) -> SmoulderBar:
+    """The bar for the validation recordings ``groups`` (``rows``: their rows, ``p``: the
+    calibrated score of each); see the module docstring. ``step_s``: the watch's step
+    (default ``SmoulderConfig().step_s``).
+
+    :raises ValueError: ``p`` not one score per row, a factor ≤ 0 or a step ≤ 0.
+    """
+    if p.shape != rows.shape:
+        raise ValueError(f"{p.size} scores for {rows.size} rows")
+    step = SmoulderConfig().step_s if step_s is None else step_s
+    if not (step > 0.0 and math.isfinite(step)):
+        raise ValueError(f"smoulder step {step} s; allowed: a positive number of seconds")
+    odds_scaled(0.5, odds_factor)  # validates the factor
+    row_group, t, smoulder = ds.group[rows], ds.t[rows], ds.smoulder[rows]
+    peaks: list[float] = []  # per no-fire stream the watch smoulders in: its highest score there
+    streams = 0
+    found: list[tuple[float, float]] = []  # per fire found: (score when found, highest score)
+    for g in groups:
+        info = ds.groups[g]
+        if info.kind != "recording":
+            continue
+        sel = row_group == g
+        t0 = info.fire_start_s
+        quiet = sel & (t < t0) if t0 is not None else sel
+        if quiet.any():
+            streams += 1
+            hot = quiet & smoulder
+            if hot.any():
+                peaks.append(_nanmax(p[hot]))
+        if t0 is None:
+            continue
+        hot = sel & (t >= t0) & smoulder
+        if not hot.any():
+            continue
+        first = float(t[hot].min())
+        when_found = _nanmax(p[hot & (t < first + step)])
+        if math.isnan(when_found):
+            log.warning("%s: smouldering with no score in the watch's first step; not counted",
+                        info.name)
+            continue
+        found.append((when_found, _nanmax(p[hot])))
+    weakest = min(f[0] for f in found) if found else None
+    bar = None if weakest is None else odds_scaled(min(weakest, 1.0 - 1e-9), odds_factor)
+    silenced = 0 if bar is None else sum(pk < bar for pk in peaks)
+    curve = tuple((b, sum(pk >= b for pk in peaks), sum(f[0] >= b for f in found),
+                   sum(f[1] >= b for f in found)) for b in CURVE_BARS)
+    out = SmoulderBar(bar, odds_factor, weakest, len(found), streams, len(peaks), silenced,
+                      step, curve)
+    log.info("smoulder bar %s: %s", "none" if bar is None else f"{bar:.3f}", out)
+    return out
+
+
+def _nanmax(values: npt.NDArray[np.float64]) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max()) if finite.size else math.nan
