@@ -113,6 +113,18 @@ def test_slow_families_get_the_slow_duration() -> None:
         "cfast_chair": 600.0}
 
 
+def test_nuisances_get_the_nuisance_duration() -> None:
+    """--nuisance-duration lengthens only the nuisance families of each engine, as
+    cloud/train.py --sim-nuisance-duration does, beside the slow families' own length."""
+    runs = plan_set(("ours", "cfast"), 1, 600.0, 1.0, seed_base=TRAIN_SEED_BASE,
+                    families=("gas_cooking", "fast_flaming", "smoulder_in_view",
+                              "cfast_gas_hob", "cfast_chair"),
+                    slow_duration_s=1800.0, nuisance_duration_s=1200.0)
+    assert {r.scenario: r.duration_s for r in runs} == {
+        "gas_cooking": 1200.0, "fast_flaming": 600.0, "smoulder_in_view": 1800.0,
+        "cfast_gas_hob": 1200.0, "cfast_chair": 600.0}
+
+
 class TestOptions:
     @pytest.mark.parametrize(("argv", "named"), [
         (["--train-sets", "ours,mars"], "--train-sets"),
@@ -120,6 +132,7 @@ class TestOptions:
         (["--families", "volcano"], "--families"),
         (["--runs-test", "0"], "--runs-test"),
         (["--runs-select", "-1"], "--runs-select"),
+        (["--nuisance-duration", "-5"], "--nuisance-duration"),
         (["--runs-select", "1", "--select-seed-base", str(DEFAULT_SEED_BASE)],
          "--select-seed-base"),
     ])

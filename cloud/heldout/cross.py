@@ -49,6 +49,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slow-duration", type=float, default=None,
                    help="run length of the slow families (F3–F5, cfast_smoulder), s; "
                         "default --duration")
+    p.add_argument("--nuisance-duration", type=float, default=None,
+                   help="run length of the nuisance families (training, selection and "
+                        "held-out runs alike), s; cloud/train.py --sim-nuisance-duration; "
+                        "default --duration")
     p.add_argument("--rate", type=float, default=1.0, help="frame rate, Hz")
     p.add_argument("--families", default="",
                    help="comma-separated families of either engine (default: all)")
@@ -140,14 +144,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ValueError(f"--runs-select {args.runs_select}; allowed: 0 or more")
         train_plans = {n: plan_set(ENGINE_SETS[n], args.runs_train, args.duration, args.rate,
                                    seed_base=args.train_seed_base, families=families,
-                                   slow_duration_s=args.slow_duration)
+                                   slow_duration_s=args.slow_duration,
+                                   nuisance_duration_s=args.nuisance_duration)
                        for n in train_sets}
         test_runs = plan_set(engines, args.runs_test, args.duration, args.rate,
                              seed_base=args.seed_base, families=families,
-                             slow_duration_s=args.slow_duration)
+                             slow_duration_s=args.slow_duration,
+                             nuisance_duration_s=args.nuisance_duration)
         select_plans = {n: plan_set(ENGINE_SETS[n], args.runs_select, args.duration,
                                     args.rate, seed_base=args.select_seed_base,
-                                    families=families, slow_duration_s=args.slow_duration)
+                                    families=families, slow_duration_s=args.slow_duration,
+                                    nuisance_duration_s=args.nuisance_duration)
                         if args.runs_select else [] for n in train_sets}
         for name, plan in train_plans.items():
             check_seeds_disjoint(plan, test_runs)

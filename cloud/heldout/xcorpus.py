@@ -49,10 +49,12 @@ def default_cache() -> Path:
 
 def plan_set(engines: Sequence[str], runs_per_family: int, duration_s: float, rate_hz: float,
              *, seed_base: int, families: Sequence[str] = (), full_rate_runs: int = 0,
-             slow_duration_s: float | None = None) -> list[HeldoutRun]:
+             slow_duration_s: float | None = None,
+             nuisance_duration_s: float | None = None) -> list[HeldoutRun]:
     """The runs of every engine in ``engines``; ``families`` (of either engine) narrows each
     engine to its own named families (an engine with none named renders all of its own);
-    the slow families (smoulders, overheating) last ``slow_duration_s`` when given.
+    the slow families (smoulders, overheating) last ``slow_duration_s`` and the nuisances
+    ``nuisance_duration_s`` when given.
 
     :raises ValueError: for an unknown engine or family, or non-positive sizes.
     """
@@ -69,7 +71,8 @@ def plan_set(engines: Sequence[str], runs_per_family: int, duration_s: float, ra
         own = [f for f in families if (f in CFAST_FAMILIES) == (engine == "cfast")]
         out += plan_engine_runs(engine, runs_per_family, duration_s, rate_hz,
                                 full_rate_runs=full_rate_runs, seed_base=seed_base,
-                                families=own, slow_duration_s=slow_duration_s)
+                                families=own, slow_duration_s=slow_duration_s,
+                                nuisance_duration_s=nuisance_duration_s)
     return out
 
 
@@ -234,10 +237,15 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
         golden_inputs=golden.astype(np.float64), X_check=check.astype(np.float64),
         private_key=key,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
-        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar, **extra)
+        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
+        hold=(None if ens.hold_bar is None or ens.hold_bar.bar is None
+              else (ens.hold_bar.bar, ens.hold_bar.seconds)),
+        smoulder_min_score=None if ens.smoulder_bar is None else ens.smoulder_bar.bar, **extra)
     summary = {"rows": rows_fit, "recordings": groups_fit, "threshold": ens.threshold,
                "selection_recordings": len(split.select),
                "flame_bar": None if ens.flame_bar is None else ens.flame_bar.as_dict(),
+               "hold_bar": None if ens.hold_bar is None else ens.hold_bar.as_dict(),
+               "smoulder_bar": None if ens.smoulder_bar is None else ens.smoulder_bar.as_dict(),
                "weights": dict(ens.weights), "version": info.version,
                "failed_runs": [{"engine": r.engine, "scenario": r.scenario, "seed": r.seed}
                                for r in failed]}
