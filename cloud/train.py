@@ -47,7 +47,7 @@ from cloud.training.data import Dataset, Skipped, load_paths, skip_summary
 from cloud.training.evaluate import evaluate, fit_on_split, holdout_families
 from cloud.training.fleet_report import fleet_heldout, fleet_summary
 from cloud.training.report import feature_importances, write_report
-from cloud.training.simulated import sim_jobs, simulate
+from cloud.training.simulated import WATCHED_SLOW, sim_jobs, simulate
 from cloud.training.splits import recording_split, split_devices
 from cloud.training.validation import validation_report
 from edge.errors import TrainingDataError
@@ -82,7 +82,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # -----------------------------------------------------------------------
     parts: list[Dataset] = []
     skipped: list[Skipped] = []
-    select: Dataset | None = None  # --select-runs: they only choose the threshold and bar
+    select: Dataset | None = None  # --select(-slow)-runs: they only choose threshold and bars
     try:
         if args.simulate:
             jobs = sim_jobs(args.simulate, args.seed, args.sim_duration, args.sim_rate,
@@ -91,14 +91,22 @@ def main(argv: Sequence[str] | None = None) -> int:
                             labels=args.labels, engines=args.sim_engines,
                             vary=args.sim_variation, feature_set=args.feature_set)
             parts.append(simulate(jobs, workers=args.workers))
-        if args.select_runs and args.simulate:
-            # Their own seeds: the main jobs take seed·100003 + i, these (seed + 1)·100003 + i
-            jobs = sim_jobs(args.select_runs, args.seed + 1, args.sim_duration, args.sim_rate,
+        chosen: list[Dataset] = []
+        for n, offset, families in ((args.select_runs, 1, None),
+                                    (args.select_slow_runs, 2, WATCHED_SLOW)):
+            if not (n and args.simulate):
+                continue
+            # Their own seeds: the main jobs take seed·100003 + i, the selection runs
+            # (seed + 1)·100003 + i, the slow selection runs (seed + 2)·100003 + i
+            jobs = sim_jobs(n, args.seed + offset, args.sim_duration, args.sim_rate,
                             args.lag, params, slow_duration_s=args.sim_slow_duration,
                             nuisance_duration_s=args.sim_nuisance_duration,
                             labels=args.labels, engines=args.sim_engines,
-                            vary=args.sim_variation, feature_set=args.feature_set)
-            select = simulate(jobs, workers=args.workers)
+                            vary=args.sim_variation, feature_set=args.feature_set,
+                            families=families)
+            chosen.append(simulate(jobs, workers=args.workers))
+        if chosen:
+            select = Dataset.concat(chosen)
         if args.data:
             loaded, skipped = load_paths(args.data, params=params, strict=args.strict,
                                          endpoint_url=args.s3_endpoint_url, lag_s=args.lag,
@@ -177,7 +185,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ens.smoulder_bar is not None:
         sb = ens.smoulder_bar
         weakest = "–" if sb.weakest_fire is None else f"{sb.weakest_fire:.3f}"
-        print("  smoulder corroboration: " + ("none" if sb.bar is None else f"{sb.bar:.3f}")
+        unset = ("none" if sb.bar_if_chosen is None else
+                 f"none (fewer than {sb.min_fires} fires; it would be {sb.bar_if_chosen:.3f})")
+        print("  smoulder corroboration: " + (unset if sb.bar is None else f"{sb.bar:.3f}")
               + f" ({sb.fires} validation fires found smouldering, the weakest scoring {weakest}"
               f" within {sb.step_s:g} s; {sb.silenced} of {sb.smouldering_streams} smouldering "
               f"no-fire streams under it, of {sb.streams})", file=sys.stderr)

@@ -13,6 +13,7 @@ from cloud.training.data import Dataset, Group, recording_rows
 from cloud.training.fleet import subset
 from cloud.training.smoulder_bar import (
     CURVE_BARS,
+    MIN_FIRES,
     ODDS_FACTOR,
     SmoulderBar,
     choose_smoulder_bar,
@@ -150,10 +151,11 @@ def dataset(runs: list[tuple[float | None, list[float], list[bool]]]) -> Dataset
                    smoulder=np.concatenate(smoulder))
 
 
-def choose(ds: Dataset, **kw: float) -> SmoulderBar:
+def choose(ds: Dataset, min_fires: int = 1, **kw: float) -> SmoulderBar:
+    """The bar on every run of ``ds`` (one fire found suffices unless ``min_fires`` says)."""
     rows = np.arange(len(ds))
     return choose_smoulder_bar(ds, ds.X[:, 0].astype(np.float64), rows,
-                               range(len(ds.groups)), **kw)
+                               range(len(ds.groups)), min_fires=min_fires, **kw)
 
 
 F, T = False, True
@@ -198,6 +200,25 @@ class TestChoice:
         assert tuple(curve) == CURVE_BARS
         assert curve[0.05] == [2, 1, 1] and curve[0.1] == [1, 1, 1]
         assert curve[0.4] == [0, 1, 1] and curve[0.5] == [0, 0, 0]
+
+    def test_too_few_fires_no_bar(self, caplog: pytest.LogCaptureFixture) -> None:
+        """Fewer fires found than ``min_fires``: no bar, what it would be is reported and
+        logged, and nothing is silenced. The default asks for 59 (the weakest of 59 is under
+        the 5th percentile with 95 % confidence)."""
+        assert 0.95 ** MIN_FIRES < 0.05 <= 0.95 ** (MIN_FIRES - 1)
+        ds = dataset([(0.0, [0.4, 0.4], [T, T]), (0.0, [0.6], [T]),
+                      (None, [0.05, 0.05], [T, T])])
+        with caplog.at_level(logging.WARNING, "cloud.training.smoulder_bar"):
+            out = choose(ds, min_fires=3)
+        assert out.bar is None and out.bar_if_chosen == pytest.approx(0.25)
+        assert out.fires == 2 and out.silenced == 0 and "fewer than 3" in caplog.text
+        assert choose(ds, min_fires=2).bar == pytest.approx(0.25)
+        assert choose(ds, min_fires=2).silenced == 1
+        rows = np.arange(len(ds))
+        assert choose_smoulder_bar(ds, ds.X[:, 0].astype(np.float64), rows, [0, 1, 2]
+                                   ).bar is None
+        with pytest.raises(ValueError, match="min_fires 0"):
+            choose(ds, min_fires=0)
 
     def test_no_fire_found_no_bar(self) -> None:
         """No fire the watch finds (none smoulders, or only before ignition): no bar."""

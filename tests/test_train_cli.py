@@ -120,14 +120,16 @@ class TestRefusedBeforeTraining:
         assert main(["--simulate", "400", "--unsigned", *option]) == 2
         assert message in capsys.readouterr().err
 
-    @pytest.mark.parametrize("argv", [["--simulate", "4", "--select-runs", "-1"],
-                                      ["--select-runs", "3"]])
-    def test_bad_select_runs(self, argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
-        """--select-runs below 0, or without --simulate, exits 2 naming what is allowed."""
+    @pytest.mark.parametrize("option", ["--select-runs", "--select-slow-runs"])
+    @pytest.mark.parametrize("argv", [["--simulate", "4", "OPT", "-1"], ["OPT", "3"]])
+    def test_bad_select_runs(self, argv: list[str], option: str,
+                             capsys: pytest.CaptureFixture[str]) -> None:
+        """--select-runs / --select-slow-runs below 0, or without --simulate, exits 2 naming
+        what is allowed."""
         with pytest.raises(SystemExit) as err:
-            main(["--unsigned", *argv])
+            main(["--unsigned", *[option if a == "OPT" else a for a in argv]])
         assert err.value.code == 2
-        assert "--select-runs" in capsys.readouterr().err
+        assert option in capsys.readouterr().err
 
     def test_no_data(self, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         """No data at all is an error, not a crash."""

@@ -19,7 +19,7 @@ from cloud.training.data import (
     recording_rows,
     skip_summary,
 )
-from cloud.training.simulated import run_sim_job, sim_jobs
+from cloud.training.simulated import WATCHED_SLOW, run_sim_job, sim_jobs
 from edge.errors import TrainingDataError
 from edge.features import FEATURE_NAMES, FeatureParams
 from edge.recording import Recording, save_recording
@@ -194,6 +194,18 @@ class TestSimulation:
         assert len(set(names)) == 12 and all(names.count(n) == 2 for n in names)
         assert len({j.seed for j in jobs}) == 24
         assert sim_jobs(24, 7, 60.0, 1.0) == jobs
+
+    def test_jobs_of_named_families(self) -> None:
+        """``families`` keeps each engine to the named families it has, balanced; an engine
+        with none of them renders none; unknown names are refused, naming the allowed."""
+        jobs = sim_jobs(6, 7, 60.0, 1.0, families=WATCHED_SLOW[:2])
+        names = [j.scenario for j in jobs]
+        assert set(names) == set(WATCHED_SLOW[:2]) and names[:2] * 3 == names
+        assert [j.seed for j in jobs] == [j.seed for j in sim_jobs(6, 7, 60.0, 1.0)]
+        with pytest.raises(ValueError, match=r"volcano.*allowed: families of ours"):
+            sim_jobs(6, 7, 60.0, 1.0, families=("volcano",))
+        with pytest.raises(ValueError, match="allowed: families of ours"):
+            sim_jobs(6, 7, 60.0, 1.0, families=("cfast_smoulder",))
 
     @pytest.mark.parametrize("n, dur, rate", [(0, 60.0, 1.0), (3, 0.0, 1.0), (3, 60.0, -1.0)])
     def test_bad_jobs(self, n: int, dur: float, rate: float) -> None:

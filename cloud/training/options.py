@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="render N more recordings of the same engines and families (their own "
                         "seeds) used ONLY to choose the alarm threshold and the flame bar: "
                         "more nuisances to clear than the validation runs hold (default 0)")
+    d.add_argument("--select-slow-runs", type=int, default=0, metavar="N",
+                   help="render N more recordings of the slow fires whose spot the smoulder "
+                        "watch can see (smouldering in view, electrical overheat, CFAST's "
+                        "smoulder; their own seeds), used ONLY in those choices: the smoulder "
+                        "watch's bar needs enough fires (default 0)")
     d.add_argument("--sim-engines", type=_engines, default=("ours", "cfast"),
                    metavar="LIST", help="engines of the simulated recordings: ours (edge.sim."
                    "scenarios), cfast (NIST CFAST, edge.sim.cfast), or ours,cfast (default)")
@@ -232,6 +237,9 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.data = [channel]
     if args.simulate < 0:
         build_parser().error(f"--simulate {args.simulate}; allowed: 0 or more recordings")
+    if args.select_slow_runs < 0 or (args.select_slow_runs and not args.simulate):
+        build_parser().error(f"--select-slow-runs {args.select_slow_runs}; allowed: 0 or more "
+                             "recordings, with --simulate")
     if args.select_runs < 0 or (args.select_runs and not args.simulate):
         build_parser().error(f"--select-runs {args.select_runs}; allowed: 0 or more recordings, "
                              "with --simulate (they are simulated as its runs are)")

@@ -76,6 +76,12 @@ def engine_families(engine: str) -> list[str]:
     return sorted(SCENARIOS)
 
 
+#: The slow fires whose spot the smoulder watch can see (F4 shows none): ``--select-slow-runs``
+#: renders these, to choose the smoulder watch's bar on enough fires
+#: (``cloud.training.smoulder_bar``).
+WATCHED_SLOW = ("smoulder_in_view", "electrical_overheat", "cfast_smoulder")
+
+
 def training_seeds(n: int, seed: int) -> set[int]:
     """The scene seeds ``sim_jobs(n, seed, ...)`` renders."""
     return {seed * SEED_STRIDE + i for i in range(n)}
@@ -102,15 +108,17 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
              slow_duration_s: float | None = None, labels: str = "onset",
              engines: Sequence[str] = ("ours",), vary: bool = False,
              feature_set: str = "seed-v1",
-             nuisance_duration_s: float | None = None) -> list[SimJob]:
+             nuisance_duration_s: float | None = None,
+             families: Sequence[str] | None = None) -> list[SimJob]:
     """``n`` jobs balanced across the families of ``engines`` (taken in turn: ours, CFAST,
     ours, …, each engine cycling through its own families), seeds derived from ``seed``;
     the slow families (F3–F5, CFAST's smoulder) last ``slow_duration_s`` and the nuisances
     (N1–N6, CFAST's CN*) ``nuisance_duration_s`` when given.
-    ``rate_hz`` None draws each run's frame rate (needs ``vary``).
+    ``rate_hz`` None draws each run's frame rate (needs ``vary``). ``families``: only these
+    (of either engine; an engine with none of them renders none), else every family.
 
-    :raises ValueError: a bad count, duration, rate, label mode or engine, or seeds that
-        could be held-out ones (``check_seeds``).
+    :raises ValueError: a bad count, duration, rate, label mode, engine or family, or seeds
+        that could be held-out ones (``check_seeds``).
     """
     from cloud.heldout.engines import CFAST_CODES, CFAST_SLOW, run_length
     from edge.sim.scenarios import SCENARIOS
@@ -145,12 +153,20 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
     if shortest < last:
         log.warning("simulated runs of %g s: fires ignite %g–%g s into a scenario, so some "
                     "fire runs end before their fire", shortest, first, last)
-    families = {e: engine_families(e) for e in engines}
+    by_engine = {e: [f for f in engine_families(e) if families is None or f in families]
+                 for e in engines}
+    if families is not None:
+        known = {f for e in engines for f in engine_families(e)}
+        unknown = [f for f in families if f not in known]
+        if unknown or not any(by_engine.values()):
+            raise ValueError(f"families {unknown or list(families)}; allowed: families of "
+                             f"{', '.join(engines)}: {', '.join(sorted(known))}")
+        engines = [e for e in engines if by_engine[e]]
     fp = params if params is not None else FeatureParams()
     jobs = []
     for i in range(n):
         engine = engines[i % len(engines)]
-        names = families[engine]
+        names = by_engine[engine]
         name = names[(i // len(engines)) % len(names)]
         code = CFAST_CODES[name] if engine == "cfast" else SCENARIOS[name].code
         slow = name in CFAST_SLOW if engine == "cfast" else code in SLOW_CODES

@@ -18,8 +18,12 @@ their scores are low (0.1–0.4) and the nuisances it sees reach as high. So thi
   alarm within one step of the watch;
 - the bar is the weakest fire's score when found, at ``ODDS_FACTOR`` (half) its odds: a
   margin on the scale a calibrated score lives on (0.17 → 0.09, 0.3 → 0.18);
-- no fire the watch finds: no bar (None; the device then uses ``[smoulder] min_score``,
-  default 0).
+- only with at least ``MIN_FIRES`` (59) such fires: then the weakest is, with 95 %
+  confidence, under the 5th percentile of the scores fires of this kind are found with
+  (0.95⁵⁹ < 0.05). With fewer, the weakest says too little (in session 21 the validation
+  runs held 11, the weakest at 0.49, while the development suites' slow fires are found at
+  0.17–0.27), and no bar is written (None; the device then uses ``[smoulder] min_score``,
+  default 0). ``cloud/train.py --select-slow-runs N`` renders slow fires for this choice.
 
 No validation fire the watch finds is lost or slowed by more than a step; the nuisances the
 watch sees and the model scores under the bar are silenced. Both are reported, with the
@@ -45,17 +49,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CURVE_BARS", "ODDS_FACTOR", "SmoulderBar", "choose_smoulder_bar", "odds_scaled"]
+__all__ = ["CURVE_BARS", "MIN_FIRES", "ODDS_FACTOR", "SmoulderBar", "choose_smoulder_bar",
+           "odds_scaled"]
 
 #: The bar is the weakest validation fire's score when found at this share of its odds.
 ODDS_FACTOR = 0.5
+#: Fewest fires found to choose a bar on: the weakest of 59 lies under the 5th percentile
+#: with 95 % confidence (0.95 ** 59 < 0.05).
+MIN_FIRES = 59
 #: The bars the report's trade-off curve is read at (``SmoulderBar.curve``).
 CURVE_BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 
 
 @dataclass(frozen=True)
 class SmoulderBar:
-    """The chosen bar (None: no validation fire the watch finds) and what it rests on.
+    """The chosen bar (None: fewer than ``min_fires`` validation fires the watch finds) and
+    what it rests on.
 
     ``fires``: validation fire runs the watch finds smouldering after ignition;
     ``weakest_fire``: the lowest of their scores when found (None without fires);
@@ -63,7 +72,8 @@ class SmoulderBar:
     to ignition), and those the watch says smoulder in; ``silenced``: of those, the ones
     whose highest score while smouldering is under the bar (they no longer alarm);
     ``curve``: per bar in ``CURVE_BARS``, the no-fire streams that would alarm, the fires
-    found within a step and the fires found at all.
+    found within a step and the fires found at all; ``bar_if_chosen``: the bar the weakest
+    fire gives, written or not.
     """
 
     bar: float | None
@@ -74,6 +84,8 @@ class SmoulderBar:
     smouldering_streams: int
     silenced: int
     step_s: float
+    min_fires: int = MIN_FIRES
+    bar_if_chosen: float | None = None
     curve: tuple[tuple[float, int, int, int], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
@@ -95,12 +107,14 @@ def odds_scaled(p: float, factor: float) -> float:
 
 def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
                         groups: Sequence[int], odds_factor: float = ODDS_FACTOR,
-                        step_s: float | None = None) -> SmoulderBar:
+                        step_s: float | None = None, min_fires: int = MIN_FIRES
+                        ) -> SmoulderBar:
     """The bar for the validation recordings ``groups`` (``rows``: their rows, ``p``: the
     calibrated score of each); see the module docstring. ``step_s``: the watch's step
     (default ``SmoulderConfig().step_s``).
 
-    :raises ValueError: ``p`` not one score per row, a factor ≤ 0 or a step ≤ 0.
+    :raises ValueError: ``p`` not one score per row, a factor ≤ 0, a step ≤ 0 or
+        ``min_fires`` < 1.
     """
     if p.shape != rows.shape:
         raise ValueError(f"{p.size} scores for {rows.size} rows")
@@ -108,6 +122,8 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
     if not (step > 0.0 and math.isfinite(step)):
         raise ValueError(f"smoulder step {step} s; allowed: a positive number of seconds")
     odds_scaled(0.5, odds_factor)  # validates the factor
+    if min_fires < 1:
+        raise ValueError(f"min_fires {min_fires}; allowed: at least 1")
     row_group, t, smoulder = ds.group[rows], ds.t[rows], ds.smoulder[rows]
     peaks: list[float] = []  # per no-fire stream the watch smoulders in: its highest score there
     streams = 0
@@ -137,12 +153,16 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
             continue
         found.append((when_found, _nanmax(p[hot])))
     weakest = min(f[0] for f in found) if found else None
-    bar = None if weakest is None else odds_scaled(min(weakest, 1.0 - 1e-9), odds_factor)
+    candidate = None if weakest is None else odds_scaled(min(weakest, 1.0 - 1e-9), odds_factor)
+    bar = candidate if len(found) >= min_fires else None
+    if bar is None and candidate is not None:
+        log.warning("smoulder bar: %d validation fires found smouldering, fewer than %d; none "
+                    "written (the weakest would give %.3f)", len(found), min_fires, candidate)
     silenced = 0 if bar is None else sum(pk < bar for pk in peaks)
     curve = tuple((b, sum(pk >= b for pk in peaks), sum(f[0] >= b for f in found),
                    sum(f[1] >= b for f in found)) for b in CURVE_BARS)
     out = SmoulderBar(bar, odds_factor, weakest, len(found), streams, len(peaks), silenced,
-                      step, curve)
+                      step, min_fires, candidate, curve)
     log.info("smoulder bar %s: %s", "none" if bar is None else f"{bar:.3f}", out)
     return out
 
