@@ -306,6 +306,28 @@ class TestModelSwap:
         finally:
             rt.close()
 
+    def test_new_models_watch_bars_apply_at_once(self, tmp_path: Path) -> None:
+        """The watches read the bars of the model in use: none without one, a swapped-in
+        model's flame and smoulder bars from its next frame on."""
+        from types import SimpleNamespace
+
+        from edge.app import build_daemon
+        from edge.config import parse_config
+        from edge.detect.evidence import ModelBars
+        from edge.notify import Notifier
+
+        config = parse_config({"device": {"id": "s1", "state_dir": str(tmp_path)}})
+        rt = build_daemon(config, simulate="static", notifier=Notifier(""))
+        try:
+            d = rt.daemon
+            assert d.pipeline.model_bars() == ModelBars()
+            d.holder.swap(SimpleNamespace(threshold=0.73, version="v-test",  # type: ignore[attr-defined]
+                                          hold=None, flame_min_score=0.6,
+                                          smoulder_min_score=0.09))
+            assert d.pipeline.model_bars() == ModelBars(0.6, 0.09)
+        finally:
+            rt.close()
+
 
 class TestBrokenOutbox:
     def test_corrupt_outbox_file_does_not_stop_the_detector(self, tmp_path: Path) -> None:
