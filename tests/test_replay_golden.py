@@ -30,11 +30,12 @@ ROOT = Path(__file__).resolve().parent.parent
 #: moves the humidity features.
 FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3"
 #: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
-#: Session 21's demo model (…e4164428: session 20's scores, with a smoulder bar) gives the same
-#: event; only its version is new. Re-pinned in session 20 for the new demo model (…87216b3f, trained with nuisances as long as
-#: its slow fires): 3.9 s later than the previous one's (…0aa427e1: t 251.264, score 0.5503,
-#: "grew by 63 px to 0.72 %"). Session 18's was 0.23 s later than …9d5b220e's, which was
-#: 5.5 s earlier than session 13's (…c4af3162).
+#: Session 21's demo model (…e4164428: session 20's scores, with a smoulder bar) gives the
+#: same event; only its version is new. Re-pinned in session 20 for the new demo model
+#: (…87216b3f, trained with nuisances as long as its slow fires): 3.9 s later than the
+#: previous one's (…0aa427e1: t 251.264, score 0.5503, "grew by 63 px to 0.72 %").
+#: Session 18's was 0.23 s later than …9d5b220e's, which was 5.5 s earlier than session
+#: 13's (…c4af3162).
 DEMO_EVENTS = [{
     "t": 255.172, "event": "alarm", "score": 0.5284, "reason": "flame_growth",
     "why": "a new hot region grew by 80 px to 0.9 % of the view (172 px ≥ 140 °C, hottest "
