@@ -206,6 +206,10 @@ class TestSimulation:
             sim_jobs(6, 7, 60.0, 1.0, families=("volcano",))
         with pytest.raises(ValueError, match="allowed: families of ours"):
             sim_jobs(6, 7, 60.0, 1.0, families=("cfast_smoulder",))
+        # Another engine's family beside one of ours (--select-slow-runs with --sim-engines
+        # ours): ours only.
+        assert {j.scenario for j in sim_jobs(4, 7, 60.0, 1.0, families=WATCHED_SLOW)} == {
+            f for f in WATCHED_SLOW if not f.startswith("cfast_")}
 
     @pytest.mark.parametrize("n, dur, rate", [(0, 60.0, 1.0), (3, 0.0, 1.0), (3, 60.0, -1.0)])
     def test_bad_jobs(self, n: int, dur: float, rate: float) -> None:

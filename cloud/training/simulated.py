@@ -156,11 +156,12 @@ def sim_jobs(n: int, seed: int, duration_s: float, rate_hz: float | None,
     by_engine = {e: [f for f in engine_families(e) if families is None or f in families]
                  for e in engines}
     if families is not None:
-        known = {f for e in engines for f in engine_families(e)}
-        unknown = [f for f in families if f not in known]
+        every = {f for e in SIM_ENGINES for f in engine_families(e)}
+        unknown = [f for f in families if f not in every]
         if unknown or not any(by_engine.values()):
+            known = sorted(f for e in engines for f in engine_families(e))
             raise ValueError(f"families {unknown or list(families)}; allowed: families of "
-                             f"{', '.join(engines)}: {', '.join(sorted(known))}")
+                             f"{', '.join(engines)}: {', '.join(known)}")
         engines = [e for e in engines if by_engine[e]]
     fp = params if params is not None else FeatureParams()
     jobs = []
