@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cloud.training.corroborate import FlameBar, choose_flame_bar
+from cloud.training.corroborate import choose_flame_bar
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.training.hold import choose_hold_bar, fire_streams
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
-from cloud.training.smoulder_bar import SmoulderBar, choose_smoulder_bar
+from cloud.training.smoulder_bar import choose_smoulder_bar
 from cloud.training.splits import GroupSplit, family_holdouts
 from cloud.training.threshold import Stream, event_threshold
 from cloud.training.weighting import SAMPLE_WEIGHTINGS, phase_weights
@@ -77,8 +77,10 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
                         "the per-frame threshold %.4f", ens.threshold)
     elif cfg.threshold_mode != "frames":
         raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
-    ens.flame_bar = flame_bar(ds, rows, p, chosen_on, cfg.event_margin)
-    ens.smoulder_bar = smoulder_bar(ds, rows, p, chosen_on)
+    watched = camera_recordings(ds, rows, chosen_on)
+    if watched:  # the watches' bars (cloud.training.corroborate, cloud.training.smoulder_bar)
+        ens.flame_bar = choose_flame_bar(ds, p, rows, watched, cfg.event_margin)
+        ens.smoulder_bar = choose_smoulder_bar(ds, p, rows, watched)
     if streams:
         ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
                                        ens.threshold, cfg.event_margin)
@@ -96,25 +98,14 @@ def timed_groups(ds: Dataset, groups: Sequence[int]) -> list[int]:
     return [g for g in groups if ds.groups[g].kind in ("recording", "fleet")]
 
 
-def flame_bar(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int],
-              margin: float) -> FlameBar | None:
-    """The flame watch's corroboration bar on the recordings among ``groups`` (``rows``: their
-    rows, ``p``: their scores; ``cloud.training.corroborate``); None when none of them has a
-    camera frame."""
+def camera_recordings(ds: Dataset, rows: npt.NDArray[np.intp], groups: Sequence[int]
+                      ) -> list[int]:
+    """The recordings among ``groups`` (``rows``: their rows), the watches' bars are chosen
+    on; none when none of them has a camera frame (the watches then say nothing)."""
     rec = [g for g in groups if ds.groups[g].kind == "recording"]
     if not rec or not np.isfinite(ds.X[rows[np.isin(ds.group[rows], rec)], 0]).any():
-        return None
-    return choose_flame_bar(ds, p, rows, rec, margin)
-
-
-def smoulder_bar(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, groups: Sequence[int]
-                 ) -> SmoulderBar | None:
-    """The smoulder watch's corroboration bar on the recordings among ``groups``
-    (``cloud.training.smoulder_bar``); None when none of them has a camera frame."""
-    rec = [g for g in groups if ds.groups[g].kind == "recording"]
-    if not rec or not np.isfinite(ds.X[rows[np.isin(ds.group[rows], rec)], 0]).any():
-        return None
-    return choose_smoulder_bar(ds, p, rows, rec)
+        return []
+    return rec
 
 
 def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig

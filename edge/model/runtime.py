@@ -215,24 +215,26 @@ class Model:
     def flame_min_score(self) -> float | None:
         """The score that corroborates a growing flame, chosen on the model's validation runs
         (manifest ``detection.flame_min_score``); None: the model does not say."""
-        bar = (self.manifest.get("detection") or {}).get("flame_min_score")
-        return None if bar is None else float(bar)
+        return self._detection("flame_min_score")
 
     @property
     def smoulder_min_score(self) -> float | None:
         """The score that corroborates a smouldering spot, chosen on the model's validation
         runs (manifest ``detection.smoulder_min_score``); None: the model does not say."""
-        bar = (self.manifest.get("detection") or {}).get("smoulder_min_score")
-        return None if bar is None else float(bar)
+        return self._detection("smoulder_min_score")
 
     @property
     def hold(self) -> tuple[float, float] | None:
         """``(score, seconds)``: a score held at or above ``score`` for ``seconds`` alarms,
         chosen on the model's validation runs (manifest ``detection.hold_min_score`` and
         ``detection.hold_s``); None: the model does not say."""
-        det = self.manifest.get("detection") or {}
-        score, seconds = det.get("hold_min_score"), det.get("hold_s")
-        return None if score is None or seconds is None else (float(score), float(seconds))
+        score, seconds = self._detection("hold_min_score"), self._detection("hold_s")
+        return None if score is None or seconds is None else (score, seconds)
+
+    def _detection(self, key: str) -> float | None:
+        """The manifest's ``detection.<key>`` (verified by ``edge.model.verify``); None: absent."""
+        value = (self.manifest.get("detection") or {}).get(key)
+        return None if value is None else float(value)
 
     def __post_init__(self) -> None:
         self._order = tuple(sorted(self.weights))

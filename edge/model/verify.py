@@ -317,22 +317,20 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 
 def _check_detection(folder: Path, detection: Any) -> None:
     """``detection`` (optional): ``flame_min_score`` and ``smoulder_min_score``, numbers in
-    [0, 1];
-    ``hold_min_score``, a number in (0, 1), and ``hold_s``, seconds in (0, 3600], both or
-    neither."""
+    [0, 1]; ``hold_min_score``, a number in (0, 1), and ``hold_s``, seconds in (0, 3600],
+    both or neither."""
     if detection is None:
         return
-    keys = {"flame_min_score", "hold_min_score", "hold_s", "smoulder_min_score"}
-    if not isinstance(detection, dict) or set(detection) - keys:
-        raise ModelCompatibilityError(
-            f"{folder}: manifest field 'detection' {detection!r}; allowed: an object with "
-            "'flame_min_score', 'hold_min_score', 'hold_s', 'smoulder_min_score'")
     allowed: dict[str, tuple[Callable[[float], bool], str]] = {  # key: (test, in words)
         "flame_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
         "hold_min_score": (lambda v: 0.0 < v < 1.0, "a number between 0 and 1, both excluded"),
         "hold_s": (lambda v: 0.0 < v <= 3600.0, "seconds, more than 0 and at most 3600"),
         "smoulder_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
     }
+    if not isinstance(detection, dict) or set(detection) - allowed.keys():
+        raise ModelCompatibilityError(
+            f"{folder}: manifest field 'detection' {detection!r}; allowed: an object with "
+            + ", ".join(f"'{k}'" for k in allowed))
     for key, (ok, what) in allowed.items():
         v = detection.get(key)
         if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)
