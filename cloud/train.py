@@ -193,6 +193,14 @@ def main(argv: Sequence[str] | None = None) -> int:
               f"no-fire streams under it, of {sb.streams})", file=sys.stderr)
         print("  smoulder bar → no-fire streams alarming, fires within a step, fires at all: "
               + "; ".join(f"{b:g} → {n}, {c}, {a}" for b, n, c, a in sb.curve), file=sys.stderr)
+        if sb.early is not None:
+            eb = sb.early
+            top = "–" if eb.highest_nuisance is None else f"{eb.highest_nuisance:.3f}"
+            gain = "–" if eb.median_gain_s is None else f"{eb.median_gain_s:.0f} s"
+            print("  early smoulder: " + ("none" if eb.bar is None else f"{eb.bar:.3f}")
+                  + f" (validation no-fire streams meeting it score up to {top}, in "
+                  f"{eb.streams}; {eb.sooner} of {eb.fires} fires it meets alarmed sooner, "
+                  f"median by {gain})", file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)
@@ -219,10 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         private_key=key,
         unsigned=key is None,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
-        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
-        hold=(None if ens.hold_bar is None or ens.hold_bar.bar is None
-              else (ens.hold_bar.bar, ens.hold_bar.seconds)),
-        smoulder_min_score=None if ens.smoulder_bar is None else ens.smoulder_bar.bar,
+        **ens.detection(),
     )
     print(f"artifact: {info.path} ({info.tarball.name})", file=sys.stderr)
 

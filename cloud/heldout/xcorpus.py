@@ -237,10 +237,7 @@ def train_model(runs: Sequence[HeldoutRun], out: Path, key: Ed25519PrivateKey, *
         golden_inputs=golden.astype(np.float64), X_check=check.astype(np.float64),
         private_key=key,
         calibration=None if ens.calibration is None else ens.calibration.as_dict(),
-        flame_min_score=None if ens.flame_bar is None else ens.flame_bar.bar,
-        hold=(None if ens.hold_bar is None or ens.hold_bar.bar is None
-              else (ens.hold_bar.bar, ens.hold_bar.seconds)),
-        smoulder_min_score=None if ens.smoulder_bar is None else ens.smoulder_bar.bar, **extra)
+        **ens.detection(), **extra)
     summary = {"rows": rows_fit, "recordings": groups_fit, "threshold": ens.threshold,
                "selection_recordings": len(split.select),
                "flame_bar": None if ens.flame_bar is None else ens.flame_bar.as_dict(),

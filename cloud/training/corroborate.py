@@ -71,6 +71,8 @@ class Watches:
 
     flame: npt.NDArray[np.int8]
     smoulder: npt.NDArray[np.bool_]
+    #: The smoulder watch's early verdict (over ``early_steps``, or smouldering).
+    early: npt.NDArray[np.bool_]
 
 
 def watches(rec: Recording, params: FeatureParams | None = None,
@@ -86,19 +88,23 @@ def watches(rec: Recording, params: FeatureParams | None = None,
     res = np.float32(rec.frame_resolution_k)
     per_frame = np.zeros(rec.frame_t.size, np.int8)
     smouldering = np.zeros(rec.frame_t.size, bool)
+    early = np.zeros(rec.frame_t.size, bool)
     for i, t in enumerate(rec.frame_t.tolist()):
         celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
         seen = watch.update(t, celsius)
         if seen.growing:
             per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
-        smouldering[i] = slow.update(t, celsius, watch.onset).smouldering
+        spot = slow.update(t, celsius, watch.onset)
+        smouldering[i], early[i] = spot.smouldering, spot.early
     frames = row_frames(rec, params)
     on_frame = frames >= 0
-    flame = np.zeros(frames.size, np.int8)
-    flame[on_frame] = per_frame[frames[on_frame]]
-    slow_rows = np.zeros(frames.size, bool)
-    slow_rows[on_frame] = smouldering[frames[on_frame]]
-    return Watches(flame, slow_rows)
+
+    def per_row(verdicts: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        out = np.zeros(frames.size, verdicts.dtype)
+        out[on_frame] = verdicts[frames[on_frame]]
+        return out
+
+    return Watches(per_row(per_frame), per_row(smouldering), per_row(early))
 
 
 @dataclass(frozen=True)

@@ -245,6 +245,18 @@ class Ensemble:
     #: (``cloud.training.smoulder_bar``); None: not chosen.
     smoulder_bar: SmoulderBar | None = None
 
+    def detection(self) -> dict[str, Any]:
+        """The chosen bars as :func:`cloud.artifact.write.write_artifact`'s arguments (the
+        manifest's ``detection``): the flame, hold, smoulder and early smoulder bars."""
+        sb, hb = self.smoulder_bar, self.hold_bar
+        return {
+            "flame_min_score": None if self.flame_bar is None else self.flame_bar.bar,
+            "hold": None if hb is None or hb.bar is None else (hb.bar, hb.seconds),
+            "smoulder_min_score": None if sb is None else sb.bar,
+            "smoulder_early_min_score": None if sb is None or sb.early is None
+            else sb.early.bar,
+        }
+
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:
         """Each member's fire probability, by name."""
         Xa = np.asarray(X, dtype=np.float64)

@@ -80,7 +80,8 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     watched = camera_recordings(ds, rows, chosen_on)
     if watched:  # the watches' bars (cloud.training.corroborate, cloud.training.smoulder_bar)
         ens.flame_bar = choose_flame_bar(ds, p, rows, watched, cfg.event_margin)
-        ens.smoulder_bar = choose_smoulder_bar(ds, p, rows, watched)
+        ens.smoulder_bar = choose_smoulder_bar(ds, p, rows, watched,
+                                               margin=cfg.event_margin)
     if streams:
         ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
                                        ens.threshold, cfg.event_margin)

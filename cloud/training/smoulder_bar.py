@@ -29,6 +29,18 @@ No validation fire the watch finds is lost or slowed by more than a step; the nu
 watch sees and the model scores under the bar are silenced. Both are reported, with the
 trade-off at a few bars (``curve``). The bar goes into the manifest
 (``detection.smoulder_min_score``); the device uses it unless ``[smoulder] min_score`` is set.
+
+**The early bar** (:class:`EarlyBar`). The watch's five one-minute steps alone take five
+minutes, while fire-science.md asks for a smoulder in view within three. Its early verdict
+(the same rule over ``early_steps``, three steps) is met by hobs and pans coming up to
+temperature too, so there the model must say fire firmly, and this bar is chosen as the
+flame watch's is: the lowest score no validation no-fire stream reaches on a frame the early
+verdict holds, plus the margin, at least ``EARLY_FLOOR`` (more likely fire than not). When the
+nuisances reach ``EARLY_CEILING`` less the margin, or none meets the early verdict (nothing to
+choose on), no bar is written and the early watch stays off. Reported: the validation fires it
+alarms on before the full watch would, and by how much. Manifest
+``detection.smoulder_early_min_score``; the device uses it unless ``[smoulder]
+early_min_score`` is set.
 """
 
 from __future__ import annotations
@@ -49,8 +61,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CURVE_BARS", "MIN_FIRES", "ODDS_FACTOR", "SmoulderBar", "choose_smoulder_bar",
-           "odds_scaled"]
+__all__ = ["CURVE_BARS", "EARLY_CEILING", "EARLY_FLOOR", "MIN_FIRES", "ODDS_FACTOR",
+           "EarlyBar", "SmoulderBar", "choose_smoulder_bar", "odds_scaled"]
 
 #: The bar is the weakest validation fire's score when found at this share of its odds.
 ODDS_FACTOR = 0.5
@@ -59,6 +71,32 @@ ODDS_FACTOR = 0.5
 MIN_FIRES = 59
 #: The bars the report's trade-off curve is read at (``SmoulderBar.curve``).
 CURVE_BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
+#: The early bar is never under this (a spot heating for three minutes alarms only when the
+#: model calls fire more likely than not)...
+EARLY_FLOOR = 0.5
+#: ... and is not written above this (the alarm threshold's own ceiling: the model alone
+#: alarms there).
+EARLY_CEILING = 0.95
+
+
+@dataclass(frozen=True)
+class EarlyBar:
+    """The early watch's bar (None: not chosen; see the module docstring) and what it rests on.
+
+    ``highest_nuisance``: the highest score of a no-fire stream on a frame the early verdict
+    holds (None: no stream meets it); ``streams``: no-fire streams that meet it; ``fires``:
+    validation fires it meets after ignition; ``sooner``: those it alarms on at the bar
+    before the full watch does at the smoulder bar (or alone); ``median_gain_s``: by how much,
+    the median over those (a fire the full watch never alarms on is not counted in it).
+    """
+
+    bar: float | None
+    margin: float
+    highest_nuisance: float | None
+    streams: int
+    fires: int
+    sooner: int
+    median_gain_s: float | None
 
 
 @dataclass(frozen=True)
@@ -87,6 +125,7 @@ class SmoulderBar:
     min_fires: int = MIN_FIRES
     bar_if_chosen: float | None = None
     curve: tuple[tuple[float, int, int, int], ...] = ()
+    early: EarlyBar | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -107,17 +146,19 @@ def odds_scaled(p: float, factor: float) -> float:
 
 def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
                         groups: Sequence[int], odds_factor: float = ODDS_FACTOR,
-                        step_s: float | None = None, min_fires: int = MIN_FIRES
-                        ) -> SmoulderBar:
-    """The bar for the validation recordings ``groups`` (``rows``: their rows, ``p``: the
+                        step_s: float | None = None, min_fires: int = MIN_FIRES,
+                        margin: float = 0.05) -> SmoulderBar:
+    """The bars for the validation recordings ``groups`` (``rows``: their rows, ``p``: the
     calibrated score of each); see the module docstring. ``step_s``: the watch's step
-    (default ``SmoulderConfig().step_s``).
+    (default ``SmoulderConfig().step_s``); ``margin``: the early bar's over the nuisances.
 
-    :raises ValueError: ``p`` not one score per row, a factor ≤ 0, a step ≤ 0 or
-        ``min_fires`` < 1.
+    :raises ValueError: ``p`` not one score per row, a factor ≤ 0, a step ≤ 0,
+        ``min_fires`` < 1 or a margin outside [0, 1).
     """
     if p.shape != rows.shape:
         raise ValueError(f"{p.size} scores for {rows.size} rows")
+    if not 0.0 <= margin < 1.0:
+        raise ValueError(f"smoulder early bar margin {margin}; allowed: 0 ≤ margin < 1")
     step = SmoulderConfig().step_s if step_s is None else step_s
     if not (step > 0.0 and math.isfinite(step)):
         raise ValueError(f"smoulder step {step} s; allowed: a positive number of seconds")
@@ -161,10 +202,64 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
     silenced = 0 if bar is None else sum(pk < bar for pk in peaks)
     curve = tuple((b, sum(pk >= b for pk in peaks), sum(f[0] >= b for f in found),
                    sum(f[1] >= b for f in found)) for b in CURVE_BARS)
+    early = _early_bar(ds, p, rows, groups, 0.0 if bar is None else bar, margin)
     out = SmoulderBar(bar, odds_factor, weakest, len(found), streams, len(peaks), silenced,
-                      step, min_fires, candidate, curve)
+                      step, min_fires, candidate, curve, early)
     log.info("smoulder bar %s: %s", "none" if bar is None else f"{bar:.3f}", out)
     return out
+
+
+def _early_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
+               groups: Sequence[int], full_bar: float, margin: float) -> EarlyBar:
+    """The early watch's bar (module docstring); ``full_bar``: the full watch's, to measure
+    what the early one gains."""
+    row_group, t = ds.group[rows], ds.t[rows]
+    smoulder, early = ds.smoulder[rows], ds.smoulder_early[rows]
+    peaks: list[float] = []
+    fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
+                          npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = []
+    for g in groups:
+        info = ds.groups[g]
+        if info.kind != "recording":
+            continue
+        sel = row_group == g
+        t0 = info.fire_start_s
+        quiet = sel & (t < t0) if t0 is not None else sel
+        if (quiet & early).any():
+            peaks.append(_nanmax(p[quiet & early]))
+        if t0 is not None:
+            fire = sel & (t >= t0)
+            fire_runs.append((t[fire], p[fire], early[fire], smoulder[fire]))
+    highest = max((pk for pk in peaks if not math.isnan(pk)), default=None)
+    bar = None
+    if highest is None:
+        log.warning("smoulder early bar: no validation no-fire stream meets the early verdict; "
+                    "none written (nothing to choose on)")
+    elif highest + margin > EARLY_CEILING:
+        log.warning("smoulder early bar: validation nuisances meet the early verdict at %.3f; "
+                    "none written (over %.2f with the margin)", highest, EARLY_CEILING)
+    else:
+        bar = max(highest + margin, EARLY_FLOOR, full_bar)
+    fires = sooner = 0
+    gains: list[float] = []
+    for ft, fp, fe, fs in fire_runs:
+        if not fe.any():
+            continue
+        fires += 1
+        if bar is None:
+            continue
+        by_early = fe & (fp >= bar)
+        if not by_early.any():
+            continue
+        t_early = float(ft[int(np.argmax(by_early))])
+        by_full = fs & (fp >= full_bar)
+        t_full = float(ft[int(np.argmax(by_full))]) if by_full.any() else math.inf
+        if t_early < t_full:
+            sooner += 1
+            if math.isfinite(t_full):
+                gains.append(t_full - t_early)
+    return EarlyBar(bar, margin, highest, len(peaks), fires, sooner,
+                    float(np.median(gains)) if gains else None)
 
 
 def _nanmax(values: npt.NDArray[np.float64]) -> float:

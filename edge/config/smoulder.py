@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from edge.config.base import Section
 
@@ -51,3 +51,22 @@ class SmoulderConfig(Section):
         "the model's own bar, chosen on its validation runs (manifest "
         "detection.smoulder_min_score), else 0",
     )
+    early_steps: int = Field(
+        3, ge=0, le=59,
+        description="the early watch (0: off): a spot that heats or spreads in each of this "
+        "many steps alarms when the model firmly says fire (early_min_score); fewer than "
+        "steps",
+    )
+    early_min_score: float | None = Field(
+        None, ge=0.0, le=1.0,
+        description="the early watch alarms when the model's score is at least this; unset: "
+        "the model's own bar, the lowest no validation nuisance reaches (manifest "
+        "detection.smoulder_early_min_score), else the early watch is off",
+    )
+
+    @model_validator(mode="after")
+    def _early_before_full(self) -> SmoulderConfig:
+        if self.early_steps >= self.steps:
+            raise ValueError(f"early_steps {self.early_steps} with steps {self.steps}; "
+                             "allowed: fewer than steps (0: off)")
+        return self

@@ -458,7 +458,8 @@ def model_bars(holder: ModelSource) -> ModelBars:
     """The watches' corroboration bars of the model in use (none: no model, or it has none)."""
     model = holder.model
     return NO_BARS if model is None else ModelBars(model.flame_min_score,
-                                                   model.smoulder_min_score)
+                                                   model.smoulder_min_score,
+                                                   model.smoulder_early_min_score)
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:

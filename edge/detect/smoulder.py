@@ -31,6 +31,13 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
   saying so (``persists``) until a whole step passes with the new spot gone from view
   (its median area 0) — the alarm is held while the fire is there, never cleared under it.
+- **early, if the model firmly says fire**: the same heating-or-spreading rule over the last
+  ``early_steps`` steps (3 × 60 s) says ``early``. Over three minutes a hob or a pan coming up
+  to temperature passes it too, so it alarms only at a much higher score than the full watch
+  (``edge.detect.evidence.SmoulderSource``), a bar training chooses as the lowest no
+  validation nuisance reaches (``cloud.training.smoulder_bar``). On session 21's suites an
+  overheat or a CFAST smoulder the model rates above 0.8 was found 1–4 minutes sooner, and no
+  nuisance the three-step rule sees scored that high.
 - **in a cooking zone, a warning**: a pan left on a hob heats steadily to its oil's
   ignition (340–380 °C), and to these sensors it is an electrical overheat (F5): a static spot
   heating for minutes, no flicker, little CO2 (the pan scored 0.9 as F5 did in session 15).
@@ -61,8 +68,9 @@ __all__ = ["SmoulderEvidence", "SmoulderWatch"]
 @dataclass(frozen=True, slots=True)
 class SmoulderEvidence:
     """What the watch sees: ``new_px`` new hot pixels, their hottest (°C, NaN if none),
-    whether the last completed steps show steady heating or spreading, and whether every new
-    hot pixel lies in the cooking zone (``in_zone``: False when there are none)."""
+    whether the last completed steps show steady heating or spreading (over ``steps``; over
+    ``early_steps``, ``early``), and whether every new hot pixel lies in the cooking zone
+    (``in_zone``: False when there are none)."""
 
     t: float
     new_px: int
@@ -71,6 +79,8 @@ class SmoulderEvidence:
     spreading: bool
     persists: bool = False
     in_zone: bool = False
+    #: The same rule over the last ``early_steps`` steps (the early watch), or smouldering.
+    early: bool = False
 
     @property
     def smouldering(self) -> bool:
@@ -99,6 +109,7 @@ class SmoulderWatch:
         self._steps_n: list[float] = []  # completed steps: median area
         self._heating = False
         self._spreading = False
+        self._early = False
         self._found = False  # a smoulder was found and its spot has not left the view since
 
     def update(self, t: float, celsius: npt.NDArray[np.floating],
@@ -136,7 +147,12 @@ class SmoulderWatch:
         self._areas.append(new_px)
         in_zone = bool(new_px and zone is not None and zone.reshape(-1)[new].all())
         return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
-                                self._found, in_zone)
+                                self._found, in_zone, self._early)
+
+    def confirm(self) -> None:
+        """The early watch's spot alarmed (the model corroborated it): hold it as found, as
+        the full watch's, while it stays in view."""
+        self._found = True
 
     def _close_step(self, missed: int) -> None:
         values = np.asarray(self._hottest)
@@ -157,22 +173,29 @@ class SmoulderWatch:
 
     def _judge(self) -> None:
         cfg = self.cfg
-        self._heating = False
-        self._spreading = self._spreading_slowly()
-        if len(self._steps_t) >= cfg.steps + 1:
-            temps = np.asarray(self._steps_t[-(cfg.steps + 1):])
-            if not np.isnan(temps).any():
-                rise = np.diff(temps)
-                self._heating = bool(rise.min() >= cfg.min_heat_k
-                                     and rise.min() >= cfg.steadiness * rise.max())
-            areas = np.asarray(self._steps_n[-(cfg.steps + 1):])
-            need = np.maximum(cfg.min_spread_px, cfg.min_spread_frac * areas[:-1])
-            self._spreading |= bool(areas[0] > 0 and (np.diff(areas) >= need).all())
+        self._heating, spreading = self._steady(cfg.steps)
+        self._spreading = spreading or self._spreading_slowly()
+        early = cfg.early_steps > 0 and any(self._steady(cfg.early_steps))
+        self._early = early or self._heating or self._spreading
         if self._heating or self._spreading:
             self._found = True
             log.info("smoulder watch: new spot %s (hottest %.0f °C, %d px)",
                      "heating" if self._heating else "spreading", self._steps_t[-1],
                      self._steps_n[-1])
+
+    def _steady(self, n: int) -> tuple[bool, bool]:
+        """(heating, spreading) in each of the last ``n`` completed steps."""
+        if len(self._steps_t) < n + 1:
+            return False, False
+        heating = False
+        temps = np.asarray(self._steps_t[-(n + 1):])
+        if not np.isnan(temps).any():
+            rise = np.diff(temps)
+            heating = bool(rise.min() >= self.cfg.min_heat_k
+                           and rise.min() >= self.cfg.steadiness * rise.max())
+        areas = np.asarray(self._steps_n[-(n + 1):])
+        need = np.maximum(self.cfg.min_spread_px, self.cfg.min_spread_frac * areas[:-1])
+        return heating, bool(areas[0] > 0 and (np.diff(areas) >= need).all())
 
     def _spreading_slowly(self) -> bool:
         """The slow-spreading rule over the last ``slow_steps`` steps (module docstring)."""

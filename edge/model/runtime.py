@@ -224,6 +224,13 @@ class Model:
         return self._detection("smoulder_min_score")
 
     @property
+    def smoulder_early_min_score(self) -> float | None:
+        """The score at which the smoulder watch's early verdict alarms, the lowest no
+        validation nuisance reaches (manifest ``detection.smoulder_early_min_score``); None:
+        the model does not say (the early watch is off)."""
+        return self._detection("smoulder_early_min_score")
+
+    @property
     def hold(self) -> tuple[float, float] | None:
         """``(score, seconds)``: a score held at or above ``score`` for ``seconds`` alarms,
         chosen on the model's validation runs (manifest ``detection.hold_min_score`` and
