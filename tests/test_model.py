@@ -190,9 +190,16 @@ class TestVerification:
         """The smoulder corroboration bar training chose reaches the device with the model,
         beside the others; a model without one says None."""
         info = build(tmp_path, kit.pipelines_a, kit.key, version="sb", flame_min_score=0.72,
-                     hold=(0.71, 300.0), smoulder_min_score=0.09)
+                     hold=(0.71, 300.0), smoulder_min_score=0.09,
+                     smoulder_early_min_score=0.83)
         m = _load(info.path, kit)
         assert m.smoulder_min_score == pytest.approx(0.09)
+        assert m.smoulder_early_min_score == pytest.approx(0.83)
+        assert _load(kit.a.path, kit).smoulder_early_min_score is None
+        for key in ("smoulder_min_score", "smoulder_early_min_score"):
+            with pytest.raises(ValueError, match=rf"{key} 1.5; allowed: 0 ≤ {key} ≤ 1"):
+                build(tmp_path, kit.pipelines_a, kit.key, version=f"bad-{key[:10]}",
+                      **{key: 1.5})
         assert m.flame_min_score == pytest.approx(0.72) and m.hold is not None
         assert _load(kit.a.path, kit).smoulder_min_score is None
         folder = copy_artifact(kit.a, tmp_path)
@@ -212,7 +219,9 @@ class TestVerification:
                                            {"smoulder_min_score": -0.1},
                                            {"smoulder_min_score": 1.01},
                                            {"smoulder_min_score": False},
-                                           {"smoulder_min_score": "low"}])
+                                           {"smoulder_min_score": "low"},
+                                           {"smoulder_early_min_score": 1.2},
+                                           {"smoulder_early_min_score": None, "x": 1}])
     def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
                                       detection: object) -> None:
         """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,
