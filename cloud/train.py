@@ -195,12 +195,15 @@ def main(argv: Sequence[str] | None = None) -> int:
               + "; ".join(f"{b:g} → {n}, {c}, {a}" for b, n, c, a in sb.curve), file=sys.stderr)
         if sb.early is not None:
             eb = sb.early
-            top = "–" if eb.highest_nuisance is None else f"{eb.highest_nuisance:.3f}"
-            gain = "–" if eb.median_gain_s is None else f"{eb.median_gain_s:.0f} s"
-            print("  early smoulder: " + ("none" if eb.bar is None else f"{eb.bar:.3f}")
-                  + f" (validation no-fire streams meeting it score up to {top}, in "
-                  f"{eb.streams}; {eb.sooner} of {eb.fires} fires it meets alarmed sooner, "
-                  f"median by {gain})", file=sys.stderr)
+            print("  early smoulder: " + ("none" if eb.rule is None
+                                          else f"{eb.steps} steps at {eb.bar:.3f}")
+                  + " (per step count: bar; highest no-fire score, streams; fires sooner of "
+                  "those seen; median gain: " + "; ".join(
+                      f"{c.steps} → {'–' if c.bar is None else f'{c.bar:.3f}'}; "
+                      f"{'–' if c.highest_nuisance is None else f'{c.highest_nuisance:.3f}'}, "
+                      f"{c.streams}; {c.sooner} of {c.fires}; "
+                      f"{'–' if c.median_gain_s is None else f'{c.median_gain_s:.0f} s'}"
+                      for c in eb.candidates) + ")", file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)

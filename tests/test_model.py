@@ -191,15 +191,18 @@ class TestVerification:
         beside the others; a model without one says None."""
         info = build(tmp_path, kit.pipelines_a, kit.key, version="sb", flame_min_score=0.72,
                      hold=(0.71, 300.0), smoulder_min_score=0.09,
-                     smoulder_early_min_score=0.83)
+                     smoulder_early=(3, 0.83))
         m = _load(info.path, kit)
         assert m.smoulder_min_score == pytest.approx(0.09)
-        assert m.smoulder_early_min_score == pytest.approx(0.83)
-        assert _load(kit.a.path, kit).smoulder_early_min_score is None
-        for key in ("smoulder_min_score", "smoulder_early_min_score"):
-            with pytest.raises(ValueError, match=rf"{key} 1.5; allowed: 0 ≤ {key} ≤ 1"):
-                build(tmp_path, kit.pipelines_a, kit.key, version=f"bad-{key[:10]}",
-                      **{key: 1.5})
+        assert m.smoulder_early == (3, pytest.approx(0.83))
+        assert _load(kit.a.path, kit).smoulder_early is None
+        for n, (key, value, says) in enumerate((
+                ("smoulder_min_score", 1.5, "smoulder_min_score 1.5; allowed: 0 ≤"),
+                ("smoulder_early", (3, 1.5), "smoulder_early score 1.5; allowed: 0 ≤"),
+                ("smoulder_early", (1, 0.8), "smoulder_early steps 1; allowed: a whole"),
+                ("smoulder_early", (2.5, 0.8), "smoulder_early steps 2.5; allowed: a whole"))):
+            with pytest.raises(ValueError, match=says):
+                build(tmp_path, kit.pipelines_a, kit.key, version=f"bad-{n}", **{key: value})
         assert m.flame_min_score == pytest.approx(0.72) and m.hold is not None
         assert _load(kit.a.path, kit).smoulder_min_score is None
         folder = copy_artifact(kit.a, tmp_path)
@@ -220,8 +223,14 @@ class TestVerification:
                                            {"smoulder_min_score": 1.01},
                                            {"smoulder_min_score": False},
                                            {"smoulder_min_score": "low"},
-                                           {"smoulder_early_min_score": 1.2},
-                                           {"smoulder_early_min_score": None, "x": 1}])
+                                           {"smoulder_early_min_score": 1.2,
+                                            "smoulder_early_steps": 3},
+                                           {"smoulder_early_min_score": 0.8,
+                                            "smoulder_early_steps": 2.5},
+                                           {"smoulder_early_min_score": 0.8,
+                                            "smoulder_early_steps": 60},
+                                           {"smoulder_early_min_score": 0.8},
+                                           {"smoulder_early_steps": 3}])
     def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
                                       detection: object) -> None:
         """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,

@@ -1,6 +1,7 @@
-"""The smoulder watch's early verdict: three steps of heating or spreading alarm when the
-model firmly says fire (edge.detect.smoulder, edge.detect.evidence), at a bar training
-chooses as the lowest no validation nuisance reaches (cloud.training.smoulder_bar)."""
+"""The smoulder watch's early rule: a spot seen heating or spreading for fewer steps than the
+watch's five alarms when the model firmly says fire (edge.detect.smoulder,
+edge.detect.evidence); training chooses how many steps and the bar, the lowest no validation
+nuisance reaches (cloud.training.smoulder_bar)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pydantic import ValidationError
 from cloud.training.corroborate import watches
 from cloud.training.data import Dataset, recording_rows
 from cloud.training.fleet import subset
-from cloud.training.smoulder_bar import EARLY_CEILING, EARLY_FLOOR, EarlyBar
+from cloud.training.smoulder_bar import EARLY_CEILING, EARLY_FLOOR, EarlyBar, EarlyCandidate
 from edge.config import Config
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.evidence import ModelBars
@@ -35,30 +36,27 @@ def alarm_times(score: float, bars: ModelBars,
 
 
 class TestWatch:
-    def test_early_after_three_steps_smouldering_after_five(self) -> None:
-        """A spot heating 10 K a step: early from the close of its third rise, two steps
-        before the full verdict; with ``early_steps = 0``, early only when smouldering."""
+    def test_steps_in_a_row(self) -> None:
+        """A spot heating 10 K a step: at each step's start, for how many closed steps in a
+        row it heated (two rises need three closed steps), up to the watch's five, when it is
+        smouldering."""
         on = np.zeros((60, 80), np.float64)
         on[30, 40] = 10.0  # the pixel got hot at 10 s: new to the scene
         watch = SmoulderWatch()
-        off = SmoulderWatch(SmoulderConfig(early_steps=0))
-        first_early = first_smoulder = None
+        counts, smouldering = [], []
         for t in np.arange(0.0, 480.0, 5.0):
             frame = np.full((60, 80), 20.0)
             frame[30, 40] = 200.0 + 10.0 * (t // 60.0)
             seen = watch.update(float(t), frame, on)
-            alone = off.update(float(t), frame, on)
-            assert alone.early == alone.smouldering == seen.smouldering
-            if seen.early and first_early is None:
-                first_early = t
-            if seen.smouldering and first_smoulder is None:
-                first_smoulder = t
-        # Step k is [60k, 60k + 60); three rises need four closed steps, five need six.
-        assert first_early == 240.0 and first_smoulder == 360.0
+            if t % 60.0 == 0.0:
+                counts.append(seen.steady_steps)
+                smouldering.append(seen.smouldering)
+        assert counts == [0, 0, 0, 2, 3, 4, 5, 5]
+        assert smouldering == [F, F, F, F, F, F, T, T]
 
     def test_confirmed_spot_persists(self) -> None:
-        """Once the early verdict alarmed (``confirm``), the spot is held as found while it
-        stays in view, as a spot the full watch found; unconfirmed, it is not."""
+        """Once a spot seen for fewer steps alarmed (``confirm``), it is held as found while
+        it stays in view, as a spot the full watch found; unconfirmed, it is not."""
         on = np.zeros((60, 80), np.float64)
         for confirm in (True, False):
             watch = SmoulderWatch()
@@ -67,124 +65,148 @@ class TestWatch:
                 frame = np.full((60, 80), 20.0)
                 frame[30, 40] = 200.0 + 10.0 * min(t // 60.0, 3.0)  # stops heating at 180 s
                 seen = watch.update(float(t), frame, on)
-                if seen.early and confirm:
+                if seen.steady_steps >= 3 and confirm:
                     watch.confirm()
-            assert seen is not None and not seen.smouldering and not seen.early
+            assert seen is not None and not seen.smouldering and seen.steady_steps == 0
             assert seen.persists is confirm and seen.holds is confirm
 
     def test_config(self) -> None:
-        """``early_steps`` defaults to 3, must be fewer than ``steps``; ``early_min_score``
-        defaults to the model's, and must be a score."""
-        assert Config().smoulder.early_steps == 3 and Config().smoulder.early_min_score is None
-        with pytest.raises(ValidationError, match="early_steps 5 with steps 5"):
-            SmoulderConfig(early_steps=5)
-        with pytest.raises(ValidationError, match="early_min_score"):
-            Config.model_validate({"smoulder": {"early_min_score": 1.2}})
+        """``early_steps`` and ``early_min_score`` default to the model's; set, both or
+        neither, steps from 2 to ``steps`` - 1; 0 turns it off, alone."""
+        assert Config().smoulder.early_steps is None
+        assert Config().smoulder.early_min_score is None
+        assert SmoulderConfig(early_steps=0).early_steps == 0
+        assert SmoulderConfig(early_steps=4, early_min_score=0.8).early_steps == 4
+        for bad, match in (({"early_steps": 5, "early_min_score": 0.8}, "early_steps 5 with"),
+                           ({"early_steps": 1, "early_min_score": 0.8}, "from 2 to steps"),
+                           ({"early_steps": 3}, "both or neither"),
+                           ({"early_min_score": 0.8}, "both or neither"),
+                           ({"early_steps": 0, "early_min_score": 0.8}, "early_steps is 0"),
+                           ({"early_steps": 3, "early_min_score": 1.2}, "early_min_score")):
+            with pytest.raises(ValidationError, match=match):
+                Config.model_validate({"smoulder": bad})
 
 
 class TestDevice:
-    def test_a_firm_score_alarms_two_steps_sooner(self) -> None:
+    def test_a_firm_score_alarms_sooner(self) -> None:
         """Scored 0.7 (alarm threshold 0.8): at the model's smoulder bar 0.1 the full watch
-        alarms; at 0.75 it cannot, and the early bar 0.6 alarms two steps (120 s) sooner."""
+        alarms; at 0.75 it cannot, and an early rule at 0.6 alarms as many steps sooner as it
+        saves (2, 3 or 4 steps of the watch's 5)."""
         full = alarm_times(0.7, ModelBars(smoulder=0.1))
-        early = alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=0.6))
-        assert len(full) == len(early) == 1
-        assert early[0] == pytest.approx(full[0] - 120.0, abs=1.0)
+        assert len(full) == 1
+        for steps in (2, 3, 4):
+            early = alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=(steps, 0.6)))
+            assert early == pytest.approx([full[0] - 60.0 * (5 - steps)], abs=1.0)
 
-    def test_without_a_firm_score_or_a_bar_no_early_alarm(self) -> None:
-        """Under the early bar, without one (the model says none), or with the early watch
-        off: no alarm before the full watch's."""
-        assert alarm_times(0.55, ModelBars(smoulder=0.75, smoulder_early=0.6)) == []
+    def test_without_a_firm_score_or_a_rule_no_early_alarm(self) -> None:
+        """Under the early bar, without a rule (the model says none), or with it off: no
+        alarm before the full watch's."""
+        bars = ModelBars(smoulder=0.75, smoulder_early=(3, 0.6))
+        assert alarm_times(0.55, bars) == []
         assert alarm_times(0.7, ModelBars(smoulder=0.75)) == []
-        assert alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=0.6),
-                           {"early_steps": 0}) == []
+        assert alarm_times(0.7, bars, {"early_steps": 0}) == []
 
     def test_config_overrides_the_model(self) -> None:
-        """``[smoulder] early_min_score`` wins over the model's early bar, both ways."""
+        """``[smoulder] early_steps`` / ``early_min_score`` win over the model's, both ways."""
         full = alarm_times(0.7, ModelBars(smoulder=0.1))
         assert alarm_times(0.7, ModelBars(smoulder=0.75),
-                           {"early_min_score": 0.65}) == pytest.approx([full[0] - 120.0],
-                                                                       abs=1.0)
-        assert alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=0.6),
-                           {"early_min_score": 0.72}) == []
+                           {"early_steps": 3, "early_min_score": 0.65}
+                           ) == pytest.approx([full[0] - 120.0], abs=1.0)
+        assert alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=(3, 0.6)),
+                           {"early_steps": 3, "early_min_score": 0.72}) == []
 
 
 class TestTrainingRows:
-    def test_early_rows_lead_the_full_verdict(self, overheat: Recording) -> None:
-        """On a rendered overheat, every smouldering row is early, and the early verdict comes
-        at least a step sooner; training rows carry it through concatenation and a subset."""
+    def test_rows_count_the_steps(self, overheat: Recording) -> None:
+        """On a rendered overheat, every smouldering row counts the watch's five steps, three
+        in a row come at least a step sooner; training rows carry the counts through
+        concatenation and a subset."""
         seen = watches(overheat)
-        assert seen.early.shape == seen.smoulder.shape
-        assert seen.smoulder.any() and not (seen.smoulder & ~seen.early).any()
+        assert seen.steady.shape == seen.smoulder.shape
+        assert seen.smoulder.any() and (seen.steady[seen.smoulder] == 5).all()
         ds = Dataset.concat([recording_rows(overheat, "a", FeatureParams(), labels="observable"),
                              recording_rows(overheat, "b", FeatureParams(), watch=False)])
-        t = ds.t[: len(ds) // 2]
         half = len(ds) // 2
-        assert ds.smoulder_early[:half].tolist() == seen.early.tolist()
-        assert not ds.smoulder_early[half:].any()
-        assert t[seen.early].min() <= t[seen.smoulder].min() - 60.0
+        t = ds.t[:half]
+        assert ds.smoulder_steps[:half].tolist() == seen.steady.tolist()
+        assert not ds.smoulder_steps[half:].any()
+        assert t[seen.steady >= 3].min() <= t[seen.smoulder].min() - 60.0
         keep = np.zeros(len(ds), bool)
         keep[:half] = True
-        assert subset(ds, keep).smoulder_early.tolist() == seen.early.tolist()
+        assert subset(ds, keep).smoulder_steps.tolist() == seen.steady.tolist()
 
 
-def early_data(runs: list[tuple[float | None, list[float], list[bool], list[bool]]]
+def early_data(runs: list[tuple[float | None, list[float], list[bool], list[int]]]
                ) -> Dataset:
-    """As ``tests.test_smoulder_bar.dataset``, each run with its early verdicts too."""
+    """As ``tests.test_smoulder_bar.dataset``, each run with its steps in a row too."""
     ds = dataset([(t0, p, s) for t0, p, s, _ in runs])
-    ds.smoulder_early = np.concatenate([np.asarray(e, bool) for *_, e in runs])
+    ds.smoulder_steps = np.concatenate([np.asarray(n, np.int8) for *_, n in runs])
     return ds
 
 
 def early(ds: Dataset, **kw: float) -> EarlyBar:
-    """The early bar on every run of ``ds``."""
+    """The early rule on every run of ``ds``."""
     out = choose(ds, **kw).early
     assert out is not None
     return out
 
 
+def of(eb: EarlyBar, steps: int) -> EarlyCandidate:
+    return next(c for c in eb.candidates if c.steps == steps)
+
+
 class TestChoice:
-    def test_bar_is_over_the_highest_nuisance(self) -> None:
-        """The bar is the highest score of a no-fire stream on an early row, plus the margin;
-        scores on rows the verdict does not hold, or after ignition, do not count. A fire it
-        alarms on before the full watch (bar 0.25 from its weakest fire) is counted, with
-        its gain."""
+    def test_bar_per_step_count_over_the_highest_nuisance(self) -> None:
+        """Per step count, the bar is the highest score of a no-fire stream on a row seen that
+        long, plus the margin; rows seen less long, or after ignition, do not count. The count
+        that gains the most seconds over the full watch (bar 0.25 from its weakest fire) is
+        written; a fire only it finds counts the steps it saves."""
         fire = (0.0, [0.4, 0.9, 0.9, 0.4, 0.4, 0.4], [F, F, F, T, T, T],
-                [F, T, T, T, T, T])  # early at 10 s at 0.9; the full watch at 30 s
-        hob = (None, [0.99, 0.7, 0.72], [F, F, F], [F, T, T])
-        oven = (None, [0.6, 0.6], [F, F], [T, T])
-        before = (50.0, [0.8] * 5 + [0.96], [F] * 6, [F] * 5 + [T])  # early only once burning
+                [0, 2, 3, 5, 5, 5])  # 2 steps at 10 s, 3 at 20 s (0.9); the full watch 30 s
+        hob = (None, [0.99, 0.7, 0.72, 0.5], [F, F, F, F], [0, 2, 2, 3])
+        oven = (None, [0.6, 0.6], [F, F], [4, 4])
+        before = (50.0, [0.8] * 5 + [0.96], [F] * 6, [0] * 5 + [4])  # seen only once burning
         ds = early_data([fire, hob, oven, before])
         assert choose(ds).bar == pytest.approx(0.25)
         eb = early(ds)
-        assert eb.highest_nuisance == pytest.approx(0.72) and eb.streams == 2
-        assert eb.bar == pytest.approx(0.77)
-        # ``before`` alarms early and never by the full watch: sooner, but no gain to count.
-        assert (eb.fires, eb.sooner, eb.median_gain_s) == (2, 2, 20.0)
-        assert early(ds, margin=0.1).bar == pytest.approx(0.82)
+        two, three, four = of(eb, 2), of(eb, 3), of(eb, 4)
+        assert (two.highest_nuisance, two.streams, two.bar) == (
+            pytest.approx(0.72), 2, pytest.approx(0.77))
+        assert (three.highest_nuisance, three.streams, three.bar) == (
+            pytest.approx(0.6), 2, pytest.approx(0.65))
+        assert (four.highest_nuisance, four.streams, four.bar) == (
+            pytest.approx(0.6), 1, pytest.approx(0.65))
+        # 2 steps: the fire 20 s sooner; ``before`` (4 steps, 0.96) found by it alone: +180 s.
+        assert (two.fires, two.sooner, two.gain_s, two.median_gain_s) == (2, 2, 200.0, 20.0)
+        assert (three.fires, three.sooner, three.gain_s) == (2, 2, 10.0 + 120.0)
+        assert (four.fires, four.sooner, four.gain_s) == (2, 1, 60.0)
+        assert eb.rule == (2, pytest.approx(0.77))
+        assert early(ds, margin=0.1).rule == (2, pytest.approx(0.82))
 
     def test_floors(self) -> None:
         """Never under ``EARLY_FLOOR`` nor the full watch's own bar."""
-        fire = (0.0, [0.9, 0.9], [T, T], [T, T])  # weakest 0.9: full bar 0.818
-        low = (None, [0.1], [F], [T])
-        assert early(early_data([fire, low])).bar == pytest.approx(
-            max(EARLY_FLOOR, 0.9 / (0.9 + 2 * 0.1)))
-        fire = (0.0, [0.3, 0.3], [T, T], [T, T])
-        assert early(early_data([fire, low])).bar == EARLY_FLOOR
+        fire = (0.0, [0.95, 0.95], [F, T], [3, 5])  # weakest 0.95: full bar 0.905
+        low = (None, [0.1], [F], [4])
+        assert of(early(early_data([fire, low])), 3).bar == pytest.approx(0.95 / 1.05)
+        fire = (0.0, [0.3, 0.3], [T, T], [5, 5])
+        assert of(early(early_data([fire, low])), 3).bar == EARLY_FLOOR
 
-    def test_no_bar_without_nuisances_or_over_the_ceiling(
+    def test_no_rule_without_nuisances_over_the_ceiling_or_a_gain(
             self, caplog: pytest.LogCaptureFixture) -> None:
-        """No no-fire stream meets the early verdict (nothing to choose on), or the highest
-        reaches the ceiling less the margin: no bar, logged, and no fire counted sooner."""
-        fire = (0.0, [0.9, 0.9], [T, T], [T, T])
+        """A step count no no-fire stream reaches (nothing to choose on), or whose nuisances
+        reach the ceiling less the margin, has no bar; with no count alarming a fire sooner,
+        no rule is written, and that is logged."""
+        fire = (0.0, [0.9, 0.9], [T, T], [5, 5])
         with caplog.at_level(logging.WARNING, "cloud.training.smoulder_bar"):
-            none = early(early_data([fire, (None, [0.99], [F], [F])]))
-            high = early(early_data([fire, (None, [EARLY_CEILING - 0.04], [F], [T])]))
-        assert none.bar is None and none.highest_nuisance is None and none.fires == 1
-        assert high.bar is None and high.sooner == 0 and high.streams == 1
-        assert "nothing to choose on" in caplog.text and "none written (over" in caplog.text
+            none = early(early_data([fire, (None, [0.99], [F], [0])]))
+            high = early(early_data([(0.0, [0.99, 0.2], [F, T], [4, 5]),
+                                     (None, [EARLY_CEILING - 0.04], [F], [4])]))
+        assert none.rule is None and of(none, 3).highest_nuisance is None
+        assert of(none, 3).fires == 1 and of(none, 3).bar is None
+        assert high.rule is None and of(high, 4).bar is None and of(high, 4).streams == 1
+        assert caplog.text.count("none written") == 2
 
     def test_bad_margin_refused(self) -> None:
         """A margin outside [0, 1) is refused, saying what is allowed."""
         with pytest.raises(ValueError, match=r"margin 1\.0; allowed"):
-            choose(early_data([(0.0, [0.5], [T], [T])]), margin=1.0)
+            choose(early_data([(0.0, [0.5], [T], [5])]), margin=1.0)

@@ -193,7 +193,7 @@ def write_artifact(
     flame_min_score: float | None = None,
     hold: tuple[float, float] | None = None,
     smoulder_min_score: float | None = None,
-    smoulder_early_min_score: float | None = None,
+    smoulder_early: tuple[int, float] | None = None,
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
 
@@ -209,8 +209,9 @@ def write_artifact(
     written as ``detection.hold_min_score`` and ``detection.hold_s``; None: none.
     ``smoulder_min_score``: the score that corroborates a smouldering spot
     (``cloud.training.smoulder_bar``), written as ``detection.smoulder_min_score``; None: none.
-    ``smoulder_early_min_score``: the score at which the smoulder watch's early verdict alarms
-    (``cloud.training.smoulder_bar``), ``detection.smoulder_early_min_score``; None: none.
+    ``smoulder_early``: ``(steps, score)``, a spot the smoulder watch sees heating or spreading
+    for that many steps alarms at that score (``cloud.training.smoulder_bar``), written as
+    ``detection.smoulder_early_steps`` and ``smoulder_early_min_score``; None: none.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -227,9 +228,14 @@ def write_artifact(
     if flame_min_score is not None and not 0.0 <= flame_min_score <= 1.0:
         raise ValueError(f"flame_min_score {flame_min_score}; allowed: 0 ≤ flame_min_score ≤ 1")
     for key, bar in (("smoulder_min_score", smoulder_min_score),
-                     ("smoulder_early_min_score", smoulder_early_min_score)):
+                     ("smoulder_early score", None if smoulder_early is None
+                      else smoulder_early[1])):
         if bar is not None and not 0.0 <= bar <= 1.0:
             raise ValueError(f"{key} {bar}; allowed: 0 ≤ {key} ≤ 1")
+    if smoulder_early is not None and not (isinstance(smoulder_early[0], int)
+                                           and 2 <= smoulder_early[0] <= 59):
+        raise ValueError(f"smoulder_early steps {smoulder_early[0]!r}; allowed: a whole "
+                         "number from 2 to 59")
     if hold is not None and not (0.0 < hold[0] < 1.0 and 0.0 < hold[1] <= 3600.0):
         raise ValueError(f"hold {hold}; allowed: a score in (0, 1) held for (0, 3600] s")
     if version is not None and not VERSION_RE.match(version):
@@ -241,8 +247,9 @@ def write_artifact(
         detection["hold_min_score"], detection["hold_s"] = float(hold[0]), float(hold[1])
     if smoulder_min_score is not None:
         detection["smoulder_min_score"] = float(smoulder_min_score)
-    if smoulder_early_min_score is not None:
-        detection["smoulder_early_min_score"] = float(smoulder_early_min_score)
+    if smoulder_early is not None:
+        detection["smoulder_early_steps"] = smoulder_early[0]
+        detection["smoulder_early_min_score"] = float(smoulder_early[1])
     _check_weights(pipelines, weights)
     try:
         cal = None if calibration is None else parse_calibration(calibration)

@@ -71,8 +71,9 @@ class Watches:
 
     flame: npt.NDArray[np.int8]
     smoulder: npt.NDArray[np.bool_]
-    #: The smoulder watch's early verdict (over ``early_steps``, or smouldering).
-    early: npt.NDArray[np.bool_]
+    #: For how many steps in a row the smoulder watch saw the spot heat or spread
+    #: (``SmoulderEvidence.steady_steps``).
+    steady: npt.NDArray[np.int8]
 
 
 def watches(rec: Recording, params: FeatureParams | None = None,
@@ -88,14 +89,14 @@ def watches(rec: Recording, params: FeatureParams | None = None,
     res = np.float32(rec.frame_resolution_k)
     per_frame = np.zeros(rec.frame_t.size, np.int8)
     smouldering = np.zeros(rec.frame_t.size, bool)
-    early = np.zeros(rec.frame_t.size, bool)
+    steady = np.zeros(rec.frame_t.size, np.int8)
     for i, t in enumerate(rec.frame_t.tolist()):
         celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
         seen = watch.update(t, celsius)
         if seen.growing:
             per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
         spot = slow.update(t, celsius, watch.onset)
-        smouldering[i], early[i] = spot.smouldering, spot.early
+        smouldering[i], steady[i] = spot.smouldering, spot.steady_steps
     frames = row_frames(rec, params)
     on_frame = frames >= 0
 
@@ -104,7 +105,7 @@ def watches(rec: Recording, params: FeatureParams | None = None,
         out[on_frame] = verdicts[frames[on_frame]]
         return out
 
-    return Watches(per_row(per_frame), per_row(smouldering), per_row(early))
+    return Watches(per_row(per_frame), per_row(smouldering), per_row(steady))
 
 
 @dataclass(frozen=True)

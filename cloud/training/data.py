@@ -93,8 +93,10 @@ class Dataset:
     #: Per row, whether the device's smoulder watch says that camera frame's new spot keeps
     #: heating or spreading (``cloud.training.corroborate.watches``); False without a frame.
     smoulder: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
-    #: Per row, the smoulder watch's early verdict (``SmoulderEvidence.early``).
-    smoulder_early: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, bool))
+    #: Per row, for how many steps in a row the smoulder watch saw the spot heat or spread
+    #: (``SmoulderEvidence.steady_steps``); 0 without a frame.
+    smoulder_steps: npt.NDArray[np.int8] = field(
+        default_factory=lambda: np.zeros(0, np.int8))
 
     def __post_init__(self) -> None:
         if self.w.size == 0 and self.y.size:
@@ -103,8 +105,8 @@ class Dataset:
             self.watch = np.zeros(self.y.size, np.int8)
         if self.smoulder.size == 0 and self.y.size:
             self.smoulder = np.zeros(self.y.size, bool)
-        if self.smoulder_early.size == 0 and self.y.size:
-            self.smoulder_early = np.zeros(self.y.size, bool)
+        if self.smoulder_steps.size == 0 and self.y.size:
+            self.smoulder_steps = np.zeros(self.y.size, np.int8)
 
     @classmethod
     def empty(cls, n_features: int | None = None) -> Dataset:
@@ -130,7 +132,7 @@ class Dataset:
             clips=[c for p in parts for c in p.clips],
             watch=np.concatenate([p.watch for p in parts]).astype(np.int8),
             smoulder=np.concatenate([p.smoulder for p in parts]).astype(bool),
-            smoulder_early=np.concatenate([p.smoulder_early for p in parts]).astype(bool),
+            smoulder_steps=np.concatenate([p.smoulder_steps for p in parts]).astype(np.int8),
         )
 
     def __len__(self) -> int:
@@ -283,7 +285,7 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
 
         verdicts = watches(rec, params)
         ds.watch, ds.smoulder = verdicts.flame, verdicts.smoulder
-        ds.smoulder_early = verdicts.early
+        ds.smoulder_steps = verdicts.steady
     return ds
 
 

@@ -253,8 +253,7 @@ class Ensemble:
             "flame_min_score": None if self.flame_bar is None else self.flame_bar.bar,
             "hold": None if hb is None or hb.bar is None else (hb.bar, hb.seconds),
             "smoulder_min_score": None if sb is None else sb.bar,
-            "smoulder_early_min_score": None if sb is None or sb.early is None
-            else sb.early.bar,
+            "smoulder_early": None if sb is None or sb.early is None else sb.early.rule,
         }
 
     def member_proba(self, X: npt.ArrayLike) -> dict[str, Array]:

@@ -30,17 +30,19 @@ watch sees and the model scores under the bar are silenced. Both are reported, w
 trade-off at a few bars (``curve``). The bar goes into the manifest
 (``detection.smoulder_min_score``); the device uses it unless ``[smoulder] min_score`` is set.
 
-**The early bar** (:class:`EarlyBar`). The watch's five one-minute steps alone take five
-minutes, while fire-science.md asks for a smoulder in view within three. Its early verdict
-(the same rule over ``early_steps``, three steps) is met by hobs and pans coming up to
-temperature too, so there the model must say fire firmly, and this bar is chosen as the
-flame watch's is: the lowest score no validation no-fire stream reaches on a frame the early
-verdict holds, plus the margin, at least ``EARLY_FLOOR`` (more likely fire than not). When the
-nuisances reach ``EARLY_CEILING`` less the margin, or none meets the early verdict (nothing to
-choose on), no bar is written and the early watch stays off. Reported: the validation fires it
-alarms on before the full watch would, and by how much. Manifest
-``detection.smoulder_early_min_score``; the device uses it unless ``[smoulder]
-early_min_score`` is set.
+**The early rule** (:class:`EarlyBar`). The watch's five one-minute steps alone take five
+minutes, while fire-science.md asks for a smoulder in view within three. The watch also says
+for how many steps in a row a spot has heated or spread (``steady_steps``); hobs and pans
+coming up to temperature do that for a few minutes too, so a spot seen for fewer steps alarms
+only when the model says fire firmly. For each step count in ``EARLY_STEPS`` the bar is chosen
+as the flame watch's is: the highest score of a validation no-fire stream on a frame seen for
+that many steps, plus the margin, at least ``EARLY_FLOOR`` (more likely fire than not) and
+the smoulder bar. A count whose nuisances reach ``EARLY_CEILING`` less the margin, or that no
+nuisance reaches at all (nothing to choose on), gets no bar. Of the counts with a bar, the one
+that alarms the validation fires soonest (the most seconds gained over the full watch, a fire
+only it finds counting the steps it saves) is written; with none, the rule is off. Manifest
+``detection.smoulder_early_steps`` and ``smoulder_early_min_score``; the device uses them
+unless ``[smoulder] early_steps`` / ``early_min_score`` are set.
 """
 
 from __future__ import annotations
@@ -61,8 +63,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CURVE_BARS", "EARLY_CEILING", "EARLY_FLOOR", "MIN_FIRES", "ODDS_FACTOR",
-           "EarlyBar", "SmoulderBar", "choose_smoulder_bar", "odds_scaled"]
+__all__ = ["CURVE_BARS", "EARLY_CEILING", "EARLY_FLOOR", "EARLY_STEPS", "MIN_FIRES",
+           "ODDS_FACTOR", "EarlyBar", "EarlyCandidate", "SmoulderBar", "choose_smoulder_bar",
+           "odds_scaled"]
 
 #: The bar is the weakest validation fire's score when found at this share of its odds.
 ODDS_FACTOR = 0.5
@@ -71,7 +74,9 @@ ODDS_FACTOR = 0.5
 MIN_FIRES = 59
 #: The bars the report's trade-off curve is read at (``SmoulderBar.curve``).
 CURVE_BARS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
-#: The early bar is never under this (a spot heating for three minutes alarms only when the
+#: The step counts the early rule is chosen among (fewer than the watch's five).
+EARLY_STEPS = (2, 3, 4)
+#: The early bar is never under this (a spot heating for a few minutes alarms only when the
 #: model calls fire more likely than not)...
 EARLY_FLOOR = 0.5
 #: ... and is not written above this (the alarm threshold's own ceiling: the model alone
@@ -80,23 +85,41 @@ EARLY_CEILING = 0.95
 
 
 @dataclass(frozen=True)
-class EarlyBar:
-    """The early watch's bar (None: not chosen; see the module docstring) and what it rests on.
+class EarlyCandidate:
+    """One step count of the early rule: its bar (None: none; see the module docstring) and
+    what it rests on.
 
-    ``highest_nuisance``: the highest score of a no-fire stream on a frame the early verdict
-    holds (None: no stream meets it); ``streams``: no-fire streams that meet it; ``fires``:
-    validation fires it meets after ignition; ``sooner``: those it alarms on at the bar
-    before the full watch does at the smoulder bar (or alone); ``median_gain_s``: by how much,
-    the median over those (a fire the full watch never alarms on is not counted in it).
+    ``highest_nuisance``: the highest score of a no-fire stream on a frame seen for ``steps``
+    (None: no stream is); ``streams``: no-fire streams seen that long; ``fires``: validation
+    fires seen that long after ignition; ``sooner``: those it alarms on at the bar before the
+    full watch does at the smoulder bar (or alone); ``gain_s``: the seconds gained, summed
+    (a fire only it finds counts the steps it saves); ``median_gain_s``: the median over the
+    fires both alarm on.
     """
 
+    steps: int
     bar: float | None
-    margin: float
     highest_nuisance: float | None
     streams: int
     fires: int
     sooner: int
+    gain_s: float
     median_gain_s: float | None
+
+
+@dataclass(frozen=True)
+class EarlyBar:
+    """The early rule written (``steps``, ``bar``; None: none) and every candidate."""
+
+    steps: int | None
+    bar: float | None
+    margin: float
+    candidates: tuple[EarlyCandidate, ...]
+
+    @property
+    def rule(self) -> tuple[int, float] | None:
+        """``(steps, bar)`` for the manifest, or None."""
+        return None if self.steps is None or self.bar is None else (self.steps, self.bar)
 
 
 @dataclass(frozen=True)
@@ -202,7 +225,7 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
     silenced = 0 if bar is None else sum(pk < bar for pk in peaks)
     curve = tuple((b, sum(pk >= b for pk in peaks), sum(f[0] >= b for f in found),
                    sum(f[1] >= b for f in found)) for b in CURVE_BARS)
-    early = _early_bar(ds, p, rows, groups, 0.0 if bar is None else bar, margin)
+    early = _early_bar(ds, p, rows, groups, 0.0 if bar is None else bar, margin, step)
     out = SmoulderBar(bar, odds_factor, weakest, len(found), streams, len(peaks), silenced,
                       step, min_fires, candidate, curve, early)
     log.info("smoulder bar %s: %s", "none" if bar is None else f"{bar:.3f}", out)
@@ -210,14 +233,16 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
 
 
 def _early_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.intp],
-               groups: Sequence[int], full_bar: float, margin: float) -> EarlyBar:
-    """The early watch's bar (module docstring); ``full_bar``: the full watch's, to measure
-    what the early one gains."""
+               groups: Sequence[int], full_bar: float, margin: float, step_s: float
+               ) -> EarlyBar:
+    """The early rule (module docstring); ``full_bar``: the full watch's, to measure what the
+    early one gains."""
+    full_steps = SmoulderConfig().steps
     row_group, t = ds.group[rows], ds.t[rows]
-    smoulder, early = ds.smoulder[rows], ds.smoulder_early[rows]
-    peaks: list[float] = []
+    smoulder, seen = ds.smoulder[rows], ds.smoulder_steps[rows]
+    quiet_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]] = []
     fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                          npt.NDArray[np.bool_], npt.NDArray[np.bool_]]] = []
+                          npt.NDArray[np.int8], npt.NDArray[np.bool_]]] = []
     for g in groups:
         info = ds.groups[g]
         if info.kind != "recording":
@@ -225,41 +250,46 @@ def _early_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.int
         sel = row_group == g
         t0 = info.fire_start_s
         quiet = sel & (t < t0) if t0 is not None else sel
-        if (quiet & early).any():
-            peaks.append(_nanmax(p[quiet & early]))
+        if quiet.any():
+            quiet_runs.append((p[quiet], seen[quiet]))
         if t0 is not None:
             fire = sel & (t >= t0)
-            fire_runs.append((t[fire], p[fire], early[fire], smoulder[fire]))
-    highest = max((pk for pk in peaks if not math.isnan(pk)), default=None)
-    bar = None
-    if highest is None:
-        log.warning("smoulder early bar: no validation no-fire stream meets the early verdict; "
-                    "none written (nothing to choose on)")
-    elif highest + margin > EARLY_CEILING:
-        log.warning("smoulder early bar: validation nuisances meet the early verdict at %.3f; "
-                    "none written (over %.2f with the margin)", highest, EARLY_CEILING)
-    else:
-        bar = max(highest + margin, EARLY_FLOOR, full_bar)
-    fires = sooner = 0
-    gains: list[float] = []
-    for ft, fp, fe, fs in fire_runs:
-        if not fe.any():
-            continue
-        fires += 1
-        if bar is None:
-            continue
-        by_early = fe & (fp >= bar)
-        if not by_early.any():
-            continue
-        t_early = float(ft[int(np.argmax(by_early))])
-        by_full = fs & (fp >= full_bar)
-        t_full = float(ft[int(np.argmax(by_full))]) if by_full.any() else math.inf
-        if t_early < t_full:
-            sooner += 1
-            if math.isfinite(t_full):
-                gains.append(t_full - t_early)
-    return EarlyBar(bar, margin, highest, len(peaks), fires, sooner,
-                    float(np.median(gains)) if gains else None)
+            fire_runs.append((t[fire], p[fire], seen[fire], smoulder[fire]))
+    candidates = []
+    for n in EARLY_STEPS:
+        peaks = [_nanmax(qp[qs >= n]) for qp, qs in quiet_runs if (qs >= n).any()]
+        highest = max((pk for pk in peaks if not math.isnan(pk)), default=None)
+        bar = None
+        if highest is not None and highest + margin <= EARLY_CEILING:
+            bar = max(highest + margin, EARLY_FLOOR, full_bar)
+        fires = sooner = 0
+        gains: list[float] = []
+        total = 0.0
+        for ft, fp, fs, full in fire_runs:
+            if not (fs >= n).any():
+                continue
+            fires += 1
+            hit = (fs >= n) & (fp >= (math.inf if bar is None else bar))
+            if not hit.any():
+                continue
+            t_early = float(ft[int(np.argmax(hit))])
+            by_full = full & (fp >= full_bar)
+            t_full = float(ft[int(np.argmax(by_full))]) if by_full.any() else math.inf
+            if t_early < t_full:
+                sooner += 1
+                gain = t_full - t_early
+                if math.isfinite(gain):
+                    gains.append(gain)
+                total += gain if math.isfinite(gain) else (full_steps - n) * step_s
+        candidates.append(EarlyCandidate(n, bar, highest, len(peaks), fires, sooner, total,
+                                         float(np.median(gains)) if gains else None))
+    usable = [c for c in candidates if c.bar is not None and c.sooner]
+    best = max(usable, key=lambda c: (c.gain_s, c.steps), default=None)
+    if best is None:
+        log.warning("smoulder early rule: no step count of %s has a bar under %.2f that alarms "
+                    "a validation fire sooner; none written", EARLY_STEPS, EARLY_CEILING)
+    return EarlyBar(None if best is None else best.steps, None if best is None else best.bar,
+                    margin, tuple(candidates))
 
 
 def _nanmax(values: npt.NDArray[np.float64]) -> float:

@@ -51,22 +51,29 @@ class SmoulderConfig(Section):
         "the model's own bar, chosen on its validation runs (manifest "
         "detection.smoulder_min_score), else 0",
     )
-    early_steps: int = Field(
-        3, ge=0, le=59,
-        description="the early watch (0: off): a spot that heats or spreads in each of this "
-        "many steps alarms when the model firmly says fire (early_min_score); fewer than "
-        "steps",
+    early_steps: int | None = Field(
+        None, ge=0, le=59,
+        description="sooner: a spot that heated or spread in each of this many steps (fewer "
+        "than steps) alarms when the model's score is at least early_min_score; both or "
+        "neither; unset: the model's own (manifest detection.smoulder_early_steps / "
+        "smoulder_early_min_score), else off; 0: off",
     )
     early_min_score: float | None = Field(
         None, ge=0.0, le=1.0,
-        description="the early watch alarms when the model's score is at least this; unset: "
-        "the model's own bar, the lowest no validation nuisance reaches (manifest "
-        "detection.smoulder_early_min_score), else the early watch is off",
+        description="the score a spot seen for early_steps must reach (see early_steps)",
     )
 
     @model_validator(mode="after")
-    def _early_before_full(self) -> SmoulderConfig:
-        if self.early_steps >= self.steps:
+    def _early(self) -> SmoulderConfig:
+        if self.early_steps == 0:
+            if self.early_min_score is not None:
+                raise ValueError("early_min_score with early_steps 0 (off); allowed: "
+                                 "early_min_score unset when early_steps is 0")
+            return self
+        if (self.early_steps is None) != (self.early_min_score is None):
+            raise ValueError("early_steps and early_min_score: one is set; allowed: both or "
+                             "neither (neither: the model's own)")
+        if self.early_steps is not None and not 2 <= self.early_steps < self.steps:
             raise ValueError(f"early_steps {self.early_steps} with steps {self.steps}; "
-                             "allowed: fewer than steps (0: off)")
+                             "allowed: from 2 to steps - 1 (0: off)")
         return self

@@ -12,9 +12,9 @@ add one :class:`Evidence`:
 - ``smoulder`` (:class:`SmoulderSource`): a new spot keeps heating or spreading for minutes;
   triggers when the model corroborates it (``[smoulder] min_score``, else the model's own
   bar, else 0), holds while it goes on and, once found, while its
-  spot stays in view (a smoulder does not put itself out in minutes); sooner, after
-  ``early_steps`` steps, when the model firmly says fire (``[smoulder] early_min_score``,
-  else the model's own early bar, else not at all); a spot wholly in the
+  spot stays in view (a smoulder does not put itself out in minutes); sooner, after fewer
+  steps, when the model firmly says fire (``[smoulder] early_steps`` and ``early_min_score``,
+  else the model's own, else not at all); a spot wholly in the
   cooking zone (``[lepton] cooking_zone``: a pan heating on the hob) only *warns*, as
   ``cooking_zone``: the alarm logic enters ``pre_alarm`` with that reason;
 - ``known_scene`` (:class:`KnownSceneRule`): everything hot in view is the known scene (a
@@ -55,7 +55,7 @@ __all__ = [
     "Verdict",
     "build_sources",
     "combine",
-    "early_bar",
+    "early_rule",
     "flame_bar",
     "scene_bar",
     "smoulder_bar",
@@ -89,11 +89,12 @@ class Evidence:
 class ModelBars:
     """The scores the model in use says corroborate its watches, chosen on its validation
     runs (manifest ``detection``): ``flame`` a growing flame, ``smoulder`` a smouldering
-    spot, ``smoulder_early`` a spot the early watch sees; None: it does not say."""
+    spot, ``smoulder_early`` ``(steps, score)`` a spot seen heating or spreading for that many
+    steps, fewer than the watch's own; None: it does not say."""
 
     flame: float | None = None
     smoulder: float | None = None
-    smoulder_early: float | None = None
+    smoulder_early: tuple[int, float] | None = None
 
 
 NO_BARS = ModelBars()
@@ -170,23 +171,24 @@ class SmoulderSource:
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
         zone = None if self.zone is None else self.zone.masked(look.celsius.shape)
         seen = self.watch.update(look.t, look.celsius, memory.onset, zone)
-        if not (seen.holds or seen.early):
+        if not (seen.holds or seen.steady_steps):
             return None
         doing = ("heating" if seen.heating else "spreading" if seen.spreading
                  else "smouldering (found before; still in view)" if seen.persists
-                 else f"heating or spreading for {self.cfg.early_steps} steps")
+                 else f"heating or spreading, {seen.steady_steps} steps in a row")
         where = "in the cooking zone" if seen.in_zone else "new to the scene"
         why = (f"a hot spot {where} keeps {doing}: {seen.new_px} px, hottest "
                f"{seen.hottest_c:.0f} °C")
         if seen.in_zone:
             return Evidence(self.zone_name, why, warns=seen.smouldering, holds=seen.holds)
         triggers = seen.smouldering and look.score >= smoulder_bar(self.cfg, look)
-        if not triggers and seen.early:
-            early = early_bar(self.cfg, look)
-            triggers = early is not None and look.score >= early
-            if triggers:
+        if not triggers and seen.steady_steps:
+            early = early_rule(self.cfg, look)
+            triggers = (early is not None and seen.steady_steps >= early[0]
+                        and look.score >= early[1])
+            if triggers and early is not None:
                 self.watch.confirm()
-                why += f"; the model firmly says fire ({look.score:.2f} ≥ {early:.2f})"
+                why += f"; the model firmly says fire ({look.score:.2f} ≥ {early[1]:.2f})"
         return Evidence(self.name, why, triggers=triggers, holds=seen.holds or triggers)
 
 
@@ -231,14 +233,14 @@ def smoulder_bar(config: SmoulderConfig, look: Look) -> float:
     return bar if bar is not None else 0.0
 
 
-def early_bar(config: SmoulderConfig, look: Look) -> float | None:
-    """The score at which the early watch's spot alarms: ``[smoulder] early_min_score`` when
-    set, else the model's own (``look.model_bars``); None: the early watch is off (no bar, or
-    ``early_steps = 0``)."""
+def early_rule(config: SmoulderConfig, look: Look) -> tuple[int, float] | None:
+    """``(steps, score)``: a spot seen heating or spreading for that many steps in a row
+    alarms at that score. ``[smoulder] early_steps`` / ``early_min_score`` when set, else the
+    model's own (``look.model_bars``); None: off (``early_steps = 0``, or no rule)."""
     if config.early_steps == 0:
         return None
-    if config.early_min_score is not None:
-        return config.early_min_score
+    if config.early_steps is not None and config.early_min_score is not None:
+        return config.early_steps, config.early_min_score
     return look.model_bars().smoulder_early
 
 

@@ -459,7 +459,7 @@ def model_bars(holder: ModelSource) -> ModelBars:
     model = holder.model
     return NO_BARS if model is None else ModelBars(model.flame_min_score,
                                                    model.smoulder_min_score,
-                                                   model.smoulder_early_min_score)
+                                                   model.smoulder_early)
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:

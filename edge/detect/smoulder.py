@@ -31,13 +31,13 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
   saying so (``persists``) until a whole step passes with the new spot gone from view
   (its median area 0) — the alarm is held while the fire is there, never cleared under it.
-- **early, if the model firmly says fire**: the same heating-or-spreading rule over the last
-  ``early_steps`` steps (3 × 60 s) says ``early``. Over three minutes a hob or a pan coming up
-  to temperature passes it too, so it alarms only at a much higher score than the full watch
-  (``edge.detect.evidence.SmoulderSource``), a bar training chooses as the lowest no
-  validation nuisance reaches (``cloud.training.smoulder_bar``). On session 21's suites an
-  overheat or a CFAST smoulder the model rates above 0.8 was found 1–4 minutes sooner, and no
-  nuisance the three-step rule sees scored that high.
+- **sooner, if the model firmly says fire**: the watch also says for how many of the last
+  steps in a row the same rule holds (``steady_steps``, up to ``steps``). Over two to four
+  minutes a hob or a pan coming up to temperature passes it too, so a spot seen for fewer
+  steps than ``steps`` alarms only at a higher score (``edge.detect.evidence.SmoulderSource``):
+  training chooses how many steps and the bar, the lowest no validation nuisance reaches
+  (``cloud.training.smoulder_bar``). On session 21's suites overheats and CFAST smoulders were
+  found one to four minutes sooner this way.
 - **in a cooking zone, a warning**: a pan left on a hob heats steadily to its oil's
   ignition (340–380 °C), and to these sensors it is an electrical overheat (F5): a static spot
   heating for minutes, no flicker, little CO2 (the pan scored 0.9 as F5 did in session 15).
@@ -68,9 +68,9 @@ __all__ = ["SmoulderEvidence", "SmoulderWatch"]
 @dataclass(frozen=True, slots=True)
 class SmoulderEvidence:
     """What the watch sees: ``new_px`` new hot pixels, their hottest (°C, NaN if none),
-    whether the last completed steps show steady heating or spreading (over ``steps``; over
-    ``early_steps``, ``early``), and whether every new hot pixel lies in the cooking zone
-    (``in_zone``: False when there are none)."""
+    whether the last completed steps show steady heating or spreading (over ``steps``; for
+    how many of them in a row, ``steady_steps``), and whether every new hot pixel lies in the
+    cooking zone (``in_zone``: False when there are none)."""
 
     t: float
     new_px: int
@@ -79,8 +79,9 @@ class SmoulderEvidence:
     spreading: bool
     persists: bool = False
     in_zone: bool = False
-    #: The same rule over the last ``early_steps`` steps (the early watch), or smouldering.
-    early: bool = False
+    #: For how many of the last completed steps in a row the spot heated steadily or spread
+    #: (0 or at least 2; ``steps`` when smouldering).
+    steady_steps: int = 0
 
     @property
     def smouldering(self) -> bool:
@@ -109,7 +110,7 @@ class SmoulderWatch:
         self._steps_n: list[float] = []  # completed steps: median area
         self._heating = False
         self._spreading = False
-        self._early = False
+        self._steady_n = 0
         self._found = False  # a smoulder was found and its spot has not left the view since
 
     def update(self, t: float, celsius: npt.NDArray[np.floating],
@@ -147,11 +148,11 @@ class SmoulderWatch:
         self._areas.append(new_px)
         in_zone = bool(new_px and zone is not None and zone.reshape(-1)[new].all())
         return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
-                                self._found, in_zone, self._early)
+                                self._found, in_zone, self._steady_n)
 
     def confirm(self) -> None:
-        """The early watch's spot alarmed (the model corroborated it): hold it as found, as
-        the full watch's, while it stays in view."""
+        """A spot seen for fewer than ``steps`` alarmed (the model firmly corroborated it):
+        hold it as found, as the full watch's, while it stays in view."""
         self._found = True
 
     def _close_step(self, missed: int) -> None:
@@ -175,8 +176,8 @@ class SmoulderWatch:
         cfg = self.cfg
         self._heating, spreading = self._steady(cfg.steps)
         self._spreading = spreading or self._spreading_slowly()
-        early = cfg.early_steps > 0 and any(self._steady(cfg.early_steps))
-        self._early = early or self._heating or self._spreading
+        self._steady_n = cfg.steps if self._heating or self._spreading else next(
+            (n for n in range(cfg.steps - 1, 1, -1) if any(self._steady(n))), 0)
         if self._heating or self._spreading:
             self._found = True
             log.info("smoulder watch: new spot %s (hottest %.0f °C, %d px)",

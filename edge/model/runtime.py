@@ -224,11 +224,14 @@ class Model:
         return self._detection("smoulder_min_score")
 
     @property
-    def smoulder_early_min_score(self) -> float | None:
-        """The score at which the smoulder watch's early verdict alarms, the lowest no
-        validation nuisance reaches (manifest ``detection.smoulder_early_min_score``); None:
-        the model does not say (the early watch is off)."""
-        return self._detection("smoulder_early_min_score")
+    def smoulder_early(self) -> tuple[int, float] | None:
+        """``(steps, score)``: a spot the smoulder watch sees heating or spreading for that
+        many steps alarms at that score, the lowest no validation nuisance reaches (manifest
+        ``detection.smoulder_early_steps`` and ``smoulder_early_min_score``); None: the model
+        does not say (off)."""
+        steps = self._detection("smoulder_early_steps")
+        bar = self._detection("smoulder_early_min_score")
+        return None if steps is None or bar is None else (int(steps), bar)
 
     @property
     def hold(self) -> tuple[float, float] | None:

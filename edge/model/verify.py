@@ -318,7 +318,8 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 def _check_detection(folder: Path, detection: Any) -> None:
     """``detection`` (optional): ``flame_min_score``, ``smoulder_min_score`` and
     ``smoulder_early_min_score``, numbers in [0, 1]; ``hold_min_score``, a number in (0, 1),
-    and ``hold_s``, seconds in (0, 3600], both or neither."""
+    and ``hold_s``, seconds in (0, 3600], both or neither; ``smoulder_early_steps``, a whole
+    number of steps in [2, 59], with ``smoulder_early_min_score``, both or neither."""
     if detection is None:
         return
     allowed: dict[str, tuple[Callable[[float], bool], str]] = {  # key: (test, in words)
@@ -327,6 +328,8 @@ def _check_detection(folder: Path, detection: Any) -> None:
         "hold_s": (lambda v: 0.0 < v <= 3600.0, "seconds, more than 0 and at most 3600"),
         "smoulder_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
         "smoulder_early_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
+        "smoulder_early_steps": (lambda v: v == int(v) and 2 <= v <= 59,
+                                 "a whole number from 2 to 59"),
     }
     if not isinstance(detection, dict) or set(detection) - allowed.keys():
         raise ModelCompatibilityError(
@@ -338,10 +341,12 @@ def _check_detection(folder: Path, detection: Any) -> None:
                               or not ok(float(v))):
             raise ModelCompatibilityError(
                 f"{folder}: manifest field 'detection.{key}' {v!r}; allowed: {what}")
-    if ("hold_min_score" in detection) != ("hold_s" in detection):
-        raise ModelCompatibilityError(
-            f"{folder}: manifest field 'detection' has one of 'hold_min_score' and 'hold_s'; "
-            "allowed: both or neither")
+    for pair in (("hold_min_score", "hold_s"),
+                 ("smoulder_early_steps", "smoulder_early_min_score")):
+        if (pair[0] in detection) != (pair[1] in detection):
+            raise ModelCompatibilityError(
+                f"{folder}: manifest field 'detection' has one of '{pair[0]}' and "
+                f"'{pair[1]}'; allowed: both or neither")
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:
