@@ -30,8 +30,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: moves the humidity features.
 FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3"
 #: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
-#: Session 21's demo model (…e4164428: session 20's scores, with a smoulder bar) gives the
-#: same event; only its version is new. Re-pinned in session 20 for the new demo model
+#: Session 22's demo model (…b0f18c8b: the same scores, with an early smoulder rule) and
+#: session 21's (…e4164428: session 20's scores, with a smoulder bar) give the same event;
+#: only the version is new. Re-pinned in session 20 for the new demo model
 #: (…87216b3f, trained with nuisances as long as its slow fires): 3.9 s later than the
 #: previous one's (…0aa427e1: t 251.264, score 0.5503, "grew by 63 px to 0.72 %").
 #: Session 18's was 0.23 s later than …9d5b220e's, which was 5.5 s earlier than session
@@ -40,7 +41,7 @@ DEMO_EVENTS = [{
     "t": 255.172, "event": "alarm", "score": 0.5284, "reason": "flame_growth",
     "why": "a new hot region grew by 80 px to 0.9 % of the view (172 px ≥ 140 °C, hottest "
            "160 °C), crossing it at 96.4 K/s",
-    "model": "20261206T081731Z-e4164428", "degraded": False,
+    "model": "20261206T105317Z-b0f18c8b", "degraded": False,
 }]
 
 
