@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -188,32 +188,26 @@ def choose_smoulder_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArr
     odds_scaled(0.5, odds_factor)  # validates the factor
     if min_fires < 1:
         raise ValueError(f"min_fires {min_fires}; allowed: at least 1")
-    row_group, t, smoulder = ds.group[rows], ds.t[rows], ds.smoulder[rows]
+    t, smoulder = ds.t[rows], ds.smoulder[rows]
     peaks: list[float] = []  # per no-fire stream the watch smoulders in: its highest score there
     streams = 0
     found: list[tuple[float, float]] = []  # per fire found: (score when found, highest score)
-    for g in groups:
-        info = ds.groups[g]
-        if info.kind != "recording":
-            continue
-        sel = row_group == g
-        t0 = info.fire_start_s
-        quiet = sel & (t < t0) if t0 is not None else sel
+    for name, quiet, fire in _streams(ds, rows, groups):
         if quiet.any():
             streams += 1
             hot = quiet & smoulder
             if hot.any():
                 peaks.append(_nanmax(p[hot]))
-        if t0 is None:
+        if fire is None:
             continue
-        hot = sel & (t >= t0) & smoulder
+        hot = fire & smoulder
         if not hot.any():
             continue
         first = float(t[hot].min())
         when_found = _nanmax(p[hot & (t < first + step)])
         if math.isnan(when_found):
             log.warning("%s: smouldering with no score in the watch's first step; not counted",
-                        info.name)
+                        name)
             continue
         found.append((when_found, _nanmax(p[hot])))
     weakest = min(f[0] for f in found) if found else None
@@ -238,22 +232,14 @@ def _early_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.int
     """The early rule (module docstring); ``full_bar``: the full watch's, to measure what the
     early one gains."""
     full_steps = SmoulderConfig().steps
-    row_group, t = ds.group[rows], ds.t[rows]
-    smoulder, seen = ds.smoulder[rows], ds.smoulder_steps[rows]
+    t, smoulder, seen = ds.t[rows], ds.smoulder[rows], ds.smoulder_steps[rows]
     quiet_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.int8]]] = []
     fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
                           npt.NDArray[np.int8], npt.NDArray[np.bool_]]] = []
-    for g in groups:
-        info = ds.groups[g]
-        if info.kind != "recording":
-            continue
-        sel = row_group == g
-        t0 = info.fire_start_s
-        quiet = sel & (t < t0) if t0 is not None else sel
+    for _, quiet, fire in _streams(ds, rows, groups):
         if quiet.any():
             quiet_runs.append((p[quiet], seen[quiet]))
-        if t0 is not None:
-            fire = sel & (t >= t0)
+        if fire is not None:
             fire_runs.append((t[fire], p[fire], seen[fire], smoulder[fire]))
     candidates = []
     for n in EARLY_STEPS:
@@ -290,6 +276,23 @@ def _early_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[np.int
                     "a validation fire sooner; none written", EARLY_STEPS, EARLY_CEILING)
     return EarlyBar(None if best is None else best.steps, None if best is None else best.bar,
                     margin, tuple(candidates))
+
+
+def _streams(ds: Dataset, rows: npt.NDArray[np.intp], groups: Sequence[int]
+             ) -> Iterator[tuple[str, npt.NDArray[np.bool_], npt.NDArray[np.bool_] | None]]:
+    """Per recording of ``groups``: its name, its no-fire stream (the whole run, or a fire run
+    up to ignition) and its fire (None: a no-fire run), as masks over ``rows``."""
+    row_group, t = ds.group[rows], ds.t[rows]
+    for g in groups:
+        info = ds.groups[g]
+        if info.kind != "recording":
+            continue
+        sel = row_group == g
+        t0 = info.fire_start_s
+        if t0 is None:
+            yield info.name, sel, None
+        else:
+            yield info.name, sel & (t < t0), sel & (t >= t0)
 
 
 def _nanmax(values: npt.NDArray[np.float64]) -> float:
