@@ -14,7 +14,13 @@ from pydantic import ValidationError
 from cloud.training.corroborate import watches
 from cloud.training.data import Dataset, recording_rows
 from cloud.training.fleet import subset
-from cloud.training.smoulder_bar import EARLY_CEILING, EARLY_FLOOR, EarlyBar, EarlyCandidate
+from cloud.training.smoulder_bar import (
+    EARLY_CEILING,
+    EARLY_FLOOR,
+    MIN_STREAMS,
+    EarlyBar,
+    EarlyCandidate,
+)
 from edge.config import Config
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.evidence import ModelBars
@@ -145,8 +151,8 @@ def early_data(runs: list[tuple[float | None, list[float], list[bool], list[int]
 
 
 def early(ds: Dataset, **kw: float) -> EarlyBar:
-    """The early rule on every run of ``ds``."""
-    out = choose(ds, **kw).early
+    """The early rule on every run of ``ds`` (one no-fire stream suffices to write it)."""
+    out = choose(ds, **{"min_streams": 1, **kw}).early
     assert out is not None
     return out
 
@@ -205,6 +211,23 @@ class TestChoice:
         assert of(none, 3).fires == 1 and of(none, 3).bar is None
         assert high.rule is None and of(high, 4).bar is None and of(high, 4).streams == 1
         assert caplog.text.count("none written") == 2
+
+    def test_too_few_no_fire_streams_no_rule(self, caplog: pytest.LogCaptureFixture
+                                              ) -> None:
+        """Under ``min_streams`` validation no-fire streams (300 by default: none of 300
+        alarming bounds the rate under 1 % by the rule of three) the rule is not written, and
+        what it would be is logged; the candidates are still reported."""
+        assert 3 / MIN_STREAMS <= 0.01
+        fire = (0.0, [0.4, 0.9, 0.9, 0.4], [F, F, F, T], [0, 2, 3, 5])
+        quiet = [(None, [0.1, 0.3], [F, F], [0, 2]), (None, [0.2], [F], [0])]
+        ds = early_data([fire, *quiet])
+        assert early(ds, min_streams=2).rule == (2, pytest.approx(0.5))
+        with caplog.at_level(logging.WARNING, "cloud.training.smoulder_bar"):
+            out = early(ds, min_streams=3)
+        assert out.rule is None and out.streams == 2 and of(out, 2).bar == pytest.approx(0.5)
+        assert "fewer than 3; none written (it would be 2 steps at 0.500)" in caplog.text
+        default = choose(ds).early  # at least 300
+        assert default is not None and default.rule is None and default.min_streams == 300
 
     def test_bad_margin_refused(self) -> None:
         """A margin outside [0, 1) is refused, saying what is allowed."""
