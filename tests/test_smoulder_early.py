@@ -22,11 +22,17 @@ from cloud.training.smoulder_bar import (
     EarlyCandidate,
 )
 from edge.config import Config
+from edge.config.alarm import AlarmConfig
 from edge.config.smoulder import SmoulderConfig
-from edge.detect.evidence import ModelBars
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.evidence import Evidence, ModelBars, build_sources
+from edge.detect.pipeline import Pipeline
+from edge.detect.scene import SceneMemory
 from edge.detect.smoulder import SmoulderWatch
-from edge.features import FeatureParams
+from edge.features import FeatureExtractor, FeatureParams
 from edge.recording import Recording
+from edge.types import ThermalFrame
+from tests.fixedscore import FixedScorer
 from tests.test_cooking_zone import pan
 from tests.test_smoulder_bar import F, T, choose, dataset, overheat, smoulder_alarms
 
@@ -120,6 +126,55 @@ class TestDevice:
                            ) == pytest.approx([full[0] - 120.0], abs=1.0)
         assert alarm_times(0.7, ModelBars(smoulder=0.75, smoulder_early=(3, 0.6)),
                            {"early_steps": 3, "early_min_score": 0.72}) == []
+
+
+def evidence_over(seconds: float, score: float, bars: ModelBars,
+                  zone: tuple[tuple[int, int, int, int], ...] = ()
+                  ) -> tuple[list[tuple[float, Evidence]], list[tuple[float, str]], set[str]]:
+    """The smoulder and cooking-zone evidence (t, evidence) per frame, the alarms (t, reason)
+    and the pre-alarm reasons of the daemon's sources over a pan put on at 60 s (8 K/min),
+    at one frame a second, the model scoring ``score`` (threshold 0.8) and saying ``bars``;
+    ``zone``: ``[lepton] cooking_zone``."""
+    cfg = Config.model_validate({"sensors": {"lepton": {"cooking_zone": [list(z)
+                                                                         for z in zone]}}})
+    memory = SceneMemory(cfg.flame)
+    pipe = Pipeline(FeatureExtractor(), FixedScorer(score),
+                    AlarmStateMachine(AlarmConfig(pre_alarm_s=3.0), 0.8),
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6},
+                    sources=build_sources(cfg, memory), scene=memory, model_bars=lambda: bars)
+    scene = pan(60.0)
+    found, alarms, warned = [], [], set()
+    for t in np.arange(0.0, seconds, 1.0):
+        pixels = np.round((scene(float(t)) + 273.15) / 0.1).astype(np.uint16)
+        step = pipe.frame(ThermalFrame(float(t), pixels, 0.1))
+        found += [(float(t), ev) for ev in step.evidence
+                  if ev.source in ("smoulder", "cooking_zone")]
+        alarms += [(ev.t, ev.alarm.reason) for ev in step.events
+                   if ev.kind == "alarm" and ev.alarm is not None]
+        if pipe.alarm.pre_alarm_reason is not None:
+            warned.add(pipe.alarm.pre_alarm_reason[0])
+    return found, alarms, warned
+
+
+class TestEvidence:
+    def test_seen_a_few_steps_without_a_firm_score_says_nothing(self) -> None:
+        """Under the early bar, a spot seen for three or four steps gives no evidence at all
+        (nothing to hold, nothing to say); the full watch's verdict is the first."""
+        found, alarms, _ = evidence_over(700.0, 0.5,
+                                         ModelBars(smoulder=0.75, smoulder_early=(3, 0.6)))
+        assert alarms == [] and found
+        assert all(ev.holds and not ev.triggers for _, ev in found)
+        assert "heating:" in found[0][1].why  # the full verdict ("keeps heating")
+        assert found[0][0] >= 60.0 + 5 * 60.0
+
+    def test_a_pan_in_the_cooking_zone_only_warns_however_sure(self) -> None:
+        """In the cooking zone a sure score and an early rule still only warn."""
+        hob = ((30, 20, 50, 40),)
+        found, alarms, warned = evidence_over(
+            700.0, 0.7, ModelBars(smoulder=0.1, smoulder_early=(2, 0.5)), hob)
+        assert alarms == [] and warned == {"cooking_zone"}
+        assert found and all(ev.source == "cooking_zone" and not ev.triggers
+                             for _, ev in found)
 
 
 class TestTrainingRows:

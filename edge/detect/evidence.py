@@ -179,8 +179,9 @@ class SmoulderSource:
         where = "in the cooking zone" if seen.in_zone else "new to the scene"
         why = (f"a hot spot {where} keeps {doing}: {seen.new_px} px, hottest "
                f"{seen.hottest_c:.0f} °C")
-        if seen.in_zone:
-            return Evidence(self.zone_name, why, warns=seen.smouldering, holds=seen.holds)
+        if seen.in_zone:  # a pan on the hob warns, however sure the model is
+            return (Evidence(self.zone_name, why, warns=seen.smouldering, holds=True)
+                    if seen.holds else None)
         triggers = seen.smouldering and look.score >= smoulder_bar(self.cfg, look)
         if not triggers and seen.steady_steps:
             early = early_rule(self.cfg, look)
@@ -189,7 +190,9 @@ class SmoulderSource:
             if triggers and early is not None:
                 self.watch.confirm()
                 why += f"; the model firmly says fire ({look.score:.2f} ≥ {early[1]:.2f})"
-        return Evidence(self.name, why, triggers=triggers, holds=seen.holds or triggers)
+        if not (triggers or seen.holds):  # seen for a few steps, not firmly fire: nothing
+            return None
+        return Evidence(self.name, why, triggers=triggers, holds=True)
 
 
 class KnownSceneRule:
