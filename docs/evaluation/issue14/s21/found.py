@@ -19,16 +19,17 @@ the model's before the known-scene rule caps them.
 
 from __future__ import annotations
 
-import glob
 import json
 import math
 import sys
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cloud.heldout.engines import render
+from cloud.heldout.raw import load_raw
 from cloud.heldout.suite import HeldoutRun
 from edge.detect.flame import FlameWatch
 from edge.detect.smoulder import SmoulderWatch
@@ -53,10 +54,9 @@ def smouldering(run: dict[str, Any]) -> list[float]:
 
 
 def scores(d: str) -> dict[tuple[str, int, float, float], tuple[np.ndarray, np.ndarray]]:
+    """The fused score stream (t, p) of each run dumped under ``d/raw``."""
     out = {}
-    for f in glob.glob(d + "/raw/*.json"):
-        with open(f) as fh:
-            r = json.load(fh)
+    for r in load_raw(Path(d)):
         if "modes" in r:
             m = r["modes"]["fused"]
             p = np.array([math.nan if x is None else x for x in m["p"]], float)

@@ -22,15 +22,16 @@ own alarm is the run's first ``fused`` alarm in ``runs.json``.
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import math
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from cloud.heldout.engines import render
+from cloud.heldout.raw import load_raw
 from cloud.heldout.suite import HeldoutRun
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.flame import FlameWatch
@@ -71,10 +72,9 @@ def key(r: dict[str, Any]) -> Key:
 
 
 def scores(d: str) -> dict[Key, tuple[np.ndarray, np.ndarray]]:
+    """The fused score stream (t, p) of each run dumped under ``d/raw``."""
     out = {}
-    for f in glob.glob(d + "/raw/*.json"):
-        with open(f) as fh:
-            r = json.load(fh)
+    for r in load_raw(Path(d)):
         if "modes" in r:
             m = r["modes"]["fused"]
             p = np.array([math.nan if x is None else x for x in m["p"]], float)
