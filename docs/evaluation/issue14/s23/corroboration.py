@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 
-def watch_rows(job: tuple[str, dict[str, Any]]) -> dict[str, Any] | None:
+def watch_rows(r: dict[str, Any]) -> dict[str, Any] | None:
     """The growing rows of one suite run (None: CFAST could not compute it)."""
     from cloud.heldout.engines import render
     from cloud.heldout.suite import HeldoutRun
@@ -41,7 +41,6 @@ def watch_rows(job: tuple[str, dict[str, Any]]) -> dict[str, Any] | None:
     from edge.features import FeatureParams
     from edge.sim.cfast.run import CfastError
 
-    _, r = job
     run = HeldoutRun(r["scenario"], r["seed"], r["duration_s"], r["rate_hz"], r["engine"])
     try:
         rec = render(run, None)
@@ -62,9 +61,9 @@ def watch_rows(job: tuple[str, dict[str, Any]]) -> dict[str, Any] | None:
 def collect(dirs: list[Path], workers: int) -> dict[str, np.ndarray]:
     from cloud.heldout.raw import load_raw
 
-    jobs = [(str(d), r) for d in dirs for r in load_raw(d) if "modes" in r]
+    runs = [r for d in dirs for r in load_raw(d) if "modes" in r]
     with ProcessPoolExecutor(workers) as ex:
-        parts = [p for p in ex.map(watch_rows, jobs, chunksize=2) if p and p["t"].size]
+        parts = [p for p in ex.map(watch_rows, runs, chunksize=2) if p and p["t"].size]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
