@@ -32,6 +32,7 @@ from cloud.training.ensemble import (
 from cloud.training.evaluate import Evaluation
 from cloud.training.splits import GroupSplit
 from cloud.training.weighting import EARLY_S, SAMPLE_WEIGHTINGS
+from edge.featuresets.registry import FEATURE_SETS
 
 #: ``--unselected`` by default: an open fireplace lit in the camera's view. It is a flame, lit
 #: and growing in view, as a fire is; a flame detector (EN 54-10) in view of one alarms, and
@@ -151,10 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
     _flag(d, "--strict", False, "stop at the first bad file (exit 2) instead of skipping it")
     d.add_argument("--lag", type=float, default=30.0, metavar="S",
                    help="seconds after a fire's onset left out of frame scores (sensor lag)")
-    d.add_argument("--feature-set", choices=("seed-v1", "fd-v2", "fd-v3"), default=None,
+    d.add_argument("--feature-set", choices=tuple(FEATURE_SETS), default=None,
                    help="the features the model learns (docs/features.md); fd-v2 adds history, "
-                        "fd-v3 adds minutes-long history to fd-v2; both need recordings (JSON "
-                        "samples carry seed-v1 only). Default: "
+                        "fd-v3 adds minutes-long history to fd-v2, fd-v4 how fast the new hot "
+                        "region's heating and growth speed up or slow down; all need recordings "
+                        "(JSON samples carry seed-v1 only). Default: "
                         "seed-v1 when every --data path is a .json file and nothing is "
                         "simulated (the original format), else fd-v3 (the demo model's set)")
     m = p.add_argument_group("model")

@@ -17,7 +17,8 @@ order, to one :class:`ThermalHistory` and take its vector, so they agree to the 
 
 With ``long=True`` (``fd-v3``) the same update also feeds a
 :class:`edge.featuresets.longhist.LongHistory` with the frame's new hot area and hottest new
-hot pixel, and appends its 6 features.
+hot pixel, and appends its 6 features; with ``accel=True`` too (``fd-v4``), the long
+history's 4 acceleration features after them.
 """
 
 from __future__ import annotations
@@ -54,11 +55,12 @@ class ThermalHistory:
     """Scene memory and the per-frame history behind the thermal history features."""
 
     def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float,
-                 long: bool = False) -> None:
-        """:param long: also keep fd-v3's long history and append its features."""
+                 long: bool = False, accel: bool = False) -> None:
+        """:param long: also keep fd-v3's long history and append its features.
+        :param accel: (with ``long``) also append fd-v4's thermal acceleration."""
         self.hot_threshold_c = hot_threshold_c
         #: fd-v3's long history (read-only for callers), None unless ``long``.
-        self.long = LongHistory(hot_threshold_c) if long else None
+        self.long = LongHistory(hot_threshold_c, accel) if long else None
         self.memory_s = memory_s
         self.warmup_s = warmup_s
         self._shape: tuple[int, ...] | None = None
@@ -86,7 +88,8 @@ class ThermalHistory:
         :param ref: the reference frame (float32, in ``resolution_k`` units) or ``None``.
         :param dt: seconds from the reference to the frame.
         :param t_max_c: / :param hot_area_pct: this frame's seed features 3 and 5.
-        :returns: (8,) float64, or (14,) with the long history's 6 after them.
+        :returns: (8,) float64, or (14,) with the long history's 6 after them, or (18,) with
+            fd-v4's 4 after those.
         """
         if raw.shape != self._shape:
             self._shape = raw.shape

@@ -16,6 +16,15 @@ minutes; an appliance comes up to temperature and holds. fd-v2's thermal look-ba
   sample.
 
 Features are computed at every real frame, from that frame's values ("now") and the samples.
+
+fd-v4's *thermal acceleration* reads the same samples: for a window of W s (20 and 60), the
+means ``m0``, ``m1``, ``m2`` of a series over the samples in ``(t − W, t]``, ``(t − 2W, t − W]``
+and ``(t − 3W, t − 2W]``, and ``(m0 − 2·m1 + m2) / W²`` in units per minute per minute: how
+much faster the series rose over the last window than over the one before. A thing heating
+towards a steady temperature (a hob, a pan, a heater: Newtonian heating) slows down, which
+reads negative; a fire, whose heat feeds its own growth, holds its pace or speeds up. Means
+over a window, not single samples, so a flame's flicker averages out. 0 until a sample at
+least 3W old exists, or while a window holds no sample (a camera gap).
 """
 
 from __future__ import annotations
@@ -26,7 +35,7 @@ from bisect import bisect_right
 import numpy as np
 import numpy.typing as npt
 
-from edge.featuresets.registry import N_THERMAL_LONG
+from edge.featuresets.registry import N_THERMAL_ACCEL, N_THERMAL_LONG
 
 #: Seconds of long history kept.
 LONG_KEEP_S = 1800.0
@@ -36,6 +45,8 @@ GROWTH_LONG_S = 600.0
 SHARE_STEP_S = 10.0
 SHARE_STEPS = 12
 AGE_CAP_S = 1800.0
+#: fd-v4's acceleration windows, seconds (``THERMAL_ACCEL_NAMES``: t_max's, then the area's).
+ACCEL_WINDOWS_S = (20.0, 60.0)
 TIME_EPS_S = 1e-6
 _TRIM_CHUNK = 64  # list deletion is O(n): trim in chunks
 
@@ -45,8 +56,10 @@ F64 = npt.NDArray[np.float64]
 class LongHistory:
     """One sample a second of the new hot area and its hottest pixel, and fd-v3's features."""
 
-    def __init__(self, hot_threshold_c: float) -> None:
+    def __init__(self, hot_threshold_c: float, accel: bool = False) -> None:
+        """:param accel: also compute fd-v4's thermal acceleration and append it."""
         self.hot_threshold_c = hot_threshold_c
+        self.accel = accel
         self.reset()
 
     def reset(self) -> None:
@@ -56,6 +69,9 @@ class LongHistory:
         self._t: list[float] = []
         self._new: list[float] = []  # new hot area, %
         self._s: list[float] = []  # hottest new hot pixel, °C (the threshold when none)
+        # Running sums before each sample (one more entry than samples), for window means.
+        self._sum_new: list[float] = [0.0]
+        self._sum_s: list[float] = [0.0]
         self._last_zero_t = -math.inf  # the newest sample whose new hot area was 0
 
     @property
@@ -68,7 +84,7 @@ class LongHistory:
 
         :param new_pct: this frame's new hot area, % of the frame.
         :param new_t_max_c: its hottest new hot pixel, °C; ``None`` with no new hot pixel.
-        :returns: (6,) float64.
+        :returns: (6,) float64, or (10,) with fd-v4's acceleration after them.
         """
         s_now = self.hot_threshold_c if new_t_max_c is None else new_t_max_c
         if self._origin is None:
@@ -87,6 +103,8 @@ class LongHistory:
         out[4] = self._grown_share(t, new_pct)
         if new_pct > 0 and self._last_zero_t > -math.inf:
             out[5] = min(t - self._last_zero_t, AGE_CAP_S)
+        if self.accel:
+            return np.concatenate([out, self._accelerations(t)])
         return out
 
     # -- internals --------------------------------------------------------------------
@@ -96,12 +114,15 @@ class LongHistory:
         self._t.append(t)
         self._new.append(new_pct)
         self._s.append(s)
+        self._sum_new.append(self._sum_new[-1] + new_pct)
+        self._sum_s.append(self._sum_s[-1] + s)
         if new_pct == 0.0:
             self._last_zero_t = t
         # Keep the newest sample at least LONG_KEEP_S old and everything after it.
         cut = bisect_right(self._t, t - LONG_KEEP_S) - 1
         if cut > _TRIM_CHUNK:
             del self._t[:cut], self._new[:cut], self._s[:cut]
+            del self._sum_new[:cut], self._sum_s[:cut]
 
     def _earlier(self, t: float, age_s: float) -> int:
         """Index of the newest sample at least ``age_s`` older than ``t``; -1: none."""
@@ -110,6 +131,21 @@ class LongHistory:
     def _then(self, t: float, age_s: float) -> int:
         """The sample ``age_s`` earlier, or the oldest one while none is that old."""
         return max(self._earlier(t, age_s), 0)
+
+    def _accelerations(self, t: float) -> F64:
+        """fd-v4's thermal acceleration at ``t``: t_max's for each window, then the area's."""
+        out = np.zeros(N_THERMAL_ACCEL, dtype=np.float64)
+        n = len(ACCEL_WINDOWS_S)
+        for j, w in enumerate(ACCEL_WINDOWS_S):
+            # Sample index bounds of the three windows, newest first: (t − (k+1)W, t − kW].
+            ends = [bisect_right(self._t, t - k * w + TIME_EPS_S) for k in range(4)]
+            if ends[3] < 1 or any(ends[k] <= ends[k + 1] for k in range(3)):
+                continue  # no sample 3W old yet, or a window without a sample
+            for i, sums in enumerate((self._sum_s, self._sum_new)):
+                m0, m1, m2 = ((sums[ends[k]] - sums[ends[k + 1]]) / (ends[k] - ends[k + 1])
+                              for k in range(3))
+                out[i * n + j] = (m0 - 2.0 * m1 + m2) * 3600.0 / (w * w)
+        return out
 
     def _grown_share(self, t: float, new_pct: float) -> float:
         """Share of the last 12 10-s steps in which the new hot area rose strictly; a step

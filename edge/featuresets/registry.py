@@ -12,6 +12,9 @@ thermal history features (``edge.featuresets.history``), then the gas history fe
 Vector layout of ``fd-v3``: the 33 ``fd-v2`` features, then the long thermal history
 (``edge.featuresets.longhist``), then the long gas history
 (``edge.featuresets.gas.gas_long_features``).
+
+Vector layout of ``fd-v4``: the 41 ``fd-v3`` features, then the thermal acceleration
+(``edge.featuresets.longhist``, from the same one-a-second samples).
 """
 
 from __future__ import annotations
@@ -75,16 +78,24 @@ THERMAL_LONG_NAMES: tuple[str, ...] = (
 )
 GAS_LONG_NAMES: tuple[str, ...] = ("co2_slope_900s", "co2_rise_600s")
 FD_V3_NAMES: tuple[str, ...] = FD_V2_NAMES + THERMAL_LONG_NAMES + GAS_LONG_NAMES
+THERMAL_ACCEL_NAMES: tuple[str, ...] = (
+    "new_hot_t_max_accel_20s",
+    "new_hot_t_max_accel_60s",
+    "new_hot_growth_accel_20s",
+    "new_hot_growth_accel_60s",
+)
+FD_V4_NAMES: tuple[str, ...] = FD_V3_NAMES + THERMAL_ACCEL_NAMES
 
 #: name → feature names, in vector order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "seed-v1": SEED_NAMES,
     "fd-v2": FD_V2_NAMES,
     "fd-v3": FD_V3_NAMES,
+    "fd-v4": FD_V4_NAMES,
 }
 #: The set the streaming extractor computes by default: the richest, which every other
 #: known set is a prefix of.
-RICHEST_SET = "fd-v3"
+RICHEST_SET = "fd-v4"
 
 N_SEED_THERMAL = 12
 N_SEED = len(SEED_NAMES)
@@ -93,6 +104,8 @@ N_GAS_HISTORY = len(GAS_HISTORY_NAMES)
 N_FD_V2 = len(FD_V2_NAMES)
 N_THERMAL_LONG = len(THERMAL_LONG_NAMES)
 N_GAS_LONG = len(GAS_LONG_NAMES)
+N_FD_V3 = len(FD_V3_NAMES)
+N_THERMAL_ACCEL = len(THERMAL_ACCEL_NAMES)
 
 
 def check_feature_set(name: str) -> tuple[str, ...]:
@@ -117,6 +130,8 @@ def thermal_mask(feature_set: str) -> npt.NDArray[np.bool_]:
         mask[N_SEED : N_SEED + N_THERMAL_HISTORY] = True
     if len(names) > N_FD_V2:
         mask[N_FD_V2 : N_FD_V2 + N_THERMAL_LONG] = True
+    if len(names) > N_FD_V3:
+        mask[N_FD_V3 : N_FD_V3 + N_THERMAL_ACCEL] = True
     return mask
 
 
@@ -143,11 +158,13 @@ _SEED_PARAMS = (
     "flow_min_diff_k",
 )
 _FD_V2_PARAMS = (*_SEED_PARAMS, "scene_memory_s", "scene_warmup_s")
-#: fd-v3's long windows are part of its definition: no parameter of its own.
+#: fd-v3's long windows and fd-v4's acceleration windows are part of their definitions: no
+#: parameter of their own.
 _SET_PARAMS: dict[str, tuple[str, ...]] = {
     "seed-v1": _SEED_PARAMS,
     "fd-v2": _FD_V2_PARAMS,
     "fd-v3": _FD_V2_PARAMS,
+    "fd-v4": _FD_V2_PARAMS,
 }
 
 
