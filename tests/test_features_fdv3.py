@@ -45,11 +45,11 @@ def spot(pixels: int, temp_c: float, base: float = 20.0) -> npt.NDArray[np.float
 
 
 def run(scene: Scene, duration_s: float, rate_hz: float = 1.0,
-        gap: tuple[float, float] | None = None, resolution_k: float = 0.01
-        ) -> npt.NDArray[np.float64]:
-    """The fd-v3 vectors of ``scene`` filmed at ``rate_hz`` (frames at k/rate), without frames
-    in ``gap``; warm-up 60 s (the default)."""
-    ex = FeatureExtractor(feature_set="fd-v3")
+        gap: tuple[float, float] | None = None, resolution_k: float = 0.01,
+        feature_set: str = "fd-v3") -> npt.NDArray[np.float64]:
+    """The ``feature_set`` vectors of ``scene`` filmed at ``rate_hz`` (frames at k/rate),
+    without frames in ``gap``; warm-up 60 s (the default)."""
+    ex = FeatureExtractor(feature_set=feature_set)
     rows = []
     for k in range(round(duration_s * rate_hz) + 1):
         t = k / rate_hz
@@ -234,9 +234,11 @@ class TestGasLong:
         assert np.isnan(vec[GAS_LONG]).all() and not np.isnan(vec[THERMAL_LONG]).any()
 
 
-def assert_same(rec: Recording, params: FeatureParams | None = None) -> npt.NDArray[np.float64]:
-    t_b, x_b = featurize_recording(rec, params, feature_set="fd-v3")
-    t_s, x_s = stream(rec, params, feature_set="fd-v3")
+def assert_same(rec: Recording, params: FeatureParams | None = None,
+                feature_set: str = "fd-v3") -> npt.NDArray[np.float64]:
+    """Batch and streaming vectors of ``rec`` equal bit for bit (NaN positions included)."""
+    t_b, x_b = featurize_recording(rec, params, feature_set=feature_set)
+    t_s, x_s = stream(rec, params, feature_set=feature_set)
     np.testing.assert_array_equal(t_b, t_s)
     np.testing.assert_array_equal(x_b, x_s)  # NaN positions included
     return x_b

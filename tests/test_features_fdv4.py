@@ -20,9 +20,11 @@ from edge.features import (
 )
 from edge.featuresets.longhist import LongHistory
 from edge.recording import Recording
-from tests.test_features import frame, make_recording, stream
+from tests.test_features import make_recording
 from tests.test_features_fdv2 import FFC_AT_9_S, engine_case
-from tests.test_features_fdv3 import EPS, PCT, SHAPE, Scene, spot
+from tests.test_features_fdv3 import EPS, PCT, Scene, spot
+from tests.test_features_fdv3 import assert_same as assert_same_v3
+from tests.test_features_fdv3 import run as run_v3
 
 NAMES = FEATURE_SETS["fd-v4"]
 IDX = {name: i for i, name in enumerate(NAMES)}
@@ -31,17 +33,11 @@ ACCEL = slice(41, 45)
 
 def run(scene: Scene, duration_s: float, rate_hz: float = 1.0,
         gap: tuple[float, float] | None = None) -> tuple[list[float], npt.NDArray[np.float64]]:
-    """The times and fd-v4 vectors of ``scene`` filmed at ``rate_hz`` (frames at k/rate),
-    without frames in ``gap``; warm-up 60 s (the default)."""
-    ex = FeatureExtractor(feature_set="fd-v4")
-    times, rows = [], []
-    for k in range(round(duration_s * rate_hz) + 1):
-        t = k / rate_hz
-        if gap is not None and gap[0] <= t < gap[1]:
-            continue
-        times.append(t)
-        rows.append(ex.add_frame(frame(t, scene(t).reshape(SHAPE))))
-    return times, np.array(rows)
+    """The frame times and fd-v4 vectors of ``scene`` filmed at ``rate_hz`` (frames at
+    k/rate), without frames in ``gap``; warm-up 60 s (the default)."""
+    times = [k / rate_hz for k in range(round(duration_s * rate_hz) + 1)
+             if gap is None or not gap[0] <= k / rate_hz < gap[1]]
+    return times, run_v3(scene, duration_s, rate_hz, gap, feature_set="fd-v4")
 
 
 def at(times: list[float], x: npt.NDArray[np.float64], t: float) -> npt.NDArray[np.float64]:
@@ -147,11 +143,7 @@ class TestAcceleration:
 
 
 def assert_same(rec: Recording, params: FeatureParams | None = None) -> npt.NDArray[np.float64]:
-    t_b, x_b = featurize_recording(rec, params, feature_set="fd-v4")
-    t_s, x_s = stream(rec, params, feature_set="fd-v4")
-    np.testing.assert_array_equal(t_b, t_s)
-    np.testing.assert_array_equal(x_b, x_s)  # NaN positions included
-    return x_b
+    return assert_same_v3(rec, params, feature_set="fd-v4")
 
 
 class TestBatchEqualsStreaming:
