@@ -75,6 +75,20 @@ class TestTrainedFdV3Model:
         np.testing.assert_array_equal(np.delete(blind, camera), np.delete(x[-1], camera))
 
 
+    def test_scores_the_fd_v4_prefix(self, fdv3_run: tuple[Path, Path, Path]) -> None:
+        """The model gives the same scores on fd-v4 vectors as on fd-v3 vectors: it scores the
+        first 41 columns, so a device computing fd-v4 keeps serving fd-v3 models."""
+        tarball, pub, fire = fdv3_run
+        holder = ModelHolder(ModelConfig(public_key=pub))
+        holder.swap(holder.load(tarball))
+        rec = load_recording(fire)
+        _, x3 = stream(rec, feature_set="fd-v3")
+        _, x4 = stream(rec, feature_set="fd-v4")
+        np.testing.assert_array_equal(x4[:, :41], x3)
+        for a, b in zip(x3[::7], x4[::7], strict=True):
+            assert holder.score(a).probability == holder.score(b).probability
+
+
 class TestCommandLines:
     def test_train_accepts_fd_v3_and_keeps_the_fd_v2_default(self) -> None:
         """cloud/train.py takes --feature-set fd-v3 (the default for recordings since the

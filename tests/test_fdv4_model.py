@@ -1,5 +1,5 @@
-"""An fd-v4 model, trained by cloud/train.py, loads and scores on the device; an fd-v3 model
-keeps scoring the fd-v4 extractor's vectors (its prefix), as it scored fd-v3's."""
+"""An fd-v4 model, trained by cloud/train.py, loads and scores on the device (an fd-v3 model
+scoring the fd-v4 extractor's prefix: tests/test_fdv3_model.py)."""
 
 from __future__ import annotations
 
@@ -61,18 +61,3 @@ def test_device_scores_and_blinds_the_acceleration(
     camera = list(range(12)) + list(range(18, 26)) + list(range(33, 39)) + list(range(41, 45))
     assert np.isnan(blind[camera]).all()
     np.testing.assert_array_equal(np.delete(blind, camera), np.delete(x[-1], camera))
-
-
-def test_fd_v3_model_scores_the_fd_v4_prefix(tmp_path_factory: pytest.TempPathFactory
-                                             ) -> None:
-    """An fd-v3 model gives the same scores on fd-v4 vectors as on fd-v3 vectors: it scores
-    the first 41 columns, so a device computing fd-v4 keeps serving fd-v3 models."""
-    tarball, pub, data = train_on_recordings(tmp_path_factory, "fd-v3", FAMILIES, 51, 420.0)
-    holder = ModelHolder(ModelConfig(public_key=pub))
-    holder.swap(holder.load(tarball))
-    rec = load_recording(data / "fast_flaming-0.npz")
-    _, x3 = stream(rec, feature_set="fd-v3")
-    _, x4 = stream(rec, feature_set="fd-v4")
-    np.testing.assert_array_equal(x4[:, :41], x3)
-    for a, b in zip(x3[::7], x4[::7], strict=True):
-        assert holder.score(a).probability == holder.score(b).probability

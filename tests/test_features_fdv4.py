@@ -20,9 +20,10 @@ from edge.features import (
 )
 from edge.featuresets.longhist import LongHistory
 from edge.recording import Recording
-from tests.test_features import make_recording
+from edge.types import GasReading
+from tests.test_features import frame, make_recording
 from tests.test_features_fdv2 import FFC_AT_9_S, engine_case
-from tests.test_features_fdv3 import EPS, PCT, Scene, spot
+from tests.test_features_fdv3 import EPS, PCT, SHAPE, Scene, spot
 from tests.test_features_fdv3 import assert_same as assert_same_v3
 from tests.test_features_fdv3 import run as run_v3
 
@@ -140,6 +141,13 @@ class TestAcceleration:
     def test_nan_when_frames_stale(self) -> None:
         """The acceleration is the camera's: NaN in a vector given without a fresh frame."""
         assert camera_columns(len(NAMES))[ACCEL].all()
+        ex = FeatureExtractor(feature_set="fd-v4")
+        for t in range(200):
+            ex.add_frame(frame(float(t), accelerating(float(t)).reshape(SHAPE)))
+        vec = ex.add_gas(GasReading(t=210.0, co2_ppm=450.0, temperature_c=21.0,
+                                    humidity_pct=40.0))
+        assert vec is not None and np.isnan(vec[ACCEL]).all()
+        assert not np.isnan(vec[IDX["gas_val"]])
 
 
 def assert_same(rec: Recording, params: FeatureParams | None = None) -> npt.NDArray[np.float64]:
