@@ -13,16 +13,19 @@ The binary is ``$FIREDETECT_CFAST``, else ``cfast`` next to the running Python (
 from __future__ import annotations
 
 import csv
+import ctypes
 import hashlib
 import logging
 import math
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from functools import cache
 from pathlib import Path
@@ -212,17 +215,48 @@ def _cpu_s(pid: int) -> float | None:
         return None
 
 
+#: Linux ``prctl`` option: the signal the calling process gets when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+
+def _dies_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the child killed when this process dies, or None where that
+    cannot be asked (not Linux, no ``prctl``).
+
+    ``_run_once`` watches CFAST from here; if this process is killed by a signal it cannot
+    catch (SIGKILL, or SIGTERM in a pool worker), nothing else would stop CFAST, which then
+    runs on as an orphan for as long as its solver crawls (90 min was seen on one core).
+    The check of the parent after ``prctl`` closes the race of a parent dying before it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+        if os.getppid() != parent:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return preexec
+
+
 def _run_once(exe: str, directory: Path, text: str, timeout_s: float) -> bool:
     """Run CFAST on ``text`` in ``directory``; False if it did not finish in time.
 
     "In time" is ``timeout_s`` of CFAST's own CPU time where ``/proc`` tells it (so a busy
     machine — parallel corpus workers — does not cut runs that a quiet one finishes), with
     ``WALL_FACTOR``× as long on the wall clock as a backstop; else ``timeout_s`` wall clock.
+    On Linux CFAST is killed if this process dies first (``_dies_with_parent``).
     """
     path = directory / "case.in"
     path.write_text(text)
     with subprocess.Popen([exe, path.name], cwd=directory, stdout=subprocess.PIPE,  # noqa: S603
-                          stderr=subprocess.PIPE, text=True) as proc:
+                          stderr=subprocess.PIPE, text=True,
+                          preexec_fn=_dies_with_parent()) as proc:
         deadline = time.monotonic() + timeout_s * WALL_FACTOR
         has_cpu = _cpu_s(proc.pid) is not None
         wall_limit = time.monotonic() + timeout_s
