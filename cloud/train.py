@@ -158,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         metrics["hold_bar"] = ens.hold_bar.as_dict()
     if ens.smoulder_bar is not None:
         metrics["smoulder_bar"] = ens.smoulder_bar.as_dict()
+    if ens.gas_bar is not None:
+        metrics["gas_bar"] = ens.gas_bar.as_dict()
     if ds.clips:  # how much fleet data went in, and the model on the held-out devices' clips
         metrics["fleet"] = fleet_summary(ds) | {"heldout": fleet_heldout(ds, ens, split.test)}
     train_cli.print_summary(metrics)
@@ -204,6 +206,17 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{c.streams}; {c.sooner} of {c.fires}; "
                       f"{'–' if c.median_gain_s is None else f'{c.median_gain_s:.0f} s'}"
                       for c in eb.candidates) + ")", file=sys.stderr)
+
+    if ens.gas_bar is not None:
+        gb = ens.gas_bar
+        top = "–" if gb.highest_nuisance is None else f"{gb.highest_nuisance:.3f}"
+        print("  gas alone: " + ("none" if gb.bar is None else f"{gb.bar:.3f}")
+              + f" held {gb.hold_s:g} s (validation no-fire streams hold up to {top}, "
+              f"{gb.streams} streams; {gb.fires_alarmed} of {gb.fires} fire runs reach it)",
+              file=sys.stderr)
+        print("  gas bar → no-fire streams alarming, fires alarmed, median time from ignition: "
+              + "; ".join(f"{b:g} → {n}, {c}, " + ("–" if m is None else f"{m:.0f} s")
+                          for b, n, c, m in gb.curve), file=sys.stderr)
 
     # %%
     # The signed artifact (ONNX + joblib members, golden scores, manifest)

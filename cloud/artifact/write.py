@@ -194,6 +194,7 @@ def write_artifact(
     hold: tuple[float, float] | None = None,
     smoulder_min_score: float | None = None,
     smoulder_early: tuple[int, float] | None = None,
+    gas_min_score: float | None = None,
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
 
@@ -212,6 +213,8 @@ def write_artifact(
     ``smoulder_early``: ``(steps, score)``, a spot the smoulder watch sees heating or spreading
     for that many steps alarms at that score (``cloud.training.smoulder_bar``), written as
     ``detection.smoulder_early_steps`` and ``smoulder_early_min_score``; None: none.
+    ``gas_min_score``: the gas-only score that alarms when held (``cloud.training.gas_bar``),
+    written as ``detection.gas_min_score``; None: none.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -228,6 +231,7 @@ def write_artifact(
     if flame_min_score is not None and not 0.0 <= flame_min_score <= 1.0:
         raise ValueError(f"flame_min_score {flame_min_score}; allowed: 0 ≤ flame_min_score ≤ 1")
     for key, bar in (("smoulder_min_score", smoulder_min_score),
+                     ("gas_min_score", gas_min_score),
                      ("smoulder_early score", None if smoulder_early is None
                       else smoulder_early[1])):
         if bar is not None and not 0.0 <= bar <= 1.0:
@@ -250,6 +254,8 @@ def write_artifact(
     if smoulder_early is not None:
         detection["smoulder_early_steps"] = smoulder_early[0]
         detection["smoulder_early_min_score"] = float(smoulder_early[1])
+    if gas_min_score is not None:
+        detection["gas_min_score"] = float(gas_min_score)
     _check_weights(pipelines, weights)
     try:
         cal = None if calibration is None else parse_calibration(calibration)

@@ -44,6 +44,7 @@ from edge.model.calibration import Calibration, apply_calibration
 
 if TYPE_CHECKING:
     from cloud.training.corroborate import FlameBar
+    from cloud.training.gas_bar import GasBar
     from cloud.training.hold import HoldBar
     from cloud.training.smoulder_bar import SmoulderBar
 
@@ -244,12 +245,16 @@ class Ensemble:
     #: The smoulder watch's corroboration bar chosen on validation runs
     #: (``cloud.training.smoulder_bar``); None: not chosen.
     smoulder_bar: SmoulderBar | None = None
+    #: The gas watch's bar chosen on validation runs (``cloud.training.gas_bar``); None: not
+    #: chosen.
+    gas_bar: GasBar | None = None
 
     def detection(self) -> dict[str, Any]:
         """The chosen bars as :func:`cloud.artifact.write.write_artifact`'s arguments (the
-        manifest's ``detection``): the flame, hold, smoulder and early smoulder bars."""
+        manifest's ``detection``): the flame, hold, smoulder, early smoulder and gas bars."""
         sb, hb = self.smoulder_bar, self.hold_bar
         return {
+            "gas_min_score": None if self.gas_bar is None else self.gas_bar.bar,
             "flame_min_score": None if self.flame_bar is None else self.flame_bar.bar,
             "hold": None if hb is None or hb.bar is None else (hb.bar, hb.seconds),
             "smoulder_min_score": None if sb is None else sb.bar,

@@ -13,6 +13,7 @@ import numpy.typing as npt
 from cloud.training.corroborate import choose_flame_bar
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
+from cloud.training.gas_bar import choose_gas_bar
 from cloud.training.hold import choose_hold_bar, fire_streams
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
 from cloud.training.smoulder_bar import choose_smoulder_bar
@@ -82,10 +83,26 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
         ens.flame_bar = choose_flame_bar(ds, p, rows, watched, cfg.event_margin)
         ens.smoulder_bar = choose_smoulder_bar(ds, p, rows, watched,
                                                margin=cfg.event_margin)
+    gassed = [g for g in chosen_on if ds.groups[g].kind == "recording"]
+    if gassed:  # the gas watch's bar: the gas-only score, the camera's columns blanked
+        ens.gas_bar = choose_gas_bar(ds, gas_only_scores(ens, ds.X[rows]), rows, gassed,
+                                     cfg.event_margin)
     if streams:
         ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
                                        ens.threshold, cfg.event_margin)
     return ens
+
+
+def gas_only_scores(ens: Ensemble, X: npt.NDArray[np.float32]) -> Array:
+    """The calibrated score of each row of ``X`` with its camera columns blanked (NaN), as
+    the device scores the gas alone (``edge.detect.pipeline.Pipeline._gas_only``)."""
+    from edge.features import camera_columns
+
+    if X.shape[0] == 0:
+        return np.zeros(0)
+    blind = X.astype(np.float64)
+    blind[:, camera_columns(X.shape[1])] = np.nan
+    return np.asarray(ens.predict_proba(blind), dtype=np.float64)
 
 
 def selection_groups(ds: Dataset, groups: Sequence[int], cfg: EnsembleConfig) -> list[int]:

@@ -18,6 +18,7 @@ from edge.config.base import Section
 from edge.config.clips import ClipsConfig
 from edge.config.device import DeviceConfig
 from edge.config.flame import FlameConfig
+from edge.config.gas import GasConfig
 from edge.config.model import ModelConfig
 from edge.config.mqtt import MqttConfig, TlsConfig
 from edge.config.sensors import LeptonConfig, Scd41Config, SensorsConfig
@@ -31,6 +32,7 @@ __all__ = [
     "Config",
     "DeviceConfig",
     "FlameConfig",
+    "GasConfig",
     "LeptonConfig",
     "ModelConfig",
     "MqttConfig",
@@ -53,6 +55,7 @@ class Config(Section):
     alarm: AlarmConfig = AlarmConfig()
     flame: FlameConfig = FlameConfig()
     smoulder: SmoulderConfig = SmoulderConfig()
+    gas: GasConfig = GasConfig()
     mqtt: MqttConfig = MqttConfig()
     clips: ClipsConfig = ClipsConfig()
 

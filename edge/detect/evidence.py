@@ -17,6 +17,12 @@ add one :class:`Evidence`:
   else the model's own, else not at all); a spot wholly in the
   cooking zone (``[lepton] cooking_zone``: a pan heating on the hob) only *warns*, as
   ``cooking_zone``: the alarm logic enters ``pre_alarm`` with that reason;
+- ``gas`` (:class:`GasSource`): the gas alone says fire: the model's score with the camera's
+  features blanked has stayed at or above a bar (``[gas] min_score``, else the model's own
+  bar, else off) for ``[gas] hold_s``; it triggers, and holds while it stays there. A fire
+  out of view reaches the device through the SCD41 only, and the whole score, which has
+  learned that most fires are in view, then says less than the gas does
+  (``cloud.training.gas_bar``);
 - ``known_scene`` (:class:`KnownSceneRule`): everything hot in view is the known scene (a
   fireplace, a heater), so a score under the scene bar counts only as far as the gas alone
   agrees: it *caps* the evidence at the score with the thermal features blanked.
@@ -29,6 +35,7 @@ readings), in list order; the first that triggers names the alarm's reason.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
@@ -38,6 +45,7 @@ import numpy.typing as npt
 
 from edge.config import Config
 from edge.config.flame import FlameConfig
+from edge.config.gas import GasConfig
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.flame import FlameWatch
 from edge.detect.mask import FrameMask
@@ -48,6 +56,7 @@ __all__ = [
     "Evidence",
     "EvidenceSource",
     "FlameSource",
+    "GasSource",
     "KnownSceneRule",
     "Look",
     "ModelBars",
@@ -57,6 +66,7 @@ __all__ = [
     "combine",
     "early_rule",
     "flame_bar",
+    "gas_bar",
     "scene_bar",
     "smoulder_bar",
 ]
@@ -90,11 +100,12 @@ class ModelBars:
     """The scores the model in use says corroborate its watches, chosen on its validation
     runs (manifest ``detection``): ``flame`` a growing flame, ``smoulder`` a smouldering
     spot, ``smoulder_early`` ``(steps, score)`` a spot seen heating or spreading for that many
-    steps, fewer than the watch's own; None: it does not say."""
+    steps, fewer than the watch's own; ``gas`` the gas alone; None: it does not say."""
 
     flame: float | None = None
     smoulder: float | None = None
     smoulder_early: tuple[int, float] | None = None
+    gas: float | None = None
 
 
 NO_BARS = ModelBars()
@@ -109,7 +120,8 @@ class Look:
     ``scene_threshold``: the alarm logic's in use. ``gas_only``: the model's score with the
     thermal features blanked (computed when called). ``model_bars``: the scores the model in
     use says corroborate its watches (:class:`ModelBars`; asked only when a watch would
-    trigger).
+    trigger). ``gas_fresh``: the vector holds a gas feature (False while the SCD41's
+    readings are stale: then the gas says nothing).
     """
 
     t: float
@@ -120,6 +132,7 @@ class Look:
     scene_threshold: float | None
     gas_only: Callable[[], float]
     model_bars: Callable[[], ModelBars] = lambda: NO_BARS
+    gas_fresh: bool = True
 
 
 class EvidenceSource(Protocol):
@@ -195,6 +208,31 @@ class SmoulderSource:
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
 
+class GasSource:
+    """The gas alone says fire (see the module docstring): the gas-only score at or above
+    :func:`gas_bar` on every frame for ``[gas] hold_s``. Not while the start-up guard holds
+    the score back (``look.evidence`` NaN), nor while the SCD41's readings are stale."""
+
+    name = "gas"
+
+    def __init__(self, config: GasConfig) -> None:
+        self.cfg = config
+        self.since: float | None = None  # when the gas-only score last rose to the bar
+
+    def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
+        bar = gas_bar(self.cfg, look)
+        g = look.gas_only() if bar is not None and look.gas_fresh else math.nan
+        if bar is None or math.isnan(look.evidence) or not g >= bar:
+            self.since = None
+            return None
+        if self.since is None:
+            self.since = look.t
+        held = look.t - self.since
+        triggers = held >= self.cfg.hold_s
+        why = f"the gas alone scores {g:.2f}, at or above {bar:.2f} for {held:.0f} s"
+        return Evidence(self.name, why, triggers=triggers, holds=triggers)
+
+
 class KnownSceneRule:
     """While every hot pixel in view is the known scene, a score under the scene bar counts
     only as far as the gas alone says fire too.
@@ -236,6 +274,14 @@ def smoulder_bar(config: SmoulderConfig, look: Look) -> float:
     return bar if bar is not None else 0.0
 
 
+def gas_bar(config: GasConfig, look: Look) -> float | None:
+    """The gas-only score that alarms when held: ``[gas] min_score`` when set, else the
+    model's own (``look.model_bars``); None: the gas watch is off."""
+    if not config.enabled:
+        return None
+    return config.min_score if config.min_score is not None else look.model_bars().gas
+
+
 def early_rule(config: SmoulderConfig, look: Look) -> tuple[int, float] | None:
     """``(steps, score)``: a spot seen heating or spreading for that many steps in a row
     alarms at that score. ``[smoulder] early_steps`` / ``early_min_score`` when set, else the
@@ -256,7 +302,8 @@ def scene_bar(scene_threshold: float | None, threshold: float) -> float:
 
 def build_sources(config: Config, memory: SceneMemory) -> list[EvidenceSource]:
     """The sources ``config`` switches on, in the order they name an alarm's reason. The
-    known-scene rule comes with either watch (it needs the scene memory they keep)."""
+    known-scene rule comes with either watch (it needs the scene memory they keep); the
+    gas watch comes last (a camera's evidence names the alarm when both have it)."""
     sources: list[EvidenceSource] = []
     if config.flame.enabled:
         sources.append(FlameSource(config.flame, memory))
@@ -265,6 +312,8 @@ def build_sources(config: Config, memory: SceneMemory) -> list[EvidenceSource]:
                                       FrameMask(config.sensors.lepton.cooking_zone)))
     if sources:
         sources.insert(0, KnownSceneRule(config.flame.new_s))
+    if config.gas.enabled:
+        sources.append(GasSource(config.gas))
     return sources
 
 

@@ -221,6 +221,9 @@ class Pipeline:
         self.last_score: ScoreLike | None = None
         self.last_vector: Vector | None = None
         self.last_gas: GasReading | None = None
+        #: The last gas-only score, with the model and the gas features it is for: the gas
+        #: features change with each SCD41 reading, not with each frame the gas watch asks on.
+        self._gas_only_last: tuple[object, bytes, float] | None = None
         self.plausibility = GasPlausibility()
         self.scored = 0
         #: ``edge.detect.shadow.ShadowScorer.observe``, called after each scored vector.
@@ -348,7 +351,7 @@ class Pipeline:
             v = vector
             look = Look(t, celsius, p, evidence, self.alarm.threshold,
                         self.alarm.config.scene_threshold, lambda: self._gas_only(v),
-                        self.model_bars)
+                        self.model_bars, gas_fresh=_has_gas(v))
             for source in self.sources:
                 said = source.update(look, self.scene)
                 if said is not None:
@@ -416,8 +419,18 @@ class Pipeline:
             return None
 
     def _gas_only(self, vector: Vector) -> float:
-        """The score of ``vector`` with its camera features blanked (NaN if none)."""
-        return self._blanked(vector, camera=True)
+        """The score of ``vector`` with its camera features blanked (NaN if none); scored
+        once per model and gas features."""
+        from edge.features import camera_columns
+
+        key = vector[~camera_columns(vector.shape[0])].tobytes()
+        model = getattr(self.scorer, "model", self.scorer)
+        last = self._gas_only_last
+        if last is not None and last[0] is model and last[1] == key:
+            return last[2]
+        p = self._blanked(vector, camera=True)
+        self._gas_only_last = (model, key, p)
+        return p
 
     def _camera_only(self, vector: Vector) -> float:
         """The score of ``vector`` with its gas features blanked (NaN if none)."""
@@ -431,6 +444,13 @@ class Pipeline:
         blind[cols if camera else ~cols] = np.nan
         p = float(self.scorer.score(blind).probability)
         return p if math.isfinite(p) else math.nan
+
+
+def _has_gas(vector: Vector) -> bool:
+    """Whether ``vector`` holds a gas feature (not all NaN: the SCD41's readings are fresh)."""
+    from edge.features import camera_columns
+
+    return bool(np.isfinite(vector[~camera_columns(vector.shape[0])]).any())
 
 
 class ModelSource(Scorer, Protocol):
@@ -459,7 +479,8 @@ def model_bars(holder: ModelSource) -> ModelBars:
     model = holder.model
     return NO_BARS if model is None else ModelBars(model.flame_min_score,
                                                    model.smoulder_min_score,
-                                                   model.smoulder_early)
+                                                   model.smoulder_early,
+                                                   model.gas_min_score)
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:

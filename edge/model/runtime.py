@@ -224,6 +224,13 @@ class Model:
         return self._detection("smoulder_min_score")
 
     @property
+    def gas_min_score(self) -> float | None:
+        """The gas-only score that alarms when held, over what every validation no-fire run
+        held (manifest ``detection.gas_min_score``); None: the model does not say (the gas
+        watch is off)."""
+        return self._detection("gas_min_score")
+
+    @property
     def smoulder_early(self) -> tuple[int, float] | None:
         """``(steps, score)``: a spot the smoulder watch sees heating or spreading for that
         many steps alarms at that score, the lowest no validation nuisance reaches (manifest

@@ -316,14 +316,16 @@ def _check_schema(folder: Path, m: dict[str, Any]) -> None:
 
 
 def _check_detection(folder: Path, detection: Any) -> None:
-    """``detection`` (optional): ``flame_min_score``, ``smoulder_min_score`` and
-    ``smoulder_early_min_score``, numbers in [0, 1]; ``hold_min_score``, a number in (0, 1),
-    and ``hold_s``, seconds in (0, 3600], both or neither; ``smoulder_early_steps``, a whole
-    number of steps in [2, 59], with ``smoulder_early_min_score``, both or neither."""
+    """``detection`` (optional): ``flame_min_score``, ``smoulder_min_score``,
+    ``smoulder_early_min_score`` and ``gas_min_score``, numbers in [0, 1]; ``hold_min_score``,
+    a number in (0, 1), and ``hold_s``, seconds in (0, 3600], both or neither;
+    ``smoulder_early_steps``, a whole number of steps in [2, 59], with
+    ``smoulder_early_min_score``, both or neither."""
     if detection is None:
         return
     allowed: dict[str, tuple[Callable[[float], bool], str]] = {  # key: (test, in words)
         "flame_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
+        "gas_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
         "hold_min_score": (lambda v: 0.0 < v < 1.0, "a number between 0 and 1, both excluded"),
         "hold_s": (lambda v: 0.0 < v <= 3600.0, "seconds, more than 0 and at most 3600"),
         "smoulder_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
