@@ -324,8 +324,8 @@ class TestModelSwap:
             d.holder.swap(SimpleNamespace(threshold=0.73, version="v-test",  # type: ignore[attr-defined]
                                           hold=None, flame_min_score=0.6,
                                           smoulder_min_score=0.09,
-                                          smoulder_early=(3, 0.85)))
-            assert d.pipeline.model_bars() == ModelBars(0.6, 0.09, (3, 0.85))
+                                          smoulder_early=(3, 0.85), gas_min_score=0.77))
+            assert d.pipeline.model_bars() == ModelBars(0.6, 0.09, (3, 0.85), 0.77)
         finally:
             rt.close()
 

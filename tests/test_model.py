@@ -209,7 +209,18 @@ class TestVerification:
         resign(folder, kit.key, detection={"smoulder_min_score": 0})
         assert _load(folder, kit).smoulder_min_score == 0.0
 
+    def test_gas_bar_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
+        """The gas watch's bar training chose reaches the device with the model; a model
+        without one says None (the gas watch is off); out of range, the writer refuses it."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="gb", gas_min_score=0.81)
+        assert _load(info.path, kit).gas_min_score == pytest.approx(0.81)
+        assert _load(kit.a.path, kit).gas_min_score is None
+        with pytest.raises(ValueError, match="gas_min_score 1.2; allowed: 0 ≤"):
+            build(tmp_path, kit.pipelines_a, kit.key, version="gb-bad", gas_min_score=1.2)
+
     @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
+                                           {"gas_min_score": 1.5}, {"gas_min_score": -0.2},
+                                           {"gas_min_score": True},
                                            {"flame_min_score": True}, {"other": 1}, [0.5],
                                            {"hold_min_score": 0.7},
                                            {"hold_s": 300},

@@ -1,0 +1,132 @@
+"""The gas watch (edge.detect.evidence.GasSource): the model's score with the camera blanked,
+held at or above a bar for ``[gas] hold_s``, alarms with reason ``gas``.
+
+The pipeline here is the daemon's (features, alarm logic, evidence sources) over a quiet
+room's frames and SCD41 readings; the scorer says ``full`` of a whole vector and ``gas`` of one
+whose camera columns are blanked, so each test sets what the gas alone says.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pydantic import ValidationError
+
+from edge.config import Config
+from edge.config.alarm import AlarmConfig
+from edge.detect.alarm import AlarmStateMachine
+from edge.detect.evidence import ModelBars, build_sources
+from edge.detect.pipeline import Pipeline
+from edge.detect.scene import SceneMemory
+from edge.features import FeatureExtractor, camera_columns
+from edge.types import GasReading, ThermalFrame
+from tests.fixedscore import FixedScore
+
+ROOM = np.full((120, 160), round((22.0 + 273.15) / 0.01), np.uint16)
+
+
+class SplitScorer:
+    """``full`` for a vector with camera features, ``gas(t)`` for one with them blanked."""
+
+    def __init__(self, full: float, gas: dict[float, float], empty: float = 0.0) -> None:
+        self.full = full
+        self.gas = gas  # from time t on (s), the gas-only score
+        self.empty = empty  # the score of a vector with no feature at all
+        self.t = 0.0
+        self.gas_calls = 0
+
+    def score(self, x: np.ndarray) -> FixedScore:
+        cam = camera_columns(x.shape[0])
+        if np.isnan(x).all():
+            return FixedScore(self.empty)
+        if np.isnan(x[cam]).all():
+            self.gas_calls += 1
+            now = max((t for t in self.gas if t <= self.t), default=None)
+            return FixedScore(0.0 if now is None else self.gas[now])
+        return FixedScore(self.full)
+
+
+def gas_alarms(scorer: SplitScorer, seconds: float, bars: ModelBars,
+               settings: dict[str, object] | None = None, startup_s: float = 0.0,
+               gas_until: float = float("inf")) -> list[tuple[float, str]]:
+    """(t, reason) of each alarm over ``seconds`` of frames at 1 Hz and readings every 5 s
+    (none from ``gas_until``), the alarm threshold 0.8."""
+    cfg = Config.model_validate({"gas": settings or {}})
+    memory = SceneMemory(cfg.flame)
+    pipe = Pipeline(FeatureExtractor(), scorer, AlarmStateMachine(AlarmConfig(), 0.8),
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6}, startup_s=startup_s,
+                    sources=build_sources(cfg, memory), scene=memory,
+                    model_bars=lambda: bars)
+    out = []
+    for t in np.arange(0.0, seconds, 1.0):
+        scorer.t = float(t)
+        steps = [pipe.frame(ThermalFrame(float(t), ROOM, 0.01))]
+        if t % 5 == 0 and t < gas_until:
+            steps.append(pipe.gas(GasReading(float(t), 800.0 + t, 22.0, 40.0)))
+        out += [(ev.t, ev.alarm.reason) for s in steps for ev in s.events
+                if ev.kind == "alarm" and ev.alarm is not None]
+    return out
+
+
+def test_the_gas_alone_held_over_the_bar_alarms() -> None:
+    """The whole score stays low (the camera sees nothing); the gas alone rises to 0.8 at
+    100 s, over the model's bar 0.7: the alarm comes ``hold_s`` (10 s) later, reason gas."""
+    found = gas_alarms(SplitScorer(0.3, {0.0: 0.1, 100.0: 0.8}), 200.0, ModelBars(gas=0.7))
+    assert [r for _, r in found] == ["gas"]
+    assert 110.0 <= found[0][0] <= 111.0
+
+
+def test_one_reading_over_the_bar_does_not_alarm() -> None:
+    """A single SCD41 reading (5 s) whose gas-only score is 0.99 is not held for 10 s."""
+    found = gas_alarms(SplitScorer(0.3, {0.0: 0.1, 100.0: 0.99, 105.0: 0.1}), 200.0,
+                       ModelBars(gas=0.7))
+    assert found == []
+
+
+def test_no_bar_no_gas_alarm() -> None:
+    """Neither the model nor the config gives a bar: the gas watch is off."""
+    assert gas_alarms(SplitScorer(0.3, {0.0: 0.99}), 200.0, ModelBars(flame=0.5)) == []
+
+
+def test_the_config_overrides_the_model() -> None:
+    scorer = {0.0: 0.1, 100.0: 0.8}
+    assert gas_alarms(SplitScorer(0.3, scorer), 200.0, ModelBars(gas=0.7),
+                      {"min_score": 0.9}) == []
+    assert [r for _, r in gas_alarms(SplitScorer(0.3, scorer), 200.0, ModelBars(),
+                                     {"min_score": 0.75})] == ["gas"]
+    assert gas_alarms(SplitScorer(0.3, scorer), 200.0, ModelBars(gas=0.7),
+                      {"enabled": False}) == []
+    found = gas_alarms(SplitScorer(0.3, scorer), 200.0, ModelBars(gas=0.7), {"hold_s": 30.0})
+    assert 130.0 <= found[0][0] <= 131.0
+
+
+def test_not_during_the_start_up_guard() -> None:
+    """The gas alone high from the start: nothing until the start-up guard ends (60 s), then
+    the hold counts from there."""
+    found = gas_alarms(SplitScorer(0.3, {0.0: 0.9}), 200.0, ModelBars(gas=0.7), startup_s=60.0)
+    assert [r for _, r in found] == ["gas"] and 70.0 <= found[0][0] <= 71.0
+
+
+def test_stale_gas_says_nothing() -> None:
+    """The SCD41 stops reading at 50 s; 30 s later its features are stale (NaN), and a model
+    may score a vector with no feature at all as anything (here 0.9): the gas says nothing."""
+    found = gas_alarms(SplitScorer(0.3, {0.0: 0.1}, empty=0.9), 250.0, ModelBars(gas=0.7),
+                       gas_until=50.0)
+    assert found == []
+
+
+def test_the_gas_only_score_is_scored_once_per_reading() -> None:
+    """The gas watch asks every frame; the blanked vector changes with each SCD41 reading,
+    so it is scored once per reading, not once per frame."""
+    scorer = SplitScorer(0.3, {0.0: 0.1})
+    gas_alarms(scorer, 100.0, ModelBars(gas=0.7))
+    assert 0 < scorer.gas_calls <= 100 / 5 + 1
+
+
+def test_out_of_range_settings_are_named() -> None:
+    with pytest.raises(ValidationError, match="min_score"):
+        Config.model_validate({"gas": {"min_score": 1.5}})
+    with pytest.raises(ValidationError, match="hold_s"):
+        Config.model_validate({"gas": {"hold_s": -1}})
+    with pytest.raises(ValidationError, match="hold"):
+        Config.model_validate({"gas": {"hold": 10}})
