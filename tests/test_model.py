@@ -215,7 +215,7 @@ class TestVerification:
         info = build(tmp_path, kit.pipelines_a, kit.key, version="gb", gas_min_score=0.81)
         assert _load(info.path, kit).gas_min_score == pytest.approx(0.81)
         assert _load(kit.a.path, kit).gas_min_score is None
-        with pytest.raises(ValueError, match="gas_min_score 1.2; allowed: 0 ≤"):
+        with pytest.raises(ValueError, match=r"gas_min_score 1\.2; allowed: 0 ≤"):
             build(tmp_path, kit.pipelines_a, kit.key, version="gb-bad", gas_min_score=1.2)
 
     @pytest.mark.parametrize("detection", [{"flame_min_score": 1.5}, {"flame_min_score": "x"},
