@@ -27,7 +27,7 @@ from edge.types import ZERO_C_K, ThermalFrame
 log = logging.getLogger(__name__)
 
 #: The evidence sources drawn, in the order of their bars (edge/detect/evidence.py).
-SOURCES = ("flame_growth", "smoulder", "known_scene")
+SOURCES = ("flame_growth", "smoulder", "gas", "known_scene")
 #: Thumbnails in the strip: the events first, then regular times, at most this many.
 THUMBNAILS = 8
 #: The panels' titles (the test and the reader find them by these).
