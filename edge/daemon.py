@@ -395,7 +395,8 @@ class Daemon:
         if new is None:
             return
         old = self.config
-        for section in ("sensors", "mqtt", "device", "model", "flame", "smoulder", "clips"):
+        for section in ("sensors", "mqtt", "device", "model", "flame", "smoulder", "gas",
+                        "clips"):
             if getattr(new, section) != getattr(old, section):
                 log.warning("reload: [%s] changed; it takes effect at the next restart "
                             "(systemctl restart firedetect)", section)
