@@ -273,12 +273,15 @@ class TestPipelineFlame:
         def names(config: Config) -> list[str]:
             return [s.name for s in build_pipeline(config, holder).sources]
 
-        assert names(Config()) == ["known_scene", "flame_growth", "smoulder"]
+        assert names(Config()) == ["known_scene", "flame_growth", "smoulder", "gas"]
         no_flame = Config.model_validate({"flame": {"enabled": False}})
-        assert names(no_flame) == ["known_scene", "smoulder"]  # the memory stays, for both
+        assert names(no_flame) == ["known_scene", "smoulder", "gas"]  # the memory stays
         neither = Config.model_validate({"flame": {"enabled": False},
                                          "smoulder": {"enabled": False}})
-        assert names(neither) == []
+        assert names(neither) == ["gas"]  # the gas watch keeps no scene memory
+        none = Config.model_validate({"flame": {"enabled": False},
+                                      "smoulder": {"enabled": False}, "gas": {"enabled": False}})
+        assert names(none) == []
 
 
 class TestSimulatedScenes:
