@@ -211,7 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         gb = ens.gas_bar
         top = "–" if gb.highest_nuisance is None else f"{gb.highest_nuisance:.3f}"
         print("  gas alone: " + ("none" if gb.bar is None else f"{gb.bar:.3f}")
-              + f" held {gb.hold_s:g} s (validation no-fire streams hold up to {top}, "
+              + f" held {gb.hold_s:g} s (validation no-fire streams hold up to {top}"
+              + ("" if gb.highest_stream is None else f" in {gb.highest_stream}") + ", "
               f"{gb.streams} streams; {gb.fires_alarmed} of {gb.fires} fire runs reach it)",
               file=sys.stderr)
         print("  gas bar → no-fire streams alarming, fires alarmed, median time from ignition: "

@@ -63,7 +63,7 @@ class TestChooseGasBar:
         nuis = [0.1] * 10 + [0.9] + [0.6] * 6 + [0.1] * 5
         fire = [0.1] * 10 + [0.8] * 10
         gb = choose([(None, nuis), (10.0, fire)])
-        assert gb.highest_nuisance == pytest.approx(0.6)
+        assert gb.highest_nuisance == pytest.approx(0.6) and gb.highest_stream == "r0"
         assert gb.bar == pytest.approx(0.65)
         assert (gb.fires, gb.fires_alarmed) == (1, 1)
         assert gb.median_tta_s == pytest.approx(3.0)  # held 3 s from ignition

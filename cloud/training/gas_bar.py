@@ -62,7 +62,8 @@ class GasBar:
     """The chosen bar (None: none, see the module docstring) and what it rests on.
 
     ``highest_nuisance``: the highest gas-only score a validation no-fire stream held for
-    ``hold_s`` (None: no stream); ``streams``: those streams; ``fires``: validation fire runs;
+    ``hold_s`` (None: no stream), ``highest_stream`` its recording's name; ``streams``: those
+    streams; ``fires``: validation fire runs;
     ``fires_alarmed``: those the bar alarms on, ``median_tta_s`` their median time from
     ignition; ``curve``: per bar in ``CURVE_BARS``, the no-fire streams that would alarm, the
     fires alarmed and their median time from ignition; ``bar_if_chosen``: the bar the
@@ -80,6 +81,7 @@ class GasBar:
     min_streams: int = MIN_STREAMS
     bar_if_chosen: float | None = None
     curve: tuple[tuple[float, int, int, float | None], ...] = ()
+    highest_stream: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -128,7 +130,7 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
     if not (hold >= 0.0 and math.isfinite(hold)):
         raise ValueError(f"gas hold {hold} s; allowed: 0 or more seconds")
     row_group, t = ds.group[rows], ds.t[rows]
-    peaks: list[float] = []
+    peaks: list[tuple[float, str]] = []  # per no-fire stream: its held peak, its name
     fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]] = []
     for g in groups:
         info = ds.groups[g]
@@ -140,11 +142,12 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
         t0 = info.fire_start_s
         quiet = ts < t0 if t0 is not None else np.ones(ts.shape, bool)
         if quiet.any():
-            peaks.append(_nanmax(held[quiet]))
+            peaks.append((_nanmax(held[quiet]), info.name))
         if t0 is not None and (~quiet).any():
             fire_runs.append((ts[~quiet] - t0, held[~quiet]))
-    seen = [pk for pk in peaks if not math.isnan(pk)]
-    highest = max(seen) if seen else None
+    top = max(((pk, name) for pk, name in peaks if not math.isnan(pk)), default=None)
+    seen = [pk for pk, _ in peaks if not math.isnan(pk)]
+    highest = None if top is None else top[0]
     candidate = max((highest if highest is not None else 0.0) + margin, FLOOR)
     bar: float | None = candidate
     if candidate > CEILING:
@@ -162,7 +165,8 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
                       float(np.median(b_ttas)) if b_ttas else None))
     alarmed, ttas = _fires_at(fire_runs, math.inf if bar is None else bar)
     out = GasBar(bar, margin, hold, highest, len(peaks), len(fire_runs), alarmed,
-                 float(np.median(ttas)) if ttas else None, min_streams, candidate, tuple(curve))
+                 float(np.median(ttas)) if ttas else None, min_streams, candidate, tuple(curve),
+                 None if top is None else top[1])
     log.info("gas bar %s: %s", "none" if bar is None else f"{bar:.3f}", out)
     return out
 
