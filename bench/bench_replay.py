@@ -7,8 +7,9 @@ model → alarm logic and the scene watches) in the same process, side by side:
 
 1. the demo model with the default config (what ``firedetect replay --config
    demo/config.toml`` runs);
-2. the same with the flame and smoulder watches off (``[flame]``/``[smoulder]`` disabled);
-3. the rule fallback (no model).
+2. the same with the gas watch off (``[gas]`` disabled: no gas-only score);
+3. the same with every watch off (``[flame]``/``[smoulder]``/``[gas]`` disabled);
+4. the rule fallback (no model).
 
 Each is timed best of ``--repeat``; the figure is frames per second and the multiple of real
 time (10 minutes of recording / wall time).
@@ -139,13 +140,15 @@ def loop_part(minutes: float, repeat: int) -> None:
         "public_key": ROOT / demo.model.public_key if demo.model.public_key else None}))
     model.install(ROOT / demo.model.path)
     rules = ModelHolder(Config().model)
-    quiet = demo.model_copy(update={
+    no_gas = demo.model_copy(update={"gas": demo.gas.model_copy(update={"enabled": False})})
+    quiet = no_gas.model_copy(update={
         "flame": demo.flame.model_copy(update={"enabled": False}),
         "smoulder": demo.smoulder.model_copy(update={"enabled": False})})
     frames = rec.frame_t.size
     print(f"replay of {args.minutes:g} min at 8.7 Hz ({frames} frames, {rec.gas_t.size} SCD41 "
           f"readings), best of {args.repeat}:")
     for label, config, holder in (("demo model, default config (watches on)", demo, model),
+                                  ("demo model, gas watch off", no_gas, model),
                                   ("demo model, watches off", quiet, model),
                                   ("rule fallback, watches on", demo, rules)):
         wall = timed(rec, config, holder, args.repeat)
