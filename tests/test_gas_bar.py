@@ -8,26 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from cloud.training.data import Dataset, Group
+from cloud.training.data import Dataset
 from cloud.training.evaluate import gas_only_scores
 from cloud.training.gas_bar import CEILING, FLOOR, GasBar, choose_gas_bar, held_scores
+from tests.test_corroborate import dataset as flame_dataset
 
 
 def dataset(runs: list[tuple[float | None, list[float]]]) -> Dataset:
-    """Runs of (fire start, gas-only scores), one row a second; the scores go in the first
-    column (the tests pass them as ``p_gas``)."""
-    X, y, group, t, groups = [], [], [], [], []
-    for g, (t0, p) in enumerate(runs):
-        n = len(p)
-        tt = np.arange(n, dtype=np.float64)
-        X.append(np.asarray(p, np.float32)[:, None])
-        y.append((tt >= (np.inf if t0 is None else t0)).astype(np.int8))
-        group.append(np.full(n, g, np.int32))
-        t.append(tt)
-        groups.append(Group(f"r{g}", "F2" if t0 is not None else "N3", t0, float(n),
-                            "recording"))
-    return Dataset(np.concatenate(X), np.concatenate(y), np.concatenate(group),
-                   np.concatenate(t), np.ones(sum(len(r[1]) for r in runs), bool), groups)
+    """Runs of (fire start, gas-only scores), one row a second, the scores in the first
+    column (the tests pass them as ``p_gas``); the flame bar's builder, no watch verdicts."""
+    return flame_dataset([(t0, p, [0] * len(p)) for t0, p in runs])
 
 
 def choose(runs: list[tuple[float | None, list[float]]], **kw: float) -> GasBar:
