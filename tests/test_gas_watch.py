@@ -123,6 +123,27 @@ def test_stale_gas_says_nothing() -> None:
     assert found == []
 
 
+def test_the_gas_alone_alarms_with_the_camera_dead() -> None:
+    """No frame at all: each SCD41 reading is scored on its own (the camera's columns NaN,
+    so the whole score is the gas-only one, 0.75, under the threshold 0.8). The gas watch is
+    asked on those readings too, and alarms after ``hold_s``, as it would with a live camera
+    that sees nothing."""
+    cfg = Config.model_validate({})
+    memory = SceneMemory(cfg.flame)
+    scorer = SplitScorer(0.3, {0.0: 0.1, 100.0: 0.75})
+    pipe = Pipeline(FeatureExtractor(), scorer, AlarmStateMachine(AlarmConfig(), 0.8),
+                    stale_after_s={"scd41": 1e6, "lepton": 1e6},
+                    sources=build_sources(cfg, memory), scene=memory,
+                    model_bars=lambda: ModelBars(gas=0.7))
+    found = []
+    for t in np.arange(0.0, 200.0, 5.0):
+        scorer.t = float(t)
+        found += [(ev.t, ev.alarm.reason) for ev in
+                  pipe.gas(GasReading(float(t), 800.0 + t, 22.0, 40.0)).events
+                  if ev.kind == "alarm" and ev.alarm is not None]
+    assert [r for _, r in found] == ["gas"] and found[0][0] == 110.0
+
+
 def test_the_gas_only_score_is_scored_once_per_reading() -> None:
     """The gas watch asks every frame; the blanked vector changes with each SCD41 reading,
     so it is scored once per reading, not once per frame."""

@@ -30,7 +30,8 @@ add one :class:`Evidence`:
 The pipeline (``edge.detect.pipeline``) holds the list the config switches on
 (:func:`build_sources`); adding, removing or learning a source is one class here and one
 line there. Sources are asked only about real camera frames (not FFC repeats, not gas
-readings), in list order; the first that triggers names the alarm's reason.
+readings), in list order, except the gas watch, which is also asked on the SCD41 readings
+scored while the camera is stale; the first that triggers names the alarm's reason.
 """
 
 from __future__ import annotations
@@ -214,6 +215,8 @@ class GasSource:
     the score back (``look.evidence`` NaN), nor while the SCD41's readings are stale."""
 
     name = "gas"
+    #: Also asked on SCD41 readings scored while the camera is stale (it reads no frame).
+    frameless = True
 
     def __init__(self, config: GasConfig) -> None:
         self.cfg = config

@@ -347,12 +347,17 @@ class Pipeline:
                 and not evidence >= self.alarm.fast_path_score):
             evidence = math.nan  # start-up: only overwhelming evidence raises an alarm
         found: list[Evidence] = []
-        if celsius is not None:
+        # A judged frame asks every source; a step without one (an FFC repeat, an SCD41
+        # reading scored while the camera is stale) asks those that read no frame: the gas
+        # watch, so a dead camera does not make the gas count for less than a live one.
+        asked = self.sources if celsius is not None else [
+            s for s in self.sources if getattr(s, "frameless", False)]
+        if asked:
             v = vector
-            look = Look(t, celsius, p, evidence, self.alarm.threshold,
-                        self.alarm.config.scene_threshold, lambda: self._gas_only(v),
-                        self.model_bars, gas_fresh=_has_gas(v))
-            for source in self.sources:
+            look = Look(t, _NO_FRAME if celsius is None else celsius, p, evidence,
+                        self.alarm.threshold, self.alarm.config.scene_threshold,
+                        lambda: self._gas_only(v), self.model_bars, gas_fresh=_has_gas(v))
+            for source in asked:
                 said = source.update(look, self.scene)
                 if said is not None:
                     found.append(said)
@@ -444,6 +449,10 @@ class Pipeline:
         blind[cols if camera else ~cols] = np.nan
         p = float(self.scorer.score(blind).probability)
         return p if math.isfinite(p) else math.nan
+
+
+#: The frame a frameless source's look carries (it does not read it).
+_NO_FRAME = np.zeros((0, 0), np.float32)
 
 
 def _has_gas(vector: Vector) -> bool:
