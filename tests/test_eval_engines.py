@@ -131,6 +131,21 @@ class TestNoWatches:
         assert fused - {"fast_path", "persistent"}  # the watches do alarm on this run
         assert bare <= {"fast_path", "persistent"}
 
+    def test_the_gas_watch_is_a_watch_too(self) -> None:
+        """A gas watch set to alarm on any gas-only score alarms in the fused replay, and not
+        with the watches off."""
+        from cloud.heldout.suite import model_holder
+        from edge.config import Config
+
+        rec = render_recording("occupancy", 7_300_080_002, 120.0, frame_rate_hz=1.0)
+        holder = model_holder(None, None, False)
+        config = Config.model_validate({"gas": {"min_score": 0.0}})
+        fused = [e["reason"] for e in replay_mode(rec, holder, "fused", config)["events"]
+                 if e["kind"] == "alarm"]
+        bare = [e["reason"] for e in replay_mode(rec, holder, "no_watches", config)["events"]
+                if e["kind"] == "alarm"]
+        assert fused == ["gas"] and bare == []
+
 
 @needs_cfast
 def test_cfast_engine_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

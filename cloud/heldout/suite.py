@@ -19,8 +19,8 @@ Every run is replayed three times:
 - ``co2_only``: the camera frames are dropped — degraded mode with the Lepton gone (scored
   on each SCD41 reading, the ``lepton`` fault event is expected).
 
-- ``no_watches`` (only with ``--no-watches``): both sensors, the flame and smoulder watches
-  off — the model and alarm state machine alone.
+- ``no_watches`` (only with ``--no-watches``): both sensors, the flame, smoulder and gas
+  watches off — the model and alarm state machine alone.
 
 The sensor ablations blank a block to NaN in the live pipeline; nothing is retrained.
 Without ``--model`` the rule fallback (``edge.model.rules``) is evaluated.
@@ -51,7 +51,7 @@ from edge.types import ZERO_C_K, GasReading, ThermalFrame
 log = logging.getLogger(__name__)
 
 MODES = ("fused", "thermal_only", "co2_only")
-ALL_MODES = (*MODES, "no_watches")  # no_watches: fused with [flame]/[smoulder] enabled = false
+ALL_MODES = (*MODES, "no_watches")  # no_watches: fused, [flame]/[smoulder]/[gas] enabled = false
 DEFAULT_SEED_BASE = 7_300_000_000  # far from cloud.training.simulated.sim_jobs' seed·100003 + i
 FULL_RATE_HZ = 8.7
 _SOURCE_RE = re.compile(r"^simulate:(\d+)x[^,]*,seed=(-?\d+)$")
@@ -174,12 +174,13 @@ def model_holder(model: Path | None, public_key: Path | None, allow_unsigned: bo
 def replay_mode(rec: FrameSource, holder: Any, mode: str, config: Config | None = None
                 ) -> dict[str, Any]:
     """One replay: the events the device would publish and every score it computed
-    (``no_watches``: both readings, the flame and smoulder watches off)."""
+    (``no_watches``: both readings, the flame, smoulder and gas watches off)."""
     config = config or Config()
     if mode == "no_watches":
         config = config.model_copy(update={
             "flame": config.flame.model_copy(update={"enabled": False}),
-            "smoulder": config.smoulder.model_copy(update={"enabled": False})})
+            "smoulder": config.smoulder.model_copy(update={"enabled": False}),
+            "gas": config.gas.model_copy(update={"enabled": False})})
     pipeline = build_pipeline(config, holder, start_t=0.0)
     events: list[dict[str, Any]] = []
     ts: list[float] = []
@@ -333,8 +334,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay the thermal-only and CO2-only ablations on only the first N "
                         "runs of each family (default: every run)")
     p.add_argument("--no-watches", action="store_true",
-                   help="also replay the ablation runs fused with the flame and smoulder "
-                        "watches off ([flame]/[smoulder] enabled = false)")
+                   help="also replay the ablation runs fused with the flame, smoulder and gas "
+                        "watches off ([flame]/[smoulder]/[gas] enabled = false)")
     p.add_argument("--camera-unit", default=None, metavar="SIGMA,OFFSET,GAIN",
                    help="record every run as another camera would: a lens blur of SIGMA px "
                         "(in band radiance), a radiometric offset in K and a gain error "
