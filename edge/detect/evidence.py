@@ -121,8 +121,8 @@ class Look:
     ``scene_threshold``: the alarm logic's in use. ``gas_only``: the model's score with the
     thermal features blanked (computed when called). ``model_bars``: the scores the model in
     use says corroborate its watches (:class:`ModelBars`; asked only when a watch would
-    trigger). ``gas_fresh``: the vector holds a gas feature (False while the SCD41's
-    readings are stale: then the gas says nothing).
+    trigger). ``gas_fresh``: whether the vector holds a gas feature (False while the SCD41's
+    readings are stale: then the gas says nothing; computed when called).
     """
 
     t: float
@@ -133,7 +133,7 @@ class Look:
     scene_threshold: float | None
     gas_only: Callable[[], float]
     model_bars: Callable[[], ModelBars] = lambda: NO_BARS
-    gas_fresh: bool = True
+    gas_fresh: Callable[[], bool] = lambda: True
 
 
 class EvidenceSource(Protocol):
@@ -224,7 +224,7 @@ class GasSource:
 
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
         bar = gas_bar(self.cfg, look)
-        g = look.gas_only() if bar is not None and look.gas_fresh else math.nan
+        g = look.gas_only() if bar is not None and look.gas_fresh() else math.nan
         if bar is None or math.isnan(look.evidence) or not g >= bar:
             self.since = None
             return None

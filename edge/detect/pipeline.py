@@ -212,6 +212,8 @@ class Pipeline:
             s: SensorState(stale_after_s[s], grace.get(s, 0.0)) for s in SENSORS
         }
         self.sources = list(sources)
+        #: The sources also asked on a step without a judged frame (the gas watch).
+        self._frameless = [s for s in self.sources if getattr(s, "frameless", False)]
         #: The model in use's corroboration bars for its watches (none: it has none).
         self.model_bars: Callable[[], ModelBars] = model_bars or (lambda: NO_BARS)
         self.mask = mask if mask else None  # [lepton] mask: the view's ignored rectangles
@@ -350,13 +352,12 @@ class Pipeline:
         # A judged frame asks every source; a step without one (an FFC repeat, an SCD41
         # reading scored while the camera is stale) asks those that read no frame: the gas
         # watch, so a dead camera does not make the gas count for less than a live one.
-        asked = self.sources if celsius is not None else [
-            s for s in self.sources if getattr(s, "frameless", False)]
+        asked = self.sources if celsius is not None else self._frameless
         if asked:
             v = vector
             look = Look(t, _NO_FRAME if celsius is None else celsius, p, evidence,
                         self.alarm.threshold, self.alarm.config.scene_threshold,
-                        lambda: self._gas_only(v), self.model_bars, gas_fresh=_has_gas(v))
+                        lambda: self._gas_only(v), self.model_bars, lambda: _has_gas(v))
             for source in asked:
                 said = source.update(look, self.scene)
                 if said is not None:
