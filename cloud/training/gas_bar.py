@@ -136,9 +136,8 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
         info = ds.groups[g]
         if info.kind != "recording":
             continue
-        sel = row_group == g
-        order = np.argsort(t[sel], kind="stable")
-        ts, held = t[sel][order], held_scores(t[sel][order], p_gas[sel][order], hold)
+        sel = row_group == g  # a recording's rows are in time order (featurize_recording)
+        ts, held = t[sel], held_scores(t[sel], p_gas[sel], hold)
         t0 = info.fire_start_s
         quiet = ts < t0 if t0 is not None else np.ones(ts.shape, bool)
         if quiet.any():
