@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 CACHE_FORMAT = 3  # 3: hrr_kw is CFAST's actual heat release (HRR_n), not HRR_En
 DEFAULT_TIMEOUT_S = 20.0  # of CFAST's CPU time (see _run_once)
 WALL_FACTOR = 6.0  # the wall-clock backstop, × the CPU budget
+MIN_RERUN_S = 30  # a stalled run is kept if CFAST computed at least this much of it (s)
 
 
 class CfastError(RuntimeError):
@@ -284,15 +285,31 @@ def _run_once(exe: str, directory: Path, text: str, timeout_s: float) -> bool:
     return True
 
 
+def rerun_s(reached_s: float) -> int | None:
+    """How far to run again an input CFAST stalled on after ``reached_s`` simulated seconds:
+    a whole minute at least a minute short of it; under two minutes, whole 10 s at least
+    10 s short; None under ``MIN_RERUN_S``.
+
+    The margin keeps the rerun clear of the stall. A stall within two minutes is the
+    fastest fires' in closed rooms (a t² fire of 700 kW starving by 90 s): cut to the
+    minute they would be lost (no whole minute left), though their first minute and a
+    half is what a detector has to see.
+    """
+    minutes = 60 * (int(reached_s // 60) - 1)
+    if minutes >= 60:
+        return minutes
+    tens = 10 * (int(reached_s // 10) - 1)
+    return tens if tens >= MIN_RERUN_S else None
+
+
 def run_input(text: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> CfastResult:
     """Run CFAST on input ``text`` (no cache).
 
-    CFAST's solver can crawl in a sealed room once an oxygen-starved fire dies down. If a
-    run does not finish within ``timeout_s`` (of its CPU time, see ``_run_once``), it is
-    run again to a whole
-    minute at least a minute short of where it had got to, so the result depends on the
-    input (and, rarely, on the machine's speed), never on where it was stopped; the scene
-    holds the last state after it (``t_s[-1]`` says how far CFAST got).
+    CFAST's solver can stall in a nearly sealed room once an oxygen-starved fire dies down
+    and the room's pressure falls. If a run does not finish within ``timeout_s`` (of its CPU
+    time, see ``_run_once``), it is run again to a length short of where it had got to
+    (:func:`rerun_s`), so the result depends on the input, never on where it was stopped;
+    the scene holds the last state after it (``t_s[-1]`` says how far CFAST got).
 
     :raises CfastError: no binary, no progress in time, or CFAST's own error (quoted).
     """
@@ -304,12 +321,12 @@ def run_input(text: str, timeout_s: float = DEFAULT_TIMEOUT_S) -> CfastResult:
         directory = Path(tmp)
         if not _run_once(exe, directory, text, timeout_s):
             reached = _reached_s(directory)
-            shorter = 60 * (int(reached // 60) - 1)
-            if shorter < 60:
+            shorter = rerun_s(reached)
+            if shorter is None:
                 raise CfastError(f"CFAST ({exe}) got to {reached:.0f} s of its input in "
-                                 f"{timeout_s} s (CPU time); giving up\n--- input ---\n"
-                                 + text[:2000])
-            log.warning("CFAST crawled at %.0f s simulated; running it to %d s only",
+                                 f"{timeout_s} s (CPU time), under the {MIN_RERUN_S} s it "
+                                 f"must compute; giving up\n--- input ---\n" + text[:2000])
+            log.warning("CFAST stalled at %.0f s simulated; running it to %d s only",
                         reached, shorter)
             text = re.sub(r"&TIME SIMULATION = \d+", f"&TIME SIMULATION = {shorter}", text)
             if not _run_once(exe, directory, text, timeout_s):
