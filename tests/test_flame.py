@@ -254,6 +254,27 @@ class TestPipelineFlame:
         wait = (cfg.sure_steps - cfg.steps) * cfg.step_s
         assert sure[0][1] - quick[0][1] == pytest.approx(wait, abs=1.0)
 
+    @pytest.mark.parametrize(("flicker", "freq"), [(0.0, 0.0), (0.05, 2.0), (0.05, 7.3)])
+    def test_burner_lit_over_ten_seconds_is_not_sure(self, flicker: float, freq: float
+                                                     ) -> None:
+        """A gas burner lit as CFAST's burners are here (its flame's area up over 10 s, five
+        steps, then in place, flickering by ``flicker`` of its radius) grows for too few
+        steps to alarm without the model; a flame spreading on does. One step fewer and the
+        burner would be sure: the margin is one step (docs/evaluation.md, session 26)."""
+        def burner(t: float) -> np.ndarray:
+            if t < 100.0:
+                return np.full(SHAPE, ROOM_C, np.float32)
+            area = 40.0 * min((t - 100.0) / 10.0, 1.0) + 3.0
+            radius = math.sqrt(area / math.pi) * (1.0 + flicker * math.sin(freq * t))
+            return disc(80, 60, radius, 300.0)
+
+        times = np.arange(0.0, 300.0, 1.0)
+        assert run_pipeline(0.1, burner, times, FlameConfig()) == []
+        assert run_pipeline(0.1, growing_flame(100.0), times, FlameConfig())
+        if not flicker:  # it is seen growing, for one step too few
+            assert watch(burner, times)
+            assert run_pipeline(0.1, burner, times, FlameConfig(sure_steps=6))
+
     def test_without_watch_no_alarm(self) -> None:
         """With the watch off, the same frames and score give no alarm (the threshold rules)."""
         assert run_pipeline(0.3, growing_flame(100.0), np.arange(0.0, 200.0, 1.0), None) == []

@@ -65,9 +65,10 @@ class FlameConfig(Section):
         description="the share of later-larger step pairs a trend needs",
     )
     sure_steps: int = Field(
-        10, ge=0, le=60,
+        7, ge=0, le=60,
         description="a region that rose in each of this many steps is a flame whatever the "
-        "model's score (0: always ask the model)",
+        "model's score (0: always ask the model); 7 steps of 2 s outlast a burner's ignition "
+        "(seconds) and a heater's or pan's edge crossing hot_c (slower than min_rise_k_s)",
     )
     min_score: float | None = Field(
         None, ge=0.0, le=1.0,
