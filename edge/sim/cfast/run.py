@@ -291,9 +291,11 @@ def rerun_s(reached_s: float) -> int | None:
     10 s short; None under ``MIN_RERUN_S``.
 
     The margin keeps the rerun clear of the stall. A stall within two minutes is the
-    fastest fires' in closed rooms (a t² fire of 700 kW starving by 90 s): cut to the
-    minute they would be lost (no whole minute left), though their first minute and a
-    half is what a detector has to see.
+    fastest fires' in closed rooms (a t² fire of 700 kW starving by 90 s): cut to whole
+    minutes they would be lost (no whole minute left), though their first minute and a half
+    is what a detector has to see. From two minutes on the rule is the minute rule it always
+    was, so runs cached before stay what a new run computes (which makes a stall at 119 s
+    keep 100 s and one at 120 s keep 60 s).
     """
     minutes = 60 * (int(reached_s // 60) - 1)
     if minutes >= 60:
