@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, fields
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -135,14 +136,18 @@ def thermal_mask(feature_set: str) -> npt.NDArray[np.bool_]:
     return mask
 
 
+@cache
 def camera_columns(n: int) -> npt.NDArray[np.bool_]:
-    """The camera's columns of a vector of ``n`` features (of the known set that long).
+    """The camera's columns of a vector of ``n`` features (of the known set that long), read
+    only: built once per length (the pipeline asks on every frame the gas watch judges).
 
     :raises ValueError: no known set has ``n`` features.
     """
     for name, names in FEATURE_SETS.items():
         if len(names) == n:
-            return thermal_mask(name)
+            mask = thermal_mask(name)
+            mask.setflags(write=False)
+            return mask
     lengths = sorted(len(v) for v in FEATURE_SETS.values())
     raise ValueError(f"a feature vector of {n} numbers; allowed lengths: {lengths}")
 
