@@ -144,8 +144,8 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
             peaks.append((_nanmax(held[quiet]), info.name))
         if t0 is not None and (~quiet).any():
             fire_runs.append((ts[~quiet] - t0, held[~quiet]))
-    top = max(((pk, name) for pk, name in peaks if not math.isnan(pk)), default=None)
-    seen = [pk for pk, _ in peaks if not math.isnan(pk)]
+    seen = [(pk, name) for pk, name in peaks if not math.isnan(pk)]
+    top = max(seen, default=None)
     highest = None if top is None else top[0]
     candidate = max((highest if highest is not None else 0.0) + margin, FLOOR)
     bar: float | None = candidate
@@ -160,7 +160,7 @@ def choose_gas_bar(ds: Dataset, p_gas: npt.NDArray[np.float64], rows: npt.NDArra
     curve = []
     for b in CURVE_BARS:
         n_alarmed, b_ttas = _fires_at(fire_runs, b)
-        curve.append((b, sum(pk >= b for pk in seen), n_alarmed,
+        curve.append((b, sum(pk >= b for pk, _ in seen), n_alarmed,
                       float(np.median(b_ttas)) if b_ttas else None))
     alarmed, ttas = _fires_at(fire_runs, math.inf if bar is None else bar)
     out = GasBar(bar, margin, hold, highest, len(peaks), len(fire_runs), alarmed,
