@@ -32,10 +32,10 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   spread is a flame whatever the model says, and the pipeline needs no score to alarm on it.
   A gas burner reaches its flow within seconds of the knob (CFAST's burners here ramp over
   10 s, five steps) and then flickers in place; a heater's, oven's or pan's edge crosses
-  ``hot_c`` slower than ``min_rise_k_s``. The model is least sure where this matters most: a
-  flame close to a camera in high gain clips at 140–182 °C, and to the 18 features a region
-  at the clip looks like a hob; a fire 1.5 m away growing to 221 clipped pixels in 14 s
-  scored 0.15–0.31 (docs/evaluation.md, session 26).
+  ``hot_c`` slower than ``min_rise_k_s``. The model can be unsure of a flame that reads
+  moderately hot: a paper fire 1.5 m away, growing to 221 pixels that all read 142–143 °C
+  in 14 s (the camera in low gain: not a clip), scored 0.15–0.31 (docs/evaluation.md,
+  sessions 26 and 27).
 
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
