@@ -18,7 +18,16 @@ order, to one :class:`ThermalHistory` and take its vector, so they agree to the 
 With ``long=True`` (``fd-v3``) the same update also feeds a
 :class:`edge.featuresets.longhist.LongHistory` with the frame's new hot area and hottest new
 hot pixel, and appends its 6 features; with ``accel=True`` too (``fd-v4``), the long
-history's 4 acceleration features after them.
+history's 4 acceleration features after them; with ``sat=True`` too (``fd-v5``), the frame's
+saturation after those.
+
+*Saturation* (``fd-v5``): a camera sends a pixel that is hotter than its gain's range at its
+ceiling (a Lepton near 140–180 °C in high gain, 400–450 °C in low), so a flame in high gain
+reads as a plateau at one value, whatever its real temperature. The frame is *saturated* when
+its highest value is hot (at or above ``hot_threshold_c``) and at least ``SAT_MIN_PX`` pixels
+share it exactly; then ``sat_area_pct`` is the share of the frame at that value, %, and
+``new_hot_sat_share`` the share of the new hot pixels at it (0–1; 0 with no new hot pixel).
+Both read 0 when the frame is not saturated. No window: they are the frame's own.
 """
 
 from __future__ import annotations
@@ -30,7 +39,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.featuresets.longhist import LongHistory
-from edge.featuresets.registry import N_THERMAL_HISTORY
+from edge.featuresets.registry import N_THERMAL_HISTORY, N_THERMAL_SAT
 from edge.featuresets.thermal import hot_raw_threshold
 from edge.types import ZERO_C_K
 
@@ -43,6 +52,8 @@ RISE_MAX_STEPS = 15
 T_MAX_RATE_S = 10.0
 FLICKER_WINDOW_S = 3.0
 TIME_EPS_S = 1e-6
+#: Pixels that must share a hot frame's highest value exactly for it to count as saturated.
+SAT_MIN_PX = 2
 #: History kept: the longest look-back, plus one frame before it.
 _KEEP_S = max(GROWTH_LONG_S, RISE_STEP_S * RISE_MAX_STEPS, T_MAX_RATE_S, FLICKER_WINDOW_S)
 
@@ -55,10 +66,15 @@ class ThermalHistory:
     """Scene memory and the per-frame history behind the thermal history features."""
 
     def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float,
-                 long: bool = False, accel: bool = False) -> None:
+                 long: bool = False, accel: bool = False, sat: bool = False) -> None:
         """:param long: also keep fd-v3's long history and append its features.
-        :param accel: (with ``long``) also append fd-v4's thermal acceleration."""
+        :param accel: (with ``long``) also append fd-v4's thermal acceleration.
+        :param sat: (with ``long`` and ``accel``) also append fd-v5's saturation."""
+        if sat and not (long and accel):
+            raise ValueError("fd-v5's saturation follows fd-v4's features: "
+                             "sat needs long and accel")
         self.hot_threshold_c = hot_threshold_c
+        self.sat = sat
         #: fd-v3's long history (read-only for callers), None unless ``long``.
         self.long = LongHistory(hot_threshold_c, accel) if long else None
         self.memory_s = memory_s
@@ -89,7 +105,7 @@ class ThermalHistory:
         :param dt: seconds from the reference to the frame.
         :param t_max_c: / :param hot_area_pct: this frame's seed features 3 and 5.
         :returns: (8,) float64, or (14,) with the long history's 6 after them, or (18,) with
-            fd-v4's 4 after those.
+            fd-v4's 4 after those, or (20,) with fd-v5's 2 after those.
         """
         if raw.shape != self._shape:
             self._shape = raw.shape
@@ -105,6 +121,7 @@ class ThermalHistory:
         v_hot = hot_raw_threshold(resolution_k, self.hot_threshold_c)
         new_pct = 0.0
         new_t_max_c: float | None = None
+        sat = np.zeros(N_THERMAL_SAT, dtype=np.float64)
         if v_hot <= 65535:
             # The scene memory is read and written at the hot pixels only (a few hundred of a
             # frame's 19,200): the same values as whole-frame masks, ~10× less work.
@@ -116,7 +133,17 @@ class ThermalHistory:
                 if begins.size:
                     onset[begins] = -math.inf if t - self._start < self.warmup_s else t
                 last_hot[hot] = t
-                idx = hot[onset[hot] > -math.inf]  # the new hot pixels, in frame order
+                is_new = onset[hot] > -math.inf
+                idx = hot[is_new]  # the new hot pixels, in frame order
+                if self.sat:
+                    # A hot frame's highest value is a hot pixel's: read at those only.
+                    hot_raw = raw.reshape(-1)[hot]
+                    at_top = hot_raw == hot_raw.max()
+                    n_top = int(np.count_nonzero(at_top))
+                    if n_top >= SAT_MIN_PX:
+                        sat[0] = n_top * 100.0 / raw.size
+                        if idx.size:
+                            sat[1] = np.count_nonzero(at_top[is_new]) / idx.size
                 if idx.size:
                     new_pct = idx.size * 100.0 / raw.size
                     values = f.reshape(-1)[idx]  # ``f`` is ``raw`` as float32: exact
@@ -136,7 +163,10 @@ class ThermalHistory:
             out[5] = (t_max_c - self._tmax[i]) / (t - self._t[i])
         out[6], out[7] = self._flickers(t)
         if self.long is not None:
-            return np.concatenate([out, self.long.update(t, new_pct, new_t_max_c)])
+            parts = [out, self.long.update(t, new_pct, new_t_max_c)]
+            if self.sat:
+                parts.append(sat)
+            return np.concatenate(parts)
         return out
 
     # -- internals --------------------------------------------------------------------

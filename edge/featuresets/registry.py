@@ -15,6 +15,9 @@ Vector layout of ``fd-v3``: the 33 ``fd-v2`` features, then the long thermal his
 
 Vector layout of ``fd-v4``: the 41 ``fd-v3`` features, then the thermal acceleration
 (``edge.featuresets.longhist``, from the same one-a-second samples).
+
+Vector layout of ``fd-v5``: the 45 ``fd-v4`` features, then the saturation of the frame and of
+its new hot region (``edge.featuresets.history``).
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ THERMAL_ACCEL_NAMES: tuple[str, ...] = (
     "new_hot_growth_accel_60s",
 )
 FD_V4_NAMES: tuple[str, ...] = FD_V3_NAMES + THERMAL_ACCEL_NAMES
+THERMAL_SAT_NAMES: tuple[str, ...] = ("sat_area_pct", "new_hot_sat_share")
+FD_V5_NAMES: tuple[str, ...] = FD_V4_NAMES + THERMAL_SAT_NAMES
 
 #: name → feature names, in vector order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -93,10 +98,11 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "fd-v2": FD_V2_NAMES,
     "fd-v3": FD_V3_NAMES,
     "fd-v4": FD_V4_NAMES,
+    "fd-v5": FD_V5_NAMES,
 }
 #: The set the streaming extractor computes by default: the richest, which every other
 #: known set is a prefix of.
-RICHEST_SET = "fd-v4"
+RICHEST_SET = "fd-v5"
 
 N_SEED_THERMAL = 12
 N_SEED = len(SEED_NAMES)
@@ -107,6 +113,8 @@ N_THERMAL_LONG = len(THERMAL_LONG_NAMES)
 N_GAS_LONG = len(GAS_LONG_NAMES)
 N_FD_V3 = len(FD_V3_NAMES)
 N_THERMAL_ACCEL = len(THERMAL_ACCEL_NAMES)
+N_FD_V4 = len(FD_V4_NAMES)
+N_THERMAL_SAT = len(THERMAL_SAT_NAMES)
 
 
 def check_feature_set(name: str) -> tuple[str, ...]:
@@ -133,6 +141,8 @@ def thermal_mask(feature_set: str) -> npt.NDArray[np.bool_]:
         mask[N_FD_V2 : N_FD_V2 + N_THERMAL_LONG] = True
     if len(names) > N_FD_V3:
         mask[N_FD_V3 : N_FD_V3 + N_THERMAL_ACCEL] = True
+    if len(names) > N_FD_V4:
+        mask[N_FD_V4 : N_FD_V4 + N_THERMAL_SAT] = True
     return mask
 
 
@@ -163,13 +173,14 @@ _SEED_PARAMS = (
     "flow_min_diff_k",
 )
 _FD_V2_PARAMS = (*_SEED_PARAMS, "scene_memory_s", "scene_warmup_s")
-#: fd-v3's long windows and fd-v4's acceleration windows are part of their definitions: no
-#: parameter of their own.
+#: fd-v3's long windows, fd-v4's acceleration windows and fd-v5's saturation rule are part of
+#: their definitions: no parameter of their own.
 _SET_PARAMS: dict[str, tuple[str, ...]] = {
     "seed-v1": _SEED_PARAMS,
     "fd-v2": _FD_V2_PARAMS,
     "fd-v3": _FD_V2_PARAMS,
     "fd-v4": _FD_V2_PARAMS,
+    "fd-v5": _FD_V2_PARAMS,
 }
 
 
