@@ -157,8 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "fd-v3 adds minutes-long history to fd-v2, fd-v4 how fast the new hot "
                         "region's heating and growth speed up or slow down, fd-v5 whether the "
                         "frame and its new hot region sit at the camera's ceiling; all need "
-                        "recordings "
-                        "(JSON samples carry seed-v1 only). Default: "
+                        "recordings (JSON samples carry seed-v1 only). Default: "
                         "seed-v1 when every --data path is a .json file and nothing is "
                         "simulated (the original format), else fd-v3 (the demo model's set)")
     m = p.add_argument_group("model")

@@ -50,8 +50,8 @@ def column_layout(feature_set: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[n
 
     The camera part is seed features 1–12 then (fd-v2) the thermal history then (fd-v3) the
     long thermal history then (fd-v4) the thermal acceleration then (fd-v5) the saturation;
-    the SCD41 part is seed
-    features 13–18 then (fd-v2) the gas history then (fd-v3) the long gas history.
+    the SCD41 part is seed features 13–18 then (fd-v2) the gas history then (fd-v3) the long
+    gas history.
     """
     n = len(check_feature_set(feature_set))
     th = [np.arange(N_THERMAL)]
