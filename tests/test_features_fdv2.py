@@ -4,6 +4,7 @@ invariants, streaming = batch on recordings of both engines, and the registry.""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import numpy as np
@@ -329,13 +330,7 @@ class TestBatchEqualsStreaming:
     def test_cfast_engine(self) -> None:
         """A fire of the CFAST engine, with FFC repeats and an 8-s camera gap: batch =
         streaming."""
-        from edge.sim.cfast import find_cfast, render_cfast_recording
-
-        if find_cfast() is None:
-            pytest.skip("the CFAST binary is not installed")
-        rec = render_cfast_recording("cfast_waste_basket", 11, 240.0, frame_rate_hz=2.0,
-                                     **FFC_AT_9_S)
-        x = assert_same(engine_case(rec))
+        x = assert_same(cfast_case(240.0, 2.0))
         assert np.nanmax(x[:, IDX["co2_slope_120s"]]) > 0.0
 
 
@@ -351,6 +346,18 @@ def engine_case(rec: Recording) -> Recording:
     assert repeats, "no FFC in the recording"
     keep = (rec.frame_t < 100.0) | (rec.frame_t >= 108.0)
     return dataclasses.replace(rec, frame_t=rec.frame_t[keep], frames=rec.frames[keep])
+
+
+@functools.cache
+def cfast_case(duration_s: float, rate_hz: float) -> Recording:
+    """A CFAST waste basket (seed 11) with FFC repeats, as :func:`engine_case` cuts it (one
+    render for the feature-set tests that ask for the same); skips without the CFAST binary."""
+    from edge.sim.cfast import find_cfast, render_cfast_recording
+
+    if find_cfast() is None:
+        pytest.skip("the CFAST binary is not installed")
+    return engine_case(render_cfast_recording("cfast_waste_basket", 11, duration_s,
+                                              frame_rate_hz=rate_hz, **FFC_AT_9_S))
 
 
 class TestRegistry:

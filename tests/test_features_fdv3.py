@@ -23,7 +23,7 @@ from edge.featuresets.history import ThermalHistory
 from edge.recording import Recording
 from edge.types import GasReading, ThermalFrame
 from tests.test_features import frame, make_recording, raw_from_c, stream
-from tests.test_features_fdv2 import FFC_AT_9_S, engine_case
+from tests.test_features_fdv2 import FFC_AT_9_S, cfast_case, engine_case
 
 NAMES = FEATURE_SETS["fd-v3"]
 IDX = {name: i for i, name in enumerate(NAMES)}
@@ -268,13 +268,7 @@ class TestBatchEqualsStreaming:
     def test_cfast_engine(self) -> None:
         """A fire of the CFAST engine, 10 min with FFC repeats and an 8-s camera gap: batch =
         streaming."""
-        from edge.sim.cfast import find_cfast, render_cfast_recording
-
-        if find_cfast() is None:
-            pytest.skip("the CFAST binary is not installed")
-        rec = render_cfast_recording("cfast_waste_basket", 11, 600.0, frame_rate_hz=1.0,
-                                     **FFC_AT_9_S)
-        x = assert_same(engine_case(rec))
+        x = assert_same(cfast_case(600.0, 1.0))
         assert np.nanmax(x[:, IDX["co2_rise_600s"]]) > 0.0
 
 

@@ -22,7 +22,7 @@ from edge.featuresets.history import ThermalHistory
 from edge.recording import Recording
 from edge.types import GasReading
 from tests.test_features import frame, make_recording
-from tests.test_features_fdv2 import FFC_AT_9_S, engine_case
+from tests.test_features_fdv2 import FFC_AT_9_S, cfast_case, engine_case
 from tests.test_features_fdv3 import EPS, PCT, SHAPE, Scene
 from tests.test_features_fdv3 import assert_same as assert_same_v3
 from tests.test_features_fdv3 import run as run_v3
@@ -172,13 +172,7 @@ class TestBatchEqualsStreaming:
 
     def test_cfast_engine(self) -> None:
         """A fire of the CFAST engine, 10 min with FFC repeats and an 8-s camera gap."""
-        from edge.sim.cfast import find_cfast, render_cfast_recording
-
-        if find_cfast() is None:
-            pytest.skip("the CFAST binary is not installed")
-        rec = render_cfast_recording("cfast_waste_basket", 11, 600.0, frame_rate_hz=1.0,
-                                     **FFC_AT_9_S)
-        assert_same(engine_case(rec))
+        assert_same(cfast_case(600.0, 1.0))
 
 
 class TestRegistry:
