@@ -27,9 +27,9 @@ class TestDemoModel:
         model = load_model(
             ROOT / config.model.path, public_key=load_public_key(ROOT / config.model.public_key)
         )
-        # The demo model learns fd-v3 (the 18, then history, then minutes of it), calibrated
-        # (issue 14).
-        assert model.manifest["feature_set"]["name"] == "fd-v3"
+        # The demo model learns fd-v5 (the 18, then history, minutes of it, its acceleration
+        # and the camera's ceiling), calibrated (issue 14).
+        assert model.manifest["feature_set"]["name"] == "fd-v5"
         assert model.manifest.get("calibration") is not None
         seed = [21.0, 0.5, 23.0, 22.0] + [0.0] * 8 + [21.0, 0.0, 0.0, 450.0, 0.0, 0.0]
         assert len(seed) == N_FEATURES

@@ -179,7 +179,9 @@ def _replay(path: Path, config: Path, capsys: pytest.CaptureFixture[str]) -> lis
 def test_the_demo_model_alarms_on_a_hidden_fire_by_its_gas(
         hidden_fire: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """``firedetect replay`` with the demo config: the fire nobody sees alarms with reason
-    ``gas`` (172 s after ignition when measured); with the gas watch off, it does not."""
+    ``gas`` (157 s after ignition with session 28's demo model, 172 s with session 22's); with
+    the gas watch off it alarms later or not at all (session 28's model scores this fire past
+    its own threshold 3 s after the gas watch: ``persistent`` at 386 s; session 22's never)."""
     events = _replay(hidden_fire, ROOT / "demo" / "config.toml", capsys)
     alarms = [e for e in events if e["event"] == "alarm"]
     assert [a["reason"] for a in alarms] == ["gas"], events
@@ -190,4 +192,6 @@ def test_the_demo_model_alarms_on_a_hidden_fire_by_its_gas(
         'path = "demo/', f'path = "{ROOT}/demo/').replace(
         'public_key = "demo/', f'public_key = "{ROOT}/demo/').replace(
         "\n[gas]\n", "\n[gas]\nenabled = false\n"))
-    assert [e for e in _replay(hidden_fire, off, capsys) if e["event"] == "alarm"] == []
+    without = [e for e in _replay(hidden_fire, off, capsys) if e["event"] == "alarm"]
+    assert all(e["reason"] != "gas" for e in without), without
+    assert not without or without[0]["t"] > alarms[0]["t"], (alarms, without)

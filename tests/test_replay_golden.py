@@ -30,6 +30,8 @@ ROOT = Path(__file__).resolve().parent.parent
 #: moves the humidity features.
 FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3"
 #: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
+#: Re-pinned in session 28 for the new demo model (…9efc534a, fd-v5, its own flame bar
+#: 0.839): the same alarm at the same time on 7 steps of growth, its score now 0.3478.
 #: Re-pinned in session 26: the flame watch trusts 7 steps of growth (was 10) whatever the
 #: score, and this fire, clipped in high gain (hottest 160 °C), is alarmed 2.9 s sooner at a
 #: score of 0.44 (was t 255.172, score 0.5284, "grew by 80 px to 0.9 % …, at 96.4 K/s").
@@ -41,10 +43,10 @@ FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3
 #: Session 18's was 0.23 s later than …9d5b220e's, which was 5.5 s earlier than session
 #: 13's (…c4af3162).
 DEMO_EVENTS = [{
-    "t": 252.299, "event": "alarm", "score": 0.4361, "reason": "flame_growth",
+    "t": 252.299, "event": "alarm", "score": 0.3478, "reason": "flame_growth",
     "why": "a new hot region grew by 67 px to 0.78 % of the view (149 px ≥ 140 °C, hottest "
            "160 °C), crossing it at 89.2 K/s, step after step",
-    "model": "20261206T105317Z-b0f18c8b", "degraded": False,
+    "model": "20261207T022554Z-9efc534a", "degraded": False,
 }]
 
 
