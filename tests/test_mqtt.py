@@ -233,6 +233,12 @@ class TestMqttLink:
         """A connected link leaves a retained 'online' that a late subscriber sees."""
         link = make_link(broker.url)
         assert link.wait_connected(5)
+        # The link publishes 'online' just after it connects: a subscriber that comes before
+        # the broker has it gets it live (retain false). Wait until the broker has it...
+        first = Sub(broker, ["firedetect/dev1/availability"])
+        assert first.wait(lambda s: bool(s.on("firedetect/dev1/availability")))
+        first.close()
+        # ... then a late subscriber must get it from the broker's store, retained.
         sub = Sub(broker, ["firedetect/dev1/availability"])
         assert sub.wait(lambda s: bool(s.on("firedetect/dev1/availability")))
         msg = sub.on("firedetect/dev1/availability")[-1]
