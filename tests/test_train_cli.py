@@ -260,7 +260,7 @@ class TestDefaultFeatureSet:
         assert parse(["--data", str(json_data / "x.json")]).feature_set == "seed-v1"
 
     def test_simulation_and_recordings_default_to_fd_v3(self, json_data: Path) -> None:
-        """Simulated runs, or data beside them, train the demo model's feature set fd-v3."""
+        """Simulated runs, or data beside them, train fd-v3 unless a set is named."""
         from cloud.training.options import parse
 
         assert parse(["--simulate", "3"]).feature_set == "fd-v3"

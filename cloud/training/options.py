@@ -159,7 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "frame and its new hot region sit at the camera's ceiling; all need "
                         "recordings (JSON samples carry seed-v1 only). Default: "
                         "seed-v1 when every --data path is a .json file and nothing is "
-                        "simulated (the original format), else fd-v3 (the demo model's set)")
+                        "simulated (the original format), else fd-v3 (the demo model names "
+                        "fd-v5 explicitly: demo/config.toml)")
     m = p.add_argument_group("model")
     m.add_argument("--members", default=",".join(MEMBER_NAMES),
                    help="ensemble members, from rf,gb,lr")
@@ -253,7 +254,8 @@ def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def default_feature_set(simulate: int, data: Sequence[str]) -> str:
     """``seed-v1`` when the only data are JSON sample files (the original format carries the
-    18 alone), else ``fd-v3`` (the demo model's set; docs/evaluation.md, session 13)."""
+    18 alone), else ``fd-v3`` (the default since session 13; the demo model's command names
+    ``fd-v5`` explicitly, demo/config.toml)."""
     json_only = not simulate and bool(data) and all(map(_json_only, data))
     return "seed-v1" if json_only else "fd-v3"
 
