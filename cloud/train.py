@@ -171,7 +171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         fb = ens.flame_bar
         top = "–" if fb.highest_nuisance is None else f"{fb.highest_nuisance:.3f}"
         print(f"  flame corroboration: {fb.bar:.3f} (validation nuisances growing with a score "
-              f"up to {top}, in {fb.growing_streams} of {fb.streams} streams; "
+              f"up to {top}" + ("" if fb.highest_stream is None else f" in {fb.highest_stream}")
+              + f", in {fb.growing_streams} of {fb.streams} streams; "
               f"{fb.fires_corroborated} of {fb.fires} growing fires corroborated)",
               file=sys.stderr)
         print("  flame bar → no-fire streams alarming, growing fires alarmed, median wait: "
@@ -257,6 +258,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                  test_probs=ev.probs, importance=feature_importances(ens.pipelines,
                                                                      FEATURE_SETS[args.feature_set]))
     print(f"report: {report_dir}/report.html", file=sys.stderr)
+    if ens.choice is not None:  # the runs the bars were chosen on: audit or choose again
+        choice = ens.choice.save(Path(report_dir) / "choice.npz")
+        print(f"chosen on: {choice} (python -m cloud.training.choice {choice})", file=sys.stderr)
 
     # %%
     # Publish to S3 (versions/<version>.tar.gz, then latest.json)

@@ -7,6 +7,7 @@ import os
 import stat
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import boto3
@@ -230,6 +231,19 @@ class TestSimulatedRun:
             "occupancy", "smoulder_in_view", "smoulder_out_of_view", "sun_steam_breath_ffc"}
         for fam in metrics["families"].values():
             assert {"runs", "runs_with_false_alarm", "false_alarms_per_device_day"} <= set(fam)
+        # The runs the threshold and bars were chosen on, saved beside the report, give the
+        # manifest's threshold and bars when chosen on again (cloud.training.choice)
+        from cloud.training.choice import choose_bars, load_choice
+        from cloud.training.ensemble import Ensemble
+
+        again = Ensemble(pipelines={}, weights={})
+        choose_bars(again, load_choice(only(out, "*-report") / "choice.npz"))
+        with tarfile.open(only(out, "*.tar.gz")) as tar:
+            member = next(m for m in tar.getmembers() if m.name.endswith("/manifest.json"))
+            manifest = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+        assert again.threshold == pytest.approx(manifest["threshold"])
+        assert again.flame_bar is not None
+        assert again.flame_bar.bar == pytest.approx(manifest["detection"]["flame_min_score"])
         s3 = boto3.client("s3", endpoint_url=s3_bucket.endpoint_url)
         latest = json.loads(s3.get_object(Bucket=s3_bucket.name,
                                           Key="models/latest.json")["Body"].read())

@@ -132,6 +132,8 @@ class FlameBar:
     #: The trade-off the bar was picked from: per bar in ``CURVE_BARS``, the no-fire streams
     #: that would alarm at it, the growing fires it lets alarm and their median wait (s).
     curve: tuple[tuple[float, int, int, float | None], ...] = ()
+    #: The no-fire stream that reaches ``highest_nuisance`` (None: none grows).
+    highest_stream: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -149,7 +151,7 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
     if p.shape != rows.shape:
         raise ValueError(f"{p.size} scores for {rows.size} rows")
     row_group, t, watch = ds.group[rows], ds.t[rows], ds.watch[rows]
-    highest = -math.inf
+    highest, highest_stream = -math.inf, None
     streams = growing_streams = sure_streams = 0
     peaks: list[float] = []  # per no-fire stream: its highest growing score (1 if sure)
     fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
@@ -167,7 +169,8 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
             if grow.any():
                 growing_streams += 1
                 peak = float(np.nanmax(p[grow], initial=-math.inf))
-                highest = max(highest, peak)
+                if peak > highest:
+                    highest, highest_stream = peak, info.name
             sure = bool((quiet & (watch == WATCH_SURE)).any())
             sure_streams += int(sure)
             peaks.append(math.inf if sure else peak)
@@ -186,7 +189,8 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
         curve.append((b, sum(pk >= b for pk in peaks), n_corr,
                       float(np.median(b_waits)) if b_waits else None))
     out = FlameBar(bar, margin, seen, streams, growing_streams, sure_streams, fires,
-                   corroborated, float(np.median(waits)) if waits else None, tuple(curve))
+                   corroborated, float(np.median(waits)) if waits else None, tuple(curve),
+                   highest_stream if seen is not None else None)
     log.info("flame bar %.3f: %s", bar, out)
     return out
 

@@ -43,6 +43,7 @@ import numpy.typing as npt
 from edge.model.calibration import Calibration, apply_calibration
 
 if TYPE_CHECKING:
+    from cloud.training.choice import ChoiceRuns
     from cloud.training.corroborate import FlameBar
     from cloud.training.gas_bar import GasBar
     from cloud.training.hold import HoldBar
@@ -248,6 +249,9 @@ class Ensemble:
     #: The gas watch's bar chosen on validation runs (``cloud.training.gas_bar``); None: not
     #: chosen.
     gas_bar: GasBar | None = None
+    #: The validation runs the threshold and the bars were chosen on, as scored
+    #: (``cloud.training.choice``); None: not chosen on runs. Not part of the artifact.
+    choice: ChoiceRuns | None = None
 
     def detection(self) -> dict[str, Any]:
         """The chosen bars as :func:`cloud.artifact.write.write_artifact`'s arguments (the

@@ -10,15 +10,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cloud.training.corroborate import choose_flame_bar
+from cloud.training.choice import choice_runs, choose_bars
 from cloud.training.data import Dataset
 from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
-from cloud.training.gas_bar import choose_gas_bar
-from cloud.training.hold import choose_hold_bar, fire_streams
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
-from cloud.training.smoulder_bar import choose_smoulder_bar
 from cloud.training.splits import GroupSplit, family_holdouts
-from cloud.training.threshold import Stream, event_threshold
+from cloud.training.threshold import Stream
 from cloud.training.weighting import SAMPLE_WEIGHTINGS, phase_weights
 
 log = logging.getLogger(__name__)
@@ -65,31 +62,18 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     ens = fit_ensemble(ds.X[tr].astype(np.float64), ds.y[tr], ds.X[va].astype(np.float64),
                        ds.y[va], cfg, progress=progress, val_groups=ds.group[va],
                        sample_weight=weights)
-    # The runs the threshold and the bars (flame, smoulder, hold) are chosen on, scored once
+    # The runs the threshold and the bars (flame, smoulder, gas, hold) are chosen on, scored
+    # once and kept (``ens.choice``: cloud/train.py writes them beside the report)
     chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
     rows = ds.rows_of(chosen_on)
-    p = ens.predict_proba(ds.X[rows].astype(np.float64)) if rows.size else np.zeros(0)
-    streams = streams_of(ds, rows, p, chosen_on)
-    if cfg.threshold_mode == "events":
-        if streams:
-            ens.threshold = event_threshold(streams, cfg.event_margin)
-        else:
-            log.warning("no validation recordings to choose an event threshold on; keeping "
-                        "the per-frame threshold %.4f", ens.threshold)
-    elif cfg.threshold_mode != "frames":
-        raise ValueError(f"threshold mode {cfg.threshold_mode!r}; allowed: frames, events")
+    X = ds.X[rows].astype(np.float64)
+    p = ens.predict_proba(X) if rows.size else np.zeros(0)
+    p_gas = gas_only_scores(ens, ds.X[rows]) if rows.size else np.zeros(0)
     watched = camera_recordings(ds, rows, chosen_on)
-    if watched:  # the watches' bars (cloud.training.corroborate, cloud.training.smoulder_bar)
-        ens.flame_bar = choose_flame_bar(ds, p, rows, watched, cfg.event_margin)
-        ens.smoulder_bar = choose_smoulder_bar(ds, p, rows, watched,
-                                               margin=cfg.event_margin)
     gassed = [g for g in chosen_on if ds.groups[g].kind == "recording"]
-    if gassed:  # the gas watch's bar: the gas-only score, the camera's columns blanked
-        ens.gas_bar = choose_gas_bar(ds, gas_only_scores(ens, ds.X[rows]), rows, gassed,
-                                     cfg.event_margin)
-    if streams:
-        ens.hold_bar = choose_hold_bar(streams, fire_streams(ds, rows, p, chosen_on),
-                                       ens.threshold, cfg.event_margin)
+    ens.choice = choice_runs(ds, rows, np.asarray(p, np.float64), p_gas, chosen_on, watched,
+                             gassed)
+    choose_bars(ens, ens.choice, cfg.threshold_mode, cfg.event_margin)
     return ens
 
 
