@@ -232,3 +232,34 @@ class TestAnotherCamera:
         err = capsys.readouterr().err
         assert "--camera-unit" in err and "allowed" in err
         assert not (tmp_path / "r").exists()
+
+
+class TestHighGainCeiling:
+    def test_high_gain_run_tops_out_at_the_ceiling(self) -> None:
+        """``--high-gain-ceiling 138`` re-records a run made in high gain as a unit whose high
+        gain tops out at 138 °C; a run in low gain is left as it is."""
+        from cloud.heldout.engines import clip_high_gain
+        from edge.types import ZERO_C_K
+
+        rec = render_recording("fast_flaming", 7_300_080_001, 300.0, frame_rate_hz=1.0)
+        rec.meta.setdefault("params", {})["camera_low_gain"] = False
+        hottest = float(rec.frames.max()) * rec.frame_resolution_k - ZERO_C_K
+        assert hottest > 138.0  # the flame is hotter than the ceiling
+        assert clip_high_gain(rec, 138.0)
+        top = float(rec.frames.max()) * rec.frame_resolution_k - ZERO_C_K
+        assert 138.0 - rec.frame_resolution_k <= top <= 138.0
+        assert rec.meta["high_gain_ceiling_c"] == 138.0
+        low = render_recording("fast_flaming", 7_300_080_001, 300.0, frame_rate_hz=1.0)
+        low.meta.setdefault("params", {})["camera_low_gain"] = True
+        before = low.frames.copy()
+        assert not clip_high_gain(low, 138.0)
+        np.testing.assert_array_equal(low.frames, before)
+
+    @pytest.mark.parametrize("text", ["0", "-5", "nan"])
+    def test_a_bad_ceiling_is_refused_by_name(self, text: str, tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+        assert main(["--out", str(tmp_path / "r"), "--runs", "1",
+                     f"--high-gain-ceiling={text}"]) == 2
+        err = capsys.readouterr().err
+        assert "--high-gain-ceiling" in err and "allowed" in err
+        assert not (tmp_path / "r").exists()

@@ -12,7 +12,7 @@ from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
 from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule, ModelBars
-from edge.detect.flame import FlameWatch, median, step_peaks
+from edge.detect.flame import FlameWatch, hot_at, median, step_peaks
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
@@ -414,6 +414,45 @@ class TestSceneThreshold:
         assert pipe.scene_bar == pytest.approx(0.9)
         assert pipe.retune(AlarmConfig(), 0.6)  # a reload, a new model's threshold
         assert pipe.scene_bar == pytest.approx(0.8)
+
+
+def clipped(scene: Scene, ceiling_c: float) -> Scene:
+    """``scene`` seen by a camera whose high gain tops out at ``ceiling_c``."""
+    return lambda t: np.minimum(scene(t), np.float32(ceiling_c))
+
+
+class TestCameraCeiling:
+    """A camera that tops out under hot_c (a Lepton's high gain, 140 °C ±5 °C; 139.95 °C at
+    a 0.1 K resolution) shows a flame as a plateau just under the line."""
+
+    @pytest.mark.parametrize("ceiling", [139.95, 136.0])
+    def test_flame_found_at_a_low_ceiling(self, ceiling: float) -> None:
+        times = np.arange(0.0, 160.0, 1.0)
+        assert watch(clipped(growing_flame(100.0), ceiling), times) == watch(
+            clipped(growing_flame(100.0), 182.0), times)
+
+    def test_blind_without_it(self) -> None:
+        """The same camera with the rule off (ceiling_min_c over hot_c) never sees it grow:
+        what the rule mends."""
+        off = FlameConfig(ceiling_min_c=141.0)
+        assert not watch(clipped(growing_flame(100.0), 139.95), np.arange(0.0, 160.0, 1.0), off)
+
+    def test_threshold_of_a_frame(self) -> None:
+        cfg = FlameConfig()
+        frame = disc(80, 60, 3.0, 139.95)
+        assert hot_at(frame, cfg) == pytest.approx(139.95)  # a plateau: the ceiling
+        assert hot_at(np.minimum(disc(80, 60, 3.0, 300.0), np.float32(150.0)), cfg) == 140.0
+        lone = np.full(SHAPE, ROOM_C, np.float32)
+        lone[5, 5] = 139.0  # one pixel at its own value: no plateau
+        assert hot_at(lone, cfg) == 140.0
+        assert hot_at(disc(80, 60, 3.0, 120.0), cfg) == 140.0  # under ceiling_min_c
+        assert hot_at(disc(80, 60, 3.0, 139.95), FlameConfig(ceiling_min_c=141.0)) == 140.0
+
+    def test_warm_plateau_is_not_a_ceiling(self) -> None:
+        """A large object at 130 °C (under ceiling_min_c) sharing one value is not flame-hot."""
+        times = np.arange(0.0, 160.0, 1.0)
+        assert not watch(lambda t: disc(80, 60, 1.0 + 0.4 * max(t - 100.0, 0.0), 130.0)
+                         if t >= 100.0 else np.full(SHAPE, ROOM_C, np.float32), times)
 
 
 class TestStepPeaks:

@@ -19,6 +19,10 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from edge.types import ZERO_C_K
+
 if TYPE_CHECKING:
     from cloud.heldout.suite import HeldoutRun
     from edge.recording import Recording
@@ -132,6 +136,25 @@ def render(run: HeldoutRun, flame_shape: tuple[float, float, float] | None = Non
         rec.meta["flame_shape"] = dict(zip(("height_factor", "width_factor",
                                             "outline_exponent"), flame_shape, strict=True))
     return rec
+
+
+def clip_high_gain(rec: Recording, ceiling_c: float) -> bool:
+    """Re-record ``rec``'s frames, in place, as a camera whose high gain tops out at
+    ``ceiling_c`` (°C) would, when ``rec`` was recorded in high gain (its ``params`` say
+    ``camera_low_gain`` false); noted in ``meta["high_gain_ceiling_c"]``. The Lepton's high gain
+    is specified to 140 °C ±5 °C (sensors.md), while our cameras clip at 140–182 °C: this
+    is a unit at the low end. Returns whether the frames changed.
+
+    :raises ValueError: a ceiling that is not a finite temperature above 0 °C.
+    """
+    if not (math.isfinite(ceiling_c) and ceiling_c > 0.0):
+        raise ValueError(f"high-gain ceiling {ceiling_c} °C; allowed: a temperature above 0 °C")
+    if rec.meta.get("params", {}).get("camera_low_gain") or rec.frames.size == 0:
+        return False
+    top = math.floor((ceiling_c + ZERO_C_K) / rec.frame_resolution_k + 1e-9)
+    np.minimum(rec.frames, np.uint16(min(top, 65535)), out=rec.frames)
+    rec.meta["high_gain_ceiling_c"] = ceiling_c
+    return True
 
 
 def as_another_camera(rec: Recording, sigma_px: float, offset_k: float, gain_err: float

@@ -238,12 +238,14 @@ class Job:
     camera_unit: tuple[float, float, float] | None = None
     #: (height factor, width factor, outline exponent): every flame painted with it
     flame_shape: tuple[float, float, float] | None = None
+    #: °C: every run recorded in high gain as a camera whose high gain tops out there
+    high_gain_ceiling_c: float | None = None
 
 
 def evaluate_run(job: Job) -> dict[str, Any]:
     """Render one held-out run (from its engine) and replay it in every mode; a run CFAST
     cannot compute comes back as ``{..., "failed": why}`` (reported, never scored)."""
-    from cloud.heldout.engines import as_another_camera, render
+    from cloud.heldout.engines import as_another_camera, clip_high_gain, render
     from edge.sim.cfast.run import CfastError
 
     r = job.run
@@ -255,6 +257,8 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         return {**asdict(r), "failed": why}
     if job.camera_unit is not None:
         as_another_camera(rec, *job.camera_unit)
+    if job.high_gain_ceiling_c is not None:
+        clip_high_gain(rec, job.high_gain_ceiling_c)
     holder = model_holder(job.model, job.public_key, job.allow_unsigned)
     config = load_config(job.config) if job.config is not None else None
     params = rec.meta.get("params", {})
@@ -263,6 +267,7 @@ def evaluate_run(job: Job) -> dict[str, Any]:
         "fire_start_s": rec.fire_start_s, "background": rec.meta.get("background"),
         "distance_m": params.get("camera_distance_m"),
         "occlusion": params.get("camera_occlusion"), **visible_times(rec), "modes": {},
+        "high_gain_ceiling_c": rec.meta.get("high_gain_ceiling_c"),
         "model_version": holder.model.version if holder.model is not None else "rules-v1",
     }
     for key in ("smoke_detector_s", "heat_detector_s"):  # CFAST truth only (None: never)
@@ -344,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paint every run's flames with this geometry (edge.sim.flame_shape): "
                         "× the flame height, × its base width, the outline exponent (0.5: our "
                         "paraboloid), e.g. 1.4,0.8,1.0 (default: as rendered)")
+    p.add_argument("--high-gain-ceiling", type=float, default=None, metavar="C",
+                   help="record every run rendered in high gain as a camera whose high gain "
+                        "tops out at C °C (the Lepton's is specified to 140 ±5 °C; ours clip "
+                        "at 140–182), e.g. 138 (default: as rendered)")
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--config", type=Path, default=None,
                    help="replay with this device config's [alarm] and [flame] (default: the "
@@ -380,6 +389,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 nuisance_duration_s=args.nuisance_duration)
         unit = parse_camera_unit(args.camera_unit) if args.camera_unit else None
         shape = parse_flame_shape(args.flame_shape) if args.flame_shape else None
+        ceiling = args.high_gain_ceiling
+        if ceiling is not None and not (math.isfinite(ceiling) and ceiling > 0.0):
+            raise ValueError(f"--high-gain-ceiling {ceiling}; allowed: a temperature above "
+                             "0 °C")
         if args.config is not None:
             load_config(args.config)  # a bad file stops here, named, not in every worker
         manifest: dict[str, Any] = {}
@@ -402,7 +415,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         full = args.ablation_runs is None or i < args.ablation_runs
         jobs.append(Job(r, args.model, args.public_key, args.allow_unsigned,
                         (MODES + ("no_watches",) * args.no_watches) if full else ("fused",),
-                        args.config, unit, shape))
+                        args.config, unit, shape, ceiling))
     if args.from_raw is not None:
         results = load_raw(args.from_raw)
         if not results:

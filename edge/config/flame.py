@@ -16,6 +16,14 @@ class FlameConfig(Section):
         description="a pixel this hot (°C, apparent) is flame-hot; 140 °C is the lowest "
         "high-gain clip, so it shows in either gain",
     )
+    ceiling_min_c: float = Field(
+        135.0, ge=60.0, le=1000.0,
+        description="a frame whose hottest value is shared by at least 2 pixels and is at "
+        "least this hot (°C) sits at its camera's ceiling: its pixels there count as at hot_c "
+        "even if the ceiling is under it. Lepton high gain is specified to 140 °C ±5 °C "
+        "(sensors.md), so a unit, or a resolution of 0.1 K (139.95 °C), may clip under "
+        "hot_c; above hot_c: off",
+    )
     known_c: float = Field(
         100.0, ge=40.0, le=400.0,
         description="a pixel this hot is a hot object the watch remembers (°C)",

@@ -10,7 +10,8 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   ``memory_s`` (30 min) continues its old episode. So a fireplace burning since boot, a candle,
   or a heater cycling on its thermostat are the scene, not news.
 - **Growing**: the number of new pixels at ≥ ``hot_c`` (140 °C apparent, the lowest high-gain
-  clip), at its peak within each step of ``step_s``, rose in each of the last ``steps`` steps
+  clip; or at the camera's ceiling, when a frame sits at one under ``hot_c``: :func:`hot_at`),
+  at its peak within each step of ``step_s``, rose in each of the last ``steps`` steps
   (4 × 2 s), by ``min_growth_px`` (12) over the last ``growth_steps`` (5 × 2 s), and is at
   least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few seconds, and
   flickers as it does (the step's peak is its envelope: :func:`step_peaks`); a hob, a grate
@@ -59,7 +60,11 @@ from edge.detect.scene import SceneMemory
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FlameEvidence", "FlameWatch"]
+__all__ = ["CEILING_MIN_PX", "FlameEvidence", "FlameWatch", "hot_at"]
+
+#: Pixels that must share a frame's hottest value for the frame to sit at its camera's
+#: ceiling (as fd-v5's saturation reads it: ``edge.featuresets.history.SAT_MIN_PX``).
+CEILING_MIN_PX = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,13 +126,14 @@ class FlameWatch:
         t = memory.t
         cfg = self.cfg
         recent = memory.recent(cfg.new_s)
-        new = (celsius >= cfg.hot_c) & recent
+        hot_c = hot_at(celsius, cfg)
+        new = (celsius >= hot_c) & recent
         new_px = int(np.count_nonzero(new))
         scene_only = memory.scene_only(cfg.new_s)
         rise = math.nan
         if self._prev is not None and t > self._prev[0] and new_px:
             before = self._prev[1]
-            crossed = new & (before < cfg.hot_c)
+            crossed = new & (before < hot_c)
             if crossed.any():
                 rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
                 rise = float(np.median(rate))
@@ -177,6 +183,29 @@ class FlameWatch:
             return False
         later_larger = sum(1 for i in range(n) for j in range(i + 1, n + 1) if w[j] > w[i])
         return later_larger >= self.cfg.trend_share * n * (n + 1) / 2
+
+
+def hot_at(celsius: npt.NDArray[np.floating], cfg: FlameConfig) -> float:
+    """The apparent temperature (°C) at which a pixel of this frame is flame-hot: ``hot_c``,
+    or the frame's hottest value when the frame sits at its camera's ceiling under ``hot_c``.
+
+    A camera reports anything hotter than its gain's range as its ceiling, and the Lepton's
+    high gain is specified to 140 °C with ±5 °C accuracy (sensors.md): a unit may top out
+    at 136 °C, and at a 0.1 K resolution the highest count reads 139.95 °C. With ``hot_c`` at
+    140 °C such a camera would show a flame as a plateau just under the line and the watch
+    would never see it grow (a CFAST t² fire seen in high gain clipped at 139.9 °C alarmed
+    at 35–104 s, on the model alone, instead of 13–40 s; docs/evaluation.md, session 29).
+    The frame sits at a ceiling when its hottest value is shared by ``CEILING_MIN_PX`` pixels
+    or more and is at least ``ceiling_min_c``: then its pixels at that value count as
+    flame-hot. A camera whose ceiling is at or over ``hot_c`` sees no change.
+    """
+    floor = cfg.ceiling_min_c
+    if floor >= cfg.hot_c:
+        return cfg.hot_c
+    top = float(celsius.max()) if celsius.size else -math.inf
+    if floor <= top < cfg.hot_c and np.count_nonzero(celsius == top) >= CEILING_MIN_PX:
+        return top
+    return cfg.hot_c
 
 
 def step_peaks(times: list[float], counts: list[int], t: float, step_s: float, last: int
