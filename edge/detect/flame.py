@@ -193,8 +193,10 @@ def hot_at(celsius: npt.NDArray[np.floating], cfg: FlameConfig) -> float:
     high gain is specified to 140 °C with ±5 °C accuracy (sensors.md): a unit may top out
     at 136 °C, and at a 0.1 K resolution the highest count reads 139.95 °C. With ``hot_c`` at
     140 °C such a camera would show a flame as a plateau just under the line and the watch
-    would never see it grow (a CFAST t² fire seen in high gain clipped at 139.9 °C alarmed
-    at 35–104 s, on the model alone, instead of 13–40 s; docs/evaluation.md, session 29).
+    would never see it grow: re-recorded at a 138 °C ceiling, 14 of the 65 held-out fires
+    (every flaming one in high gain) alarmed at 16–115 s on the model's score alone instead of
+    at 11–40 s on the watch, and CFAST's fires at a median 63 s after ignition instead of
+    22 s (docs/evaluation.md, "Issue 14, session 29").
     The frame sits at a ceiling when its hottest value is shared by ``CEILING_MIN_PX`` pixels
     or more and is at least ``ceiling_min_c``: then its pixels at that value count as
     flame-hot. A camera whose ceiling is at or over ``hot_c`` sees no change.
