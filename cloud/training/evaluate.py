@@ -66,8 +66,7 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     # once and kept (``ens.choice``: cloud/train.py writes them beside the report)
     chosen_on = timed_groups(ds, selection_groups(ds, (*split.val, *split.select), cfg))
     rows = ds.rows_of(chosen_on)
-    X = ds.X[rows].astype(np.float64)
-    p = ens.predict_proba(X) if rows.size else np.zeros(0)
+    p = ens.predict_proba(ds.X[rows].astype(np.float64)) if rows.size else np.zeros(0)
     p_gas = gas_only_scores(ens, ds.X[rows]) if rows.size else np.zeros(0)
     watched = camera_recordings(ds, rows, chosen_on)
     gassed = [g for g in chosen_on if ds.groups[g].kind == "recording"]
