@@ -7,7 +7,9 @@ minutes of history).
    and a room with a moving hot spot (hot pixels in every frame). Target: median ≤ 0.5 ms.
    Beside it, on the same frames: the growing-flame watch (``edge.detect.flame.FlameWatch.update``,
    including the °C conversion the pipeline does) and the smoulder watch
-   (``edge.detect.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too.
+   (``edge.detect.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too,
+   and the flame watch with its camera-ceiling rule off (``[flame] ceiling_min_c`` over
+   ``hot_c``: the watch before session 29), to read what the rule costs side by side.
    With ``--model PATH --public-key PEM`` (a signed artifact), the model's score of each
    vector (``ModelHolder.score``, which scores the prefix its manifest names) is timed too:
    features + score, target ≤ 1 ms.
@@ -31,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from edge.config.flame import FlameConfig
 from edge.config.model import ModelConfig
 from edge.detect.flame import FlameWatch
 from edge.detect.smoulder import SmoulderWatch
@@ -74,11 +77,13 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     frames = room(n, hot_spot)
     ex = FeatureExtractor(feature_set=feature_set)
     watch = FlameWatch()
+    no_ceiling = FlameWatch(FlameConfig(ceiling_min_c=1000.0))
     smoulder = SmoulderWatch()
     wall: list[float] = []
     cpu: list[float] = []
     flame_cpu: list[float] = []
     smoulder_cpu: list[float] = []
+    no_ceiling_cpu: list[float] = []
     total_cpu: list[float] = []
     next_gas = 0.0
     for i in range(n):
@@ -95,15 +100,24 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
             s1 = time.thread_time()
         f0 = time.thread_time()
         celsius = frame.pixels * np.float32(frame.resolution_k) - np.float32(273.15)
-        watch.update(t, celsius)
+        conv = time.thread_time() - f0
+        # With and without the ceiling rule, in turns first: no order bias
+        for with_rule in ((True, False) if i % 2 else (False, True)):
+            g0 = time.thread_time()
+            (watch if with_rule else no_ceiling).update(t, celsius)
+            if with_rule:
+                on = time.thread_time() - g0
+            else:
+                off = time.thread_time() - g0
         f1 = time.thread_time()
         smoulder.update(t, celsius, watch.onset)
         f2 = time.thread_time()
         if i >= 20:  # after the warm-up (a reference frame exists from 1 s on)
             wall.append(w1 - w0)
             cpu.append(c1 - c0)
-            flame_cpu.append(f1 - f0)
+            flame_cpu.append(conv + on)
             smoulder_cpu.append(f2 - f1)
+            no_ceiling_cpu.append(conv + off)
             if holder is not None:
                 total_cpu.append(s1 - c0)
     label = "moving hot spot" if hot_spot else "quiet room"
@@ -111,6 +125,7 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     print(f"  CPU  {_summary(cpu)}")
     print(f"  wall {_summary(wall)}")
     print(f"  flame watch, same frames, CPU {_summary(flame_cpu)}")
+    print(f"  flame watch without the ceiling rule, same frames, CPU {_summary(no_ceiling_cpu)}")
     print(f"  smoulder watch, same frames, CPU {_summary(smoulder_cpu)}")
     if holder is not None and holder.model is not None:
         print(f"  features + score ({holder.model.version}, "
