@@ -220,6 +220,18 @@ class TestPipelineFlame:
         assert whys[0].startswith("a new hot region grew by ")
         assert "% of the view" in whys[0] and "hottest" in whys[0] and "K/s" in whys[0]
 
+    def test_flame_at_the_camera_ceiling_alarms_and_says_so(self) -> None:
+        """On a camera whose high gain tops out at 139.95 °C (a 0.1 K resolution), a growing
+        flame alarms as on any other, and its words name the line it crossed; with the ceiling
+        rule off it does not alarm at all (the score, 0.3, is under the threshold)."""
+        whys: list[str] = []
+        times = np.arange(0.0, 200.0, 1.0)
+        scene = clipped(growing_flame(100.0), 139.95)
+        events = run_pipeline(0.3, scene, times, FlameConfig(), whys)
+        assert [e[2] for e in events if e[0] == "alarm"] == ["flame_growth"]
+        assert "≥ 139.95 °C, the camera's ceiling" in whys[0]
+        assert run_pipeline(0.3, scene, times, FlameConfig(ceiling_min_c=141.0)) == []
+
     def test_score_must_corroborate(self) -> None:
         """Below flame.min_score the watch alone does not alarm (sure_steps off)."""
         assert run_pipeline(0.1, growing_flame(100.0), np.arange(0.0, 200.0, 1.0),

@@ -162,11 +162,13 @@ class FlameSource:
             return None
         triggers = seen.growing and (seen.sure or look.score >= flame_bar(self.cfg, look))
         share = 100.0 * seen.new_px / max(look.celsius.size, 1)
+        line = self.cfg.hot_c if math.isnan(seen.hot_c) else seen.hot_c
+        at = f"{line:g} °C" + ("" if line >= self.cfg.hot_c else ", the camera's ceiling")
         why = (f"a new hot region grew by {seen.growth_px} px to {share:.2g} % of the view "
-               f"({seen.new_px} px ≥ {self.cfg.hot_c:g} °C, hottest "
+               f"({seen.new_px} px ≥ {at}, hottest "
                f"{float(look.celsius.max()):.0f} °C), crossing it at {seen.rise_k_s:.1f} K/s"
                + (", step after step" if seen.sure else "")
-               if seen.growing else f"{seen.new_px} px newly ≥ {self.cfg.hot_c:g} °C")
+               if seen.growing else f"{seen.new_px} px newly ≥ {at}")
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
 

@@ -79,6 +79,9 @@ class FlameEvidence:
     rise_k_s: float = math.nan
     scene_only: bool = False  # hot pixels in view, every one of them known to the scene
     sure: bool = False  # growing, and rose in each of ``sure_steps`` steps: needs no score
+    #: The line a pixel of this frame had to reach (°C): ``hot_c``, or the camera's ceiling
+    #: under it (:func:`hot_at`); NaN: not judged.
+    hot_c: float = math.nan
 
 
 class FlameWatch:
@@ -138,9 +141,10 @@ class FlameWatch:
                 rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
                 rise = float(np.median(rate))
         self._prev = (t, celsius)
-        return self._judge(t, new_px, rise, scene_only)
+        return self._judge(t, new_px, rise, scene_only, hot_c)
 
-    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool) -> FlameEvidence:
+    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool, hot_c: float
+               ) -> FlameEvidence:
         cfg = self.cfg
         over = max(cfg.steps, cfg.growth_steps)  # the steps min_growth_px is counted over
         last = max(over, cfg.sure_steps, cfg.trend_steps)
@@ -153,7 +157,8 @@ class FlameWatch:
         if drop > 0:
             del times[:drop], counts_[:drop], self._rises[:drop]
         if times[0] > t - span:
-            return FlameEvidence(t, new_px, 0, False, scene_only=scene_only)  # too early
+            return FlameEvidence(t, new_px, 0, False, scene_only=scene_only,
+                                 hot_c=hot_c)  # too early
         counts = step_peaks(times, counts_, t, cfg.step_s, last)
         # How many steps back the peak has risen step after step.
         run = next((k - 1 for k in range(1, len(counts)) if counts[k - 1] <= counts[k]),
@@ -166,7 +171,7 @@ class FlameWatch:
         growing = (new_px >= cfg.min_px and rate >= cfg.min_rise_k_s
                    and (stepwise or self._trend(counts)))
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
-        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure)
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure, hot_c)
 
     def _trend(self, counts: list[int]) -> bool:
         """The step peaks (newest first) grew as a trend over ``trend_steps`` (module
