@@ -199,7 +199,7 @@ def hot_at(celsius: npt.NDArray[np.floating], cfg: FlameConfig) -> float:
     at 136 °C, and at a 0.1 K resolution the highest count reads 139.95 °C. With ``hot_c`` at
     140 °C such a camera would show a flame as a plateau just under the line and the watch
     would never see it grow: re-recorded at a 138 °C ceiling, 14 of the 65 held-out fires
-    (flaming, in high gain) alarmed on the model's score alone, a median 82 s after ignition
+    (flaming, in high gain) alarmed on other evidence, a median 82 s after ignition
     instead of 14 s on the watch, and CFAST's fires at a median 63 s instead of 22 s
     (docs/evaluation.md, "Issue 14, session 29").
     The frame sits at a ceiling when its hottest value is shared by ``CEILING_MIN_PX`` pixels
