@@ -144,6 +144,10 @@ class TestBadFiles:
         with pytest.raises(ValueError, match=r"\['p'\] are not one value per row"):
             load_choice(self._write(tmp_path, p=np.zeros(3)))
 
+    def test_array_not_of_numbers(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="an array is not of numbers"):
+            load_choice(self._write(tmp_path, p=np.full(200, "x")))
+
     def test_row_names_no_run(self, tmp_path: Path) -> None:
         group = np.full(200, 5, np.int32)
         with pytest.raises(ValueError, match="outside the 2 the file lists"):

@@ -129,8 +129,13 @@ def load_choice(path: Path) -> ChoiceRuns:
     if missing:
         raise ValueError(f"{path}: arrays {missing} missing; a choice file holds "
                          f"{', '.join(_ARRAYS)}")
-    arr: dict[str, Any] = {k: np.asarray(data[k]).astype(dt, copy=False)
-                           for k, dt in _ARRAYS.items()}
+    try:
+        arr: dict[str, Any] = {k: np.asarray(data[k]).astype(dt, copy=False)
+                               for k, dt in _ARRAYS.items()}
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: an array is not of numbers ({exc}); a choice file holds "
+                         f"{', '.join(f'{k} ({np.dtype(dt).name})' for k, dt in _ARRAYS.items())}"
+                         ) from exc
     n = arr["t"].shape
     bad = [k for k, a in arr.items() if a.ndim != 1 or a.shape != n]
     if bad:

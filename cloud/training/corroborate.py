@@ -190,7 +190,7 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
                       float(np.median(b_waits)) if b_waits else None))
     out = FlameBar(bar, margin, seen, streams, growing_streams, sure_streams, fires,
                    corroborated, float(np.median(waits)) if waits else None, tuple(curve),
-                   highest_stream if seen is not None else None)
+                   highest_stream)
     log.info("flame bar %.3f: %s", bar, out)
     return out
 
