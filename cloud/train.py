@@ -178,6 +178,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("  flame bar → no-fire streams alarming, growing fires alarmed, median wait: "
               + "; ".join(f"{b:g} → {n}, {c}, " + ("–" if w is None else f"{w:.1f} s")
                           for b, n, c, w in fb.curve), file=sys.stderr)
+        print("  flame ladder (growing for → bar, no-fire streams growing that long, highest): "
+              + "; ".join(f"{sec:g} s → " + ("–" if b is None else f"{b:.3f}")
+                          + f", {n}" + ("" if who is None else f", {who}")
+                          for sec, b, n, who in fb.ladder_rungs)
+              + "; rungs kept: " + (", ".join(f"{sec:g} s at {b:.3f}" for sec, b in fb.ladder)
+                                    or "none"), file=sys.stderr)
 
     if ens.hold_bar is not None:
         hb = ens.hold_bar

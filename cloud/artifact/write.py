@@ -62,7 +62,7 @@ from cloud.artifact.onnx import (
 from cloud.artifact.signing import sign
 from edge.features import FEATURE_NAMES, FEATURE_SET
 from edge.model.calibration import apply_calibration, parse_calibration
-from edge.model.verify import sha256_file
+from edge.model.verify import LADDER_RULE, ladder_ok, sha256_file
 
 __all__ = ["FORMAT", "ArtifactExportError", "ArtifactInfo", "write_artifact"]
 
@@ -195,6 +195,7 @@ def write_artifact(
     smoulder_min_score: float | None = None,
     smoulder_early: tuple[int, float] | None = None,
     gas_min_score: float | None = None,
+    flame_ladder: Sequence[tuple[float, float]] = (),
 ) -> ArtifactInfo:
     """Write ``out_dir/<version>/`` and ``out_dir/<version>.tar.gz``; see the module docstring.
 
@@ -215,6 +216,8 @@ def write_artifact(
     ``detection.smoulder_early_steps`` and ``smoulder_early_min_score``; None: none.
     ``gas_min_score``: the gas-only score that alarms when held (``cloud.training.gas_bar``),
     written as ``detection.gas_min_score``; None: none.
+    ``flame_ladder``: ``((seconds, score), …)``, lower flame bars for a flame growing that long
+    (``cloud.training.corroborate``), written as ``detection.flame_ladder``; empty: none.
 
     :raises ValueError: bad arguments (named), or the folder/tarball already exists.
     :raises ArtifactExportError: a member does not export, or its ONNX scores differ.
@@ -240,13 +243,18 @@ def write_artifact(
                                            and 2 <= smoulder_early[0] <= 59):
         raise ValueError(f"smoulder_early steps {smoulder_early[0]!r}; allowed: a whole "
                          "number from 2 to 59")
+    if flame_ladder and not ladder_ok(flame_min_score, flame_ladder):
+        raise ValueError(f"flame_ladder {flame_ladder!r} under flame_min_score "
+                         f"{flame_min_score}; allowed: {LADDER_RULE}")
     if hold is not None and not (0.0 < hold[0] < 1.0 and 0.0 < hold[1] <= 3600.0):
         raise ValueError(f"hold {hold}; allowed: a score in (0, 1) held for (0, 3600] s")
     if version is not None and not VERSION_RE.match(version):
         raise ValueError(f"version {version!r}; allowed: {VERSION_RE.pattern}")
-    detection: dict[str, float] = {}
+    detection: dict[str, Any] = {}
     if flame_min_score is not None:
         detection["flame_min_score"] = float(flame_min_score)
+    if flame_ladder:
+        detection["flame_ladder"] = [[float(s), float(b)] for s, b in flame_ladder]
     if hold is not None:
         detection["hold_min_score"], detection["hold_s"] = float(hold[0]), float(hold[1])
     if smoulder_min_score is not None:

@@ -41,6 +41,8 @@ FORMAT = "firedetect-choice-1"
 _ARRAYS = {"y": np.int8, "group": np.int32, "t": np.float64, "scored": np.bool_,
            "watch": np.int8, "smoulder": np.bool_, "smoulder_steps": np.int8,
            "p": np.float64, "p_gas": np.float64}
+#: Arrays a file may lack (written since): filled with NaN (the flame ladder then has no rungs).
+_OPTIONAL = {"watch_s": np.float32}
 Array = npt.NDArray[np.float64]
 
 
@@ -75,7 +77,7 @@ class ChoiceRuns:
         arrays: dict[str, npt.NDArray[Any]] = {
             "y": ds.y, "group": ds.group, "t": ds.t, "scored": ds.scored, "watch": ds.watch,
             "smoulder": ds.smoulder, "smoulder_steps": ds.smoulder_steps, "p": self.p,
-            "p_gas": self.p_gas}
+            "p_gas": self.p_gas, "watch_s": ds.watch_s}
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as fh:
             np.savez_compressed(fh, meta=np.asarray(json.dumps(meta)), **arrays)  # type: ignore[arg-type]
@@ -101,7 +103,7 @@ def choice_runs(ds: Dataset, rows: npt.NDArray[np.intp], p: Array, p_gas: Array,
     sub = Dataset(np.zeros((rows.size, 0), np.float32), ds.y[rows], renumber[ds.group[rows]],
                   ds.t[rows], ds.scored[rows], [ds.groups[g] for g in groups],
                   watch=ds.watch[rows], smoulder=ds.smoulder[rows],
-                  smoulder_steps=ds.smoulder_steps[rows])
+                  smoulder_steps=ds.smoulder_steps[rows], watch_s=ds.watch_s[rows])
     return ChoiceRuns(sub, p, p_gas, [index[g] for g in watched], [index[g] for g in gassed])
 
 
@@ -129,12 +131,16 @@ def load_choice(path: Path) -> ChoiceRuns:
     if missing:
         raise ValueError(f"{path}: arrays {missing} missing; a choice file holds "
                          f"{', '.join(_ARRAYS)}")
+    n_rows = np.asarray(data["t"]).shape[:1]
+    for name, kind in _OPTIONAL.items():
+        data.setdefault(name, np.full(n_rows, np.nan, kind))
+    kinds = _ARRAYS | _OPTIONAL
     try:
         arr: dict[str, Any] = {k: np.asarray(data[k]).astype(dt, copy=False)
-                               for k, dt in _ARRAYS.items()}
+                               for k, dt in kinds.items()}
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{path}: an array is not of numbers ({exc}); a choice file holds "
-                         f"{', '.join(f'{k} ({np.dtype(dt).name})' for k, dt in _ARRAYS.items())}"
+                         f"{', '.join(f'{k} ({np.dtype(dt).name})' for k, dt in kinds.items())}"
                          ) from exc
     n = arr["t"].shape
     bad = [k for k, a in arr.items() if a.ndim != 1 or a.shape != n]
@@ -155,7 +161,7 @@ def load_choice(path: Path) -> ChoiceRuns:
         raise ValueError(f"{path}: watched/gassed runs outside the {k} the file lists")
     ds = Dataset(np.zeros((n[0], 0), np.float32), arr["y"], arr["group"], arr["t"],
                  arr["scored"], groups, watch=arr["watch"], smoulder=arr["smoulder"],
-                 smoulder_steps=arr["smoulder_steps"])
+                 smoulder_steps=arr["smoulder_steps"], watch_s=arr["watch_s"])
     return ChoiceRuns(ds, arr["p"], arr["p_gas"], watched, gassed)
 
 

@@ -53,6 +53,11 @@ CURVE_BARS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95)
 FLOOR = 0.2
 #: ... and never above the alarm threshold's own ceiling (the model alone alarms there).
 CEILING = 0.95
+#: The growing times (s) a rung of the flame ladder may start at (:func:`choose_ladder`)...
+LADDER_S = (4.0, 6.0, 8.0, 10.0, 12.0)
+#: ... if at least this many validation no-fire streams grow that long: the highest of fewer
+#: is no evidence of what the nuisances that keep growing score.
+LADDER_MIN_STREAMS = 3
 
 
 def watch_rows(rec: Recording, params: FeatureParams | None = None,
@@ -74,6 +79,9 @@ class Watches:
     #: For how many steps in a row the smoulder watch saw the spot heat or spread
     #: (``SmoulderEvidence.steady_steps``).
     steady: npt.NDArray[np.int8]
+    #: For how many seconds the flame watch has seen the region grow
+    #: (``FlameEvidence.growing_s``; NaN: not growing).
+    flame_s: npt.NDArray[np.float32]
 
 
 def watches(rec: Recording, params: FeatureParams | None = None,
@@ -90,22 +98,25 @@ def watches(rec: Recording, params: FeatureParams | None = None,
     per_frame = np.zeros(rec.frame_t.size, np.int8)
     smouldering = np.zeros(rec.frame_t.size, bool)
     steady = np.zeros(rec.frame_t.size, np.int8)
+    grown = np.full(rec.frame_t.size, np.nan, np.float32)
     for i, t in enumerate(rec.frame_t.tolist()):
         celsius = rec.frames[i] * res - np.float32(ZERO_C_K)
         seen = watch.update(t, celsius)
         if seen.growing:
             per_frame[i] = WATCH_SURE if seen.sure else WATCH_GROWING
+            grown[i] = seen.growing_s
         spot = slow.update(t, celsius, watch.onset)
         smouldering[i], steady[i] = spot.smouldering, spot.steady_steps
     frames = row_frames(rec, params)
     on_frame = frames >= 0
 
-    def per_row(verdicts: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        out = np.zeros(frames.size, verdicts.dtype)
+    def per_row(verdicts: npt.NDArray[Any], fill: Any = 0) -> npt.NDArray[Any]:
+        out = np.full(frames.size, fill, verdicts.dtype)
         out[on_frame] = verdicts[frames[on_frame]]
         return out
 
-    return Watches(per_row(per_frame), per_row(smouldering), per_row(steady))
+    return Watches(per_row(per_frame), per_row(smouldering), per_row(steady),
+                   per_row(grown, np.nan))
 
 
 @dataclass(frozen=True)
@@ -134,6 +145,11 @@ class FlameBar:
     curve: tuple[tuple[float, int, int, float | None], ...] = ()
     #: The no-fire stream that reaches ``highest_nuisance`` (None: none grows).
     highest_stream: str | None = None
+    #: Lower bars for a flame growing longer (:func:`choose_ladder`), ``(seconds, bar)``.
+    ladder: tuple[tuple[float, float], ...] = ()
+    #: Per time in ``LADDER_S``: ``(seconds, bar, no-fire streams growing that long, the
+    #: highest of them)``; the bar is None with too few streams.
+    ladder_rungs: tuple[tuple[float, float | None, int, str | None], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -150,12 +166,12 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
         raise ValueError(f"flame bar margin {margin}; allowed: 0 ≤ margin < 1")
     if p.shape != rows.shape:
         raise ValueError(f"{p.size} scores for {rows.size} rows")
-    row_group, t, watch = ds.group[rows], ds.t[rows], ds.watch[rows]
+    row_group, t, watch, grown = ds.group[rows], ds.t[rows], ds.watch[rows], ds.watch_s[rows]
     highest, highest_stream = -math.inf, None
     streams = growing_streams = sure_streams = 0
     peaks: list[float] = []  # per no-fire stream: its highest growing score (1 if sure)
-    fire_runs: list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                          npt.NDArray[np.int8]]] = []
+    fire_runs: list[_Run] = []
+    quiet_growth: list[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.float32]]] = []
     for g in groups:
         info = ds.groups[g]
         if info.kind != "recording":
@@ -171,15 +187,18 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
                 peak = float(np.nanmax(p[grow], initial=-math.inf))
                 if peak > highest:
                     highest, highest_stream = peak, info.name
+                quiet_growth.append((info.name, p[grow], grown[grow]))
             sure = bool((quiet & (watch == WATCH_SURE)).any())
             sure_streams += int(sure)
             peaks.append(math.inf if sure else peak)
         if info.fire_start_s is not None:
             fire = sel & (t >= info.fire_start_s)
-            fire_runs.append((t[fire], p[fire], watch[fire]))
+            fire_runs.append((t[fire], p[fire], watch[fire], grown[fire]))
     seen = highest if math.isfinite(highest) else None
-    bar = float(min(max((highest + margin) if seen is not None else FLOOR, FLOOR), CEILING))
-    fires, corroborated, waits = _fires_at(fire_runs, bar)
+    bar = _clamp((highest + margin) if seen is not None else FLOOR)
+    rungs = choose_ladder(quiet_growth, margin)
+    ladder = _ladder(bar, rungs)
+    fires, corroborated, waits = _fires_at(fire_runs, bar, ladder)
     if seen is not None and seen + margin > CEILING:
         log.warning("validation nuisances grow with a score up to %.3f: flame bar capped at %.2f",
                     seen, CEILING)
@@ -190,24 +209,69 @@ def choose_flame_bar(ds: Dataset, p: npt.NDArray[np.float64], rows: npt.NDArray[
                       float(np.median(b_waits)) if b_waits else None))
     out = FlameBar(bar, margin, seen, streams, growing_streams, sure_streams, fires,
                    corroborated, float(np.median(waits)) if waits else None, tuple(curve),
-                   highest_stream)
+                   highest_stream, ladder, rungs)
     log.info("flame bar %.3f: %s", bar, out)
     return out
 
 
-def _fires_at(runs: Sequence[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64],
-                                   npt.NDArray[np.int8]]], bar: float
-              ) -> tuple[int, int, list[float]]:
-    """Fire runs whose flame the watch saw grow, those it alarms on at ``bar``, and the waits
-    from the first growing frame to the first that triggers."""
+def choose_ladder(quiet: Sequence[tuple[str, npt.NDArray[np.float64], npt.NDArray[np.float32]]],
+                  margin: float) -> tuple[tuple[float, float | None, int, str | None], ...]:
+    """Per time in ``LADDER_S``, the flame bar for a region that has grown that long:
+    ``(seconds, bar, streams, highest stream)``. ``quiet``: per no-fire stream whose watch saw
+    growth, its name, and the scores and growing times of its growing frames. The bar is the
+    highest score of a stream's frame grown at least that long, plus ``margin``, within
+    [``FLOOR``, ``CEILING``]; None when fewer than ``LADDER_MIN_STREAMS`` streams grow so long.
+
+    A flame keeps spreading; what grows like one in a kitchen or a lounge (a pan's film of
+    oil, a ring or a log catching, a heater's grille) does so for seconds. So the bar for a
+    region that has grown for ten seconds is set by the few nuisances that grow that long,
+    not by every one that grows at all."""
+    out: list[tuple[float, float | None, int, str | None]] = []
+    for seconds in LADDER_S:
+        peaks = [(float(p[grown >= seconds].max()), name) for name, p, grown in quiet
+                 if (grown >= seconds).any()]
+        top = max(peaks, default=None)
+        bar = (_clamp(top[0] + margin) if top is not None and len(peaks) >= LADDER_MIN_STREAMS
+               else None)
+        out.append((seconds, bar, len(peaks), None if top is None else top[1]))
+    return tuple(out)
+
+
+def _ladder(bar: float, rungs: Sequence[tuple[float, float | None, int, str | None]]
+            ) -> tuple[tuple[float, float], ...]:
+    """The rungs of ``rungs`` that lower the bar below ``bar`` and the rungs before them."""
+    out: list[tuple[float, float]] = []
+    for seconds, b, _, _ in rungs:
+        if b is not None and b < (out[-1][1] if out else bar):
+            out.append((seconds, b))
+    return tuple(out)
+
+
+def _clamp(bar: float) -> float:
+    return float(min(max(bar, FLOOR), CEILING))
+
+
+#: A validation fire run after ignition: times, scores, watch verdicts and growing times.
+_Run = tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int8],
+             npt.NDArray[np.float32]]
+
+
+def _fires_at(runs: Sequence[_Run], bar: float,
+              ladder: Sequence[tuple[float, float]] = ()) -> tuple[int, int, list[float]]:
+    """Fire runs whose flame the watch saw grow, those it alarms on at ``bar`` (lowered by
+    ``ladder``'s rungs), and the waits from the first growing frame to the first that
+    triggers."""
     fires = corroborated = 0
     waits: list[float] = []
-    for t, p, watch in runs:
+    for t, p, watch, grown in runs:
         grow = watch != WATCH_NONE
         if not grow.any():
             continue
         fires += 1
-        trig = (watch == WATCH_SURE) | (grow & (p >= bar))
+        bars = np.full(p.shape, bar)
+        for seconds, b in ladder:
+            bars[grown >= seconds] = np.minimum(bars[grown >= seconds], b)
+        trig = (watch == WATCH_SURE) | (grow & (p >= bars))
         if trig.any():
             corroborated += 1
             waits.append(float(t[int(np.argmax(trig))] - t[int(np.argmax(grow))]))

@@ -97,6 +97,9 @@ class Dataset:
     #: (``SmoulderEvidence.steady_steps``); 0 without a frame.
     smoulder_steps: npt.NDArray[np.int8] = field(
         default_factory=lambda: np.zeros(0, np.int8))
+    #: Per row, for how many seconds the flame watch has seen the region grow
+    #: (``FlameEvidence.growing_s``); NaN when it does not grow, or without a frame.
+    watch_s: npt.NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
 
     def __post_init__(self) -> None:
         if self.w.size == 0 and self.y.size:
@@ -107,6 +110,8 @@ class Dataset:
             self.smoulder = np.zeros(self.y.size, bool)
         if self.smoulder_steps.size == 0 and self.y.size:
             self.smoulder_steps = np.zeros(self.y.size, np.int8)
+        if self.watch_s.size == 0 and self.y.size:
+            self.watch_s = np.full(self.y.size, np.nan, np.float32)
 
     @classmethod
     def empty(cls, n_features: int | None = None) -> Dataset:
@@ -133,6 +138,7 @@ class Dataset:
             watch=np.concatenate([p.watch for p in parts]).astype(np.int8),
             smoulder=np.concatenate([p.smoulder for p in parts]).astype(bool),
             smoulder_steps=np.concatenate([p.smoulder_steps for p in parts]).astype(np.int8),
+            watch_s=np.concatenate([p.watch_s for p in parts]).astype(np.float32),
         )
 
     def __len__(self) -> int:
@@ -285,7 +291,7 @@ def recording_rows(rec: Recording, name: str, params: FeatureParams,
 
         verdicts = watches(rec, params)
         ds.watch, ds.smoulder = verdicts.flame, verdicts.smoulder
-        ds.smoulder_steps = verdicts.steady
+        ds.smoulder_steps, ds.watch_s = verdicts.steady, verdicts.flame_s
     return ds
 
 

@@ -255,11 +255,13 @@ class Ensemble:
 
     def detection(self) -> dict[str, Any]:
         """The chosen bars as :func:`cloud.artifact.write.write_artifact`'s arguments (the
-        manifest's ``detection``): the flame, hold, smoulder, early smoulder and gas bars."""
+        manifest's ``detection``): the flame bar and ladder, hold, smoulder, early smoulder
+        and gas bars."""
         sb, hb = self.smoulder_bar, self.hold_bar
         return {
             "gas_min_score": None if self.gas_bar is None else self.gas_bar.bar,
             "flame_min_score": None if self.flame_bar is None else self.flame_bar.bar,
+            "flame_ladder": () if self.flame_bar is None else self.flame_bar.ladder,
             "hold": None if hb is None or hb.bar is None else (hb.bar, hb.seconds),
             "smoulder_min_score": None if sb is None else sb.bar,
             "smoulder_early": None if sb is None or sb.early is None else sb.early.rule,

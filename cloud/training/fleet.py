@@ -212,4 +212,4 @@ def subset(ds: Dataset, keep: np.ndarray) -> Dataset:
     return Dataset(ds.X[keep], ds.y[keep], renumber[ds.group[keep]], ds.t[keep],
                    ds.scored[keep], [ds.groups[int(g)] for g in used], ds.w[keep],
                    list(ds.clips), ds.watch[keep], ds.smoulder[keep],
-                   ds.smoulder_steps[keep])
+                   ds.smoulder_steps[keep], ds.watch_s[keep])

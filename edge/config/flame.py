@@ -84,9 +84,22 @@ class FlameConfig(Section):
         "the model's own bar, chosen on its validation runs (manifest "
         "detection.flame_min_score), else 0.2",
     )
+    ladder: list[tuple[float, float]] | None = Field(
+        None, max_length=8,
+        description="lower bars for a flame that has kept growing: [seconds, score] pairs, "
+        "seconds ascending; a flame growing for at least that many seconds alarms at that "
+        "score (the lowest that applies, never above min_score's). Unset: the model's own "
+        "(manifest detection.flame_ladder) when min_score is unset too, else none; []: none",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> FlameConfig:
         if self.known_c > self.hot_c:
             raise ValueError(f"known_c ({self.known_c}) must not exceed hot_c ({self.hot_c})")
+        for i, (seconds, score) in enumerate(self.ladder or ()):
+            if not (0.0 < seconds <= 600.0 and 0.0 <= score <= 1.0) or (
+                    i and seconds <= self.ladder[i - 1][0]):  # type: ignore[index]
+                raise ValueError(
+                    f"ladder rung {i + 1} [{seconds}, {score}]; allowed: seconds in (0, 600], "
+                    "ascending, and a score from 0 to 1")
         return self

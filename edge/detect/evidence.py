@@ -37,7 +37,7 @@ scored while the camera is stale; the first that triggers names the alarm's reas
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -101,12 +101,14 @@ class ModelBars:
     """The scores the model in use says corroborate its watches, chosen on its validation
     runs (manifest ``detection``): ``flame`` a growing flame, ``smoulder`` a smouldering
     spot, ``smoulder_early`` ``(steps, score)`` a spot seen heating or spreading for that many
-    steps, fewer than the watch's own; ``gas`` the gas alone; None: it does not say."""
+    steps, fewer than the watch's own; ``gas`` the gas alone; ``flame_ladder``
+    ``((seconds, score), …)`` a flame that has grown for that long; None: it does not say."""
 
     flame: float | None = None
     smoulder: float | None = None
     smoulder_early: tuple[int, float] | None = None
     gas: float | None = None
+    flame_ladder: tuple[tuple[float, float], ...] = ()
 
 
 NO_BARS = ModelBars()
@@ -160,7 +162,8 @@ class FlameSource:
         holds = seen.growing or seen.new_px >= self.cfg.min_px
         if not holds:
             return None
-        triggers = seen.growing and (seen.sure or look.score >= flame_bar(self.cfg, look))
+        bar = flame_bar(self.cfg, look, seen.growing_s) if seen.growing else math.inf
+        triggers = seen.growing and (seen.sure or look.score >= bar)
         share = 100.0 * seen.new_px / max(look.celsius.size, 1)
         line = self.cfg.hot_c if math.isnan(seen.hot_c) else seen.hot_c
         at = f"{line:g} °C" + ("" if line >= self.cfg.hot_c else ", the camera's ceiling")
@@ -168,6 +171,7 @@ class FlameSource:
                f"({seen.new_px} px ≥ {at}, hottest "
                f"{float(look.celsius.max()):.0f} °C), crossing it at {seen.rise_k_s:.1f} K/s"
                + (", step after step" if seen.sure else "")
+               + (f", for {seen.growing_s:.0f} s" if seen.growing_s > 0 else "")
                if seen.growing else f"{seen.new_px} px newly ≥ {at}")
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
@@ -261,13 +265,24 @@ class KnownSceneRule:
                         f"{cap:.2f}", cap=cap)
 
 
-def flame_bar(config: FlameConfig, look: Look) -> float:
-    """The score that corroborates a growing flame: ``[flame] min_score`` when set, else the
-    model's own (``look.model_bars``), else ``DEFAULT_FLAME_BAR``."""
+def flame_bar(config: FlameConfig, look: Look, growing_s: float = 0.0) -> float:
+    """The score that corroborates a flame growing for ``growing_s`` seconds: ``[flame]
+    min_score`` when set, else the model's own (``look.model_bars``), else
+    ``DEFAULT_FLAME_BAR``; lowered by the ladder's rungs it has grown long enough for
+    (``[flame] ladder`` when set, else the model's own unless ``min_score`` is set).
+
+    Nuisances that grow like a flame (a pan's film of oil, a gas ring lit, a log catching)
+    do so for seconds; few keep spreading for ten. The model's ladder is chosen on its
+    validation runs so that no no-fire stream growing that long reaches it
+    (``cloud.training.corroborate``)."""
+    ladder: Sequence[tuple[float, float]]
     if config.min_score is not None:
-        return config.min_score
-    bar = look.model_bars().flame
-    return bar if bar is not None else DEFAULT_FLAME_BAR
+        bar, ladder = config.min_score, config.ladder or ()
+    else:
+        bars = look.model_bars()
+        bar = bars.flame if bars.flame is not None else DEFAULT_FLAME_BAR
+        ladder = bars.flame_ladder if config.ladder is None else config.ladder
+    return min([bar, *(score for seconds, score in ladder if growing_s >= seconds)])
 
 
 def smoulder_bar(config: SmoulderConfig, look: Look) -> float:

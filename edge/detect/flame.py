@@ -82,6 +82,10 @@ class FlameEvidence:
     #: The line a pixel of this frame had to reach (°C): ``hot_c``, or the camera's ceiling
     #: under it (:func:`hot_at`); NaN: not judged.
     hot_c: float = math.nan
+    #: Growing: for how many seconds (0 at the episode's first growing frame); NaN: not
+    #: growing. An episode goes on across a pause of at most one step (``step_s``) between
+    #: growing frames (:meth:`FlameWatch.growing_for`).
+    growing_s: float = math.nan
 
 
 class FlameWatch:
@@ -105,6 +109,7 @@ class FlameWatch:
         self._counts: list[int] = []
         self._rises: list[float] = []  # per frame: median crossing rate, K/s (NaN: none)
         self._prev: tuple[float, npt.NDArray[np.floating]] | None = None
+        self._episode: tuple[float, float] | None = None  # growing: (since, last frame)
 
     @property
     def onset(self) -> npt.NDArray[np.float64] | None:
@@ -171,7 +176,18 @@ class FlameWatch:
         growing = (new_px >= cfg.min_px and rate >= cfg.min_rise_k_s
                    and (stepwise or self._trend(counts)))
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
-        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure, hot_c)
+        return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure, hot_c,
+                             self.growing_for(t) if growing else math.nan)
+
+    def growing_for(self, t: float) -> float:
+        """The frame at ``t`` grows: the seconds since its growing episode began. The episode
+        goes on when the last growing frame was at most one step (``step_s``) before, so a
+        frame that flickers under the bar, or a frame rate of one per step, does not end it;
+        the ladder of flame bars (``[flame] ladder``) reads it."""
+        ep = self._episode
+        since = ep[0] if ep is not None and t - ep[1] <= self.cfg.step_s else t
+        self._episode = (since, t)
+        return t - since
 
     def _trend(self, counts: list[int]) -> bool:
         """The step peaks (newest first) grew as a trend over ``trend_steps`` (module

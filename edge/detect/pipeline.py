@@ -490,7 +490,8 @@ def model_bars(holder: ModelSource) -> ModelBars:
     return NO_BARS if model is None else ModelBars(model.flame_min_score,
                                                    model.smoulder_min_score,
                                                    model.smoulder_early,
-                                                   model.gas_min_score)
+                                                   model.gas_min_score,
+                                                   model.flame_ladder)
 
 
 def build_pipeline(config: Config, holder: ModelSource, start_t: float = 0.0) -> Pipeline:

@@ -218,6 +218,14 @@ class Model:
         return self._detection("flame_min_score")
 
     @property
+    def flame_ladder(self) -> tuple[tuple[float, float], ...]:
+        """``((seconds, score), …)``: a flame growing for that many seconds alarms at that
+        score, lower than ``flame_min_score``, chosen on the model's validation runs (manifest
+        ``detection.flame_ladder``, verified by ``edge.model.verify``); empty: none."""
+        rungs = (self.manifest.get("detection") or {}).get("flame_ladder") or ()
+        return tuple((float(s), float(b)) for s, b in rungs)
+
+    @property
     def smoulder_min_score(self) -> float | None:
         """The score that corroborates a smouldering spot, chosen on the model's validation
         runs (manifest ``detection.smoulder_min_score``); None: the model does not say."""

@@ -320,9 +320,12 @@ def _check_detection(folder: Path, detection: Any) -> None:
     ``smoulder_early_min_score`` and ``gas_min_score``, numbers in [0, 1]; ``hold_min_score``,
     a number in (0, 1), and ``hold_s``, seconds in (0, 3600], both or neither;
     ``smoulder_early_steps``, a whole number of steps in [2, 59], with
-    ``smoulder_early_min_score``, both or neither."""
+    ``smoulder_early_min_score``, both or neither; ``flame_ladder`` (:func:`_check_ladder`)."""
     if detection is None:
         return
+    if isinstance(detection, dict) and "flame_ladder" in detection:
+        _check_ladder(folder, detection)
+        detection = {k: v for k, v in detection.items() if k != "flame_ladder"}
     allowed: dict[str, tuple[Callable[[float], bool], str]] = {  # key: (test, in words)
         "flame_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
         "gas_min_score": (lambda v: 0.0 <= v <= 1.0, "a number from 0 to 1"),
@@ -349,6 +352,40 @@ def _check_detection(folder: Path, detection: Any) -> None:
             raise ModelCompatibilityError(
                 f"{folder}: manifest field 'detection' has one of '{pair[0]}' and "
                 f"'{pair[1]}'; allowed: both or neither")
+
+
+def _check_ladder(folder: Path, detection: dict[str, Any]) -> None:
+    """``flame_ladder`` (:func:`ladder_ok`), which needs ``flame_min_score``."""
+    rungs = detection["flame_ladder"]
+    if not ladder_ok(detection.get("flame_min_score"), rungs):
+        raise ModelCompatibilityError(
+            f"{folder}: manifest field 'detection.flame_ladder' {rungs!r}; allowed: with "
+            f"'flame_min_score', {LADDER_RULE}")
+
+
+#: What :func:`ladder_ok` allows, in words.
+LADDER_RULE = ("a list of 1 to 8 [seconds, score] pairs, seconds in (0, 600] ascending, each "
+               "score from 0 to 1 and under the one before it")
+
+
+def ladder_ok(top: Any, rungs: Any) -> bool:
+    """``rungs`` is a flame ladder under the flame bar ``top``: 1 to 8 ``[seconds, score]``
+    pairs (lists or tuples), seconds in (0, 600] ascending, scores from 0 to 1, each under
+    the one before and the first under ``top``."""
+
+    def number(v: Any) -> bool:
+        return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+    if not (number(top) and isinstance(rungs, list | tuple) and 1 <= len(rungs) <= 8
+            and all(isinstance(r, list | tuple) and len(r) == 2 and all(number(v) for v in r)
+                    for r in rungs)):
+        return False
+    prev_s, prev_b = 0.0, float(top)
+    for seconds, score in rungs:
+        if not (prev_s < seconds <= 600.0 and 0.0 <= score < prev_b):
+            return False
+        prev_s, prev_b = seconds, score
+    return True
 
 
 def _check_feature_set(folder: Path, fs: Any) -> None:
