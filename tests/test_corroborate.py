@@ -10,6 +10,8 @@ import pytest
 from cloud.training.corroborate import (
     CEILING,
     FLOOR,
+    LADDER_MIN_STREAMS,
+    LADDER_S,
     WATCH_GROWING,
     WATCH_SURE,
     choose_flame_bar,
@@ -20,6 +22,7 @@ from edge.config import FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
 from edge.detect.evidence import FlameSource
+from edge.detect.flame import FlameWatch
 from edge.detect.pipeline import Pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor, FeatureParams, featurize_recording
@@ -77,20 +80,28 @@ class TestWatchRows:
         assert not rows[t > 200.0].any()
 
     def test_training_rows_carry_it(self, fire: Recording) -> None:
-        """recording_rows keeps the watch's verdict beside each row, so the training data
-        carries it through concatenation."""
+        """recording_rows keeps the watch's verdict and growing time beside each row, so the
+        training data carries them through concatenation."""
         ds = Dataset.concat([recording_rows(fire, "a", FeatureParams(), labels="observable"),
                              recording_rows(fire, "b", FeatureParams(), watch=False)])
         half = len(ds) // 2
         assert ds.watch[:half].tolist() == watch_rows(fire).tolist()
         assert not ds.watch[half:].any()
+        grown = ds.watch_s[:half]
+        assert (np.isnan(grown) == (ds.watch[:half] == 0)).all()
+        assert np.nanmin(grown) == 0.0 and np.nanmax(grown) >= 10.0
+        assert np.isnan(ds.watch_s[half:]).all()
 
 
 def dataset(runs: list[tuple[float | None, list[float], list[int]]]) -> Dataset:
     """Runs of (fire start, scores, watch verdicts), one row a second; the scores go in the
-    first feature column (the tests pass them as ``p``)."""
-    X, y, group, t, watch, groups = [], [], [], [], [], []
+    first feature column (the tests pass them as ``p``); growing times as the device's watch
+    counts them (``FlameWatch.growing_for``)."""
+    X, y, group, t, watch, groups, grown = [], [], [], [], [], [], []
     for g, (t0, p, w) in enumerate(runs):
+        counter = FlameWatch()
+        grown.append(np.array([counter.growing_for(float(i)) if v else np.nan
+                               for i, v in enumerate(w)], np.float32))
         n = len(p)
         tt = np.arange(n, dtype=np.float64)
         X.append(np.asarray(p, np.float32)[:, None])
@@ -102,7 +113,7 @@ def dataset(runs: list[tuple[float | None, list[float], list[int]]]) -> Dataset:
                             "recording"))
     return Dataset(np.concatenate(X), np.concatenate(y), np.concatenate(group),
                    np.concatenate(t), np.ones(sum(len(r[1]) for r in runs), bool), groups,
-                   watch=np.concatenate(watch))
+                   watch=np.concatenate(watch), watch_s=np.concatenate(grown))
 
 
 def bar_of(ds: Dataset, margin: float = 0.05) -> float:
@@ -176,3 +187,61 @@ class TestChooseFlameBar:
             choose_flame_bar(ds, np.array([0.5]), np.arange(1), [0], margin=1.0)
         with pytest.raises(ValueError, match="2 scores for 1 rows"):
             choose_flame_bar(ds, np.array([0.5, 0.5]), np.arange(1), [0])
+
+
+def nuisance(peak_at: float, peak: float, grows_s: int, rest: float = 0.1
+             ) -> tuple[None, list[float], list[int]]:
+    """A no-fire run growing for ``grows_s`` + 1 rows, scoring ``rest`` except ``peak`` when it
+    has grown ``peak_at`` seconds."""
+    p = [peak if i == peak_at else rest for i in range(grows_s + 1)]
+    return None, p, [1] * (grows_s + 1)
+
+
+class TestFlameLadder:
+    def test_rungs_are_set_by_the_streams_that_grow_that_long(self) -> None:
+        """Each rung is the highest score of a no-fire frame grown at least that long, plus
+        the margin; a nuisance whose high score came in its first seconds sets the first bar
+        only, and the ladder keeps the rungs that lower the bar."""
+        ds = dataset([nuisance(1, 0.9, 12), nuisance(5, 0.5, 12), nuisance(9, 0.3, 12)])
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), range(3))
+        assert fb.bar == pytest.approx(0.95)
+        rungs = {sec: (bar, n, who) for sec, bar, n, who in fb.ladder_rungs}
+        assert set(rungs) == set(LADDER_S)
+        assert rungs[4.0] == (pytest.approx(0.55), 3, "r1")
+        assert rungs[6.0] == (pytest.approx(0.35), 3, "r2")
+        assert rungs[10.0][:2] == (pytest.approx(FLOOR), 3)  # 0.1 + 0.05 under the floor
+        assert fb.ladder == (pytest.approx((4.0, 0.55)), pytest.approx((6.0, 0.35)),
+                             pytest.approx((10.0, FLOOR)))
+
+    def test_too_few_streams_growing_that_long_set_no_rung(self) -> None:
+        """With fewer than LADDER_MIN_STREAMS no-fire streams growing that long there is no
+        evidence of what the nuisances that keep growing score: no rung (the one stream
+        growing 12 s scores 0.1 after its first seconds)."""
+        runs = [nuisance(1, 0.9, 12)] + [nuisance(4, 0.4, 5)] * (LADDER_MIN_STREAMS - 1)
+        ds = dataset(runs)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
+                              range(len(runs)))
+        rungs = {sec: (bar, n) for sec, bar, n, _ in fb.ladder_rungs}
+        assert rungs[4.0] == (pytest.approx(0.45), LADDER_MIN_STREAMS)
+        assert rungs[6.0] == (None, 1) and rungs[12.0] == (None, 1)
+        assert fb.ladder == (pytest.approx((4.0, 0.45)),)
+
+    def test_fires_alarm_sooner_on_the_ladder(self) -> None:
+        """A fire growing at 0.5 under the first bar (0.95) alarms once it has grown for the
+        rung's seconds; its wait is reported with the ladder."""
+        runs = [nuisance(1, 0.9, 12), nuisance(5, 0.45, 12), nuisance(9, 0.3, 12),
+                (0.0, [0.5] * 10, [1] * 10)]
+        ds = dataset(runs)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), range(4))
+        assert fb.ladder[0] == pytest.approx((4.0, 0.5))
+        assert (fb.fires, fb.fires_corroborated, fb.median_wait_s) == (1, 1, 4.0)
+
+    def test_a_pause_longer_than_a_step_starts_the_count_again(self) -> None:
+        """Growth that stops for more than one step is a new episode: its frames count from 0,
+        so a nuisance growing twice for 5 s never sets the 6 s rung."""
+        w = [1] * 6 + [0] * 3 + [1] * 6
+        ds = dataset([(None, [0.6] * 15, w)] * LADDER_MIN_STREAMS)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
+                              range(LADDER_MIN_STREAMS))
+        rungs = {sec: n for sec, _, n, _ in fb.ladder_rungs}
+        assert rungs[4.0] == LADDER_MIN_STREAMS and rungs[6.0] == 0

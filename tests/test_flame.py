@@ -55,6 +55,32 @@ class TestFlameWatch:
         first = 100.0 + (cfg.steps - 1) * cfg.step_s  # the count before the flame is the base
         assert hits and first <= hits[0] <= first + 6.0
 
+    @pytest.mark.parametrize("rate_hz", [1.0, 8.7])
+    def test_growing_time_counts_from_the_first_growing_frame(self, rate_hz: float) -> None:
+        """While the region grows, growing_s is the seconds since the watch first said so (0
+        then), at any frame rate; NaN while it does not grow."""
+        w = FlameWatch()
+        scene = growing_flame(100.0)
+        seen = [w.update(float(t), scene(float(t)))
+                for t in np.arange(0.0, 160.0, 1.0 / rate_hz)]
+        grows = [e for e in seen if e.growing]
+        assert grows and grows[0].growing_s == 0.0
+        assert [e.growing_s for e in grows] == pytest.approx([e.t - grows[0].t for e in grows])
+        assert grows[-1].growing_s > 40.0
+        assert all(math.isnan(e.growing_s) for e in seen if not e.growing)
+
+    def test_growing_time_starts_again_after_a_pause_over_one_step(self) -> None:
+        """A pause of at most one step (step_s) between growing frames goes on with the same
+        episode; a longer one starts a new episode at 0."""
+        w = FlameWatch()
+        cfg = w.cfg
+        assert w.growing_for(10.0) == 0.0
+        assert w.growing_for(11.0) == 1.0
+        assert w.growing_for(11.0 + cfg.step_s) == pytest.approx(1.0 + cfg.step_s)
+        assert w.growing_for(14.0 + 2 * cfg.step_s) == 0.0
+        w.reset()
+        assert w.growing_for(15.0 + 2 * cfg.step_s) == 0.0
+
     def test_same_answer_at_full_frame_rate(self) -> None:
         """Windows are in seconds: at 8.7 Hz the flame is found as at 1 Hz (±1 s)."""
         slow = watch(growing_flame(100.0), np.arange(0.0, 160.0, 1.0))
@@ -178,16 +204,18 @@ class TestFlameWatch:
 
 
 def run_pipeline(p: float, scene: Scene, times: np.ndarray, flame: FlameConfig | None,
-                 whys: list[str] | None = None, model_bar: float | None = None
+                 whys: list[str] | None = None, model_bar: float | None = None,
+                 model_ladder: tuple[tuple[float, float], ...] = ()
                  ) -> list[tuple[str, float, str]]:
     """(kind, t, reason) of every alarm/clear; each alarm's words go into ``whys`` if given;
-    ``model_bar``: the model's own flame corroboration bar (its manifest's)."""
+    ``model_bar``, ``model_ladder``: the model's own flame corroboration bar and ladder (its
+    manifest's)."""
     cfg = AlarmConfig(pre_alarm_s=3.0, clear_s=5.0, min_alarm_s=10.0)
     memory = SceneMemory()
     sources = [] if flame is None else [FlameSource(flame, memory)]
     pipe = Pipeline(FeatureExtractor(), FixedScorer(p), AlarmStateMachine(cfg, 0.8),
                     stale_after_s={"scd41": 1e6, "lepton": 1e6}, sources=sources, scene=memory,
-                    model_bars=lambda: ModelBars(flame=model_bar))
+                    model_bars=lambda: ModelBars(flame=model_bar, flame_ladder=model_ladder))
     out = []
     for t in times:
         kelvin = scene(float(t)) + 273.15
@@ -254,6 +282,45 @@ class TestPipelineFlame:
             model_bar=0.9)] == ["flame_growth"]
         assert run_pipeline(0.3, growing_flame(100.0), times,
                             FlameConfig(sure_steps=0, min_score=0.5), model_bar=0.1) == []
+
+    def test_model_ladder_lowers_the_bar_for_a_flame_growing_longer(self) -> None:
+        """A score of 0.3 under the model's bar 0.9 alarms once the flame has grown for the
+        ladder's 6 s, whose rung is 0.25: 6 s after a bar of 0.25 alarms it; rungs over the
+        score do nothing (sure_steps off)."""
+        times = np.arange(0.0, 200.0, 1.0)
+        cfg = FlameConfig(sure_steps=0)
+        at_bar = run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.25)
+        laddered = run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.9,
+                                model_ladder=((6.0, 0.25),))
+        whys: list[str] = []
+        assert [e[2] for e in laddered] == ["flame_growth"]
+        assert laddered[0][1] == pytest.approx(at_bar[0][1] + 6.0)
+        run_pipeline(0.3, growing_flame(100.0), times, cfg, whys, 0.9, ((6.0, 0.25),))
+        assert "for 6 s" in whys[0]
+        assert run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.9,
+                            model_ladder=((6.0, 0.5), (10.0, 0.4))) == []
+
+    def test_config_ladder_and_min_score_rule_over_the_model_ladder(self) -> None:
+        """[flame] ladder replaces the model's ([] turns it off); a configured min_score
+        without a ladder of its own uses no ladder at all."""
+        times = np.arange(0.0, 200.0, 1.0)
+
+        def alarms(cfg: FlameConfig) -> bool:
+            return run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.9,
+                                model_ladder=((4.0, 0.25),)) != []
+
+        assert alarms(FlameConfig(sure_steps=0))
+        assert not alarms(FlameConfig(sure_steps=0, ladder=[]))
+        assert not alarms(FlameConfig(sure_steps=0, min_score=0.9))
+        assert alarms(FlameConfig(sure_steps=0, min_score=0.9, ladder=[(4.0, 0.2)]))
+
+    @pytest.mark.parametrize("ladder", [[(0.0, 0.3)], [(6.0, 0.3), (6.0, 0.2)],
+                                        [(6.0, 1.2)], [(700.0, 0.3)],
+                                        [(10.0, 0.3), (6.0, 0.2)]])
+    def test_bad_ladder_is_refused(self, ladder: list[tuple[float, float]]) -> None:
+        """A ladder's seconds must be in (0, 600] and ascending, its scores 0 to 1."""
+        with pytest.raises(ValueError, match=r"ladder rung .*allowed: seconds in"):
+            FlameConfig(ladder=ladder)
 
     def test_sure_growth_needs_no_score(self) -> None:
         """A region that keeps spreading for sure_steps steps alarms even at score 0.1, about

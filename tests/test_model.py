@@ -173,6 +173,21 @@ class TestVerification:
         assert _load(info.path, kit).flame_min_score == pytest.approx(0.72)
         assert _load(kit.a.path, kit).flame_min_score is None
 
+    def test_flame_ladder_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
+        """The flame ladder training chose reaches the device with the model, as (seconds,
+        score) rungs; a model without one has none; the writer refuses a ladder that does not
+        fall, or one without a flame bar."""
+        info = build(tmp_path, kit.pipelines_a, kit.key, version="fl", flame_min_score=0.9,
+                     flame_ladder=((6.0, 0.56), (10.0, 0.46)))
+        assert _load(info.path, kit).flame_ladder == ((6.0, 0.56), (10.0, 0.46))
+        assert _load(kit.a.path, kit).flame_ladder == ()
+        for n, (top, ladder) in enumerate(((0.9, ((6.0, 0.5), (10.0, 0.6))),
+                                           (0.4, ((6.0, 0.5),)), (None, ((6.0, 0.5),)),
+                                           (0.9, ((0.0, 0.5),)))):
+            with pytest.raises(ValueError, match=r"flame_ladder .*allowed: a list of 1 to 8"):
+                build(tmp_path, kit.pipelines_a, kit.key, version=f"fl-bad-{n}",
+                      flame_min_score=top, flame_ladder=ladder)
+
     def test_hold_travels_in_the_manifest(self, kit: Kit, tmp_path: Path) -> None:
         """The sustained alarm's bar and time training chose reach the device with the model,
         beside the flame bar; a model without them says None."""
@@ -241,7 +256,23 @@ class TestVerification:
                                            {"smoulder_early_min_score": 0.8,
                                             "smoulder_early_steps": 60},
                                            {"smoulder_early_min_score": 0.8},
-                                           {"smoulder_early_steps": 3}])
+                                           {"smoulder_early_steps": 3},
+                                           {"flame_ladder": [[6, 0.5]]},
+                                           {"flame_min_score": 0.9, "flame_ladder": []},
+                                           {"flame_min_score": 0.9, "flame_ladder": [[6, 0.95]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": [[6, 0.5], [4, 0.4]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": [[6, 0.5], [8, 0.5]]},
+                                           {"flame_min_score": 0.9, "flame_ladder": [[6]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": [[6, "low"]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": [[True, 0.5]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": [[601, 0.5]]},
+                                           {"flame_min_score": 0.9,
+                                            "flame_ladder": {"6": 0.5}}])
     def test_bad_flame_bar_is_refused(self, kit: Kit, tmp_path: Path,
                                       detection: object) -> None:
         """A manifest's detection field outside {flame_min_score: 0…1} refuses the model,

@@ -29,8 +29,11 @@ def _dataset() -> Dataset:
     groups = [Group("sim:gas_cooking:1", "gas_cooking", None, 100.0, "recording"),
               Group("sim:fast_flaming:2", "fast_flaming", 50.0, 100.0, "recording"),
               Group("sim:heaters_appliances:3", "heaters_appliances", None, 100.0, "recording")]
+    grown = np.full(300, np.nan, np.float32)
+    grown[40:60] = np.arange(20.0)
+    grown[100 + 55:200] = np.arange(45.0)
     return Dataset(np.zeros((300, 2), np.float32), y, group, t, np.ones(300, bool), groups,
-                   watch=watch)
+                   watch=watch, watch_s=grown)
 
 
 def _scores() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
@@ -79,12 +82,28 @@ class TestChoiceRuns:
         _, runs = _runs()
         path = runs.save(tmp_path / "deep" / "choice.npz")
         back = load_choice(path)
-        for name in ("y", "group", "t", "scored", "watch", "smoulder", "smoulder_steps"):
+        for name in ("y", "group", "t", "scored", "watch", "smoulder", "smoulder_steps",
+                     "watch_s"):
             np.testing.assert_array_equal(getattr(back.ds, name), getattr(runs.ds, name))
         np.testing.assert_array_equal(back.p, runs.p)
         assert back.ds.groups == runs.ds.groups
         a, b = _bars(runs), _bars(back)
         assert (a.threshold, a.detection()) == (b.threshold, b.detection())
+
+    def test_file_without_growing_times_loads_without_a_ladder(self, tmp_path: Path) -> None:
+        """A file written before the flame ladder (no ``watch_s``) loads with no growing times:
+        the same bars, and no ladder."""
+        _, runs = _runs()
+        path = runs.save(tmp_path / "choice.npz")
+        with np.load(path) as npz:
+            data = {k: npz[k] for k in npz.files if k != "watch_s"}
+        old = tmp_path / "old.npz"
+        np.savez(old, **data)
+        back = load_choice(old)
+        assert np.isnan(back.ds.watch_s).all() and back.ds.watch_s.size == runs.p.size
+        a, b = _bars(runs), _bars(back)
+        assert a.flame_bar is not None and b.flame_bar is not None
+        assert a.flame_bar.bar == b.flame_bar.bar and b.flame_bar.ladder == ()
 
     def test_stray_run_refused(self) -> None:
         ds = _dataset()
