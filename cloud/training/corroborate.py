@@ -15,7 +15,11 @@ model corroborates, plus a margin, within [``FLOOR``, ``CEILING``]. A ``sure`` g
 whatever the score, so no bar removes it; those streams are counted and reported.
 
 The bar goes into the model's manifest (``detection.flame_min_score``); the device uses it
-unless ``[flame] min_score`` is set (docs/model.md).
+unless ``[flame] min_score`` is set (docs/model-artifact.md).
+
+Nuisances that grow like a flame do so for seconds, so the bar for a region the watch has
+seen grow for longer is chosen the same way over the no-fire frames grown that long: the
+flame ladder (:func:`choose_ladder`, manifest ``detection.flame_ladder``).
 """
 
 from __future__ import annotations

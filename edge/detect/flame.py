@@ -42,6 +42,9 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 same answers as living through it. The pipeline alarms on a growing flame when the model's
 score corroborates it (``flame.min_score``); see ``edge/detect/evidence.py``. The per-pixel
 memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the smoulder watch.
+Each growing frame also says for how long the region has grown (``growing_s``), so that a
+flame that keeps spreading needs less of the model's score than one that has just begun
+(``[flame] ladder``; ``edge.detect.evidence.flame_bar``).
 Tuned on scenario runs disjoint from the held-out evaluation (docs/evaluation.md).
 """
 
