@@ -197,51 +197,63 @@ def nuisance(peak_at: float, peak: float, grows_s: int, rest: float = 0.1
     return None, p, [1] * (grows_s + 1)
 
 
+A, B, C = LADDER_S[:3]  # the ladder's first three times
+
+
 class TestFlameLadder:
     def test_rungs_are_set_by_the_streams_that_grow_that_long(self) -> None:
         """Each rung is the highest score of a no-fire frame grown at least that long, plus
         the margin; a nuisance whose high score came in its first seconds sets the first bar
         only, and the ladder keeps the rungs that lower the bar."""
-        ds = dataset([nuisance(1, 0.9, 12), nuisance(5, 0.5, 12), nuisance(9, 0.3, 12)])
+        n = int(C) + 2
+        ds = dataset([nuisance(1, 0.9, n), nuisance(A, 0.5, n), nuisance(B, 0.3, n)])
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), range(3))
         assert fb.bar == pytest.approx(0.95)
-        rungs = {sec: (bar, n, who) for sec, bar, n, who in fb.ladder_rungs}
+        rungs = {sec: (bar, k, who) for sec, bar, k, who in fb.ladder_rungs}
         assert set(rungs) == set(LADDER_S)
-        assert rungs[4.0] == (pytest.approx(0.55), 3, "r1")
-        assert rungs[6.0] == (pytest.approx(0.35), 3, "r2")
-        assert rungs[10.0][:2] == (pytest.approx(FLOOR), 3)  # 0.1 + 0.05 under the floor
-        assert fb.ladder == (pytest.approx((4.0, 0.55)), pytest.approx((6.0, 0.35)),
-                             pytest.approx((10.0, FLOOR)))
+        assert rungs[A] == (pytest.approx(0.55), 3, "r1")
+        assert rungs[B] == (pytest.approx(0.35), 3, "r2")
+        assert rungs[C][:2] == (pytest.approx(FLOOR), 3)  # 0.1 + 0.05 under the floor
+        assert fb.ladder == (pytest.approx((A, 0.55)), pytest.approx((B, 0.35)),
+                             pytest.approx((C, FLOOR)))
 
     def test_too_few_streams_growing_that_long_set_no_rung(self) -> None:
         """With fewer than LADDER_MIN_STREAMS no-fire streams growing that long there is no
         evidence of what the nuisances that keep growing score: no rung (the one stream
-        growing 12 s scores 0.1 after its first seconds)."""
-        runs = [nuisance(1, 0.9, 12)] + [nuisance(4, 0.4, 5)] * (LADDER_MIN_STREAMS - 1)
+        growing longest scores 0.1 after its first seconds)."""
+        runs = ([nuisance(1, 0.9, int(C) + 2)]
+                + [nuisance(A, 0.4, int(A) + 1)] * (LADDER_MIN_STREAMS - 1))
         ds = dataset(runs)
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
                               range(len(runs)))
-        rungs = {sec: (bar, n) for sec, bar, n, _ in fb.ladder_rungs}
-        assert rungs[4.0] == (pytest.approx(0.45), LADDER_MIN_STREAMS)
-        assert rungs[6.0] == (None, 1) and rungs[12.0] == (None, 1)
-        assert fb.ladder == (pytest.approx((4.0, 0.45)),)
+        rungs = {sec: (bar, k) for sec, bar, k, _ in fb.ladder_rungs}
+        assert rungs[A] == (pytest.approx(0.45), LADDER_MIN_STREAMS)
+        assert rungs[B] == (None, 1) and rungs[C] == (None, 1)
+        assert fb.ladder == (pytest.approx((A, 0.45)),)
 
     def test_fires_alarm_sooner_on_the_ladder(self) -> None:
         """A fire growing at 0.5 under the first bar (0.95) alarms once it has grown for the
         rung's seconds; its wait is reported with the ladder."""
-        runs = [nuisance(1, 0.9, 12), nuisance(5, 0.45, 12), nuisance(9, 0.3, 12),
-                (0.0, [0.5] * 10, [1] * 10)]
+        n = int(C) + 2
+        runs = [nuisance(1, 0.9, n), nuisance(A, 0.45, n), nuisance(B, 0.3, n),
+                (0.0, [0.5] * n, [1] * n)]
         ds = dataset(runs)
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)), range(4))
-        assert fb.ladder[0] == pytest.approx((4.0, 0.5))
-        assert (fb.fires, fb.fires_corroborated, fb.median_wait_s) == (1, 1, 4.0)
+        assert fb.ladder[0] == pytest.approx((A, 0.5))
+        assert (fb.fires, fb.fires_corroborated, fb.median_wait_s) == (1, 1, A)
 
     def test_a_pause_longer_than_a_step_starts_the_count_again(self) -> None:
         """Growth that stops for more than one step is a new episode: its frames count from 0,
-        so a nuisance growing twice for 5 s never sets the 6 s rung."""
-        w = [1] * 6 + [0] * 3 + [1] * 6
-        ds = dataset([(None, [0.6] * 15, w)] * LADDER_MIN_STREAMS)
+        so a nuisance growing twice for just under the first rung's time never sets it."""
+        half = int(A)  # frames 0 … A−1: grown up to A − 1 s
+        w = [1] * half + [0] * 3 + [1] * half
+        ds = dataset([(None, [0.6] * len(w), w)] * LADDER_MIN_STREAMS)
         fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
                               range(LADDER_MIN_STREAMS))
-        rungs = {sec: n for sec, _, n, _ in fb.ladder_rungs}
-        assert rungs[4.0] == LADDER_MIN_STREAMS and rungs[6.0] == 0
+        rungs = {sec: k for sec, _, k, _ in fb.ladder_rungs}
+        assert rungs[A] == 0
+        w = [1] * half + [0] * 1 + [1] * half  # a one-frame pause: the same episode
+        ds = dataset([(None, [0.6] * len(w), w)] * LADDER_MIN_STREAMS)
+        fb = choose_flame_bar(ds, ds.X[:, 0].astype(np.float64), np.arange(len(ds)),
+                              range(LADDER_MIN_STREAMS))
+        assert {sec: k for sec, _, k, _ in fb.ladder_rungs}[A] == LADDER_MIN_STREAMS
