@@ -296,7 +296,7 @@ class TestPipelineFlame:
         assert [e[2] for e in laddered] == ["flame_growth"]
         assert laddered[0][1] == pytest.approx(at_bar[0][1] + 6.0)
         run_pipeline(0.3, growing_flame(100.0), times, cfg, whys, 0.9, ((6.0, 0.25),))
-        assert "for 6 s" in whys[0]
+        assert "growing for 6 s" in whys[0]
         assert run_pipeline(0.3, growing_flame(100.0), times, cfg, model_bar=0.9,
                             model_ladder=((6.0, 0.5), (10.0, 0.4))) == []
 

@@ -171,7 +171,7 @@ class FlameSource:
                f"({seen.new_px} px ≥ {at}, hottest "
                f"{float(look.celsius.max()):.0f} °C), crossing it at {seen.rise_k_s:.1f} K/s"
                + (", step after step" if seen.sure else "")
-               + (f", for {seen.growing_s:.0f} s" if seen.growing_s > 0 else "")
+               + (f", growing for {seen.growing_s:.0f} s" if seen.growing_s > 0 else "")
                if seen.growing else f"{seen.new_px} px newly ≥ {at}")
         return Evidence(self.name, why, triggers=triggers, holds=True)
 
