@@ -30,8 +30,11 @@ ROOT = Path(__file__).resolve().parent.parent
 #: moves the humidity features.
 FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3"
 #: The one event of ``firedetect replay --config demo/config.toml`` on this recording.
-#: Re-pinned in session 28 for the new demo model (…9efc534a, fd-v5, its own flame bar
-#: 0.839): the same alarm at the same time on 7 steps of growth, its score now 0.3478.
+#: Re-pinned in session 30 for the demo model made again with its flame ladder (…ab502f57:
+#: session 28's scores and bars): the same alarm, its words now saying how long the region
+#: had grown ("growing for 6 s"). Re-pinned in session 28 for the new demo model (…9efc534a,
+#: fd-v5, its own flame bar 0.839): the same alarm at the same time on 7 steps of growth,
+#: its score now 0.3478.
 #: Re-pinned in session 26: the flame watch trusts 7 steps of growth (was 10) whatever the
 #: score, and this fire, clipped in high gain (hottest 160 °C), is alarmed 2.9 s sooner at a
 #: score of 0.44 (was t 255.172, score 0.5284, "grew by 80 px to 0.9 % …, at 96.4 K/s").
@@ -45,8 +48,8 @@ FD_V3_DIGEST = "8069b4a1c5e0b57126eea55a6fb42875ba4752f2cb2d0ae1b25b15371295bea3
 DEMO_EVENTS = [{
     "t": 252.299, "event": "alarm", "score": 0.3478, "reason": "flame_growth",
     "why": "a new hot region grew by 67 px to 0.78 % of the view (149 px ≥ 140 °C, hottest "
-           "160 °C), crossing it at 89.2 K/s, step after step",
-    "model": "20261207T022554Z-9efc534a", "degraded": False,
+           "160 °C), crossing it at 89.2 K/s, step after step, growing for 6 s",
+    "model": "20261207T092100Z-ab502f57", "degraded": False,
 }]
 
 
