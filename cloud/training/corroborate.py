@@ -247,7 +247,8 @@ def choose_ladder(quiet: Sequence[tuple[str, npt.NDArray[np.float64], npt.NDArra
 
 def _ladder(bar: float, rungs: Sequence[tuple[float, float | None, int, str | None]]
             ) -> tuple[tuple[float, float], ...]:
-    """The rungs of ``rungs`` that lower the bar below ``bar`` and the rungs before them."""
+    """The ladder: the chosen rungs, in time order, each lower than the bar before it
+    (``bar`` first); a rung no lower, or with no bar, is left out."""
     out: list[tuple[float, float]] = []
     for seconds, b, _, _ in rungs:
         if b is not None and b < (out[-1][1] if out else bar):

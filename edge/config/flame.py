@@ -96,9 +96,10 @@ class FlameConfig(Section):
     def _order(self) -> FlameConfig:
         if self.known_c > self.hot_c:
             raise ValueError(f"known_c ({self.known_c}) must not exceed hot_c ({self.hot_c})")
-        for i, (seconds, score) in enumerate(self.ladder or ()):
+        rungs = self.ladder or []
+        for i, (seconds, score) in enumerate(rungs):
             if not (0.0 < seconds <= 600.0 and 0.0 <= score <= 1.0) or (
-                    i and seconds <= self.ladder[i - 1][0]):  # type: ignore[index]
+                    i and seconds <= rungs[i - 1][0]):
                 raise ValueError(
                     f"ladder rung {i + 1} [{seconds}, {score}]; allowed: seconds in (0, 600], "
                     "ascending, and a score from 0 to 1")

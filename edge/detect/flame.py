@@ -184,8 +184,9 @@ class FlameWatch:
 
     def growing_for(self, t: float) -> float:
         """The frame at ``t`` grows: the seconds since its growing episode began. The episode
-        goes on when the last growing frame was at most one step (``step_s``) before, so a
-        frame that flickers under the bar, or a frame rate of one per step, does not end it;
+        goes on when the last growing frame was at most one step (``step_s``) before, so one
+        frame the flicker leaves short of growing, or a frame rate of one per step, does not
+        end it;
         the ladder of flame bars (``[flame] ladder``) reads it."""
         ep = self._episode
         since = ep[0] if ep is not None and t - ep[1] <= self.cfg.step_s else t
