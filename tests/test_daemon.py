@@ -308,7 +308,7 @@ class TestModelSwap:
 
     def test_new_models_watch_bars_apply_at_once(self, tmp_path: Path) -> None:
         """The watches read the bars of the model in use: none without one, a swapped-in
-        model's flame and smoulder bars from its next frame on."""
+        model's flame, smoulder and gas bars and flame ladder from its next frame on."""
         from types import SimpleNamespace
 
         from edge.app import build_daemon
@@ -324,8 +324,10 @@ class TestModelSwap:
             d.holder.swap(SimpleNamespace(threshold=0.73, version="v-test",  # type: ignore[attr-defined]
                                           hold=None, flame_min_score=0.6,
                                           smoulder_min_score=0.09,
-                                          smoulder_early=(3, 0.85), gas_min_score=0.77))
-            assert d.pipeline.model_bars() == ModelBars(0.6, 0.09, (3, 0.85), 0.77)
+                                          smoulder_early=(3, 0.85), gas_min_score=0.77,
+                                          flame_ladder=((8.0, 0.5),)))
+            assert d.pipeline.model_bars() == ModelBars(0.6, 0.09, (3, 0.85), 0.77,
+                                                        ((8.0, 0.5),))
         finally:
             rt.close()
 
