@@ -279,7 +279,7 @@ def _fires_at(runs: Sequence[_Run], bar: float,
         fires += 1
         bars = np.full(p.shape, bar)
         for seconds, b in ladder:
-            bars[grown >= seconds] = np.minimum(bars[grown >= seconds], b)
+            bars = np.where(grown >= seconds, np.minimum(bars, b), bars)
         trig = (watch == WATCH_SURE) | (grow & (p >= bars))
         if trig.any():
             corroborated += 1

@@ -162,8 +162,8 @@ class FlameSource:
         holds = seen.growing or seen.new_px >= self.cfg.min_px
         if not holds:
             return None
-        bar = flame_bar(self.cfg, look, seen.growing_s) if seen.growing else math.inf
-        triggers = seen.growing and (seen.sure or look.score >= bar)
+        triggers = seen.growing and (
+            seen.sure or look.score >= flame_bar(self.cfg, look, seen.growing_s))
         share = 100.0 * seen.new_px / max(look.celsius.size, 1)
         line = self.cfg.hot_c if math.isnan(seen.hot_c) else seen.hot_c
         at = f"{line:g} °C" + ("" if line >= self.cfg.hot_c else ", the camera's ceiling")
