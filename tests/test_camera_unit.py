@@ -24,7 +24,8 @@ from edge.sim.variation import (
     render_varied,
 )
 
-UNIT_FIELDS = ("psf_sigma_px", "radiometric_offset_k", "radiometric_gain_err")
+UNIT_FIELDS = ("psf_sigma_px", "radiometric_offset_k", "radiometric_gain_err",
+               "high_gain_clip_c")
 FLAME_FIELDS = ("flame_temp_factor", "flame_emissivity_factor", "flame_flicker_factor")
 #: The flame geometry's draws (edge.sim.flame_shape), added after this hash was taken.
 SHAPE_FIELDS = ("flame_height_factor", "flame_width_factor", "flame_outline_exponent",
@@ -175,6 +176,22 @@ class TestUnitDraw:
                 lo, hi = VARIATION_RANGES[name]
                 assert lo <= getattr(v, name) <= hi, name
         assert max(high) > 2.5 and max(low) > 5.0
+
+    def test_the_high_gain_ceiling_covers_the_spec_and_is_what_the_camera_shows(self) -> None:
+        """The unit's high-gain ceiling is drawn over 140 ±5 °C and up to 182 °C, so some units
+        top out under 140 °C; a flame seen in high gain saturates at exactly that ceiling."""
+        clips = [draw_variation(seed, 600.0).high_gain_clip_c for seed in range(300)]
+        assert all(c is not None and 135.0 <= c <= 182.0 for c in clips)
+        assert sum(c is not None and c < 140.0 for c in clips) > 10
+        seed = next(s for s in range(300) if (v := draw_variation(s, 400.0)).view_mode == "full"
+                    and not v.low_gain and v.high_gain_clip_c is not None
+                    and v.high_gain_clip_c < 140.0)
+        v = draw_variation(seed, 400.0)
+        rec = render_varied("ours", "flaming_upholstery", seed, 400.0, rate_hz=1.0)
+        assert rec.meta["params"]["camera_high_gain_clip_c"] == v.high_gain_clip_c
+        top = saturation_count(rec.meta, rec.frame_resolution_k)
+        assert int(rec.frames.max()) == top
+        assert top * rec.frame_resolution_k - 273.15 < 140.0
 
     def test_the_unit_is_recorded_and_reproducible_from_the_seed(self) -> None:
         """A varied run records its blur and error in meta and renders the same bytes twice."""

@@ -6,7 +6,8 @@ so the scene's own draws for the same seed are untouched (the held-out suite ren
 variation and keeps its numbers). It works in two halves:
 
 - **scene overrides** (``Variation.overrides(engine)``): parameters both engines already
-  draw, pinned to wider, installation-like values — gain, camera distance 1–10 m, how much
+  draw, pinned to wider, installation-like values — gain (and the unit's high-gain ceiling,
+  135–182 °C), camera distance 1–10 m, how much
   of the source is in view (with the viewing angle's foreshortening), room size and height,
   air changes (and, for CFAST, the door), the SCD41's noise;
 - **recording effects** (``apply_variation``): what happens to the recorded streams — the
@@ -77,6 +78,9 @@ VARIATION_RANGES: dict[str, Range] = {
     "psf_sigma_px": (0.0, 1.2),  # Gaussian optics blur, in band radiance
     "radiometric_offset_k": (-3.0, 3.0),  # high gain; doubled in low gain (sensors.md §2.3)
     "radiometric_gain_err": (-0.06, 0.06),  # × (T − 300 K); doubled in low gain
+    # The unit's high-gain ceiling: specified 140 ±5 °C, seen capped up to ≈182 °C
+    # (sensors.md §2.3); the scene draws 140–182, so a unit under 140 °C only shows here.
+    "camera_high_gain_clip_c": (135.0, 182.0),
     # Another flame model (edge.sim.flame_look), from the sub-stream (seed, 7, 3): factors on
     # every flame's drawn values, so each family's range widens around its own.
     "flame_temp_factor": (0.85, 1.15),  # × core and envelope temperature (K)
@@ -133,6 +137,7 @@ class Variation:
     psf_sigma_px: float = 0.0  # the lens's Gaussian blur (px); 0: none
     radiometric_offset_k: float = 0.0  # the unit's error: T + offset + gain_err·(T − 300 K)
     radiometric_gain_err: float = 0.0
+    high_gain_clip_c: float | None = None  # the unit's high-gain ceiling (°C); None: the scene's
     flame_temp_factor: float = 1.0  # another flame model: factors on every flame's draws
     flame_emissivity_factor: float = 1.0
     flame_flicker_factor: float = 1.0
@@ -151,6 +156,8 @@ class Variation:
             "camera_occlusion": self.occlusion, "room_volume_m3": self.room_volume_m3,
             "room_ceiling_m": self.room_ceiling_m, "room_ach": self.room_ach,
             "sensor_co2_noise_ppm": self.sensor_co2_noise_ppm}
+        if self.high_gain_clip_c is not None:
+            out["camera_high_gain_clip_c"] = self.high_gain_clip_c
         if engine == "cfast":
             out["door_open"] = self.door_open
             out["camera_in_view"] = self.view_mode != "none"
@@ -227,6 +234,7 @@ def draw_variation(seed: int, duration_s: float, rate_hz: float | None = None) -
     var.psf_sigma_px = _uniform(unit, "psf_sigma_px")
     var.radiometric_offset_k = err * _uniform(unit, "radiometric_offset_k")
     var.radiometric_gain_err = err * _uniform(unit, "radiometric_gain_err")
+    var.high_gain_clip_c = _uniform(unit, "camera_high_gain_clip_c")  # after: the rest stay put
     look = np.random.default_rng((seed, VARIATION_STREAM, FLAME_STREAM))
     var.flame_temp_factor = _uniform(look, "flame_temp_factor")
     var.flame_emissivity_factor = _uniform(look, "flame_emissivity_factor")
