@@ -90,26 +90,60 @@ class TestSmoulderWatch:
             return spot(0.5, 110.0 + 8.0 * min(t - 100.0, 180.0) / 60.0)
         assert first_alarm(lamp, 1200.0) is None
 
-    def test_needs_the_flame_watch_memory(self) -> None:
-        """Without the flame watch's onsets (or of another shape) the watch refuses, saying
-        what it needs."""
-        watch = SmoulderWatch()
+    def test_needs_the_flame_watch_memory_without_its_own(self) -> None:
+        """With no line of its own (``known_c`` unset) and without the flame watch's onsets
+        (or of another shape) the watch refuses, saying what it needs; with its own memory
+        it needs none."""
+        SmoulderWatch().update(0.0, spot(0, ROOM_C), None)
+        watch = SmoulderWatch(SmoulderConfig(known_c=None))
         with pytest.raises(ValueError, match="flame watch"):
             watch.update(0.0, spot(0, ROOM_C), None)
         with pytest.raises(ValueError, match="shape"):
             watch.update(0.0, spot(0, ROOM_C), np.zeros((2, 2)))
 
-    def test_uses_the_flame_known_threshold(self) -> None:
-        """A spot under flame.known_c is not hot to the watch at all."""
+    def test_warm_contact_found_from_its_own_line(self) -> None:
+        """A contact seen through mixed pixels, heating steadily from 45 °C at 3.7 K/min
+        (held-out F5 7300020000), is found from the watch's 60 °C line minutes before it
+        reads 100 °C; with the flame watch's 100 °C line it is found only after that."""
+        def contact(t: float) -> np.ndarray:
+            return spot(0, ROOM_C) if t < 120.0 else spot(0.5, 45.0 + 3.7 * (t - 120.0) / 60.0)
+        own = first_alarm(contact, 1800.0)
+        flames = first_alarm(contact, 1800.0, cfg=SmoulderConfig(known_c=None))
+        at_100 = 120.0 + (100.0 - 45.0) / 3.7 * 60.0
+        assert own is not None and own < at_100
+        assert flames is not None and flames > at_100 and flames - own >= 400.0
+
+    @pytest.mark.parametrize("tau_s", [60.0, 240.0])
+    def test_warm_object_coming_up_to_its_temperature_is_not(self, tau_s: float) -> None:
+        """A radiator or an oven door warming to 80 °C is warm to the watch, and approaches its
+        temperature: never smouldering."""
+        assert first_alarm(hob(100.0, top_c=80.0, tau_s=tau_s), 1800.0) is None
+
+    def test_uses_the_flame_known_threshold_when_unset(self) -> None:
+        """With ``known_c`` unset, a spot under flame.known_c is not hot to the watch at all;
+        with its own line above the spot, neither."""
         cool = FlameConfig(known_c=200.0, hot_c=200.0)
-        flame, watch = FlameWatch(cool), SmoulderWatch(None, cool)
-        scene = overheating(120.0)
+        for cfg in (SmoulderConfig(known_c=None), SmoulderConfig(known_c=200.0)):
+            flame, watch = FlameWatch(cool), SmoulderWatch(cfg, cool)
+            scene = overheating(120.0)
+            seen = False
+            for t in np.arange(0.0, 900.0, 1.0):
+                frame = scene(float(t))
+                flame.update(float(t), frame)
+                seen |= watch.update(float(t), frame, flame.onset).smouldering
+            assert not seen
+
+    def test_own_line_takes_its_own_memory(self) -> None:
+        """The watch's own memory remembers at its line: a spot warm (60–100 °C) during the
+        warm-up is the scene to it, though the flame watch never saw it hot."""
+        flame, watch = FlameWatch(), SmoulderWatch()
         seen = False
         for t in np.arange(0.0, 900.0, 1.0):
-            frame = scene(float(t))
+            frame = spot(0.5, 70.0 + 8.0 * t / 60.0)
             flame.update(float(t), frame)
             seen |= watch.update(float(t), frame, flame.onset).smouldering
         assert not seen
+        assert watch.memory is not None and watch.memory.known_c == 60.0
 
 
 def stalling(t0: float, grow_s: float, gone_s: float | None = None) -> Scene:

@@ -8,10 +8,18 @@ from edge.config.base import Section
 
 
 class SmoulderConfig(Section):
-    """When a new hot spot counts as smouldering (``edge.detect.smoulder``). It shares the flame
-    watch's memory of the scene (``[flame]`` ``known_c``, ``memory_s``, ``warmup_s``)."""
+    """When a new hot spot counts as smouldering (``edge.detect.smoulder``). It keeps its own
+    memory of the scene at its own line (``known_c``), as long as the flame watch's
+    (``[flame]`` ``memory_s``, ``warmup_s``)."""
 
     enabled: bool = Field(True, description="watch for smouldering spots at all")
+    known_c: float | None = Field(
+        60.0, ge=40.0, le=400.0,
+        description="a pixel this hot is a warm spot the watch remembers and follows (°C): an "
+        "overheating contact or a smoulder seen from afar through a few mixed pixels heats "
+        "steadily from 45-60 °C for many minutes before it reads 100 °C; unset: the flame "
+        "watch's [flame] known_c and its memory",
+    )
     new_s: float = Field(
         3600.0, ge=60.0, le=86400.0,
         description="a pixel counts as new for this long after it first got hot (s)",

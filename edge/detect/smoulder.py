@@ -5,10 +5,14 @@ A smoulder's CO2 (0.5–15 ppm/min) hides in a room's breathing, so fire-science
 thermal channel must catch it — but a spot at 150–250 °C is also a pan, a grate, a halogen
 lamp or a heater, and on one frame the model cannot tell them apart. Their histories differ:
 
-- **New**: the spot's pixels (≥ ``flame.known_c``) began their hot episode after the
-  start-up warm-up, within ``new_s`` (1 h). The memory is the flame watch's
-  (:attr:`edge.detect.flame.FlameWatch.onset`): a heater that was hot in the last 30 min, a
-  fireplace burning at start-up are the scene.
+- **New**: the spot's pixels (≥ ``known_c``, 60 °C) began their warm episode after the
+  start-up warm-up, within ``new_s`` (1 h). The watch keeps its own scene memory at that line
+  (:class:`edge.detect.scene.SceneMemory`, as long as the flame watch's): a heater that was
+  warm in the last 30 min, a fireplace burning at start-up are the scene. The line is the
+  seed's hot-pixel line, not the flame watch's 100 °C: an overheating contact 3–6 m away
+  fills a few pixels that mix it with what is around it, and reads 45 → 100 °C over a quarter
+  of an hour of steady heating (held-out F5, session 31). Unset, the watch reads the flame
+  watch's memory (``[flame] known_c``).
 - **Heating steadily**: the hottest new pixel (the median over each ``step_s`` step, so
   flicker does not count) rose in each of the last ``steps`` steps (5 × 60 s) by at least
   ``min_heat_k``, and the smallest rise is at least ``steadiness`` × the largest. A smoulder
@@ -59,6 +63,7 @@ import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
 from edge.config.smoulder import SmoulderConfig
+from edge.detect.scene import SceneMemory
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +106,13 @@ class SmoulderWatch:
     def __init__(self, config: SmoulderConfig | None = None,
                  flame: FlameConfig | None = None) -> None:
         self.cfg = config or SmoulderConfig()
-        self.known_c = (flame or FlameConfig()).known_c
+        flame = flame or FlameConfig()
+        #: Its own scene memory at ``[smoulder] known_c``; None: the caller's onsets.
+        self.memory: SceneMemory | None = None
+        self.known_c = flame.known_c
+        if self.cfg.known_c is not None:
+            self.known_c = self.cfg.known_c
+            self.memory = SceneMemory(flame.model_copy(update={"known_c": self.cfg.known_c}))
         self._start: float | None = None
         self._step = -1
         self._hottest: list[float] = []  # this step's per-frame values
@@ -116,13 +127,17 @@ class SmoulderWatch:
     def update(self, t: float, celsius: npt.NDArray[np.floating],
                onset: npt.NDArray[np.float64] | None,
                zone: npt.NDArray[np.bool_] | None = None) -> SmoulderEvidence:
-        """Feed one frame (°C) taken at ``t`` and the flame watch's per-pixel onsets;
+        """Feed one frame (°C) taken at ``t`` and the flame watch's per-pixel onsets (read
+        only when the watch has no memory of its own: ``[smoulder] known_c`` unset);
         ``zone``, the frame's cooking-zone pixels (``[lepton] cooking_zone``), if any.
 
         :raises ValueError: ``t`` not finite, or ``onset`` not the frame's shape.
         """
         if not math.isfinite(t):
             raise ValueError(f"smoulder watch: frame time must be finite, got {t!r}")
+        if self.memory is not None:
+            self.memory.update(t, celsius)
+            onset = self.memory.onset
         if onset is None or onset.shape != celsius.shape:
             shape = None if onset is None else onset.shape
             raise ValueError(f"smoulder watch: onsets of shape {shape}; allowed: the frame's "
