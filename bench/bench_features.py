@@ -9,7 +9,9 @@ minutes of history).
    including the °C conversion the pipeline does) and the smoulder watch
    (``edge.detect.smoulder.SmoulderWatch.update``), which the pipeline runs on every frame too,
    and the flame watch with its camera-ceiling rule off (``[flame] ceiling_min_c`` over
-   ``hot_c``: the watch before session 29), to read what the rule costs side by side.
+   ``hot_c``: the watch before session 29), to read what the rule costs side by side; and
+   the smoulder watch reading the flame watch's memory (``[smoulder] known_c`` unset: the
+   watch before session 31) beside it with its own memory at 60 °C.
    With ``--model PATH --public-key PEM`` (a signed artifact), the model's score of each
    vector (``ModelHolder.score``, which scores the prefix its manifest names) is timed too:
    features + score, target ≤ 1 ms.
@@ -35,6 +37,7 @@ import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
 from edge.config.model import ModelConfig
+from edge.config.smoulder import SmoulderConfig
 from edge.detect.flame import FlameWatch
 from edge.detect.smoulder import SmoulderWatch
 from edge.features import FeatureExtractor, featurize_recording
@@ -79,11 +82,13 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     watch = FlameWatch()
     no_ceiling = FlameWatch(FlameConfig(ceiling_min_c=1000.0))
     smoulder = SmoulderWatch()
+    shared = SmoulderWatch(SmoulderConfig(known_c=None))
     wall: list[float] = []
     cpu: list[float] = []
     flame_cpu: list[float] = []
     smoulder_cpu: list[float] = []
     no_ceiling_cpu: list[float] = []
+    shared_cpu: list[float] = []
     total_cpu: list[float] = []
     next_gas = 0.0
     for i in range(n):
@@ -109,14 +114,19 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
                 on = time.thread_time() - g0
             else:
                 off = time.thread_time() - g0
-        f1 = time.thread_time()
-        smoulder.update(t, celsius, watch.onset)
-        f2 = time.thread_time()
+        for own in ((True, False) if i % 2 else (False, True)):  # in turns, as above
+            f1 = time.thread_time()
+            (smoulder if own else shared).update(t, celsius, watch.onset)
+            if own:
+                sm_own = time.thread_time() - f1
+            else:
+                sm_shared = time.thread_time() - f1
         if i >= 20:  # after the warm-up (a reference frame exists from 1 s on)
             wall.append(w1 - w0)
             cpu.append(c1 - c0)
             flame_cpu.append(conv + on)
-            smoulder_cpu.append(f2 - f1)
+            smoulder_cpu.append(sm_own)
+            shared_cpu.append(sm_shared)
             no_ceiling_cpu.append(conv + off)
             if holder is not None:
                 total_cpu.append(s1 - c0)
@@ -127,6 +137,8 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     print(f"  flame watch, same frames, CPU {_summary(flame_cpu)}")
     print(f"  flame watch without the ceiling rule, same frames, CPU {_summary(no_ceiling_cpu)}")
     print(f"  smoulder watch, same frames, CPU {_summary(smoulder_cpu)}")
+    print(f"  smoulder watch on the flame watch's memory, same frames, "
+          f"CPU {_summary(shared_cpu)}")
     if holder is not None and holder.model is not None:
         print(f"  features + score ({holder.model.version}, "
               f"{len(holder.model.feature_names)} features), CPU {_summary(total_cpu)}")

@@ -47,6 +47,10 @@ def alarm_times(score: float, bars: ModelBars,
     return [t for t, _ in found]
 
 
+#: The watch reading the onsets these tests hand it (no memory of its own).
+HANDED = SmoulderConfig(known_c=None)
+
+
 class TestWatch:
     def test_steps_in_a_row(self) -> None:
         """A spot heating 10 K a step: at each step's start, for how many closed steps in a
@@ -54,7 +58,7 @@ class TestWatch:
         smouldering."""
         on = np.zeros((60, 80), np.float64)
         on[30, 40] = 10.0  # the pixel got hot at 10 s: new to the scene
-        watch = SmoulderWatch()
+        watch = SmoulderWatch(HANDED)
         counts, smouldering = [], []
         for t in np.arange(0.0, 480.0, 5.0):
             frame = np.full((60, 80), 20.0)
@@ -71,7 +75,7 @@ class TestWatch:
         it stays in view, as a spot the full watch found; unconfirmed, it is not."""
         on = np.zeros((60, 80), np.float64)
         for confirm in (True, False):
-            watch = SmoulderWatch()
+            watch = SmoulderWatch(HANDED)
             seen = None
             for t in np.arange(0.0, 420.0, 5.0):
                 frame = np.full((60, 80), 20.0)
