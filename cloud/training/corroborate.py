@@ -95,8 +95,8 @@ class Watches:
 def watches(rec: Recording, params: FeatureParams | None = None,
             config: FlameConfig | None = None,
             smoulder: SmoulderConfig | None = None) -> Watches:
-    """Both watches over ``rec`` in one pass, on one scene memory as the pipeline runs them
-    (the flame watch's onsets feed the smoulder watch), per row of
+    """Both watches over ``rec`` in one pass, as the pipeline runs them (the flame watch's
+    onsets feed the smoulder watch when it keeps no memory of its own), per row of
     :func:`edge.features.featurize_recording`; rows of SCD41 readings say nothing. No cooking
     zone: a spot in one only warns, and training recordings have none."""
     flame_cfg = config or FlameConfig()

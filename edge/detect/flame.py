@@ -41,7 +41,8 @@ pixel, and looks for the one thing the everyday hot objects do not do:
 :class:`FlameWatch` is fed °C frames in time order and reads no clock, so a replay gives the
 same answers as living through it. The pipeline alarms on a growing flame when the model's
 score corroborates it (``flame.min_score``); see ``edge/detect/evidence.py``. The per-pixel
-memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the smoulder watch.
+memory of what is new is :class:`edge.detect.scene.SceneMemory`, shared with the known-scene
+rule (the smoulder watch keeps its own at 60 °C).
 Each growing frame also says for how long the region has grown (``growing_s``), so that a
 flame that keeps spreading needs less of the model's score than one that has just begun
 (``[flame] ladder``; ``edge.detect.evidence.flame_bar``).

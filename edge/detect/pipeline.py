@@ -5,7 +5,8 @@
 
 - ``alarm`` / ``clear`` from :class:`edge.detect.alarm.AlarmStateMachine`, decided on every
   frame's score and the evidence sources' word on it (``edge.detect.evidence``: the flame and
-  smoulder watches, the known-scene rule, over one shared ``edge.detect.scene.SceneMemory``),
+  smoulder watches, the known-scene rule, over one shared ``edge.detect.scene.SceneMemory``;
+  the smoulder watch also keeps its own at its lower line),
   and on SCD41 readings while frames are stale (degraded mode: the extractor only returns a
   gas vector then);
 - ``fault`` when a sensor goes from ok to faulted: its driver reports a fault, or its data is

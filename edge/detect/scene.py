@@ -1,8 +1,9 @@
 """The scene memory: per pixel, when its current hot episode began.
 
-Every evidence source that asks "is this hot thing *new*?" (the flame watch, the smoulder
-watch, the known-scene rule; ``edge.detect.evidence``) reads this one memory, which the
-pipeline updates once per camera frame before asking them:
+The evidence sources that ask "is this hot thing *new*?" (the flame watch and the known-scene
+rule; ``edge.detect.evidence``) read this one memory, which the pipeline updates once per
+camera frame before asking them. The smoulder watch keeps one of its own at its own, lower
+line (``[smoulder] known_c``; ``edge.detect.smoulder``), unless told to read this one:
 
 - a pixel is *hot* at ``known_c`` (``[flame] known_c``, 100 °C);
 - its hot episode *begins* when it was not hot within ``memory_s`` (30 min): a heater cycling
