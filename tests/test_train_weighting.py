@@ -1,14 +1,16 @@
-"""Tests of the run-phase sample weights (cloud.training.weighting) and how training uses them."""
+"""Tests of the sample weights (cloud.training.weighting: run phases, growing frames) and how
+training uses them."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from cloud.training.corroborate import WATCH_GROWING, WATCH_NONE, WATCH_SURE
 from cloud.training.data import Dataset, Group
 from cloud.training.ensemble import EnsembleConfig
 from cloud.training.evaluate import train_weights
-from cloud.training.weighting import phase_weights, run_onset
+from cloud.training.weighting import growing_weights, phase_weights, run_onset
 from edge.featuresets.registry import SEED_NAMES
 
 T_MAX = SEED_NAMES.index("t_max")
@@ -140,5 +142,64 @@ class TestTrainWeights:
     def test_unknown_weighting_refused(self) -> None:
         """An unknown weighting names itself and the allowed ones."""
         ds = _dataset(_run(50))
-        with pytest.raises(ValueError, match="'bogus'; allowed: phases, none"):
+        with pytest.raises(ValueError, match="'bogus'; allowed: phases, growing, none"):
             train_weights(ds, np.arange(50), EnsembleConfig(sample_weighting="bogus"))
+
+
+class TestGrowingWeights:
+    @staticmethod
+    def _watched() -> Dataset:
+        """A fire run and a no-fire run, each with frames the flame watch calls growing (a
+        young flame; a burner catching) and, in the fire, frames it is sure of."""
+        ds = _dataset(_run(100, fire_at=40), _run(100))
+        ds.watch[45:52] = WATCH_GROWING
+        ds.watch[52:60] = WATCH_SURE
+        ds.watch[100 + 30:100 + 34] = WATCH_GROWING
+        return ds
+
+    def test_growing_frames_of_both_classes_weigh_more(self) -> None:
+        """Growing frames weigh the given weight, in fire and no-fire runs alike; frames the
+        watch is sure of (they alarm whatever the score) and the rest weigh 1."""
+        ds = self._watched()
+        w = growing_weights(ds, 10.0)
+        growing = ds.watch == WATCH_GROWING
+        assert (w[growing] == 10.0).all() and growing.sum() == 11
+        assert (w[~growing] == 1.0).all()
+        assert (w[ds.watch == WATCH_SURE] == 1.0).all()
+        assert (ds.y[growing] == 0).any() and (ds.y[growing] == 1).any()
+
+    def test_no_watch_no_weights(self) -> None:
+        """Rows without a watch verdict (JSON samples, SCD41 rows) all weigh 1: training on
+        them with growing weights passes no weights."""
+        ds = _dataset(_run(200, fire_at=50))
+        assert (ds.watch == WATCH_NONE).all()
+        assert train_weights(ds, np.arange(200), EnsembleConfig(sample_weighting="growing")) is None
+
+    def test_train_weights_multiply_fleet_weights(self) -> None:
+        """Growing weights multiply a row's fleet weight, on the training rows given."""
+        ds = self._watched()
+        ds.w[:] = 0.5
+        rows = np.arange(20, 150)
+        cfg = EnsembleConfig(sample_weighting="growing", growing_weight=4.0)
+        w = train_weights(ds, rows, cfg)
+        assert w is not None
+        assert w == pytest.approx(0.5 * growing_weights(ds, 4.0)[rows])
+        assert w.max() == pytest.approx(2.0)
+
+    @pytest.mark.parametrize("weight", [0.5, float("nan"), float("inf")])
+    def test_bad_weight_refused(self, weight: float) -> None:
+        """A weight under 1 or not finite is refused, naming what is allowed."""
+        with pytest.raises(ValueError, match="allowed: a finite number ≥ 1"):
+            growing_weights(self._watched(), weight)
+
+    def test_cli_reaches_config(self) -> None:
+        """--sample-weighting growing and --growing-weight reach the ensemble's config; a
+        weight under 1 is refused, naming the option."""
+        from cloud.training.options import ensemble_config, parse
+
+        cfg = ensemble_config(parse(["--simulate", "4", "--sample-weighting", "growing",
+                                     "--growing-weight", "20"]))
+        assert (cfg.sample_weighting, cfg.growing_weight) == ("growing", 20.0)
+        assert ensemble_config(parse(["--simulate", "4"])).growing_weight == 10.0
+        with pytest.raises(ValueError, match=r"--growing-weight 0\.5; allowed"):
+            ensemble_config(parse(["--simulate", "4", "--growing-weight", "0.5"]))

@@ -311,10 +311,12 @@ class EnsembleConfig:
     #: Families whose runs do not set the alarm threshold nor the flame bar
     #: (``UNSELECTED_FAMILIES``); they stay in training and in every report.
     unselected: tuple[str, ...] = ()
-    #: "phases": each run's before / early / late phases weigh the same in the fit
+    #: "phases": each run's before / early / late phases weigh the same in the fit;
+    #: "growing": the frames the flame watch calls growing weigh ``growing_weight``
     #: (cloud.training.weighting); "none": every row counts once.
     sample_weighting: str = "none"
     early_s: float = 120.0
+    growing_weight: float = 10.0
 
     def scaled(self, max_trees: int) -> EnsembleConfig:
         """The same with at most ``max_trees`` trees/stages per member (quick retrains)."""

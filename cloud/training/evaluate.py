@@ -16,7 +16,7 @@ from cloud.training.ensemble import Ensemble, EnsembleConfig, fit_ensemble
 from cloud.training.metrics import family_events, frame_metrics, summarise_runs
 from cloud.training.splits import GroupSplit, family_holdouts
 from cloud.training.threshold import Stream
-from cloud.training.weighting import SAMPLE_WEIGHTINGS, phase_weights
+from cloud.training.weighting import SAMPLE_WEIGHTINGS, growing_weights, phase_weights
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def camera_recordings(ds: Dataset, rows: npt.NDArray[np.intp], groups: Sequence[
 def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig
                   ) -> npt.NDArray[np.float32] | None:
     """The training rows' weights: fleet rules' (``ds.w``) times the run phases' when
-    ``cfg.sample_weighting`` is ``phases``; None when every row weighs 1.
+    ``cfg.sample_weighting`` is ``phases``, or the growing frames' when it is ``growing``;
+    None when every row weighs 1.
 
     :raises ValueError: for an unknown weighting.
     """
@@ -122,6 +123,8 @@ def train_weights(ds: Dataset, rows: npt.NDArray[np.intp], cfg: EnsembleConfig
     w = ds.w[rows]
     if cfg.sample_weighting == "phases":
         w = w * phase_weights(ds, cfg.early_s)[rows]
+    elif cfg.sample_weighting == "growing":
+        w = w * growing_weights(ds, cfg.growing_weight)[rows]
     return w if (w != 1.0).any() else None
 
 

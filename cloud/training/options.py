@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -31,7 +32,7 @@ from cloud.training.ensemble import (
 )
 from cloud.training.evaluate import Evaluation
 from cloud.training.splits import GroupSplit
-from cloud.training.weighting import EARLY_S, SAMPLE_WEIGHTINGS
+from cloud.training.weighting import EARLY_S, GROWING_WEIGHT, SAMPLE_WEIGHTINGS
 from edge.featuresets.registry import FEATURE_SETS
 
 #: ``--unselected`` by default: an open fireplace lit in the camera's view. It is a flame, lit
@@ -191,10 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
                         "many with the thermal block blanked (degraded mode; default 0.1)")
     m.add_argument("--sample-weighting", choices=SAMPLE_WEIGHTINGS, default="none",
                    help="'phases': each run's rows before its onset, in the first --early-s "
-                        "seconds after it and later weigh the same in the fit "
+                        "seconds after it and later weigh the same in the fit; 'growing': the "
+                        "frames the flame watch calls growing weigh --growing-weight "
                         "(cloud/training/weighting.py); 'none': every row counts once")
     m.add_argument("--early-s", type=_positive_float, default=EARLY_S, metavar="S",
                    help=f"the early phase of --sample-weighting phases (default {EARLY_S:g} s)")
+    m.add_argument("--growing-weight", type=_positive_float, default=GROWING_WEIGHT, metavar="W",
+                   help="the weight of a growing frame with --sample-weighting growing, ≥ 1 "
+                        f"(default {GROWING_WEIGHT:g})")
     m.add_argument("--seed", type=int, default=42, help="seed of data, splits and models")
     _flag(m, "--holdout-families", True, "leave-one-family-out report (default on)")
     m.add_argument("--no-holdout-families", dest="holdout_families", action="store_false",
@@ -368,13 +373,16 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
         raise ValueError(f"--degraded-fraction {args.degraded_fraction}; allowed: 0 ≤ F ≤ 1")
     if not 0.0 <= args.event_margin < 1.0:
         raise ValueError(f"--event-margin {args.event_margin}; allowed: 0 ≤ margin < 1")
+    if not (math.isfinite(args.growing_weight) and args.growing_weight >= 1.0):
+        raise ValueError(f"--growing-weight {args.growing_weight}; allowed: a number ≥ 1")
     return EnsembleConfig(members=parse_members(args.members), params=parse_params(args.param),
                           seed=args.seed, target_far=args.target_far,
                           weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
                           event_margin=args.event_margin,
                           unselected=parse_unselected(args.unselected),
                           degraded_fraction=args.degraded_fraction,
-                          sample_weighting=args.sample_weighting, early_s=args.early_s)
+                          sample_weighting=args.sample_weighting, early_s=args.early_s,
+                          growing_weight=args.growing_weight)
 
 
 def sources(args: argparse.Namespace) -> list[str]:
@@ -412,7 +420,8 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "threshold_mode": args.threshold_mode,
         "event_margin": args.event_margin,
         "unselected": list(parse_unselected(args.unselected)),
-        "sample_weighting": {"mode": args.sample_weighting, "early_s": args.early_s},
+        "sample_weighting": {"mode": args.sample_weighting, "early_s": args.early_s,
+                             "growing_weight": args.growing_weight},
         "seed": args.seed,
         "frame": ev.frame,
         "families": ev.families,

@@ -17,6 +17,15 @@ from its own seed-v1 features: the first row whose hottest pixel (``t_max``) is
 ``ONSET_CO2_PPM`` above them — a source switching on. A run where nothing rises is one phase.
 A phase's rows are never weighted above ``max_weight`` (a run with a few early rows would
 otherwise hang on them). Weights multiply whatever weight a row already has (fleet clips).
+
+``growing`` weighs the frames the device asks the model about when a region grows: every row
+the flame watch calls growing (``Dataset.watch`` == ``WATCH_GROWING``, fire and no-fire runs
+alike) weighs ``growing_weight`` (default ``GROWING_WEIGHT``), the others 1. On those frames
+the device alarms when the score reaches the model's flame bar, and the bar is set by the
+no-fire frames that grow (a burner catching); a young flame scored under that bar is what lets
+a ceiling smoke detector go off first (docs/evaluation.md, "Issue 14, session 32"). They are
+under 1 % of the rows, so left alone the fit spends little on ranking them. Frames the watch
+is sure of alarm whatever the score and keep weight 1.
 """
 
 from __future__ import annotations
@@ -32,8 +41,10 @@ from edge.featuresets.registry import SEED_NAMES
 if TYPE_CHECKING:
     from cloud.training.data import Dataset
 
-#: ``--sample-weighting`` choices: ``phases`` (this module) or ``none`` (every row 1).
-SAMPLE_WEIGHTINGS = ("phases", "none")
+#: ``--sample-weighting`` choices: ``phases``, ``growing`` (this module) or ``none`` (every
+#: row 1).
+SAMPLE_WEIGHTINGS = ("phases", "growing", "none")
+GROWING_WEIGHT = 10.0
 EARLY_S = 120.0
 MAX_WEIGHT = 20.0
 HEAD_S = 30.0
@@ -85,4 +96,20 @@ def phase_weights(ds: Dataset, early_s: float = EARLY_S,
         for k in present:
             sel = phase == k
             w[rows[sel]] = min(max_weight, rows.size / len(present) / int(sel.sum()))
+    return w
+
+
+def growing_weights(ds: Dataset, growing_weight: float = GROWING_WEIGHT
+                    ) -> npt.NDArray[np.float32]:
+    """One weight per row of ``ds``: ``growing_weight`` where the flame watch calls the frame
+    growing (``WATCH_GROWING``), 1 elsewhere.
+
+    :raises ValueError: for a weight that is not a finite number ≥ 1.
+    """
+    if not (math.isfinite(growing_weight) and growing_weight >= 1.0):
+        raise ValueError(f"growing weight {growing_weight}; allowed: a finite number ≥ 1")
+    from cloud.training.corroborate import WATCH_GROWING
+
+    w = np.ones(len(ds.y), np.float32)
+    w[ds.watch == WATCH_GROWING] = growing_weight
     return w
