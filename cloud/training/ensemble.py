@@ -311,6 +311,9 @@ class EnsembleConfig:
     #: Families whose runs do not set the alarm threshold nor the flame bar
     #: (``UNSELECTED_FAMILIES``); they stay in training and in every report.
     unselected: tuple[str, ...] = ()
+    #: Families whose runs the members are not fitted on (``--untrained``); they still weight
+    #: and calibrate the members, and are in every report.
+    untrained: tuple[str, ...] = ()
     #: "phases": each run's before / early / late phases weigh the same in the fit;
     #: "growing": the frames the flame watch calls growing weigh ``growing_weight``
     #: (cloud.training.weighting); "none": every row counts once.

@@ -175,6 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
                         "--target-far")
     m.add_argument("--event-margin", type=float, default=0.05, metavar="M",
                    help="added to the event threshold (default 0.05)")
+    m.add_argument("--untrained", default="", metavar="FAMILIES",
+                   help="families whose training runs the members are not fitted on "
+                        "(comma-separated; default none); they still weight and calibrate the "
+                        "members and are in every report")
     m.add_argument("--unselected", default=",".join(UNSELECTED), metavar="FAMILIES",
                    help="families whose validation runs do not set the alarm threshold nor "
                         "the flame watch's bar (comma-separated; '' for none); they stay in "
@@ -346,8 +350,9 @@ def signing_key(args: argparse.Namespace) -> Ed25519PrivateKey | None:
     return load_private_key(args.signing_key)
 
 
-def parse_unselected(text: str) -> tuple[str, ...]:
-    """``--unselected``: a comma-separated list of family names, each known to one engine.
+def parse_unselected(text: str, option: str = "--unselected") -> tuple[str, ...]:
+    """``--unselected`` (or ``option``): a comma-separated list of family names, each known
+    to one engine.
 
     :raises ValueError: an unknown family, naming it and the known ones.
     """
@@ -357,7 +362,7 @@ def parse_unselected(text: str) -> tuple[str, ...]:
     known = {f for e in SIM_ENGINES for f in engine_families(e)}
     bad = [f for f in names if f not in known]
     if bad:
-        raise ValueError(f"--unselected {', '.join(bad)}: unknown famil"
+        raise ValueError(f"{option} {', '.join(bad)}: unknown famil"
                          f"{'y' if len(bad) == 1 else 'ies'}; allowed: {', '.join(sorted(known))}")
     return names
 
@@ -380,6 +385,7 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
                           weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
                           event_margin=args.event_margin,
                           unselected=parse_unselected(args.unselected),
+                          untrained=parse_unselected(args.untrained, "--untrained"),
                           degraded_fraction=args.degraded_fraction,
                           sample_weighting=args.sample_weighting, early_s=args.early_s,
                           growing_weight=args.growing_weight)
@@ -420,6 +426,7 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "threshold_mode": args.threshold_mode,
         "event_margin": args.event_margin,
         "unselected": list(parse_unselected(args.unselected)),
+        "untrained": list(parse_unselected(args.untrained, "--untrained")),
         "sample_weighting": {"mode": args.sample_weighting, "early_s": args.early_s,
                              "growing_weight": args.growing_weight},
         "seed": args.seed,
