@@ -193,14 +193,14 @@ class TestUnselected:
 
     def test_unknown_family_is_refused_by_name(self) -> None:
         """--unselected names an unknown family and lists the known ones."""
-        from cloud.training.options import parse_unselected
+        from cloud.training.options import parse_families
 
-        assert parse_unselected("cfast_fireplace_open, gas_cooking") == (
+        assert parse_families("cfast_fireplace_open, gas_cooking", "--unselected") == (
             "cfast_fireplace_open", "gas_cooking")
-        assert parse_unselected("") == ()
+        assert parse_families("", "--unselected") == ()
         with pytest.raises(ValueError, match=r"--unselected fireplace: unknown family; "
                                              r"allowed: .*cfast_fireplace_open"):
-            parse_unselected("fireplace")
+            parse_families("fireplace", "--unselected")
 
     def test_untrained_option_reaches_config(self) -> None:
         """--untrained reaches the ensemble's config (default none); an unknown family is

@@ -45,11 +45,8 @@ def fit_on_split(ds: Dataset, split: GroupSplit, cfg: EnsembleConfig, *,
     Only rows that count in frame scoring are used on both sides: the lag window after a
     fire's onset, when the sensors cannot have seen it yet, would teach the model to call
     quiet frames fire."""
-    tr = rows_for(ds, split.train)
+    tr = rows_for(ds, [g for g in split.train if ds.groups[g].family not in cfg.untrained])
     tr = tr[ds.scored[tr]]
-    if cfg.untrained:
-        fitted = [g for g in split.train if ds.groups[g].family not in cfg.untrained]
-        tr = tr[np.isin(ds.group[tr], fitted)]
     if max_rows is not None and tr.size > max_rows:
         rng = np.random.default_rng(cfg.seed)
         tr = np.sort(rng.choice(tr, size=max_rows, replace=False))

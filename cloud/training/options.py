@@ -352,9 +352,9 @@ def signing_key(args: argparse.Namespace) -> Ed25519PrivateKey | None:
     return load_private_key(args.signing_key)
 
 
-def parse_unselected(text: str, option: str = "--unselected") -> tuple[str, ...]:
-    """``--unselected`` (or ``option``): a comma-separated list of family names, each known
-    to one engine.
+def parse_families(text: str, option: str) -> tuple[str, ...]:
+    """The value of ``option`` (``--unselected``, ``--untrained``): a comma-separated list of
+    family names, each known to one engine.
 
     :raises ValueError: an unknown family, naming it and the known ones.
     """
@@ -386,8 +386,8 @@ def ensemble_config(args: argparse.Namespace) -> EnsembleConfig:
                           seed=args.seed, target_far=args.target_far,
                           weight_metric=args.weight_metric, threshold_mode=args.threshold_mode,
                           event_margin=args.event_margin,
-                          unselected=parse_unselected(args.unselected),
-                          untrained=parse_unselected(args.untrained, "--untrained"),
+                          unselected=parse_families(args.unselected, "--unselected"),
+                          untrained=parse_families(args.untrained, "--untrained"),
                           degraded_fraction=args.degraded_fraction,
                           sample_weighting=args.sample_weighting, early_s=args.early_s,
                           growing_weight=args.growing_weight)
@@ -427,8 +427,8 @@ def metrics_doc(args: argparse.Namespace, ds: Dataset, split: GroupSplit, ens: E
         "target_far": args.target_far,
         "threshold_mode": args.threshold_mode,
         "event_margin": args.event_margin,
-        "unselected": list(parse_unselected(args.unselected)),
-        "untrained": list(parse_unselected(args.untrained, "--untrained")),
+        "unselected": list(parse_families(args.unselected, "--unselected")),
+        "untrained": list(parse_families(args.untrained, "--untrained")),
         "sample_weighting": {"mode": args.sample_weighting, "early_s": args.early_s,
                              "growing_weight": args.growing_weight},
         "seed": args.seed,
