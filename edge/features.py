@@ -1,13 +1,13 @@
-"""The feature sets ``seed-v1``, ``fd-v2``, ``fd-v3``, ``fd-v4`` and ``fd-v5``
-(docs/features.md):
-registry and streaming path.
+"""The feature sets ``seed-v1``, ``fd-v2``, ``fd-v3``, ``fd-v4``, ``fd-v5`` and ``fd-v6``
+(docs/features.md): registry and streaming path.
 
 ``FeatureExtractor`` is the streaming path the daemon runs frame by frame;
 ``featurize_recording`` (``edge.featuresets.batch``) is the batch path over a whole recording,
 for training and replay. Both run the same per-frame code (``edge.featuresets.thermal``,
 ``.history``, ``.gas``) and give the same vectors (tested). The extractor computes the
-richest set by default (``fd-v5``, whose first 45 columns are ``fd-v4``, first 41 ``fd-v3``,
-first 33 ``fd-v2`` and first 18 ``seed-v1``); a model scores the first columns its manifest names.
+richest set by default (``fd-v6``, whose first 47 columns are ``fd-v5``, first 45 ``fd-v4``,
+first 41 ``fd-v3``, first 33 ``fd-v2`` and first 18 ``seed-v1``); a model scores the first
+columns its manifest names.
 
 Order of events: frames and readings are taken in time order; a reading and a frame at
 the same time are taken reading first (a frame's features use the readings *at or before*
@@ -16,7 +16,8 @@ its time).
 Staleness: a reading is fresh while ``t − t_reading < gas_stale_s`` (30 s); a frame while
 ``t − t_frame < frame_stale_s`` (5 s). Without a fresh reading the SCD41's features (13–18,
 fd-v2's 27–33, fd-v3's 40–41) are NaN; without a fresh frame, ``add_gas`` returns a vector
-whose camera features (1–12, fd-v2's 19–26, fd-v3's 34–39, fd-v4's 42–45, fd-v5's 46–47) are NaN.
+whose camera features (1–12, fd-v2's 19–26, fd-v3's 34–39, fd-v4's 42–45, fd-v5's 46–47,
+fd-v6's 48–51) are NaN.
 
 Reference frame: the newest real frame at least ``reference_age_s`` (1 s) and at most
 ``REFERENCE_MAX_AGE_S`` (5 s) older; none → change, flow and heating rate are 0.
@@ -53,6 +54,7 @@ from edge.featuresets.registry import (
     N_FD_V2,
     N_FD_V3,
     N_FD_V4,
+    N_FD_V5,
     N_SEED,
     RICHEST_SET,
     SEED_NAMES,
@@ -113,6 +115,7 @@ class FeatureExtractor:
         self._long = len(self.names) > N_FD_V2
         self._accel = len(self.names) > N_FD_V3
         self._sat = len(self.names) > N_FD_V4
+        self._ratio = len(self.names) > N_FD_V5
         self._th_cols, self._gas_cols = column_layout(feature_set)
         self._gas_keep_s = max(self.params.window_s, GAS_HISTORY_S if self._history else 0.0,
                                GAS_LONG_S if self._long else 0.0)
@@ -126,7 +129,7 @@ class FeatureExtractor:
         self._last_thermal: Vector | None = None
         self._thermal_history = ThermalHistory(p.hot_threshold_c, p.scene_memory_s,
                                                p.scene_warmup_s, self._long, self._accel,
-                                               self._sat)
+                                               self._sat, self._ratio)
         self._gas_t: list[float] = []
         self._gas_co2: list[float] = []
         self._gas_temp: list[float] = []

@@ -369,7 +369,7 @@ class TestRegistry:
     def test_unknown_set_is_refused_by_name(self) -> None:
         """An unknown set is a ValueError naming it and the known ones."""
         with pytest.raises(ValueError,
-                           match=r"'fd-v9'.*allowed: fd-v2, fd-v3, fd-v4, fd-v5, seed-v1"):
+                           match=r"'fd-v9'.*allowed: fd-v2, fd-v3, fd-v4, fd-v5, fd-v6, seed-v1"):
             FeatureExtractor(feature_set="fd-v9")
         with pytest.raises(ValueError, match="fd-v9"):
             featurize_recording(make_recording(duration_s=1.0), feature_set="fd-v9")

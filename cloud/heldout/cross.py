@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--families", default="",
                    help="comma-separated families of either engine (default: all)")
     p.add_argument("--feature-set", default="fd-v3",
-                   help="feature set to train on: seed-v1, fd-v2, fd-v3, fd-v4 or fd-v5 "
+                   help="feature set to train on: seed-v1, fd-v2, fd-v3, fd-v4, fd-v5 or fd-v6 "
                         "(default fd-v3, as cloud/train.py)")
     p.add_argument("--labels", choices=("onset", "observable"), default="observable",
                    help="fire rows' labels (default observable, as cloud/train.py)")

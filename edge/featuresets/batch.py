@@ -26,12 +26,14 @@ from edge.featuresets.registry import (
     N_FD_V2,
     N_FD_V3,
     N_FD_V4,
+    N_FD_V5,
     N_GAS_HISTORY,
     N_GAS_LONG,
     N_SEED,
     N_THERMAL_ACCEL,
     N_THERMAL_HISTORY,
     N_THERMAL_LONG,
+    N_THERMAL_RATIO,
     N_THERMAL_SAT,
     FeatureParams,
     check_feature_set,
@@ -49,7 +51,8 @@ def column_layout(feature_set: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[n
     """The vector columns of the camera part and of the SCD41 part of ``feature_set``.
 
     The camera part is seed features 1–12 then (fd-v2) the thermal history then (fd-v3) the
-    long thermal history then (fd-v4) the thermal acceleration then (fd-v5) the saturation;
+    long thermal history then (fd-v4) the thermal acceleration then (fd-v5) the saturation then
+    (fd-v6) the scale-free growth;
     the SCD41 part is seed features 13–18 then (fd-v2) the gas history then (fd-v3) the long
     gas history.
     """
@@ -66,6 +69,8 @@ def column_layout(feature_set: str) -> tuple[npt.NDArray[np.intp], npt.NDArray[n
         th.append(np.arange(N_FD_V3, N_FD_V3 + N_THERMAL_ACCEL))
     if n > N_FD_V4:
         th.append(np.arange(N_FD_V4, N_FD_V4 + N_THERMAL_SAT))
+    if n > N_FD_V5:
+        th.append(np.arange(N_FD_V5, N_FD_V5 + N_THERMAL_RATIO))
     return np.concatenate(th), np.concatenate(gas)
 
 
@@ -85,13 +90,14 @@ def featurize_recording(
     long = n > N_FD_V2
     accel = n > N_FD_V3
     sat = n > N_FD_V4
+    ratio = n > N_FD_V5
     th_cols, gas_cols = column_layout(feature_set)
     ft = np.asarray(rec.frame_t, dtype=np.float64)
     gt = np.asarray(rec.gas_t, dtype=np.float64)
     table = _gas_table(rec, p, history, long)
 
     frame_x = np.empty((ft.size, n), dtype=np.float64)
-    frame_x[:, th_cols] = _thermal_rows(rec, p, history, long, accel, sat)
+    frame_x[:, th_cols] = _thermal_rows(rec, p, history, long, accel, sat, ratio)
     latest = np.searchsorted(gt, ft, side="right") - 1
     frame_x[:, gas_cols] = _gas_rows(table, gt, latest, ft, p)
 
@@ -177,15 +183,16 @@ def _gas_rows(
 
 
 def _thermal_rows(rec: Recording, p: FeatureParams, history: bool, long: bool, accel: bool,
-                  sat: bool) -> F64:
+                  sat: bool, ratio: bool) -> F64:
     """The camera part of every frame; each frame's float32 values are reused as a reference."""
     ft = np.asarray(rec.frame_t, dtype=np.float64)
     width = (N_THERMAL + (N_THERMAL_HISTORY if history else 0) + (N_THERMAL_LONG if long else 0)
-             + (N_THERMAL_ACCEL if accel else 0) + (N_THERMAL_SAT if sat else 0))
+             + (N_THERMAL_ACCEL if accel else 0) + (N_THERMAL_SAT if sat else 0)
+             + (N_THERMAL_RATIO if ratio else 0))
     out = np.empty((ft.size, width), dtype=np.float64)
     ref_idx = np.searchsorted(ft, ft - p.reference_age_s, side="right") - 1
     hist = ThermalHistory(p.hot_threshold_c, p.scene_memory_s, p.scene_warmup_s, long, accel,
-                          sat)
+                          sat, ratio)
     res = rec.frame_resolution_k
     kept: dict[int, F32Frame] = {}  # float32 frames still to serve as a reference
     oldest = 0

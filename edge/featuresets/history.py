@@ -19,7 +19,8 @@ With ``long=True`` (``fd-v3``) the same update also feeds a
 :class:`edge.featuresets.longhist.LongHistory` with the frame's new hot area and hottest new
 hot pixel, and appends its 6 features; with ``accel=True`` too (``fd-v4``), the long
 history's 4 acceleration features after them; with ``sat=True`` too (``fd-v5``), the frame's
-saturation after those.
+saturation after those; with ``ratio=True`` too (``fd-v6``), the long history's 4 scale-free
+growth features after those.
 
 *Saturation* (``fd-v5``): a camera sends a pixel that is hotter than its gain's range at its
 ceiling (a Lepton near 140–180 °C in high gain, 400–450 °C in low), so a flame in high gain
@@ -66,15 +67,20 @@ class ThermalHistory:
     """Scene memory and the per-frame history behind the thermal history features."""
 
     def __init__(self, hot_threshold_c: float, memory_s: float, warmup_s: float,
-                 long: bool = False, accel: bool = False, sat: bool = False) -> None:
+                 long: bool = False, accel: bool = False, sat: bool = False,
+                 ratio: bool = False) -> None:
         """:param long: also keep fd-v3's long history and append its features.
         :param accel: (with ``long``) also append fd-v4's thermal acceleration.
-        :param sat: (with ``long`` and ``accel``) also append fd-v5's saturation."""
+        :param sat: (with ``long`` and ``accel``) also append fd-v5's saturation.
+        :param ratio: (with all three) also append fd-v6's scale-free growth."""
         if sat and not (long and accel):
             raise ValueError("fd-v5's saturation follows fd-v4's features: "
                              "sat needs long and accel")
+        if ratio and not sat:
+            raise ValueError("fd-v6's growth ratios follow fd-v5's features: ratio needs sat")
         self.hot_threshold_c = hot_threshold_c
         self.sat = sat
+        self.ratio = ratio
         #: fd-v3's long history (read-only for callers), None unless ``long``.
         self.long = LongHistory(hot_threshold_c, accel) if long else None
         self.memory_s = memory_s
@@ -105,7 +111,8 @@ class ThermalHistory:
         :param dt: seconds from the reference to the frame.
         :param t_max_c: / :param hot_area_pct: this frame's seed features 3 and 5.
         :returns: (8,) float64, or (14,) with the long history's 6 after them, or (18,) with
-            fd-v4's 4 after those, or (20,) with fd-v5's 2 after those.
+            fd-v4's 4 after those, or (20,) with fd-v5's 2 after those, or (24,) with
+            fd-v6's 4 after those.
         """
         if raw.shape != self._shape:
             self._shape = raw.shape
@@ -166,6 +173,8 @@ class ThermalHistory:
             parts = [out, self.long.update(t, new_pct, new_t_max_c)]
             if self.sat:
                 parts.append(sat)
+            if self.ratio:
+                parts.append(self.long.ratios(t, new_pct))
             return np.concatenate(parts)
         return out
 

@@ -25,6 +25,17 @@ towards a steady temperature (a hob, a pan, a heater: Newtonian heating) slows d
 reads negative; a fire, whose heat feeds its own growth, holds its pace or speeds up. Means
 over a window, not single samples, so a flame's flicker averages out. 0 until a sample at
 least 3W old exists, or while a window holds no sample (a camera gap).
+
+fd-v6's *scale-free growth* reads them too. A region's size in pixels depends on how far the
+camera is, how much of it is hidden and how another renderer paints it; how many times larger
+it got does not. The *peak* of a window ``(t − L − 5, t − L]`` is the largest new hot area
+among its samples (for ``L`` = 0, and the current frame's), so a flame's flicker does not read
+as shrinking. With ``F`` = ``RATIO_FLOOR_PCT`` (0.02 % of the frame, about 4 pixels of a
+160 × 120 frame), the ratio over ``L`` = 10, 30 and 120 s is ``log2((peak_0 + F) /
+(peak_L + F))``, 0 while the earlier window holds no sample; and the *spread steps* count the
+5-s windows, going back from now (at most 12: a minute), whose peak is larger than the
+window's before it. A burner or a pan has its size seconds after it lit (ratio near 0, few
+steps); a fire doubles it again and again (ratio 1–3 over 30 s, many steps).
 """
 
 from __future__ import annotations
@@ -35,7 +46,7 @@ from bisect import bisect_right
 import numpy as np
 import numpy.typing as npt
 
-from edge.featuresets.registry import N_THERMAL_ACCEL, N_THERMAL_LONG
+from edge.featuresets.registry import N_THERMAL_ACCEL, N_THERMAL_LONG, N_THERMAL_RATIO
 
 #: Seconds of long history kept.
 LONG_KEEP_S = 1800.0
@@ -47,6 +58,12 @@ SHARE_STEPS = 12
 AGE_CAP_S = 1800.0
 #: fd-v4's acceleration windows, seconds (``THERMAL_ACCEL_NAMES``: t_max's, then the area's).
 ACCEL_WINDOWS_S = (20.0, 60.0)
+#: fd-v6's look-backs (s), the window each peak is taken over (s), the floor added to both
+#: peaks (% of the frame) and the most 5-s windows the spread steps count back.
+RATIO_LAGS_S = (10.0, 30.0, 120.0)
+PEAK_WINDOW_S = 5.0
+RATIO_FLOOR_PCT = 0.02
+SPREAD_MAX_STEPS = 12
 TIME_EPS_S = 1e-6
 _TRIM_CHUNK = 64  # list deletion is O(n): trim in chunks
 
@@ -146,6 +163,34 @@ class LongHistory:
                               for k in range(3))
                 out[i * n + j] = (m0 - 2.0 * m1 + m2) * 3600.0 / (w * w)
         return out
+
+    def ratios(self, t: float, new_pct: float) -> F64:
+        """fd-v6's scale-free growth at real frame ``t``, called after :meth:`update` at ``t``
+        with the same ``new_pct``: the ratios over ``RATIO_LAGS_S``, then the spread steps.
+
+        :returns: (4,) float64.
+        """
+        out = np.zeros(N_THERMAL_RATIO, dtype=np.float64)
+        now = max(self._peak(t, 0.0, new_pct), new_pct)
+        for j, lag in enumerate(RATIO_LAGS_S):
+            then = self._peak(t, lag, -1.0)
+            if then >= 0.0:
+                out[j] = math.log2((now + RATIO_FLOOR_PCT) / (then + RATIO_FLOOR_PCT))
+        later = now
+        for k in range(1, SPREAD_MAX_STEPS + 1):
+            earlier = self._peak(t, k * PEAK_WINDOW_S, -1.0)
+            if earlier < 0.0 or not later > earlier:
+                break
+            out[-1] = k
+            later = earlier
+        return out
+
+    def _peak(self, t: float, lag_s: float, empty: float) -> float:
+        """The largest new hot area among the samples with ``t − lag_s − PEAK_WINDOW_S <
+        t_i ≤ t − lag_s``; ``empty`` when there is none."""
+        hi = bisect_right(self._t, t - lag_s + TIME_EPS_S)
+        lo = bisect_right(self._t, t - lag_s - PEAK_WINDOW_S + TIME_EPS_S)
+        return max(self._new[lo:hi]) if hi > lo else empty
 
     def _grown_share(self, t: float, new_pct: float) -> float:
         """Share of the last 12 10-s steps in which the new hot area rose strictly; a step

@@ -18,6 +18,9 @@ Vector layout of ``fd-v4``: the 41 ``fd-v3`` features, then the thermal accelera
 
 Vector layout of ``fd-v5``: the 45 ``fd-v4`` features, then the saturation of the frame and of
 its new hot region (``edge.featuresets.history``).
+
+Vector layout of ``fd-v6``: the 47 ``fd-v5`` features, then the scale-free growth of the new hot
+region (``edge.featuresets.longhist``, from the one-a-second samples).
 """
 
 from __future__ import annotations
@@ -91,6 +94,13 @@ THERMAL_ACCEL_NAMES: tuple[str, ...] = (
 FD_V4_NAMES: tuple[str, ...] = FD_V3_NAMES + THERMAL_ACCEL_NAMES
 THERMAL_SAT_NAMES: tuple[str, ...] = ("sat_area_pct", "new_hot_sat_share")
 FD_V5_NAMES: tuple[str, ...] = FD_V4_NAMES + THERMAL_SAT_NAMES
+THERMAL_RATIO_NAMES: tuple[str, ...] = (
+    "new_hot_peak_ratio_10s",
+    "new_hot_peak_ratio_30s",
+    "new_hot_peak_ratio_120s",
+    "new_hot_spread_steps",
+)
+FD_V6_NAMES: tuple[str, ...] = FD_V5_NAMES + THERMAL_RATIO_NAMES
 
 #: name → feature names, in vector order.
 FEATURE_SETS: dict[str, tuple[str, ...]] = {
@@ -99,10 +109,11 @@ FEATURE_SETS: dict[str, tuple[str, ...]] = {
     "fd-v3": FD_V3_NAMES,
     "fd-v4": FD_V4_NAMES,
     "fd-v5": FD_V5_NAMES,
+    "fd-v6": FD_V6_NAMES,
 }
 #: The set the streaming extractor computes by default: the richest, which every other
 #: known set is a prefix of.
-RICHEST_SET = "fd-v5"
+RICHEST_SET = "fd-v6"
 
 N_SEED_THERMAL = 12
 N_SEED = len(SEED_NAMES)
@@ -115,6 +126,8 @@ N_FD_V3 = len(FD_V3_NAMES)
 N_THERMAL_ACCEL = len(THERMAL_ACCEL_NAMES)
 N_FD_V4 = len(FD_V4_NAMES)
 N_THERMAL_SAT = len(THERMAL_SAT_NAMES)
+N_FD_V5 = len(FD_V5_NAMES)
+N_THERMAL_RATIO = len(THERMAL_RATIO_NAMES)
 
 
 def check_feature_set(name: str) -> tuple[str, ...]:
@@ -143,6 +156,8 @@ def thermal_mask(feature_set: str) -> npt.NDArray[np.bool_]:
         mask[N_FD_V3 : N_FD_V3 + N_THERMAL_ACCEL] = True
     if len(names) > N_FD_V4:
         mask[N_FD_V4 : N_FD_V4 + N_THERMAL_SAT] = True
+    if len(names) > N_FD_V5:
+        mask[N_FD_V5 : N_FD_V5 + N_THERMAL_RATIO] = True
     return mask
 
 
@@ -173,14 +188,15 @@ _SEED_PARAMS = (
     "flow_min_diff_k",
 )
 _FD_V2_PARAMS = (*_SEED_PARAMS, "scene_memory_s", "scene_warmup_s")
-#: fd-v3's long windows, fd-v4's acceleration windows and fd-v5's saturation rule are part of
-#: their definitions: no parameter of their own.
+#: fd-v3's long windows, fd-v4's acceleration windows, fd-v5's saturation rule and fd-v6's
+#: look-backs and floor are part of their definitions: no parameter of their own.
 _SET_PARAMS: dict[str, tuple[str, ...]] = {
     "seed-v1": _SEED_PARAMS,
     "fd-v2": _FD_V2_PARAMS,
     "fd-v3": _FD_V2_PARAMS,
     "fd-v4": _FD_V2_PARAMS,
     "fd-v5": _FD_V2_PARAMS,
+    "fd-v6": _FD_V2_PARAMS,
 }
 
 
