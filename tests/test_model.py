@@ -144,7 +144,7 @@ class TestVerification:
         info = build(tmp_path, kit.pipelines_a, kit.key, version="fs", feature_set="fd-v9")
         with pytest.raises(ModelCompatibilityError,
                            match=r"'fd-v9', which this device does not.*"
-                                 r"allowed: fd-v2, fd-v3, fd-v4, fd-v5, seed-v1"):
+                                 r"allowed: fd-v2, fd-v3, fd-v4, fd-v5, fd-v6, seed-v1"):
             _load(info.path, kit)
 
     def test_fd_v2_names_must_match_the_registry(self, kit: Kit, tmp_path: Path) -> None:
