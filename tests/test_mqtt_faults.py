@@ -91,9 +91,16 @@ class TestReconnect:
     def test_queued_alarm_goes_out_soon_after_a_long_outage(
         self, broker: Broker, tmp_path: Path
     ) -> None:
-        """After a 16 s outage an alarm queued meanwhile arrives within the reconnect cap
-        (plus margin) of the broker's return, not after paho's doubled wait."""
+        """After a 16 s outage an alarm queued meanwhile reaches the broker within the
+        reconnect cap (plus margin) of its return, not after paho's doubled wait, and a
+        subscriber gets it.
+
+        The subscriber holds a persistent session, which the broker keeps over its restart:
+        a subscriber that subscribed only after the restart raced the device's reconnect and
+        missed the (not retained) alarm whenever the device was faster (a CI run, session
+        33)."""
         cfg = MqttConfig(url=broker.url, keepalive_s=5)  # default reconnect delays
+        sub = Sub(broker, ["firedetect/dev1/alarm"], client_id="alarm-watcher", clean=False)
         link = MqttLink(cfg, "dev1", Outbox(tmp_path / "r.db"))
         link.start()
         try:
@@ -101,12 +108,14 @@ class TestReconnect:
             broker.stop()
             link.publish_event(_event)
             time.sleep(16.0)  # long enough for an uncapped doubling backoff to reach 16 s
+            assert link.status().outbox_depth == 1  # held while the broker is away
             broker.start()
             back = time.monotonic()
-            sub = Sub(broker, ["firedetect/dev1/alarm"])
             bound = 2 * cfg.reconnect_max_s  # the cap, and as much again to connect and send
-            assert sub.wait(lambda s: s.seqs("firedetect/dev1/alarm") == [1], timeout=20)
+            # The outbox lets an event go only once the broker has acknowledged it (QoS 1).
+            assert wait_until(lambda: link.status().outbox_depth == 0, 20)
             assert time.monotonic() - back < bound
-            sub.close()
+            assert sub.wait(lambda s: s.seqs("firedetect/dev1/alarm") == [1], timeout=20)
         finally:
             link.stop(timeout=2)
+            sub.close()
