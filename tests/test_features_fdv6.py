@@ -28,6 +28,7 @@ from tests.test_features_fdv2 import FFC_AT_9_S, cfast_case, engine_case
 from tests.test_features_fdv3 import EPS, PCT, SHAPE, Scene, spot
 from tests.test_features_fdv3 import assert_same as assert_same_v3
 from tests.test_features_fdv3 import run as run_v3
+from tests.test_features_fdv5 import at
 
 NAMES = FEATURE_SETS["fd-v6"]
 IDX = {name: i for i, name in enumerate(NAMES)}
@@ -40,10 +41,6 @@ def run(scene: Scene, duration_s: float, rate_hz: float = 1.0,
     times = [k / rate_hz for k in range(round(duration_s * rate_hz) + 1)
              if gap is None or not gap[0] <= k / rate_hz < gap[1]]
     return times, run_v3(scene, duration_s, rate_hz, gap, feature_set="fd-v6")
-
-
-def at(times: list[float], x: npt.NDArray[np.float64], t: float) -> npt.NDArray[np.float64]:
-    return x[next(i for i, ti in enumerate(times) if ti >= t - EPS)]
 
 
 def ratio(now_px: float, then_px: float, pct: float = PCT) -> float:

@@ -171,7 +171,7 @@ class LongHistory:
         :returns: (4,) float64.
         """
         out = np.zeros(N_THERMAL_RATIO, dtype=np.float64)
-        now = max(self._peak(t, 0.0, new_pct), new_pct)
+        now = max(self._peak(t, 0.0, 0.0), new_pct)  # the current frame counts, sample or not
         for j, lag in enumerate(RATIO_LAGS_S):
             then = self._peak(t, lag, -1.0)
             if then >= 0.0:
