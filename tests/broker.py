@@ -139,7 +139,10 @@ class Broker:
         tls: TlsFiles | None = None,
         passwords: dict[str, str] | None = None,
         acl: str | None = None,
+        autosave_s: int | None = None,
     ) -> None:
+        """``autosave_s``: also save the persistence file this often (seconds), so that the
+        sessions it holds survive a SIGKILL; otherwise only a clean stop saves it."""
         self.workdir = workdir
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.host = "127.0.0.1"
@@ -154,6 +157,7 @@ class Broker:
             "persistence true",
             f"persistence_location {workdir}/",
             "persistence_file mosquitto.db",
+            *([f"autosave_interval {autosave_s}"] if autosave_s else []),
             f"log_dest file {self.log}",
             "log_type all",
         ]
@@ -241,6 +245,17 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
     """A plain, anonymous Mosquitto on a free loopback port."""
     _need_mosquitto()
     b = Broker(tmp_path / "broker")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def saving_broker(tmp_path: Path) -> Iterator[Broker]:
+    """A plain Mosquitto that also saves its sessions to disk every second, so that they
+    survive a SIGKILL."""
+    _need_mosquitto()
+    b = Broker(tmp_path / "saving-broker", autosave_s=1)
     b.start()
     yield b
     b.stop()

@@ -18,7 +18,13 @@ from edge.sim.scene import StaticRoom
 from edge.types import I2cTransceiver, SmBus, SpiDevice
 
 # Fixtures that live in their own modules: a real Mosquitto broker and a real S3 API server.
-from tests.broker import broker, password_broker, tls_broker, tls_files  # noqa: F401
+from tests.broker import (  # noqa: F401
+    broker,
+    password_broker,
+    saving_broker,
+    tls_broker,
+    tls_files,
+)
 from tests.s3server import s3_bucket, s3_server  # noqa: F401
 
 

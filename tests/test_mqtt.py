@@ -26,7 +26,14 @@ from edge.mqtt.credentials import read_secret
 from edge.mqtt.discovery import DiscoveryInfo, discovery_message, discovery_payload
 from edge.mqtt.link import MqttLink, broker_address
 from edge.mqtt.outbox import Outbox
-from tests.broker import BROKER_PASSWORD, BROKER_USER, Broker, TlsFiles, make_tls_files
+from tests.broker import (
+    BROKER_PASSWORD,
+    BROKER_USER,
+    Broker,
+    TlsFiles,
+    make_tls_files,
+    wait_until,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -204,28 +211,39 @@ class TestMqttLink:
         sub.close()
 
     def test_unacknowledged_events_resent_after_broker_crash(
-        self, broker: Broker, make_link: Callable[..., MqttLink]
+        self, saving_broker: Broker, make_link: Callable[..., MqttLink]
     ) -> None:
         """Events written to the socket but never PUBACKed (broker frozen, then killed) are
-        kept and resent in order once a broker is back."""
-        link = make_link(broker.url)
-        assert link.wait_connected(5)
-        assert broker.proc is not None
-        broker.proc.send_signal(signal.SIGSTOP)
-        for _ in range(6):
-            link.publish_event(_event())
-        time.sleep(0.3)  # the publisher hands them to paho, which writes them out
-        assert link.status().outbox_depth == 6
-        broker.proc.send_signal(signal.SIGKILL)
-        broker.proc.wait()
-        broker.proc = None
-        broker.start()
-        sub = Sub(broker, ["firedetect/dev1/alarm"])
-        assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= set(range(1, 7)),
-                        timeout=15)
-        assert _first_seen(sub.seqs("firedetect/dev1/alarm")) == list(range(1, 7))
-        assert link.drain(5)
-        sub.close()
+        kept and resent in order once a broker is back.
+
+        The subscriber's persistent session is on the broker's disk before the crash (it
+        saves every second), so the broker queues the resent events for it however fast the
+        device reconnects: a subscriber that subscribed only after the restart would race
+        the device and could miss events that are not retained."""
+        broker = saving_broker
+        sub = Sub(broker, ["firedetect/dev1/alarm"], client_id="crash-watcher", clean=False)
+        try:
+            link = make_link(broker.url)
+            assert link.wait_connected(5)
+            db = broker.workdir / "mosquitto.db"
+            assert wait_until(lambda: db.exists() and db.stat().st_size > 0, 5)
+            time.sleep(1.5)  # one more save, made after the subscription
+            assert broker.proc is not None
+            broker.proc.send_signal(signal.SIGSTOP)
+            for _ in range(6):
+                link.publish_event(_event())
+            time.sleep(0.3)  # the publisher hands them to paho, which writes them out
+            assert link.status().outbox_depth == 6
+            broker.proc.send_signal(signal.SIGKILL)
+            broker.proc.wait()
+            broker.proc = None
+            broker.start()
+            assert sub.wait(lambda s: set(s.seqs("firedetect/dev1/alarm")) >= set(range(1, 7)),
+                            timeout=15)
+            assert _first_seen(sub.seqs("firedetect/dev1/alarm")) == list(range(1, 7))
+            assert link.drain(5)
+        finally:
+            sub.close()
 
     def test_availability_online_retained(
         self, broker: Broker, make_link: Callable[..., MqttLink]
