@@ -1,4 +1,5 @@
-"""The numpy connected-component count of feature 6 against scipy's 8-connected labelling."""
+"""The numpy connected components (feature 6's largest region, the smoulder watch's region of
+each pixel) against scipy's 8-connected labelling."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy.typing as npt
 import pytest
 from scipy import ndimage  # only here: the edge package must not need it
 
-from edge.featuresets.blobs import largest_blob_pixels
+from edge.featuresets.blobs import largest_blob_pixels, region_ids
 
 Mask = npt.NDArray[np.bool_]
 EIGHT = np.ones((3, 3), dtype=bool)
@@ -103,6 +104,35 @@ class TestLargestBlob:
         mask[0, 3:] = True
         mask[1, :2] = True
         assert largest_blob_pixels(mask) == 3
+
+
+def same_partition(mask: Mask) -> bool:
+    """Whether ``region_ids`` groups the hot pixels exactly as scipy's labels do."""
+    idx = np.flatnonzero(mask)
+    ours = region_ids(idx, mask.shape[1])
+    labels, _ = ndimage.label(mask, structure=EIGHT)
+    theirs = labels.reshape(-1)[idx]
+    if ours.shape != idx.shape or (ours.size and (ours.min() < 0 or ours.max() >= idx.size)):
+        return False
+    # One to one: each of our ids is one scipy label, and each scipy label one of our ids.
+    pairs = set(zip(ours.tolist(), theirs.tolist(), strict=True))
+    return len(pairs) == len(set(ours.tolist())) == len(set(theirs.tolist()))
+
+
+class TestRegionIds:
+    def test_same_regions_as_scipy(self) -> None:
+        """On 2000 random and 300 frame-sized masks each hot pixel's region is scipy's."""
+        rng = np.random.default_rng(23)
+        for mask in random_masks(rng, 2000) + structured_masks(rng, 300):
+            assert same_partition(mask), mask.astype(int)
+
+    def test_small_cases(self) -> None:
+        """Two discs apart are two regions; a diagonal touch is one; no hot pixel, no id."""
+        mask = np.array([[c == "#" for c in row] for row in ("##...#", "##...#", "....#.")])
+        ids = region_ids(np.flatnonzero(mask), mask.shape[1])
+        assert ids.tolist() == [ids[0], ids[0], ids[2], ids[0], ids[0], ids[2], ids[2]]
+        assert ids[0] != ids[2]
+        assert region_ids(np.zeros(0, dtype=np.intp), 6).size == 0
 
 
 def test_repeated_and_alternating_masks_keep_their_own_answers() -> None:

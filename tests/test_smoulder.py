@@ -236,3 +236,52 @@ class TestSlowSpreading:
     def test_heater_cycling_on_its_thermostat_is_not(self, cycle_s: float) -> None:
         """A heater switching on and off on its thermostat (5–15 min) never smoulders."""
         assert first_alarm(warming(100.0, cycle_s=cycle_s), 3600.0) is None
+
+
+def blurred_pan(t0: float, tau_s: float, sigma_px: float, peak_c: float = 170.0) -> Scene:
+    """A pan with a blurred edge switched on at t0, its peak coming up to ``peak_c`` with time
+    constant ``tau_s``: its area at 60 °C grows for minutes while its size does not."""
+    yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+    profile = np.exp(-((yy - 30.0) ** 2 + (xx - 40.0) ** 2) / (2.0 * sigma_px**2))
+
+    def frame(t: float) -> np.ndarray:
+        if t < t0:
+            return spot(0, ROOM_C)
+        rise = (peak_c - ROOM_C) * (1.0 - np.exp(-(t - t0) / tau_s))
+        return (ROOM_C + rise * profile).astype(np.float32)
+    return frame
+
+
+class TestCore:
+    @pytest.mark.parametrize("sigma_px", [5.0, 8.0])
+    def test_pan_whose_line_widens_is_not_spreading(self, sigma_px: float) -> None:
+        """A blurred pan coming up to temperature spreads its 60 °C area step after step (the
+        watch without the core rule calls it spreading) but not its core: not smouldering."""
+        pan = blurred_pan(100.0, tau_s=180.0, sigma_px=sigma_px)
+        assert first_alarm(pan, 2400.0, cfg=SmoulderConfig(core_growth=0)) is not None
+        assert first_alarm(pan, 2400.0) is None
+
+    def test_spread_beside_a_hotter_new_hob_found(self) -> None:
+        """A seat spreading at 150 °C is found while a 300 °C hob, lit at the same time
+        elsewhere in the view, is new too: each region's core is measured from its own
+        hottest pixel, so the hob does not hide the seat's spread."""
+        def scene(t: float) -> np.ndarray:
+            if t < 100.0:
+                return spot(0, ROOM_C)
+            frame = spot(1.0 + 0.02 * (t - 100.0), 150.0, cx=25.0)
+            hob_ring = spot(4.0, 300.0, cx=65.0)
+            return np.maximum(frame, hob_ring)
+        t = first_alarm(scene, 900.0)
+        assert t is not None and t <= 100.0 + 480.0
+
+    def test_core_must_double(self) -> None:
+        """A seat that adds a column of 8 px a minute to its 48 (its core +83 % over the
+        five steps) spreads at core_growth 0.5, not at the default 1 (doubled)."""
+        def scene(t: float) -> np.ndarray:
+            out = spot(0, ROOM_C)
+            if t >= 100.0:
+                width = 6 + int((t - 100.0) // 60.0)
+                out[26:34, 30:30 + width] = 150.0
+            return out
+        assert first_alarm(scene, 600.0, cfg=SmoulderConfig(core_growth=0.5)) is not None
+        assert first_alarm(scene, 600.0) is None

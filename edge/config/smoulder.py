@@ -53,6 +53,14 @@ class SmoulderConfig(Section):
     slow_min_px: int = Field(
         6, ge=1, le=10000, description="slow spreading: the area grew by at least this (px)"
     )
+    core_growth: float = Field(
+        1.0, ge=0.0, le=100.0,
+        description="spreading (either rule): the spot's core, its pixels at least halfway "
+        "from the scene to their own region's hottest, also grew over the window by "
+        "min_spread_px and by this share of itself (1: doubled; 0: off). A smoulder's front "
+        "widens its core; a pan, a hob or a heater coming up to temperature widens the line "
+        "around it (known_c) but keeps the core it has",
+    )
     min_score: float | None = Field(
         None, ge=0.0, le=1.0,
         description="a smouldering spot alarms when the model's score is at least this; unset: "

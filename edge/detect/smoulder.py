@@ -21,6 +21,16 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
 - **or spreading**: the new area (median per step) grew in each step by at least
   ``min_spread_px`` and ``min_spread_frac`` of itself. A smoulder spreads through fabric at
   3–25 mm/min; a cooking object has the size it has.
+- **and its core spreads too**: a pan, a hob ring or a heater coming up to temperature also
+  grows its area at the line, as more of its blurred edge and its warming surroundings
+  cross 60 °C, while its own size stays. So either spreading rule also asks that the spot's
+  core grew over the same steps, by ``min_spread_px`` and ``core_growth`` × itself (doubled).
+  The core is the new pixels at least halfway from the scene (the frame's median) to the
+  hottest pixel of their own 8-connected region: the width at half height of a blurred spot,
+  which heating it does not change and spreading does. Per region, so a hob lit beside a
+  smouldering chair does not raise the chair's bar. On development seeds (both engines) each
+  smoulder found by spreading had its core grow 6 to 40 times over the window; an electric
+  hob whose warming surround crossed the line (32 → 657 px) kept a core of 22 px.
 - **or spreading slowly** (``slow_steps``, 10 × 60 s): seen from 3–6 m a front creeping at
   3–25 mm/min adds a pixel row now and then, so its area rises in jumps with flat steps
   between and the per-step rule above misses it. Over the longer window the area never
@@ -64,6 +74,7 @@ import numpy.typing as npt
 from edge.config.flame import FlameConfig
 from edge.config.smoulder import SmoulderConfig
 from edge.detect.scene import SceneMemory
+from edge.featuresets.blobs import region_ids
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +128,10 @@ class SmoulderWatch:
         self._step = -1
         self._hottest: list[float] = []  # this step's per-frame values
         self._areas: list[int] = []
+        self._cores: list[int] = []
         self._steps_t: list[float] = []  # completed steps: median hottest (NaN: mostly none)
         self._steps_n: list[float] = []  # completed steps: median area
+        self._steps_c: list[float] = []  # completed steps: median core
         self._heating = False
         self._spreading = False
         self._steady_n = 0
@@ -161,6 +174,7 @@ class SmoulderWatch:
         hottest = float(celsius.reshape(-1)[new].max()) if new_px else math.nan
         self._hottest.append(hottest)
         self._areas.append(new_px)
+        self._cores.append(_core_px(celsius, new) if new_px else 0)
         in_zone = bool(new_px and zone is not None and zone.reshape(-1)[new].all())
         return SmoulderEvidence(t, new_px, hottest, self._heating, self._spreading,
                                 self._found, in_zone, self._steady_n)
@@ -175,16 +189,19 @@ class SmoulderWatch:
         seen = ~np.isnan(values)
         self._steps_t.append(float(np.median(values[seen])) if seen.mean() > 0.5 else math.nan)
         self._steps_n.append(float(np.median(self._areas)))
+        self._steps_c.append(float(np.median(self._cores)))
         if self._found and self._steps_n[-1] <= 0:  # a real step without the spot (not a gap)
             log.info("smoulder watch: the spot found smouldering has left the view")
             self._found = False
         self._hottest.clear()
         self._areas.clear()
+        self._cores.clear()
         for _ in range(missed):  # a camera gap: steps without frames break the run
             self._steps_t.append(math.nan)
             self._steps_n.append(0.0)
+            self._steps_c.append(0.0)
         keep = max(self.cfg.steps, self.cfg.slow_steps) + 1
-        del self._steps_t[:-keep], self._steps_n[:-keep]
+        del self._steps_t[:-keep], self._steps_n[:-keep], self._steps_c[:-keep]
         self._judge()
 
     def _judge(self) -> None:
@@ -211,7 +228,8 @@ class SmoulderWatch:
                            and rise.min() >= self.cfg.steadiness * rise.max())
         areas = np.asarray(self._steps_n[-(n + 1):])
         need = np.maximum(self.cfg.min_spread_px, self.cfg.min_spread_frac * areas[:-1])
-        return heating, bool(areas[0] > 0 and (np.diff(areas) >= need).all())
+        return heating, bool(areas[0] > 0 and (np.diff(areas) >= need).all()
+                             and self._core_grew(n))
 
     def _spreading_slowly(self) -> bool:
         """The slow-spreading rule over the last ``slow_steps`` steps (module docstring)."""
@@ -222,4 +240,24 @@ class SmoulderWatch:
         grow = np.diff(areas)
         return bool(areas[0] > 0 and (grow >= 0).all()
                     and np.count_nonzero(grow) * 2 >= n and grow[-3:].sum() > 0
-                    and areas[-1] - areas[0] >= max(self.cfg.slow_min_px, areas[0]))
+                    and areas[-1] - areas[0] >= max(self.cfg.slow_min_px, areas[0])
+                    and self._core_grew(n))
+
+    def _core_grew(self, n: int) -> bool:
+        """Whether the core grew over the last ``n`` completed steps (module docstring)."""
+        if self.cfg.core_growth == 0:
+            return True
+        first, last = self._steps_c[-(n + 1)], self._steps_c[-1]
+        return last - first >= max(self.cfg.min_spread_px, self.cfg.core_growth * first)
+
+
+def _core_px(celsius: npt.NDArray[np.floating], new: npt.NDArray[np.intp]) -> int:
+    """How many of the new hot pixels at flat ``new`` (sorted, not empty) are at least halfway
+    from the scene to the hottest pixel of their own 8-connected region. The scene is the
+    median of every fourth row and column (a sixteenth of its pixels)."""
+    values = celsius.reshape(-1)[new].astype(np.float64)
+    ids = region_ids(new, celsius.shape[1])
+    top = np.full(new.size, -math.inf)
+    np.maximum.at(top, ids, values)
+    scene = float(np.median(celsius[::4, ::4]))
+    return int(np.count_nonzero(values >= scene + 0.5 * (top[ids] - scene)))

@@ -1,4 +1,5 @@
-"""The largest 8-connected region of a boolean mask, in numpy (feature 6, ``t_blob_frac``).
+"""The 8-connected regions of a boolean mask, in numpy: the largest one's size (feature 6,
+``t_blob_frac``) and each hot pixel's region (the smoulder watch's regions).
 
 Replaces ``scipy.ndimage.label``: importing ``scipy.ndimage`` costs the daemon ~31 MiB of
 RSS (it loads ``scipy.special``) for this one call. The result is the same pixel count
@@ -53,10 +54,30 @@ def largest_blob_pixels(hot: Mask) -> int:
 def _largest(idx: IntArray, w: int) -> int:
     """Pixels in the largest 8-connected region of the hot pixels at flat ``idx`` (sorted,
     not empty) of a mask ``w`` pixels wide."""
+    root, length = _run_regions(idx, w)
+    if root is None:
+        return int(length.max())
+    return int(np.bincount(root, weights=length).max())
+
+
+def region_ids(idx: IntArray, w: int) -> IntArray:
+    """For each hot pixel at flat ``idx`` (sorted) of a mask ``w`` pixels wide, the id of its
+    8-connected region (the same id for the same region; ids are below ``idx.size``)."""
+    if idx.size == 0:
+        return np.zeros(0, dtype=np.intp)
+    root, length = _run_regions(idx, w)
+    if root is None:  # no run touches another: each run is its own region
+        root = np.arange(length.size)
+    return np.repeat(root, length)
+
+
+def _run_regions(idx: IntArray, w: int) -> tuple[IntArray | None, IntArray]:
+    """The runs of the hot pixels at flat ``idx`` (sorted, not empty): each run's region root
+    (None when no run touches another) and each run's length, runs in ``idx`` order."""
     # Runs: the flat indices break where they skip a pixel or a new row begins.
     brk = np.flatnonzero((np.diff(idx) != 1) | (idx[1:] % w == 0))
     if brk.size == 0:
-        return int(idx.size)
+        return np.zeros(1, dtype=np.intp), np.array([idx.size])
     start = idx[np.concatenate(([0], brk + 1))]
     end = idx[np.concatenate((brk, [idx.size - 1]))] + 1  # exclusive
     row = start // w
@@ -71,21 +92,19 @@ def _largest(idx: IntArray, w: int) -> int:
     stop = np.searchsorted(start_key, end_key - stride, side="right")
     counts = stop - first
     np.maximum(counts, 0, out=counts)
+    length = end - start
+    n_runs = start.size
     tops = counts.size - int(np.count_nonzero(counts))
     if tops == 1:  # every run reaches the one run with none above it: a single region
-        return int(idx.size)
-    length = end - start
+        return np.zeros(n_runs, dtype=np.intp), length
     n_edges = int(counts.sum())
     if n_edges == 0:
-        return int(length.max())
-    n_runs = start.size
+        return None, length
     if n_edges <= _LOOP_EDGES:
-        root = _join_small(first.tolist(), counts.tolist(), n_runs)
-    else:
-        b = np.repeat(np.arange(n_runs), counts)
-        a = np.arange(n_edges) + np.repeat(first - (np.cumsum(counts) - counts), counts)
-        root = _join(a, b, n_runs)
-    return int(np.bincount(root, weights=length).max())
+        return _join_small(first.tolist(), counts.tolist(), n_runs), length
+    b = np.repeat(np.arange(n_runs), counts)
+    a = np.arange(n_edges) + np.repeat(first - (np.cumsum(counts) - counts), counts)
+    return _join(a, b, n_runs), length
 
 
 def _join_small(first: list[int], counts: list[int], n: int) -> IntArray:
