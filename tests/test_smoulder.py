@@ -285,3 +285,21 @@ class TestCore:
             return out
         assert first_alarm(scene, 600.0, cfg=SmoulderConfig(core_growth=0.5)) is not None
         assert first_alarm(scene, 600.0) is None
+
+    def test_pan_whose_core_stopped_is_not_spreading_slowly(self) -> None:
+        """A pan lit and spreading its heat to its own size over 6 min (its core more than
+        doubles), whose warming surround then keeps creeping over the 60 °C line: over ten
+        steps both its area and its core doubled, but the core has not grown in the last
+        three, so the slow rule does not call it spreading (without the core rule it does)."""
+        yy, xx = np.mgrid[0:SHAPE[0], 0:SHAPE[1]]
+        radius = np.sqrt((yy - 30.0) ** 2 + (xx - 40.0) ** 2)
+
+        def scene(t: float) -> np.ndarray:
+            out = spot(0, ROOM_C)
+            if t >= 100.0:
+                minutes = (t - 100.0) / 60.0
+                out[radius <= 6.0 + 0.3 * minutes] = 80.0  # the surround, creeping
+                out[radius <= min(2.0 + 3.5 * minutes / 6.0, 5.5)] = 200.0  # the pan
+            return out
+        assert first_alarm(scene, 1800.0, cfg=SmoulderConfig(core_growth=0)) is not None
+        assert first_alarm(scene, 1800.0) is None

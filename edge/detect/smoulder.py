@@ -24,7 +24,9 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
 - **and its core spreads too**: a pan, a hob ring or a heater coming up to temperature also
   grows its area at the line, as more of its blurred edge and its warming surroundings
   cross 60 °C, while its own size stays. So either spreading rule also asks that the spot's
-  core grew over the same steps, by ``min_spread_px`` and ``core_growth`` × itself (doubled).
+  core grew over the same steps, by ``min_spread_px`` and ``core_growth`` × itself (doubled);
+  the slow rule, as it asks of the area, also that the core grew in one of the last three
+  steps (a pan's core grows while it is put on and lit, then stays).
   The core is the new pixels at least halfway from the scene (the frame's median) to the
   hottest pixel of their own 8-connected region: the width at half height of a blurred spot,
   which heating it does not change and spreading does. Per region, so a hob lit beside a
@@ -241,14 +243,18 @@ class SmoulderWatch:
         return bool(areas[0] > 0 and (grow >= 0).all()
                     and np.count_nonzero(grow) * 2 >= n and grow[-3:].sum() > 0
                     and areas[-1] - areas[0] >= max(self.cfg.slow_min_px, areas[0])
-                    and self._core_grew(n))
+                    and self._core_grew(n, recent=3))
 
-    def _core_grew(self, n: int) -> bool:
-        """Whether the core grew over the last ``n`` completed steps (module docstring)."""
+    def _core_grew(self, n: int, recent: int = 0) -> bool:
+        """Whether the core grew over the last ``n`` completed steps, and (``recent``) within
+        the last ``recent`` of them (module docstring)."""
         if self.cfg.core_growth == 0:
             return True
-        first, last = self._steps_c[-(n + 1)], self._steps_c[-1]
-        return last - first >= max(self.cfg.min_spread_px, self.cfg.core_growth * first)
+        cores = self._steps_c[-(n + 1):]
+        grew = cores[-1] - cores[0] >= max(self.cfg.min_spread_px,
+                                           self.cfg.core_growth * cores[0])
+        k = min(recent, n)
+        return grew and (k == 0 or cores[-1] > cores[-(k + 1)])
 
 
 def _core_px(celsius: npt.NDArray[np.floating], new: npt.NDArray[np.intp]) -> int:
