@@ -11,7 +11,8 @@ minutes of history).
    and the flame watch with its camera-ceiling rule off (``[flame] ceiling_min_c`` over
    ``hot_c``: the watch before session 29), to read what the rule costs side by side; and
    the smoulder watch reading the flame watch's memory (``[smoulder] known_c`` unset: the
-   watch before session 31) beside it with its own memory at 60 °C.
+   watch before session 31) beside it with its own memory at 60 °C, and without the spot's
+   core (``[smoulder] core_growth = 0``: the watch before session 34).
    With ``--model PATH --public-key PEM`` (a signed artifact), the model's score of each
    vector (``ModelHolder.score``, which scores the prefix its manifest names) is timed too:
    features + score, target ≤ 1 ms.
@@ -83,12 +84,14 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     no_ceiling = FlameWatch(FlameConfig(ceiling_min_c=1000.0))
     smoulder = SmoulderWatch()
     shared = SmoulderWatch(SmoulderConfig(known_c=None))
+    no_core = SmoulderWatch(SmoulderConfig(core_growth=0.0))
     wall: list[float] = []
     cpu: list[float] = []
     flame_cpu: list[float] = []
     smoulder_cpu: list[float] = []
     no_ceiling_cpu: list[float] = []
     shared_cpu: list[float] = []
+    no_core_cpu: list[float] = []
     total_cpu: list[float] = []
     next_gas = 0.0
     for i in range(n):
@@ -114,19 +117,19 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
                 on = time.thread_time() - g0
             else:
                 off = time.thread_time() - g0
-        for own in ((True, False) if i % 2 else (False, True)):  # in turns, as above
+        took: dict[int, float] = {}
+        for k in np.roll(np.arange(3), i % 3):  # in turns, as above
             f1 = time.thread_time()
-            (smoulder if own else shared).update(t, celsius, watch.onset)
-            if own:
-                sm_own = time.thread_time() - f1
-            else:
-                sm_shared = time.thread_time() - f1
+            (smoulder, shared, no_core)[k].update(t, celsius, watch.onset)
+            took[int(k)] = time.thread_time() - f1
+        sm_own, sm_shared, sm_no_core = took[0], took[1], took[2]
         if i >= 20:  # after the warm-up (a reference frame exists from 1 s on)
             wall.append(w1 - w0)
             cpu.append(c1 - c0)
             flame_cpu.append(conv + on)
             smoulder_cpu.append(sm_own)
             shared_cpu.append(sm_shared)
+            no_core_cpu.append(sm_no_core)
             no_ceiling_cpu.append(conv + off)
             if holder is not None:
                 total_cpu.append(s1 - c0)
@@ -139,6 +142,7 @@ def bench_streaming(n: int, hot_spot: bool, feature_set: str,
     print(f"  smoulder watch, same frames, CPU {_summary(smoulder_cpu)}")
     print(f"  smoulder watch on the flame watch's memory, same frames, "
           f"CPU {_summary(shared_cpu)}")
+    print(f"  smoulder watch without the core, same frames, CPU {_summary(no_core_cpu)}")
     if holder is not None and holder.model is not None:
         print(f"  features + score ({holder.model.version}, "
               f"{len(holder.model.feature_names)} features), CPU {_summary(total_cpu)}")
