@@ -32,10 +32,11 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   spot, which heating it does not change and spreading does. Per region, so that a hob lit
   beside a smouldering chair does not hide the chair's spread. It is measured once a
   second, whatever the frame rate, and each step takes the median. On development seeds
-  (both engines; 36 fires and 86 nuisance runs of 30–60 min) every smoulder found by
-  spreading had its core grow 3 to 100 times over the window; an electric hob whose warming
-  surround crossed the line (32 → 657 px) kept a core of 22 px, and a CFAST oil pan's core
-  (12 → 68 px) grew in its first two minutes only.
+  (both engines; 36 fires and 86 nuisance runs of 30–60 min) no fire was found later, and a
+  CFAST oil pan whose core grew in its first minutes only (12 → 68 px) was no longer called
+  spreading. Per region costs one nuisance that one core over all the new pixels would have
+  caught: an electric hob whose cooktop, a region apart from its 380-°C ring, crossed the
+  line at once (26 → 591 px) and then crept on.
 - **or spreading slowly** (``slow_steps``, 10 × 60 s): seen from 3–6 m a front creeping at
   3–25 mm/min adds a pixel row now and then, so its area rises in jumps with flat steps
   between and the per-step rule above misses it. Over the longer window the area never

@@ -20,8 +20,10 @@ The early rule and the model's bars are left out: they apply on top of these.
         --seed-base 7900000000 --runs 6 --duration 1800 smoulder_in_view cfast_oil_heating
     PYTHONPATH=. python docs/evaluation/issue14/s34/core.py judge OUT.jsonl [MORE.jsonl]
 
-The session's figures were collected with the core's scene taken as the whole frame's
-median; the watch takes the median of every eighth row and column.
+The session first collected with a prototype: one core over all the spot's new pixels,
+measured from the hottest of them all, and the scene taken as the whole frame's median. This
+script collects the shipped core (per region, the scene on a sparse grid); docs/evaluation.md
+("Issue 14, session 34") gives both.
 """
 
 from __future__ import annotations
