@@ -55,8 +55,6 @@ def _largest(idx: IntArray, w: int) -> int:
     """Pixels in the largest 8-connected region of the hot pixels at flat ``idx`` (sorted,
     not empty) of a mask ``w`` pixels wide."""
     root, length = _run_regions(idx, w)
-    if root is None:
-        return int(length.max())
     return int(np.bincount(root, weights=length).max())
 
 
@@ -66,14 +64,12 @@ def region_ids(idx: IntArray, w: int) -> IntArray:
     if idx.size == 0:
         return np.zeros(0, dtype=np.intp)
     root, length = _run_regions(idx, w)
-    if root is None:  # no run touches another: each run is its own region
-        root = np.arange(length.size)
     return np.repeat(root, length)
 
 
-def _run_regions(idx: IntArray, w: int) -> tuple[IntArray | None, IntArray]:
+def _run_regions(idx: IntArray, w: int) -> tuple[IntArray, IntArray]:
     """The runs of the hot pixels at flat ``idx`` (sorted, not empty): each run's region root
-    (None when no run touches another) and each run's length, runs in ``idx`` order."""
+    and each run's length, runs in ``idx`` order."""
     # Runs: the flat indices break where they skip a pixel or a new row begins.
     brk = np.flatnonzero((np.diff(idx) != 1) | (idx[1:] % w == 0))
     if brk.size == 0:
@@ -98,8 +94,8 @@ def _run_regions(idx: IntArray, w: int) -> tuple[IntArray | None, IntArray]:
     if tops == 1:  # every run reaches the one run with none above it: a single region
         return np.zeros(n_runs, dtype=np.intp), length
     n_edges = int(counts.sum())
-    if n_edges == 0:
-        return None, length
+    if n_edges == 0:  # no run touches another: each run is its own region
+        return np.arange(n_runs), length
     if n_edges <= _LOOP_EDGES:
         return _join_small(first.tolist(), counts.tolist(), n_runs), length
     b = np.repeat(np.arange(n_runs), counts)
