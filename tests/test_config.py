@@ -332,3 +332,14 @@ def test_smoulder_slow_spreading_keys_refused_by_name() -> None:
     text = str(err.value)
     assert "smoulder.slow_steps: given -1; allowed: ≥ 0" in text
     assert "smoulder.slow_min_px: given 0; allowed: ≥ 1" in text
+
+
+def test_smoulder_core_growth_refused_by_name() -> None:
+    """``[smoulder] core_growth`` refuses a negative share and a non-number, naming the key,
+    what was given and what is allowed; 0 (off) is allowed."""
+    for bad, given, allowed in ((-0.5, "-0.5", "≥ 0"), ("twice", "'twice'", "a number")):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"smoulder": {"core_growth": bad}})
+        text = str(err.value)
+        assert f"smoulder.core_growth: given {given}" in text and allowed in text, text
+    assert parse_config({"smoulder": {"core_growth": 0}}).smoulder.core_growth == 0.0
