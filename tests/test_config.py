@@ -332,6 +332,11 @@ def test_smoulder_slow_spreading_keys_refused_by_name() -> None:
     text = str(err.value)
     assert "smoulder.slow_steps: given -1; allowed: ≥ 0" in text
     assert "smoulder.slow_min_px: given 0; allowed: ≥ 1" in text
+    for bad, allowed in ((0, "> 0"), (1.5, "≤ 1")):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"smoulder": {"slow_keep": bad}})
+        assert f"smoulder.slow_keep: given {bad}; allowed: {allowed}" in str(err.value)
+    assert parse_config({"smoulder": {"slow_keep": 1}}).smoulder.slow_keep == 1.0
 
 
 def test_smoulder_core_growth_refused_by_name() -> None:

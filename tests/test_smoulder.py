@@ -226,6 +226,27 @@ class TestSlowSpreading:
         off = first_alarm(creeping(100.0), 1800.0, cfg=SmoulderConfig(slow_steps=0))
         assert off is None  # the per-step rule alone misses it
 
+    def test_creeping_seat_seen_smaller_for_a_step_found(self) -> None:
+        """The same seat, seen a fifth smaller for one minute (smoke drifting over it, a
+        pixel row lost from afar), is found as soon as without the dip: the area only has
+        to stay at ``slow_keep`` (3/4) of its largest so far. A rule that asks it never to
+        shrink starts over after the dip."""
+        seat = creeping(100.0)
+
+        def dipped(t: float) -> np.ndarray:
+            frame = seat(t)
+            if 600.0 <= t < 660.0:  # one step, between two of the same size
+                hot = frame > ROOM_C
+                rows = np.flatnonzero(hot.any(axis=1))
+                frame[rows[0]] = ROOM_C  # its top row hidden
+            return frame
+
+        plain = first_alarm(seat, 1800.0)
+        assert plain is not None
+        assert first_alarm(dipped, 1800.0) == plain
+        strict = first_alarm(dipped, 1800.0, cfg=SmoulderConfig(slow_keep=1.0))
+        assert strict is None or strict > plain + 5 * 60.0
+
     @pytest.mark.parametrize("tau_s", [60.0, 120.0])
     def test_appliance_warming_up_is_not(self, tau_s: float) -> None:
         """An appliance whose hot area grows while it comes up to temperature, then keeps its

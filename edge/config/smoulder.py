@@ -45,10 +45,17 @@ class SmoulderConfig(Section):
     )
     slow_steps: int = Field(
         10, ge=0, le=120,
-        description="slow spreading (0: off): over this many steps the new area never shrank, "
-        "grew in at least half of them and in one of the last three, and at least doubled "
-        "by slow_min_px or more (a smoulder front creeps on for tens of minutes in "
-        "pixel-sized jumps; a cooking or heating object stops at its own size within minutes)",
+        description="slow spreading (0: off): over this many steps the new area never fell "
+        "under slow_keep of its largest so far, grew in at least half of them and in one of "
+        "the last three, and at least doubled by slow_min_px or more (a smoulder front creeps "
+        "on for tens of minutes in pixel-sized jumps; a cooking or heating object stops at "
+        "its own size within minutes)",
+    )
+    slow_keep: float = Field(
+        0.75, gt=0.0, le=1.0,
+        description="slow spreading: the share of its largest area so far (in the window) "
+        "the new area never fell under (1: it never shrank). A step's area is a median at a "
+        "line, and a small spot seen through smoke or from afar loses a pixel row now and then",
     )
     slow_min_px: int = Field(
         6, ge=1, le=10000, description="slow spreading: the area grew by at least this (px)"
