@@ -49,9 +49,9 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   minutes); it then keeps the size it has. On training-seed replays (both engines, 126
   nuisance runs of 1200 s: cooking, gas, candles, fireplaces, heaters) no nuisance met it,
   while a 6-step window alarmed on 7 cooking runs. Letting the area dip to 3/4 found one
-  more of 54 development fires (a seat, 11.5 min after its ignition, missed before) and no
-  nuisance of 110 (development seeds, 30–60 min; docs/evaluation.md, "Issue 14, session
-  35").
+  more of 54 development fires (a seat, 11.5 min after its ignition, missed before) and
+  called no more of 110 nuisance runs smouldering (development seeds, 30–60 min;
+  docs/evaluation.md, "Issue 14, session 35").
 - **and then it persists**: once found, a smoulder is not over when one step shows no rise
   (a seat that spreads in pixel-sized jumps, a front that pauses at a seam, a char at the
   camera's high-gain clip): smouldering does not put itself out in minutes. The watch keeps
