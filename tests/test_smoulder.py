@@ -227,10 +227,10 @@ class TestSlowSpreading:
         assert off is None  # the per-step rule alone misses it
 
     def test_creeping_seat_seen_smaller_for_a_step_found(self) -> None:
-        """The same seat, seen a fifth smaller for one minute (smoke drifting over it, a
-        pixel row lost from afar), is found as soon as without the dip: the area only has
-        to stay at ``slow_keep`` (3/4) of its largest so far. A rule that asks it never to
-        shrink starts over after the dip."""
+        """The same seat with its top pixel row hidden for one minute (smoke drifting over
+        it; from afar a row is lost now and then: 21 → 18 px) is found as soon as without
+        the dip, as the area need only stay at ``slow_keep`` (3/4) of its largest so far. A
+        rule that asks it never to shrink starts its ten steps over after the dip."""
         seat = creeping(100.0)
 
         def dipped(t: float) -> np.ndarray:

@@ -46,10 +46,10 @@ class SmoulderConfig(Section):
     slow_steps: int = Field(
         10, ge=0, le=120,
         description="slow spreading (0: off): over this many steps the new area never fell "
-        "under slow_keep of its largest so far, grew in at least half of them and in one of "
-        "the last three, and at least doubled by slow_min_px or more (a smoulder front creeps "
-        "on for tens of minutes in pixel-sized jumps; a cooking or heating object stops at "
-        "its own size within minutes)",
+        "under slow_keep of its largest so far, grew past that largest in at least half of "
+        "them and in one of the last three, and at least doubled by slow_min_px or more (a "
+        "smoulder front creeps on for tens of minutes in pixel-sized jumps; a cooking or "
+        "heating object stops at its own size within minutes)",
     )
     slow_keep: float = Field(
         0.75, gt=0.0, le=1.0,
