@@ -12,7 +12,7 @@ from edge.config import Config, FlameConfig
 from edge.config.alarm import AlarmConfig
 from edge.detect.alarm import AlarmStateMachine
 from edge.detect.evidence import EvidenceSource, FlameSource, KnownSceneRule, ModelBars
-from edge.detect.flame import FlameWatch, hot_at, median, step_peaks
+from edge.detect.flame import FlameWatch, frame_px, hot_at, median, step_peaks
 from edge.detect.pipeline import Pipeline, build_pipeline
 from edge.detect.scene import SceneMemory
 from edge.features import FeatureExtractor
@@ -201,6 +201,34 @@ class TestFlameWatch:
         """known_c above hot_c is a config error naming both."""
         with pytest.raises(ValueError, match="known_c"):
             FlameConfig(known_c=200.0, hot_c=140.0)
+
+
+def half_scale(scene: Scene) -> Scene:
+    """The scene as a Lepton 2.x sees it: 80 × 60, each pixel the hottest of 2 × 2."""
+    def frame(t: float) -> np.ndarray:
+        full = scene(t)
+        return full.reshape(SHAPE[0] // 2, 2, SHAPE[1] // 2, 2).max(axis=(1, 3))
+    return frame
+
+
+class TestFrameSize:
+    def test_sizes_are_shares_of_a_lepton_3_frame(self) -> None:
+        """12 pixels of a 160 × 120 frame are 3 of an 80 × 60 one; never fewer than 1."""
+        assert [frame_px(12, n) for n in (19_200, 4_800, 4)] == [12, 3, 1]
+        assert frame_px(6, 4_800) == 2  # 1.5, rounded up
+        assert frame_px(2, 4_800) == 1
+
+    def test_lepton_2_frame_sees_a_growing_flame_as_soon(self) -> None:
+        """The same flame on a quarter of the pixels (a Lepton 2.x) is growing within a step
+        of when the Lepton 3.x frame says so; with the sizes counted in its own pixels (as
+        before: 12 px of 4800) it is seconds later."""
+        times = np.arange(0.0, 200.0, 1.0)
+        flame = growing_flame(100.0, rate_px_s=0.1)  # a slow one: its size is what waits
+        full = watch(flame, times)
+        small = watch(half_scale(flame), times)
+        assert full and small and abs(small[0] - full[0]) <= FlameConfig().step_s
+        unscaled = watch(half_scale(flame), times, FlameConfig(min_px=48, min_growth_px=48))
+        assert unscaled and unscaled[0] >= small[0] + 2 * FlameConfig().step_s
 
 
 def run_pipeline(p: float, scene: Scene, times: np.ndarray, flame: FlameConfig | None,

@@ -48,14 +48,18 @@ class FlameConfig(Section):
     )
     min_growth_px: int = Field(
         12, ge=1, le=10000,
-        description="and by at least this many pixels over the last growth_steps steps",
+        description="and by at least this many pixels over the last growth_steps steps (of "
+        "a Lepton 3.x's 160 × 120; on a smaller frame the same share of it, rounded up)",
     )
     growth_steps: int = Field(
         5, ge=1, le=60,
         description="min_growth_px is counted over this many steps (10 s; never fewer than "
         "steps): a slow flame's growth, not the number of steps in a row",
     )
-    min_px: int = Field(12, ge=1, le=10000, description="and be at least this many pixels")
+    min_px: int = Field(
+        12, ge=1, le=10000,
+        description="and be at least this many pixels (of a Lepton 3.x frame, as min_growth_px)",
+    )
     min_rise_k_s: float = Field(
         3.0, ge=0.0, le=1000.0,
         description="and its new pixels must have crossed hot_c this fast (median, K/s)",

@@ -38,7 +38,9 @@ class SmoulderConfig(Section):
         "(a steady rise, not a hob or grate coming up to temperature)",
     )
     min_spread_px: int = Field(
-        2, ge=1, le=10000, description="spreading: its area grew by at least this per step (px)"
+        2, ge=1, le=10000,
+        description="spreading: its area grew by at least this per step (pixels of a "
+        "Lepton 3.x's 160 × 120; on a smaller frame the same share of it, rounded up)",
     )
     min_spread_frac: float = Field(
         0.1, ge=0.0, le=10.0, description="spreading: and by at least this share per step"
@@ -58,7 +60,9 @@ class SmoulderConfig(Section):
         "line, and a small spot seen through smoke or from afar loses a pixel row now and then",
     )
     slow_min_px: int = Field(
-        6, ge=1, le=10000, description="slow spreading: the area grew by at least this (px)"
+        6, ge=1, le=10000,
+        description="slow spreading: the area grew by at least this (pixels of a Lepton 3.x "
+        "frame, as min_spread_px)"
     )
     core_growth: float = Field(
         1.0, ge=0.0, le=100.0,

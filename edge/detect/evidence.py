@@ -48,7 +48,7 @@ from edge.config import Config
 from edge.config.flame import FlameConfig
 from edge.config.gas import GasConfig
 from edge.config.smoulder import SmoulderConfig
-from edge.detect.flame import FlameWatch
+from edge.detect.flame import FlameWatch, frame_px
 from edge.detect.mask import FrameMask
 from edge.detect.scene import SceneMemory
 from edge.detect.smoulder import SmoulderWatch
@@ -159,7 +159,7 @@ class FlameSource:
 
     def update(self, look: Look, memory: SceneMemory) -> Evidence | None:
         seen = self.watch.observe(look.celsius)
-        holds = seen.growing or seen.new_px >= self.cfg.min_px
+        holds = seen.growing or seen.new_px >= frame_px(self.cfg.min_px, look.celsius.size)
         if not holds:
             return None
         triggers = seen.growing and (

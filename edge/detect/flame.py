@@ -16,7 +16,10 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   least ``min_px`` (12). A flame on a t² fire spreads pixel by pixel every few seconds, and
   flickers as it does (the step's peak is its envelope: :func:`step_peaks`); a hob, a grate
   or a heater crosses the line all at once and stops, a gas ring flickers in place, a glint
-  or the sun is a few pixels that do not spread.
+  or the sun is a few pixels that do not spread. Sizes are a Lepton 3.x's pixels; a Lepton
+  2.x frame (80 × 60) counts the same share of its own (:func:`frame_px`: 12 are 3), as the
+  features count shares of the frame. Counted in its own pixels, a Lepton 2.x saw the
+  held-out flames 2–75 s later (docs/evaluation.md, "Issue 14, session 35").
 - **or growing as a trend**: a slow flame, or one flickering by more than it grows in a step,
   fails "rose in each step" for as long as it lasts (a CFAST chair seen at 2.6 s and growing
   from 2 to 200 px in 45 s rose in each of four steps once, while the model's score was
@@ -64,11 +67,25 @@ from edge.detect.scene import SceneMemory
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CEILING_MIN_PX", "FlameEvidence", "FlameWatch", "hot_at"]
+__all__ = ["CEILING_MIN_PX", "REFERENCE_PX", "FlameEvidence", "FlameWatch", "frame_px",
+           "hot_at"]
 
 #: Pixels that must share a frame's hottest value for the frame to sit at its camera's
 #: ceiling (as fd-v5's saturation reads it: ``edge.featuresets.history.SAT_MIN_PX``).
 CEILING_MIN_PX = 2
+#: The frame the watches' sizes in pixels are set for: a Lepton 3.x's 160 × 120.
+REFERENCE_PX = 19_200
+
+
+def frame_px(px: int, frame_size: int) -> int:
+    """``px`` pixels of a Lepton 3.x frame (:data:`REFERENCE_PX`) as pixels of a frame of
+    ``frame_size`` pixels: the same share of the view, rounded up, at least 1.
+
+    The watches' sizes (``[flame] min_px``, ``min_growth_px``, ``[smoulder] min_spread_px``,
+    ``slow_min_px``) are set for a Lepton 3.x; a Lepton 2.x (80 × 60) sees the same fire on
+    a quarter of the pixels, as the features' shares of the frame already allow
+    (docs/features.md). 12 pixels are 12 on a Lepton 3.x and 3 on a Lepton 2.x."""
+    return max(1, math.ceil(px * frame_size / REFERENCE_PX))
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +167,12 @@ class FlameWatch:
                 rate = (celsius[crossed] - before[crossed]) / (t - self._prev[0])
                 rise = float(np.median(rate))
         self._prev = (t, celsius)
-        return self._judge(t, new_px, rise, scene_only, hot_c)
+        return self._judge(t, new_px, rise, scene_only, hot_c, celsius.size)
 
-    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool, hot_c: float
-               ) -> FlameEvidence:
+    def _judge(self, t: float, new_px: int, rise: float, scene_only: bool, hot_c: float,
+               frame_size: int) -> FlameEvidence:
         cfg = self.cfg
+        min_growth = frame_px(cfg.min_growth_px, frame_size)
         over = max(cfg.steps, cfg.growth_steps)  # the steps min_growth_px is counted over
         last = max(over, cfg.sure_steps, cfg.trend_steps)
         span = cfg.step_s * (last + 1)
@@ -176,9 +194,9 @@ class FlameWatch:
         first = bisect_right(times, t - cfg.step_s * cfg.steps)
         rises = [r for r in self._rises[first:] if not math.isnan(r)]
         rate = median(rises) if rises else math.nan
-        stepwise = run >= cfg.steps and growth >= cfg.min_growth_px
-        growing = (new_px >= cfg.min_px and rate >= cfg.min_rise_k_s
-                   and (stepwise or self._trend(counts)))
+        stepwise = run >= cfg.steps and growth >= min_growth
+        growing = (new_px >= frame_px(cfg.min_px, frame_size) and rate >= cfg.min_rise_k_s
+                   and (stepwise or self._trend(counts, min_growth)))
         sure = growing and cfg.sure_steps > cfg.steps and run >= cfg.sure_steps
         return FlameEvidence(t, new_px, growth, growing, rate, scene_only, sure, hot_c,
                              self.growing_for(t) if growing else math.nan)
@@ -194,15 +212,15 @@ class FlameWatch:
         self._episode = (since, t)
         return t - since
 
-    def _trend(self, counts: list[int]) -> bool:
+    def _trend(self, counts: list[int], min_growth: int) -> bool:
         """The step peaks (newest first) grew as a trend over ``trend_steps`` (module
         docstring): there in every step, larger in ``trend_share`` of the pairs of steps
-        (later against earlier), by ``min_growth_px``, and not slowing down."""
+        (later against earlier), by ``min_growth`` pixels, and not slowing down."""
         n = self.cfg.trend_steps
         if n == 0:
             return False
         w = counts[n::-1]  # oldest first
-        if min(w) <= 0 or w[-1] - w[0] < self.cfg.min_growth_px:
+        if min(w) <= 0 or w[-1] - w[0] < min_growth:
             return False
         half = w[n // 2]
         if w[-1] - half < half - w[0]:

@@ -85,6 +85,7 @@ import numpy.typing as npt
 
 from edge.config.flame import FlameConfig
 from edge.config.smoulder import SmoulderConfig
+from edge.detect.flame import REFERENCE_PX, frame_px
 from edge.detect.scene import SceneMemory
 from edge.featuresets.blobs import region_ids
 
@@ -138,6 +139,7 @@ class SmoulderWatch:
             self.memory = SceneMemory(flame.model_copy(update={"known_c": self.cfg.known_c}))
         self._start: float | None = None
         self._step = -1
+        self._frame_size = REFERENCE_PX  # pixels in a frame: set by the first one
         self._hottest: list[float] = []  # this step's per-frame values
         self._areas: list[int] = []
         self._cores: list[int] = []  # this step's cores, sampled once a second
@@ -173,6 +175,7 @@ class SmoulderWatch:
                              f"the frame's {celsius.shape}")
         if self._start is None:
             self._start = t
+        self._frame_size = celsius.size
         step = int(max(t - self._start, 0.0) // self.cfg.step_s)
         if step != self._step:
             if self._step >= 0:
@@ -242,7 +245,8 @@ class SmoulderWatch:
             heating = bool(rise.min() >= self.cfg.min_heat_k
                            and rise.min() >= self.cfg.steadiness * rise.max())
         areas = np.asarray(self._steps_n[-(n + 1):])
-        need = np.maximum(self.cfg.min_spread_px, self.cfg.min_spread_frac * areas[:-1])
+        need = np.maximum(self._px(self.cfg.min_spread_px),
+                          self.cfg.min_spread_frac * areas[:-1])
         return heating, bool(areas[0] > 0 and (np.diff(areas) >= need).all()
                              and self._core_grew(n))
 
@@ -256,8 +260,12 @@ class SmoulderWatch:
         grow = np.diff(largest)  # a recovery from a dip is not growth
         return bool(areas[0] > 0 and (areas >= self.cfg.slow_keep * largest).all()
                     and np.count_nonzero(grow) * 2 >= n and grow[-3:].sum() > 0
-                    and areas[-1] - areas[0] >= max(self.cfg.slow_min_px, areas[0])
+                    and areas[-1] - areas[0] >= max(self._px(self.cfg.slow_min_px), areas[0])
                     and self._core_grew(n, recent=3))
+
+    def _px(self, px: int) -> int:
+        """``px`` pixels of a Lepton 3.x frame on this camera's frames (:func:`frame_px`)."""
+        return frame_px(px, self._frame_size)
 
     def _core_grew(self, n: int, recent: int = 0) -> bool:
         """Whether the core grew over the last ``n`` completed steps, and (``recent``) within
@@ -265,7 +273,7 @@ class SmoulderWatch:
         if self.cfg.core_growth == 0:
             return True
         cores = self._steps_c[-(n + 1):]
-        grew = cores[-1] - cores[0] >= max(self.cfg.min_spread_px,
+        grew = cores[-1] - cores[0] >= max(self._px(self.cfg.min_spread_px),
                                            self.cfg.core_growth * cores[0])
         k = min(recent, n)
         return grew and (k == 0 or cores[-1] > cores[-(k + 1)])
