@@ -234,6 +234,34 @@ class TestAnotherCamera:
         assert not (tmp_path / "r").exists()
 
 
+class TestLepton2:
+    def test_a_run_renders_for_a_lepton_2_and_caches_apart(self, tmp_path: Path) -> None:
+        """``--lepton 2.5`` renders the same held-out run for an 80 × 60 camera (its meta
+        says so), and the render cache keeps it apart from the Lepton 3.5's."""
+        from dataclasses import replace
+
+        from cloud.heldout.engines import render
+        from cloud.heldout.suite import HeldoutRun
+        from cloud.heldout.xcorpus import cache_path
+
+        run = HeldoutRun("fast_flaming", 7_300_080_001, 60.0, 1.0)
+        small = replace(run, lepton="2.5")
+        assert render(run).frames.shape[1:] == (120, 160)
+        rec = render(small)
+        assert rec.frames.shape[1:] == (60, 80) and rec.meta["lepton"] == "2.5"
+        assert cache_path(run, tmp_path) != cache_path(small, tmp_path)
+        assert cache_path(run, tmp_path).name == "fast_flaming-7300080001-60s-1Hz.npz"
+
+    def test_an_unknown_lepton_is_refused_by_name(self, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+        """--lepton takes 3.5 or 2.5; anything else exits 2 naming the choices."""
+        with pytest.raises(SystemExit) as info:
+            main(["--out", str(tmp_path / "r"), "--runs", "1", "--lepton", "3.0"])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "--lepton" in err and "'3.5'" in err and "'2.5'" in err
+
+
 class TestHighGainCeiling:
     def test_high_gain_run_tops_out_at_the_ceiling(self) -> None:
         """``--high-gain-ceiling 138`` re-records a run made in high gain as a unit whose high

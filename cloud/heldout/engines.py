@@ -39,7 +39,7 @@ CFAST_CODES = {
     "cfast_oil_heating": "CN6", "cfast_heater": "CN7",
 }
 CFAST_SLOW = ("cfast_smoulder",)  # takes tens of minutes: rendered for --slow-duration
-GAS_PERIOD_S, LEPTON = 5.0, "3.5"  # as render_recording renders by default
+GAS_PERIOD_S = 5.0  # as render_recording renders by default
 DEFAULT_CORE_FRACTION = 0.4  # --flame-shape keeps our core's share of the height
 CFAST_SEED_OFFSET = 500_000  # CFAST seeds sit beside ours: seed_base + 500 000 + 10 000·k + i
 
@@ -128,7 +128,7 @@ def render(run: HeldoutRun, flame_shape: tuple[float, float, float] | None = Non
         from edge.sim.flame_shape import reshape_flames
 
         reshape_flames(objects, *flame_shape, core_fraction=DEFAULT_CORE_FRACTION)
-    rec = record_scene(scene, run.duration_s, run.rate_hz, GAS_PERIOD_S, LEPTON, generator,
+    rec = record_scene(scene, run.duration_s, run.rate_hz, GAS_PERIOD_S, run.lepton, generator,
                        f"{what} {run.scenario} seed {run.seed}")
     if run.engine == "cfast":
         rec.meta["family"] = CFAST_CODES[run.scenario]

@@ -36,7 +36,7 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +57,11 @@ FULL_RATE_HZ = 8.7
 _SOURCE_RE = re.compile(r"^simulate:(\d+)x[^,]*,seed=(-?\d+)$")
 
 
+#: The cameras a held-out run may be rendered for (``edge.sim.scenarios.camera``); the first
+#: is the default, the one training renders for.
+LEPTONS = ("3.5", "2.5")
+
+
 @dataclass(frozen=True)
 class HeldoutRun:
     """One held-out recording to render: family, seed, length and frame rate."""
@@ -66,6 +71,7 @@ class HeldoutRun:
     duration_s: float
     rate_hz: float
     engine: str = "ours"  # or "cfast" (cloud.heldout.engines)
+    lepton: str = "3.5"  # the camera (LEPTONS): a Lepton 3.5 (160 × 120) or 2.5 (80 × 60)
 
 
 def plan_runs(runs_per_family: int, duration_s: float, rate_hz: float, *, full_rate_runs: int,
@@ -349,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="paint every run's flames with this geometry (edge.sim.flame_shape): "
                         "× the flame height, × its base width, the outline exponent (0.5: our "
                         "paraboloid), e.g. 1.4,0.8,1.0 (default: as rendered)")
+    p.add_argument("--lepton", choices=LEPTONS, default=LEPTONS[0],
+                   help="the camera every run is rendered for: a Lepton 3.5 (160 × 120, the "
+                   "default, as training renders) or 2.5 (80 × 60)")
     p.add_argument("--high-gain-ceiling", type=float, default=None, metavar="C",
                    help="record every run rendered in high gain as a camera whose high gain "
                         "tops out at C °C (the Lepton's is specified to 140 ±5 °C; ours clip "
@@ -387,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                                 families=[f for f in args.families.split(",") if f],
                                 slow_duration_s=args.slow_duration,
                                 nuisance_duration_s=args.nuisance_duration)
+        runs = [replace(r, lepton=args.lepton) for r in runs]
         unit = parse_camera_unit(args.camera_unit) if args.camera_unit else None
         shape = parse_flame_shape(args.flame_shape) if args.flame_shape else None
         ceiling = args.high_gain_ceiling

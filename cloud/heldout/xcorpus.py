@@ -87,9 +87,13 @@ def check_seeds_disjoint(train: Iterable[HeldoutRun], test: Iterable[HeldoutRun]
 
 
 def cache_path(run: HeldoutRun, cache: Path) -> Path:
-    """Where ``render_cached`` keeps ``run``: engine, family, seed, length and rate."""
+    """Where ``render_cached`` keeps ``run``: engine, family, seed, length, rate and (when
+    not the default Lepton 3.5) camera."""
+    from cloud.heldout.suite import LEPTONS
+
+    camera = "" if run.lepton == LEPTONS[0] else f"-lepton{run.lepton}"
     return cache / run.engine / (f"{run.scenario}-{run.seed}-{run.duration_s:g}s-"
-                                 f"{run.rate_hz:g}Hz.npz")
+                                 f"{run.rate_hz:g}Hz{camera}.npz")
 
 
 def render_cached(run: HeldoutRun, cache: Path | None) -> Recording:
