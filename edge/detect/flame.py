@@ -19,7 +19,7 @@ pixel, and looks for the one thing the everyday hot objects do not do:
   or the sun is a few pixels that do not spread. Sizes are a Lepton 3.x's pixels; a Lepton
   2.x frame (80 × 60) counts the same share of its own (:func:`frame_px`: 12 are 3), as the
   features count shares of the frame. Counted in its own pixels, a Lepton 2.x saw the
-  held-out flames 2–75 s later (docs/evaluation.md, "Issue 14, session 35").
+  held-out flames up to 76 s later (docs/evaluation.md, "Issue 14, session 35").
 - **or growing as a trend**: a slow flame, or one flickering by more than it grows in a step,
   fails "rose in each step" for as long as it lasts (a CFAST chair seen at 2.6 s and growing
   from 2 to 200 px in 45 s rose in each of four steps once, while the model's score was

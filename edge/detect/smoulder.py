@@ -20,7 +20,9 @@ lamp or a heater, and on one frame the model cannot tell them apart. Their histo
   a grate comes up to temperature in a few minutes, its rise halving each minute or so.
 - **or spreading**: the new area (median per step) grew in each step by at least
   ``min_spread_px`` and ``min_spread_frac`` of itself. A smoulder spreads through fabric at
-  3–25 mm/min; a cooking object has the size it has.
+  3–25 mm/min; a cooking object has the size it has. (Sizes in pixels, here and below, are a
+  Lepton 3.x's; a Lepton 2.x counts the same share of its frame:
+  :func:`edge.detect.flame.frame_px`.)
 - **and its core spreads too**: a pan, a hob ring or a heater coming up to temperature also
   grows its area at the line, as more of its blurred edge and its warming surroundings
   cross 60 °C, while its own size stays. So either spreading rule also asks that the spot's
