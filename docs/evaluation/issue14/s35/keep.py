@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -46,23 +48,31 @@ def first(t: Array, n: Array, c: Array, keep: float) -> float | None:
     return None
 
 
-def main(paths: list[Path]) -> None:
+def judge(paths: list[Path], values: Sequence[float | None],
+          when_of: Callable[[Array, Array, Array, Any], float | None], name: str) -> None:
+    """Print the runs whose first alarm differs between ``values`` of one rule's knob
+    (``when_of(t, n, c, value)``), then the fires found and nuisance runs called smouldering
+    for each value."""
     runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
     fires = sum(r["meta"].get("label") == "fire" for r in runs)
-    found = {k: [0, 0] for k in KEEPS}
+    found = {k: [0, 0] for k in values}
     for r in runs:
         fire = r["meta"].get("label") == "fire"
         steps = core.steps(r["frames"])
-        when = {k: first(*steps, k) for k in KEEPS}
-        for k in KEEPS:
+        when = {k: when_of(*steps, k) for k in values}
+        for k in values:
             found[k][0 if fire else 1] += when[k] is not None
         if len(set(when.values())) > 1:
             print(f"{r['scenario']:22s} {r['seed']} {'fire' if fire else 'no-fire':7s} "
                   f"ignition {r['meta'].get('fire_start_s')} "
-                  + " ".join(f"keep {k}: {when[k]}" for k in KEEPS))
-    for k in KEEPS:
-        print(f"keep {k}: fires found {found[k][0]}/{fires}, no-fire runs called smouldering "
+                  + " ".join(f"{name} {k}: {when[k]}" for k in values))
+    for k in values:
+        print(f"{name} {k}: fires found {found[k][0]}/{fires}, no-fire runs called smouldering "
               f"{found[k][1]}/{len(runs) - fires}")
+
+
+def main(paths: list[Path]) -> None:
+    judge(paths, KEEPS, first, "keep")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ session 34's ``core.py collect``, with the shipped rules (the core, its recent g
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -34,21 +33,7 @@ def first(t: core.Array, n: core.Array, c: core.Array, ratio: float | None) -> f
 
 
 def main(paths: list[Path]) -> None:
-    runs = [json.loads(line) for p in paths for line in p.read_text().splitlines()]
-    fires = sum(r["meta"].get("label") == "fire" for r in runs)
-    found = {k: [0, 0] for k in RATIOS}
-    for r in runs:
-        fire = r["meta"].get("label") == "fire"
-        steps = core.steps(r["frames"])
-        when = {k: first(*steps, k) for k in RATIOS}
-        for k in RATIOS:
-            found[k][0 if fire else 1] += when[k] is not None
-        if len(set(when.values())) > 1:
-            print(f"{r['scenario']:22s} {r['seed']} {'fire' if fire else 'no-fire':7s} "
-                  + " ".join(f"veto {k}: {when[k]}" for k in RATIOS))
-    for k in RATIOS:
-        print(f"veto {k}: fires found {found[k][0]}/{fires}, no-fire runs called smouldering "
-              f"{found[k][1]}/{len(runs) - fires}")
+    keep.judge(paths, RATIOS, first, "veto")
 
 
 if __name__ == "__main__":
